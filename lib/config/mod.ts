@@ -1,0 +1,22 @@
+/**
+ * Configuration front door: the schema (defaults in one place), the loader of
+ * a config directory, `ConfigError`, and the permission derivation.
+ */
+
+export { type Config, configSchema, defaultConfig, MAIN_FILE, SECTION_FILE } from "./schema.ts";
+export { ConfigError, type ConfigProblem } from "./errors.ts";
+export {
+  collectSecrets,
+  ENV_CLI,
+  ENV_OVERRIDES,
+  formatPath,
+  loadConfig,
+  type LoadedConfig,
+  type LoadOptions,
+  safeEnv,
+} from "./loader.ts";
+export { type PathBase, type PermissionNeeds } from "./_types.ts";
+export { type WebConfig } from "./_web.ts";
+export { type DatabaseConfig, type SchemaConfig } from "./_database.ts";
+export { type MqttConfig } from "./_mqtt.ts";
+export { type AwsConfig } from "./_aws.ts";

@@ -1,0 +1,50 @@
+/**
+ * The service contract. The agent builds each service from config through a
+ * `ServiceFactory`, starts them in dependency order and stops them in reverse.
+ *
+ * A service:
+ * - `start(signal)` resolves once it is ready (listening, connected, open);
+ *   it must not block for the service's lifetime. `signal` aborts on stop.
+ * - reports a failure after start through `ctx.fail(error)`; the supervisor
+ *   then disposes it and starts a fresh instance with backoff.
+ * - `[Symbol.asyncDispose]()` stops it and drains in-flight work; it is called
+ *   once, also after a failed start, and must not throw.
+ * - `reload(config)` (optional) applies a new config live and returns the
+ *   keys it could not apply (they need a restart).
+ */
+
+import type { Clock } from "./clock.ts";
+import type { Config } from "./config/mod.ts";
+import type { Logger } from "./log/mod.ts";
+
+export interface Service {
+  start(signal: AbortSignal): Promise<void>;
+  reload?(config: Config): string[] | Promise<string[]>;
+  /** Extra status for `/api/status` (queue depth, connections…). */
+  status?(): Record<string, unknown>;
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** What a factory gets to build its service. */
+export interface ServiceContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly clock: Clock;
+  /** The agent's state directory (0700). */
+  readonly stateDir: string;
+  /** A started dependency by name (throws when it is not running). */
+  get<T extends Service>(name: string): T;
+  /** Report a failure after start: the supervisor restarts the service with backoff. */
+  fail(error: unknown): void;
+}
+
+/** How the agent builds one service. */
+export interface ServiceFactory {
+  /** Unique name, also the log source. */
+  readonly name: string;
+  /** Services that must be running first. @default [] */
+  readonly deps?: readonly string[];
+  /** Whether the config turns this service on. */
+  enabled(config: Config): boolean;
+  create(ctx: ServiceContext): Service | Promise<Service>;
+}
