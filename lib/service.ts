@@ -9,24 +9,43 @@
  *   then disposes it and starts a fresh instance with backoff.
  * - `[Symbol.asyncDispose]()` stops it and drains in-flight work; it is called
  *   once, also after a failed start, and must not throw.
- * - `reload(config)` (optional) applies a new config live and returns the
- *   keys it could not apply (they need a restart).
+ * - `reload(config, changed)` (optional) applies a new config live (SIGHUP);
+ *   `changed` lists the dotted key paths that differ; it returns the paths it
+ *   applied. The agent logs the others as needing a restart.
  */
 
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
-import type { Logger } from "./log/mod.ts";
+import type { Logger, Redactor, RingSink } from "./log/mod.ts";
 
 export interface Service {
   start(signal: AbortSignal): Promise<void>;
-  reload?(config: Config): string[] | Promise<string[]>;
+  reload?(config: Config, changed: string[]): string[] | Promise<string[]>;
   /** Extra status for `/api/status` (queue depth, connections…). */
   status?(): Record<string, unknown>;
   [Symbol.asyncDispose](): Promise<void>;
 }
 
+/** Lifecycle state of one supervised service. */
+export type ServiceStateName = "waiting" | "starting" | "running" | "failed" | "stopping" | "stopped";
+
+/** What `/api/status` and `/api/health` show per service. */
+export interface ServiceState {
+  name: string;
+  state: ServiceStateName;
+  /** ms since epoch of the last state change. */
+  since: number;
+  /** Restarts after failures. */
+  restarts: number;
+  /** Message of the last failure (redacted). */
+  lastError?: string;
+  /** The service's own `status()`, when it has one and is running. */
+  details?: Record<string, unknown>;
+}
+
 /** What a factory gets to build its service. */
 export interface ServiceContext {
+  /** The current config (a getter: reflects reloads). */
   readonly config: Config;
   readonly log: Logger;
   readonly clock: Clock;
@@ -36,6 +55,14 @@ export interface ServiceContext {
   get<T extends Service>(name: string): T;
   /** Report a failure after start: the supervisor restarts the service with backoff. */
   fail(error: unknown): void;
+  /** Every service's state (for /api/status, /api/health). */
+  states(): ServiceState[];
+  /** Recent log records (for /api/logs). */
+  readonly logs: RingSink;
+  /** Register secrets obtained at run time so they never reach a log. */
+  readonly redactor: Redactor;
+  /** The device id (from config or generated at first start). */
+  readonly deviceId: string;
 }
 
 /** How the agent builds one service. */

@@ -20,3 +20,9 @@ export { type WebConfig } from "./_web.ts";
 export { type DatabaseConfig, type SchemaConfig } from "./_database.ts";
 export { type MqttConfig } from "./_mqtt.ts";
 export { type AwsConfig } from "./_aws.ts";
+export {
+  checkPermissions,
+  derivePermissions,
+  type MissingPermission,
+  permissionFlags,
+} from "./permissions.ts";
