@@ -27,7 +27,13 @@ export interface Service {
 }
 
 /** Lifecycle state of one supervised service. */
-export type ServiceStateName = "waiting" | "starting" | "running" | "failed" | "stopping" | "stopped";
+export type ServiceStateName =
+  | "waiting"
+  | "starting"
+  | "running"
+  | "failed"
+  | "stopping"
+  | "stopped";
 
 /** What `/api/status` and `/api/health` show per service. */
 export interface ServiceState {

@@ -17,7 +17,20 @@ export {
 } from "./loader.ts";
 export { type PathBase, type PermissionNeeds } from "./_types.ts";
 export { type WebConfig } from "./_web.ts";
-export { type DatabaseConfig, type SchemaConfig } from "./_database.ts";
+export {
+  checkValue,
+  type DatabaseConfig,
+  describeValue,
+  FIELD_TYPES,
+  type FieldDef,
+  isModelName,
+  type ModelDef,
+  type ModelInput,
+  modelSchema,
+  RESERVED_FIELDS,
+  type SchemaConfig,
+  templateFields,
+} from "./_database.ts";
 export { type MqttConfig } from "./_mqtt.ts";
 export { type AwsConfig } from "./_aws.ts";
 export {

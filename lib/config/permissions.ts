@@ -35,7 +35,9 @@ export function derivePermissions(config: Config, base: PathBase): PermissionNee
   };
   for (const section of SECTIONS) {
     const part = section(config, base);
-    for (const k of Object.keys(needs) as (keyof PermissionNeeds)[]) needs[k].push(...(part[k] ?? []));
+    for (const k of Object.keys(needs) as (keyof PermissionNeeds)[]) {
+      needs[k].push(...(part[k] ?? []));
+    }
   }
   for (const k of Object.keys(needs) as (keyof PermissionNeeds)[]) {
     needs[k] = _compact([...new Set(needs[k])].sort(), k === "read" || k === "write");
@@ -46,7 +48,9 @@ export function derivePermissions(config: Config, base: PathBase): PermissionNee
 /** Drop paths already covered by a parent directory in the list. */
 function _compact(list: string[], paths: boolean): string[] {
   if (!paths) return list;
-  return list.filter((p) => !list.some((q) => q !== p && (p.startsWith(q.endsWith("/") ? q : q + "/"))));
+  return list.filter((p) =>
+    !list.some((q) => q !== p && (p.startsWith(q.endsWith("/") ? q : q + "/")))
+  );
 }
 
 /** `--allow-net=…` style flags; never `-A`. Empty lists give no flag. */
@@ -73,14 +77,19 @@ export interface MissingPermission {
 export function checkPermissions(needs: PermissionNeeds): MissingPermission[] {
   const missing: MissingPermission[] = [];
   const query = (descriptor: Deno.PermissionDescriptor, flag: string) => {
-    if (Deno.permissions.querySync(descriptor).state !== "granted") missing.push({ descriptor, flag });
+    if (Deno.permissions.querySync(descriptor).state !== "granted") {
+      missing.push({ descriptor, flag });
+    }
   };
   for (const path of needs.read) query({ name: "read", path }, `--allow-read=${path}`);
   for (const path of needs.write) query({ name: "write", path }, `--allow-write=${path}`);
   for (const host of needs.net) query({ name: "net", host }, `--allow-net=${host}`);
   for (const variable of needs.env) query({ name: "env", variable }, `--allow-env=${variable}`);
   for (const kind of needs.sys) {
-    query({ name: "sys", kind: kind as Deno.SysPermissionDescriptor["kind"] }, `--allow-sys=${kind}`);
+    query(
+      { name: "sys", kind: kind as Deno.SysPermissionDescriptor["kind"] },
+      `--allow-sys=${kind}`,
+    );
   }
   return missing;
 }

@@ -1,0 +1,252 @@
+/**
+ * The agent: builds the enabled services from config, starts them in
+ * dependency order under supervision, stops them in reverse within
+ * `agent.stopTimeout`, and applies a reloaded config (SIGHUP) live where it
+ * can.
+ *
+ * ```ts
+ * await using agent = await Agent.start({ loaded });
+ * agent.states(); // [{ name: "database", state: "running", restarts: 0, … }]
+ * ```
+ */
+
+import { type Clock, systemClock } from "./clock.ts";
+import type { Config, LoadedConfig } from "./config/mod.ts";
+import { type Logger, LogHub, RingSink } from "./log/mod.ts";
+import type { Service, ServiceContext, ServiceFactory, ServiceState } from "./service.ts";
+import { SERVICES } from "./services.ts";
+import { deviceId, ensureStateDir } from "./state.ts";
+import { Supervised } from "./supervisor.ts";
+
+/** Options of {@linkcode Agent.start}. */
+export interface AgentOptions {
+  loaded: LoadedConfig;
+  /** Service factories. @default SERVICES */
+  factories?: ServiceFactory[];
+  /** @default systemClock */
+  clock?: Clock;
+  /** Log hub (sinks already attached). @default a hub with only a ring */
+  hub?: LogHub;
+  /** Ring of recent log records. @default a new RingSink of config.log.ring added to the hub */
+  ring?: RingSink;
+  /** Random source for restart jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** Order factories so each comes after its dependencies; disabled or unknown deps are skipped. */
+export function startOrder(factories: ServiceFactory[]): ServiceFactory[] {
+  const byName = new Map(factories.map((f) => [f.name, f]));
+  const out: ServiceFactory[] = [];
+  const mark = new Map<string, "visiting" | "done">();
+  const visit = (f: ServiceFactory, chain: string[]) => {
+    if (mark.get(f.name) === "done") return;
+    if (mark.get(f.name) === "visiting") {
+      throw new Error(`Service dependency cycle: ${[...chain, f.name].join(" → ")}`);
+    }
+    mark.set(f.name, "visiting");
+    for (const d of f.deps ?? []) {
+      const dep = byName.get(d);
+      if (dep) visit(dep, [...chain, f.name]);
+    }
+    mark.set(f.name, "done");
+    out.push(f);
+  };
+  for (const f of factories) visit(f, []);
+  return out;
+}
+
+export class Agent implements AsyncDisposable {
+  readonly hub: LogHub;
+  readonly ring: RingSink;
+  readonly log: Logger;
+  readonly clock: Clock;
+  readonly deviceId: string;
+  #loaded: LoadedConfig;
+  #supervised: Supervised[] = [];
+  #stopped: Promise<boolean> | undefined;
+
+  private constructor(options: AgentOptions) {
+    this.#loaded = options.loaded;
+    this.clock = options.clock ?? systemClock;
+    this.hub = options.hub ?? new LogHub({ level: options.loaded.config.log.level });
+    this.ring = options.ring ?? new RingSink(options.loaded.config.log.ring);
+    if (!options.ring) this.hub.addSink(this.ring);
+    for (const s of options.loaded.secrets) this.hub.redactor.add(s);
+    this.log = this.hub.logger("agent");
+    ensureStateDir(options.loaded.stateDir);
+    this.deviceId = deviceId(options.loaded.stateDir, options.loaded.config.device.id);
+  }
+
+  /** Build and start every enabled service; resolves once each has started or failed once. */
+  static async start(options: AgentOptions): Promise<Agent> {
+    const agent = new Agent(options);
+    await agent.#start(options);
+    return agent;
+  }
+
+  get config(): Config {
+    return this.#loaded.config;
+  }
+
+  get loaded(): LoadedConfig {
+    return this.#loaded;
+  }
+
+  /** State of every service, in start order. */
+  states(): ServiceState[] {
+    return this.#supervised.map((s) => s.state);
+  }
+
+  /** A running service by name. */
+  get<T extends Service>(name: string): T {
+    const s = this.#supervised.find((x) => x.name === name);
+    if (!s?.instance || s.state.state !== "running") {
+      throw new Error(`Service "${name}" is not running`);
+    }
+    return s.instance as T;
+  }
+
+  async #start(options: AgentOptions): Promise<void> {
+    const config = this.config;
+    const enabled = (options.factories ?? SERVICES).filter((f) => f.enabled(config));
+    const ordered = startOrder(enabled);
+    const byName = new Map<string, Supervised>();
+    for (const factory of ordered) {
+      const deps = (factory.deps ?? []).map((d) => byName.get(d)).filter((d): d is Supervised =>
+        !!d
+      );
+      const log = this.hub.logger(factory.name);
+      const sup: Supervised = new Supervised({
+        factory,
+        clock: this.clock,
+        log: this.log,
+        restart: config.agent.restart,
+        random: options.random,
+        deps,
+        disposeTimeout: config.agent.stopTimeout,
+        onChange: () => this.#changed(sup),
+        context: (fail) => this.#context(log, fail),
+      });
+      byName.set(factory.name, sup);
+      this.#supervised.push(sup);
+    }
+    this.log.info("Agent starting", {
+      device: this.deviceId,
+      mode: config.agent.mode,
+      services: ordered.map((f) => f.name),
+    });
+    for (const s of this.#supervised) s.run();
+    await Promise.all(this.#supervised.map((s) => s.settled));
+    this.log.info("Agent started", {
+      states: Object.fromEntries(this.states().map((s) => [s.name, s.state])),
+    });
+  }
+
+  #context(log: Logger, fail: (e: unknown) => void): ServiceContext {
+    // deno-lint-ignore no-this-alias
+    const agent = this;
+    return {
+      get config() {
+        return agent.config;
+      },
+      log,
+      clock: this.clock,
+      stateDir: this.#loaded.stateDir,
+      get: <T extends Service>(name: string) => agent.get<T>(name),
+      fail,
+      states: () => agent.states(),
+      logs: this.ring,
+      redactor: this.hub.redactor,
+      deviceId: this.deviceId,
+    };
+  }
+
+  #changed(sup: Supervised): void {
+    const state = sup.state.state;
+    for (const other of this.#supervised) {
+      if (other === sup) continue;
+      if (state === "running") other.poke();
+      else if (this.#dependsOn(other, sup.name)) other.dependencyStopped(sup.name);
+    }
+  }
+
+  #dependsOn(s: Supervised, name: string): boolean {
+    const f = this.#factories.get(s.name);
+    return (f?.deps ?? []).includes(name);
+  }
+
+  get #factories(): Map<string, ServiceFactory> {
+    return new Map(this.#supervised.map((s) => [s.name, s.factory]));
+  }
+
+  /**
+   * Apply a reloaded config: log levels and redaction live; each service's
+   * `reload()` for the rest. Returns the changed paths that need a restart.
+   */
+  async reload(next: LoadedConfig): Promise<string[]> {
+    const changed = diffPaths(this.config, next.config);
+    this.#loaded = { ...next, stateDir: this.#loaded.stateDir };
+    const applied = new Set<string>();
+    this.hub.setLevels(next.config.log.level, next.config.log.sources);
+    for (const s of next.secrets) this.hub.redactor.add(s);
+    for (const p of changed) if (/^log\.(level|sources|redact)\b/.test(p)) applied.add(p);
+    for (const s of this.#supervised) {
+      if (!s.instance?.reload || s.state.state !== "running") continue;
+      try {
+        for (const p of await s.instance.reload(next.config, changed)) applied.add(p);
+      } catch (e) {
+        this.log.error("Reload failed", { service: s.name, error: e });
+      }
+    }
+    const rest = changed.filter((p) => !applied.has(p));
+    this.log.info("Configuration reloaded", { applied: [...applied] });
+    if (rest.length) this.log.warn("Some changes need a restart", { keys: rest });
+    return rest;
+  }
+
+  /** Stop every service in reverse order within `agent.stopTimeout`; true when all stopped in time. */
+  stop(): Promise<boolean> {
+    this.#stopped ??= this.#stop();
+    return this.#stopped;
+  }
+
+  async #stop(): Promise<boolean> {
+    const deadline = this.config.agent.stopTimeout;
+    this.log.info("Agent stopping", { deadlineMs: deadline });
+    const work = (async () => {
+      for (const s of [...this.#supervised].reverse()) await s.stop();
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const inTime = await Promise.race([
+      work.then(() => true),
+      new Promise<boolean>((r) => timer = setTimeout(() => r(false), deadline)),
+    ]);
+    clearTimeout(timer);
+    if (inTime) this.log.info("Agent stopped");
+    else {
+      const stuck = this.states().filter((s) => s.state !== "stopped").map((s) => s.name);
+      this.log.error("Agent stop deadline passed", { deadlineMs: deadline, stuck });
+    }
+    return inTime;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.stop();
+  }
+}
+
+/** Dotted paths of the leaves that differ between two configs. */
+export function diffPaths(a: unknown, b: unknown, prefix = ""): string[] {
+  const isObj = (v: unknown) => typeof v === "object" && v !== null && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+    return [...keys].flatMap((k) =>
+      diffPaths(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        prefix ? `${prefix}.${k}` : k,
+      )
+    );
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+}

@@ -1,0 +1,145 @@
+/**
+ * The CLI: global flags, command dispatch, `help`, exit codes.
+ *
+ * `tern [GLOBAL FLAGS] [COMMAND] [ARGS]`; global flags may also follow the
+ * command. Exit codes: 0 ok, 64 usage error, 78 configuration error,
+ * 1 failure at run time.
+ */
+
+import { ConfigError } from "../config/mod.ts";
+import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
+import { runCommand } from "./run.ts";
+
+export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+export { runAgent, type RunOptions } from "./run.ts";
+export { buildLogHub, loadFromFlags } from "./_setup.ts";
+export { VERSION } from "./config_commands.ts";
+
+/** Every command, in help order. Later subsystems add theirs here. */
+export const COMMANDS: Command[] = [
+  runCommand,
+  checkConfigCommand,
+  permissionsCommand,
+  versionCommand,
+];
+
+const GLOBALS: Record<string, keyof GlobalFlags> = {
+  "--config": "config",
+  "--state": "state",
+  "--profile": "profile",
+  "--log-level": "logLevel",
+};
+
+const GLOBAL_HELP = `Global flags:
+  --config DIR       config directory (default ./config, env TERN_CONFIG)
+  --state DIR        state directory (default agent.state or ./state, env TERN_STATE)
+  --profile NAME     apply profiles/NAME.json5 (env TERN_PROFILE)
+  --log-level LEVEL  debug, info, warn, error or off
+  -h, --help         help for any command`;
+
+/** Split global flags from the rest. Throws UsageError on a flag without its value. */
+export function parseGlobals(
+  argv: string[],
+): { flags: GlobalFlags; rest: string[]; help: boolean } {
+  const flags: GlobalFlags = {};
+  const rest: string[] = [];
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === "--") {
+      rest.push(...argv.slice(i + 1));
+      break;
+    }
+    if (arg === "-h" || arg === "--help") {
+      help = true;
+      continue;
+    }
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = GLOBALS[name];
+    if (!key) {
+      rest.push(arg);
+      continue;
+    }
+    const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === "" || (eq < 0 && value.startsWith("--"))) {
+      throw new UsageError(`Option ${name} needs a value`);
+    }
+    flags[key] = value;
+  }
+  return { flags, rest, help };
+}
+
+function _help(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2;
+  return `Tern ${"—"} a device agent for ARM Linux devices
+
+Usage: tern [COMMAND] [OPTIONS]
+
+Commands:
+${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
+  ${"help".padEnd(width)}Show help for a command
+
+${GLOBAL_HELP}
+
+Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time.`;
+}
+
+/** Run the CLI; returns the exit code. */
+export async function cli(argv: string[], io: CliIo = stdio): Promise<number> {
+  let command: Command | undefined;
+  try {
+    const { flags, rest, help } = parseGlobals(argv);
+    let name = rest[0] ?? "run";
+    if (name === "help") {
+      const topic = rest[1];
+      if (topic === undefined) {
+        io.out(_help());
+        return EXIT.ok;
+      }
+      command = COMMANDS.find((c) => c.name === topic);
+      if (!command) throw new UsageError(`Unknown command "${topic}"`);
+      io.out(`${command.usage}\n\n${GLOBAL_HELP}`);
+      return EXIT.ok;
+    }
+    if (name.startsWith("-") && rest.length) {
+      if (!help) throw new UsageError(`Unknown option "${name}"`);
+      name = "run";
+    }
+    command = COMMANDS.find((c) => c.name === name);
+    if (!command) {
+      if (help && rest.length === 0) {
+        io.out(_help());
+        return EXIT.ok;
+      }
+      throw new UsageError(
+        `Unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(", ")}, help)`,
+      );
+    }
+    if (help) {
+      io.out(`${command.usage}\n\n${GLOBAL_HELP}`);
+      return EXIT.ok;
+    }
+    return await command.run(rest.slice(rest[0] === undefined ? 0 : 1), flags, io);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(
+        `tern: ${e.message}\n\n${command ? command.usage : 'Run "tern help" for the commands.'}`,
+      );
+      return EXIT.usage;
+    }
+    if (e instanceof ConfigError) {
+      io.err(e.message);
+      return EXIT.config;
+    }
+    io.err(`tern: ${e instanceof Error ? e.message : String(e)}`);
+    return EXIT.failure;
+  }
+}
+
+const enc = new TextEncoder();
+const stdio: CliIo = {
+  out: (t) => void Deno.stdout.writeSync(enc.encode(t + "\n")),
+  err: (t) => void Deno.stderr.writeSync(enc.encode(t + "\n")),
+};

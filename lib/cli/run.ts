@@ -1,0 +1,117 @@
+/**
+ * `tern run`: load the config, check permissions, start the agent and wait
+ * for signals. SIGTERM/SIGINT stop gracefully within `agent.stopTimeout`
+ * (a second signal exits at once with 1); SIGHUP reloads the config and
+ * applies what can change live.
+ */
+
+import { Agent } from "../agent.ts";
+import {
+  checkPermissions,
+  ConfigError,
+  derivePermissions,
+  type LoadedConfig,
+} from "../config/mod.ts";
+import type { ServiceFactory } from "../service.ts";
+import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+import { buildLogHub, loadFromFlags } from "./_setup.ts";
+
+/** Options of {@linkcode runAgent}. */
+export interface RunOptions {
+  /** Service factories. @default SERVICES */
+  factories?: ServiceFactory[];
+  /** Called once the agent started (tests). */
+  onStarted?: (agent: Agent) => void;
+  /** Skip the permission check (in-process tests that run with -A anyway). @default false */
+  skipPermissionCheck?: boolean;
+}
+
+/** Start the agent for `loaded` and serve until a stop signal; returns the exit code. */
+export async function runAgent(
+  loaded: LoadedConfig,
+  flags: GlobalFlags,
+  io: CliIo,
+  options: RunOptions = {},
+): Promise<number> {
+  if (!options.skipPermissionCheck) {
+    const missing = checkPermissions(derivePermissions(loaded.config, loaded));
+    if (missing.length) {
+      const byKind = new Map<string, string[]>();
+      for (const m of missing) {
+        const [flag, value] = m.flag.split("=") as [string, string];
+        byKind.set(flag, [...(byKind.get(flag) ?? []), value]);
+      }
+      io.err(
+        `Missing Deno permissions for this configuration (run "tern permissions" for the full set):\n` +
+          [...byKind].map(([flag, values]) => `  ${flag}=${values.join(",")}`).join("\n"),
+      );
+      return EXIT.config;
+    }
+  }
+  const { hub, ring } = buildLogHub(loaded);
+  const log = hub.logger("agent");
+  let agent: Agent;
+  try {
+    agent = await Agent.start({
+      loaded,
+      hub,
+      ring,
+      ...(options.factories ? { factories: options.factories } : {}),
+    });
+  } catch (e) {
+    log.error("Agent failed to start", { error: e });
+    hub.close();
+    return EXIT.failure;
+  }
+  options.onStarted?.(agent);
+
+  const stop = Promise.withResolvers<string>();
+  const listeners: [Deno.Signal, () => void][] = [];
+  let stopping = false;
+  const onStop = (sig: Deno.Signal) => () => {
+    if (stopping) {
+      log.warn("Second stop signal: exiting now", { signal: sig });
+      Deno.exit(EXIT.failure);
+    }
+    stopping = true;
+    stop.resolve(sig);
+  };
+  const onHup = () => {
+    try {
+      void agent.reload(loadFromFlags(flags));
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        log.error("Reload refused: configuration has problems; keeping the running one", {
+          problems: e.problems.map((p) => p.message),
+        });
+      } else log.error("Reload failed", { error: e });
+    }
+  };
+  for (const sig of ["SIGTERM", "SIGINT"] as const) listeners.push([sig, onStop(sig)]);
+  listeners.push(["SIGHUP", onHup]);
+  for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+
+  const signal = await stop.promise;
+  log.info("Stop signal received", { signal });
+  const inTime = await agent.stop();
+  for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  hub.close();
+  return inTime ? EXIT.ok : EXIT.failure;
+}
+
+export const runCommand: Command = {
+  name: "run",
+  summary: "Start the agent (the default command)",
+  usage: `Usage: tern run [--config DIR] [--state DIR] [--profile NAME] [--log-level LEVEL]
+
+Starts the agent with the configuration in DIR (default ./config; with no
+config directory at all, the embedded default: web server on
+http://127.0.0.1:8080 and database, every cloud feature off, state in ./state).
+
+Signals: SIGTERM/SIGINT stop gracefully within agent.stopTimeout (a second one
+exits at once); SIGHUP reloads the configuration and applies what can change live.`,
+  async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
+    if (args.length) throw new UsageError(`Unexpected argument "${args[0]}"`);
+    return await runAgent(loadFromFlags(flags), flags, io);
+  },
+};
