@@ -130,13 +130,18 @@ export class Agent implements AsyncDisposable {
       byName.set(factory.name, sup);
       this.#supervised.push(sup);
     }
+    this.log.debug("Effective configuration", { config, files: this.#loaded.files });
     this.log.info("Agent starting", {
       device: this.deviceId,
       mode: config.agent.mode,
       services: ordered.map((f) => f.name),
     });
-    for (const s of this.#supervised) s.run();
-    await Promise.all(this.#supervised.map((s) => s.settled));
+    // Start one at a time in dependency order; a service whose dependency failed
+    // waits (supervised) and does not hold up the rest.
+    for (const s of this.#supervised) {
+      s.run();
+      if (s.depsRunning()) await s.settled;
+    }
     this.log.info("Agent started", {
       states: Object.fromEntries(this.states().map((s) => [s.name, s.state])),
     });

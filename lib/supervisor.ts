@@ -70,6 +70,11 @@ export class Supervised {
     return this.#firstSettled;
   }
 
+  /** True when every dependency is running. */
+  depsRunning(): boolean {
+    return this.#o.deps.every((d) => d.#state.state === "running");
+  }
+
   /** Begin supervising. */
   run(): void {
     this.#loop ??= this.#run();
@@ -103,7 +108,7 @@ export class Supervised {
   }
 
   async #waitDeps(signal: AbortSignal): Promise<void> {
-    while (!this.#o.deps.every((d) => d.#state.state === "running")) {
+    while (!this.depsRunning()) {
       if (this.#state.state !== "waiting") this.#set("waiting");
       await new Promise<void>((resolve) => {
         const done = () => resolve();

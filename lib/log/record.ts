@@ -27,13 +27,16 @@ export interface LogRecord {
 
 /** `{"time",…}` JSON line without the trailing newline. */
 export function toJsonLine(r: LogRecord): string {
-  const base = {
+  const out: Record<string, unknown> = {
     time: new Date(r.time).toISOString(),
     level: r.level,
     source: r.source,
     msg: r.msg,
   };
-  return JSON.stringify(r.fields ? { ...r.fields, ...base } : base);
+  if (r.fields) {
+    for (const [k, v] of Object.entries(r.fields)) if (!(k in out)) out[k] = v;
+  }
+  return JSON.stringify(out);
 }
 
 const COLORS: Record<string, string> = {

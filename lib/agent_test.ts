@@ -1,0 +1,186 @@
+import assert from "node:assert/strict";
+import { Agent, diffPaths, startOrder } from "./agent.ts";
+import { FakeClock } from "./clock.ts";
+import { defaultConfig, type LoadedConfig } from "./config/mod.ts";
+import { LogHub, RingSink } from "./log/mod.ts";
+import type { Service, ServiceContext, ServiceFactory } from "./service.ts";
+
+function loaded(stateDir: string): LoadedConfig {
+  const config = defaultConfig();
+  config.agent.restart = { min: 1000, max: 8000 };
+  return { config, configDir: "/nonexistent", stateDir, files: [], secrets: [] };
+}
+
+/** A factory whose services record start/stop order in `events`. */
+function recorder(
+  name: string,
+  events: string[],
+  opts: { deps?: string[]; failStarts?: number; onCtx?: (c: ServiceContext) => void } = {},
+): ServiceFactory {
+  let starts = 0;
+  return {
+    name,
+    deps: opts.deps ?? [],
+    enabled: () => true,
+    create(ctx): Service {
+      opts.onCtx?.(ctx);
+      return {
+        start() {
+          starts++;
+          if (starts <= (opts.failStarts ?? 0)) {
+            events.push(`${name}:fail`);
+            return Promise.reject(new Error(`${name} start ${starts} failed`));
+          }
+          for (const d of opts.deps ?? []) ctx.get(d); // a dependency must be running
+          events.push(`${name}:start`);
+          return Promise.resolve();
+        },
+        [Symbol.asyncDispose]() {
+          events.push(`${name}:stop`);
+          return Promise.resolve();
+        },
+      };
+    },
+  };
+}
+
+async function agentWith(factories: ServiceFactory[], clock = new FakeClock(), random = () => 0.5) {
+  const dir = await Deno.makeTempDir();
+  const ring = new RingSink(100);
+  const hub = new LogHub({ sinks: [ring] });
+  const agent = await Agent.start({ loaded: loaded(dir), factories, clock, hub, ring, random });
+  return { agent, ring, dir };
+}
+
+Deno.test("startOrder() puts dependencies first and rejects cycles", () => {
+  const f = (name: string, deps: string[] = []): ServiceFactory => ({
+    name,
+    deps,
+    enabled: () => true,
+    create: () => ({}) as Service,
+  });
+  const order = startOrder([
+    f("sync", ["mqtt", "database"]),
+    f("web", ["database"]),
+    f("mqtt", ["database"]),
+    f("database"),
+  ]);
+  assert.deepEqual(order.map((x) => x.name), ["database", "mqtt", "sync", "web"]);
+  assert.throws(() => startOrder([f("a", ["b"]), f("b", ["a"])]), /cycle: a → b → a/);
+});
+
+Deno.test("services start in dependency order and stop in reverse", async () => {
+  const events: string[] = [];
+  const { agent } = await agentWith([
+    recorder("web", events, { deps: ["database"] }),
+    recorder("sync", events, { deps: ["mqtt", "database"] }),
+    recorder("mqtt", events, { deps: ["database"] }),
+    recorder("database", events),
+  ]);
+  assert.deepEqual(agent.states().map((s) => [s.name, s.state]), [
+    ["database", "running"],
+    ["web", "running"],
+    ["mqtt", "running"],
+    ["sync", "running"],
+  ]);
+  assert.equal(await agent.stop(), true);
+  assert.deepEqual(events, [
+    "database:start",
+    "web:start",
+    "mqtt:start",
+    "sync:start",
+    "sync:stop",
+    "mqtt:stop",
+    "web:stop",
+    "database:stop",
+  ]);
+  assert.ok(agent.states().every((s) => s.state === "stopped"));
+});
+
+Deno.test("a failing service is restarted with backoff while the others keep running", async () => {
+  const events: string[] = [];
+  const clock = new FakeClock();
+  const { agent } = await agentWith(
+    [recorder("database", events), recorder("mqtt", events, { failStarts: 2 })],
+    clock,
+    () => 0.5,
+  );
+  const mqtt = () => agent.states().find((s) => s.name === "mqtt")!;
+  assert.equal(mqtt().state, "failed");
+  assert.match(mqtt().lastError!, /mqtt start 1 failed/);
+  assert.equal(agent.states()[0]!.state, "running");
+  // First retry after 0.5 * min(8000, 1000 * 2^0) = 500 ms.
+  await clock.advance(499);
+  assert.deepEqual(events.filter((e) => e.startsWith("mqtt") && !e.endsWith("stop")), [
+    "mqtt:fail",
+  ]);
+  await clock.advance(1);
+  assert.deepEqual(events.filter((e) => e.startsWith("mqtt") && !e.endsWith("stop")), [
+    "mqtt:fail",
+    "mqtt:fail",
+  ]);
+  // Second retry after 0.5 * 2000 = 1000 ms.
+  await clock.advance(999);
+  assert.equal(mqtt().state, "failed");
+  await clock.advance(1);
+  assert.equal(mqtt().state, "running");
+  assert.equal(mqtt().restarts, 2);
+  await agent.stop();
+});
+
+Deno.test("ctx.fail() after start restarts the service and its dependents", async () => {
+  const events: string[] = [];
+  const clock = new FakeClock();
+  let dbCtx: ServiceContext | undefined;
+  const { agent } = await agentWith([
+    recorder("database", events, { onCtx: (c) => dbCtx = c }),
+    recorder("web", events, { deps: ["database"] }),
+  ], clock);
+  events.length = 0;
+  dbCtx!.fail(new Error("disk gone"));
+  await clock.advance(0);
+  const states = Object.fromEntries(agent.states().map((s) => [s.name, s]));
+  assert.equal(states.database!.state, "failed");
+  assert.equal(states.database!.lastError, "disk gone");
+  assert.equal(states.web!.state, "waiting");
+  assert.deepEqual(events.sort(), ["database:stop", "web:stop"]);
+  await clock.advance(1000);
+  await clock.advance(0);
+  assert.deepEqual(agent.states().map((s) => s.state), ["running", "running"]);
+  assert.equal(agent.states()[1]!.restarts, 0, "a dependency stop is not a failure of web");
+  await agent.stop();
+});
+
+Deno.test("reload() applies log levels live and reports what needs a restart", async () => {
+  const { agent, ring } = await agentWith([]);
+  const next = loaded(agent.loaded.stateDir);
+  next.config.log.level = "warn";
+  next.config.web.listen = ["http://127.0.0.1:9999"];
+  const rest = await agent.reload(next);
+  assert.deepEqual(rest, ["web.listen"]);
+  const log = agent.hub.logger("x");
+  log.info("hidden");
+  log.warn("shown");
+  assert.deepEqual(ring.entries({ source: "x" }).map((r) => r.msg), ["shown"]);
+  await agent.stop();
+});
+
+Deno.test("diffPaths() lists changed leaves", () => {
+  assert.deepEqual(diffPaths({ a: { b: 1, c: [1] }, d: 1 }, { a: { b: 2, c: [1] }, e: 1 }), [
+    "a.b",
+    "d",
+    "e",
+  ]);
+});
+
+Deno.test("the agent generates a device id once and keeps it in a 0700 state dir", async () => {
+  const { agent, dir } = await agentWith([]);
+  const id = agent.deviceId;
+  assert.match(id, /^tern-[0-9a-f]{12}$/);
+  assert.equal(Deno.statSync(dir).mode! & 0o777, 0o700);
+  assert.equal(Deno.statSync(`${dir}/device-id`).mode! & 0o777, 0o600);
+  await agent.stop();
+  const again = await Agent.start({ loaded: loaded(dir), factories: [] });
+  assert.equal(again.deviceId, id);
+  await again.stop();
+});

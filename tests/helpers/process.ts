@@ -1,0 +1,70 @@
+/**
+ * Spawning the agent as a child process for tests: `deno run` with given
+ * permission flags, with output captured, and small waits on files.
+ */
+
+/** Output of a finished child. */
+export interface ChildResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run `deno run FLAGS SCRIPT ARGS` to completion. */
+export async function runDeno(
+  flags: string[],
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Promise<ChildResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, script, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Start `deno run FLAGS SCRIPT ARGS` and keep it running. */
+export function spawnDeno(
+  flags: string[],
+  script: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", ...flags, script, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+/** Collect a child's stdout and stderr as text once it exits. */
+export async function collect(child: Deno.ChildProcess): Promise<ChildResult> {
+  const out = await child.output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+/** Poll until `path` contains `text`, up to `timeoutMs`. */
+export async function waitForText(path: string, text: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (Deno.readTextFileSync(path).includes(text)) return;
+    } catch { /* not yet */ }
+    if (Date.now() > end) throw new Error(`Timed out waiting for "${text}" in ${path}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
