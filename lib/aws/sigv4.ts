@@ -125,6 +125,11 @@ export function headerMap(headers: HeaderPairs): Map<string, string> {
   return out;
 }
 
+/** Header value as signed: line breaks become spaces, runs of spaces/tabs collapse, ends trimmed. */
+function _trimAll(value: string): string {
+  return value.replace(/[\r\n]/g, " ").replace(/[ \t]+/g, " ").replace(/^ | $/g, "");
+}
+
 /** The canonical request text and the signed header list. */
 export function canonicalRequest(
   parts: CanonicalParts,
@@ -133,7 +138,7 @@ export function canonicalRequest(
   const signed: [string, string][] = [];
   for (const [name, value] of headerMap(parts.headers)) {
     if (UNSIGNABLE.has(name) || name.startsWith("proxy-") || name.startsWith("sec-")) continue;
-    signed.push([name, value.trim().replace(/\s+/g, " ")]);
+    signed.push([name, _trimAll(value)]);
   }
   signed.sort((a, b) => _cmp(a[0], b[0]));
   const signedHeaders = signed.map(([n]) => n).join(";");

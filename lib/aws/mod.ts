@@ -1,0 +1,31 @@
+/**
+ * AWS front door: SigV4 signing, credential providers, and a small caller
+ * for AWS JSON-protocol APIs. Other subsystems import only this file.
+ */
+
+export {
+  ALGORITHM,
+  amzDate,
+  canonicalRequest,
+  MAX_PRESIGN_SECONDS,
+  type PresignedUrl,
+  type PresignOptions,
+  presignUrl,
+  type SignableRequest,
+  type SignedRequest,
+  signRequest,
+  type SigV4Options,
+  UNSIGNED_PAYLOAD,
+  uriEncode,
+} from "./sigv4.ts";
+export {
+  type AwsCredentialProvider,
+  type AwsCredentials,
+  chainCredentials,
+  CredentialsError,
+  type CredentialsErrorCode,
+  envCredentials,
+  type EnvCredentialsOptions,
+  type SecretSink,
+  staticCredentials,
+} from "./credentials.ts";
