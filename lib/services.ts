@@ -4,5 +4,10 @@
  */
 
 import type { ServiceFactory } from "./service.ts";
+import { mqttService } from "./mqtt/mod.ts";
+import { databaseService } from "./db/mod.ts";
 
-export const SERVICES: ServiceFactory[] = [];
+export const SERVICES: ServiceFactory[] = [
+  databaseService,
+  mqttService,
+];

@@ -80,7 +80,10 @@ export const fieldSchema = z.strictObject({
     bad("enum", `no "enum" on a ${f.type} field (only string and number)`);
   }
   if (f.enum) {
-    const wrong = f.enum.find((v) => typeof v !== f.type);
+    const want: string = f.type;
+    const wrong = f.enum.find((v) =>
+      (typeof v === "number" ? "number" : "string") !== want || typeof v === "boolean"
+    );
     if (wrong !== undefined && (f.type === "string" || f.type === "number")) {
       bad("enum", `values of type ${f.type} (found ${JSON.stringify(wrong)})`);
     }
@@ -169,7 +172,7 @@ export const modelSchema = z.strictObject({
   }
   const ttl = names.filter((n) => fields[n]?.ttl === true);
   if (ttl.length > 1) bad(["fields", ttl[1]!, "ttl"], `one ttl field per model (also "${ttl[0]}")`);
-  const checkTemplate = (path: PropertyKey[], template: unknown) => {
+  const checkTemplate = (path: PropertyKey[], template: unknown, keyFields = true) => {
     if (typeof template !== "string") return;
     const used = templateFields(template);
     if (used.length === 0 && path.at(-1) !== "sk") {
@@ -190,7 +193,7 @@ export const modelSchema = z.strictObject({
           path,
           `a template over string, number, boolean or date fields ("${f}" is an ${def.type})`,
         );
-      } else if (!def.required && !def.generate && def.default === undefined) {
+      } else if (keyFields && !def.required && !def.generate && def.default === undefined) {
         bad(["fields", f, "required"], `true, or a default or generate: "${f}" is used in a key`);
       }
     }
@@ -201,7 +204,7 @@ export const modelSchema = z.strictObject({
     if (!FIELD_NAME.test(name)) {
       bad(["indexes", name], "an index name of letters, digits and _ (1 to 64)");
     }
-    if (_isObject(idx)) checkTemplate(["indexes", name, "sk"], idx.sk);
+    if (_isObject(idx)) checkTemplate(["indexes", name, "sk"], idx.sk, false);
   }
   const r = m.retention;
   if (_isObject(r) && r.maxItems === undefined && r.maxAge === undefined) {
@@ -270,7 +273,7 @@ export function checkValue(field: FieldDef, value: unknown): string | undefined 
       if (field.max !== undefined && value.length > field.max) {
         return `at most ${field.max} character(s)`;
       }
-      if (field.pattern !== undefined && !new RegExp(`^(?:${field.pattern})$`).test(value)) {
+      if (field.pattern !== undefined && !_regex(field.pattern).test(value)) {
         return `a string matching /${field.pattern}/`;
       }
       break;
@@ -316,6 +319,15 @@ export function checkValue(field: FieldDef, value: unknown): string | undefined 
     return `one of ${field.enum.map((v) => JSON.stringify(v)).join(", ")}`;
   }
   return undefined;
+}
+
+const _regexes = new Map<string, RegExp>();
+
+/** The compiled whole-value regex of a pattern (cached: patterns are few). */
+function _regex(pattern: string): RegExp {
+  let re = _regexes.get(pattern);
+  if (!re) _regexes.set(pattern, re = new RegExp(`^(?:${pattern})$`));
+  return re;
 }
 
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/;

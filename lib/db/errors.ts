@@ -1,0 +1,47 @@
+/**
+ * `DbError`: the one error class of the database for conditions callers
+ * catch. `code` says what happened; `model` and `field` say where. The web
+ * server maps codes to HTTP statuses (validation 400, not_found 404,
+ * conflict 409, too_large 413).
+ */
+
+/** What went wrong. */
+export type DbErrorCode =
+  /** An item or key does not fit its model (unknown field, wrong type, missing required field…). */
+  | "validation"
+  /** No item with that key (get/update/remove). */
+  | "not_found"
+  /** The item already exists (create), or `ifVersion` did not match the stored version. */
+  | "conflict"
+  /** A key over 1 KB or an item over 400 KB (DynamoDB's limits). */
+  | "too_large"
+  /** No model by that name. */
+  | "unknown_model"
+  /** A model definition is invalid (define / open). */
+  | "schema"
+  /** The stored data cannot be migrated to the new schema without losing or rewriting data. */
+  | "migration"
+  /** The database is closed. */
+  | "closed";
+
+/** Options of {@linkcode DbError}. */
+export interface DbErrorOptions extends ErrorOptions {
+  model?: string;
+  field?: string;
+}
+
+export class DbError extends Error {
+  override readonly name = "DbError";
+  readonly code: DbErrorCode;
+  /** The model concerned, when there is one. */
+  readonly model: string | undefined;
+  /** The field concerned, when there is one. */
+  readonly field: string | undefined;
+
+  constructor(code: DbErrorCode, message: string, options: DbErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.model = options.model;
+    this.field = options.field;
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Embedded database front door: `Database` (models, queries, change log,
+ * cursors, transactions on node:sqlite in WAL mode), `DbError`, the
+ * "database" service and `openFromFlags` for the CLI. See docs/database.md.
+ */
+
+export { Database } from "./database.ts";
+export { DbError, type DbErrorCode, type DbErrorOptions } from "./errors.ts";
+export { MAX_ITEM_BYTES, MAX_KEY_BYTES, Model } from "./model.ts";
+export type { PurgeResult } from "./purge.ts";
+export { DatabaseService, databaseService } from "./service.ts";
+export { openFromFlags, type OpenFromFlagsOptions } from "./open.ts";
+export { ulidFactory } from "./ulid.ts";
+export type {
+  Change,
+  ConditionalOptions,
+  Cursor,
+  DatabaseOptions,
+  FindOptions,
+  Item,
+  Key,
+  Origin,
+  Page,
+  PutOptions,
+  Query,
+  Range,
+  RawKey,
+  UpdateOptions,
+  WriteOptions,
+} from "./types.ts";
+export type { FieldDef, ModelDef, ModelInput } from "../config/mod.ts";

@@ -1,0 +1,41 @@
+/**
+ * `openFromFlags`: open the agent's database the way the agent would, from
+ * the CLI's global flags (config dir, state dir, profile). Used by `tern db`.
+ * The purge loop is off: a CLI run is short and the agent purges.
+ */
+
+import { resolve } from "node:path";
+import { loadConfig, safeEnv } from "../config/mod.ts";
+import type { GlobalFlags } from "../cli/_command.ts";
+import type { Logger } from "../log/mod.ts";
+import { Database } from "./database.ts";
+
+/** Options of {@linkcode openFromFlags}. */
+export interface OpenFromFlagsOptions {
+  log?: Logger;
+  /** Environment reader. @default a safe reader of Deno.env */
+  env?: (name: string) => string | undefined;
+}
+
+/** Load the config named by the flags and open its database. Throws ConfigError or DbError. */
+export function openFromFlags(flags: GlobalFlags, options: OpenFromFlagsOptions = {}): Database {
+  const env = options.env ?? safeEnv;
+  const dir = flags.config ?? env("TERN_CONFIG");
+  const profile = flags.profile ?? env("TERN_PROFILE");
+  const state = flags.state ?? env("TERN_STATE");
+  const loaded = loadConfig({
+    ...(dir !== undefined ? { dir, required: true } : {}),
+    ...(profile !== undefined ? { profile } : {}),
+    env,
+    ...(state !== undefined ? { overrides: { "agent.state": state } } : {}),
+  });
+  const { config } = loaded;
+  return Database.open({
+    path: resolve(loaded.stateDir, config.database.path),
+    schema: config.schema.models,
+    synchronous: config.database.synchronous,
+    changeLogLimit: config.database.changeLogLimit,
+    purgeInterval: 0,
+    ...(options.log ? { log: options.log } : {}),
+  });
+}
