@@ -1,0 +1,597 @@
+/**
+ * The MQTT client of the agent: `publish` with wait modes over a persistent
+ * queue, `subscribe` with local handlers, `request` / response with a
+ * correlation id, on top of a {@linkcode Connection} that reconnects with
+ * full-jitter backoff, honours connection windows and can connect on demand.
+ *
+ * ```ts
+ * await using mqtt = new MqttClient({ url: "mqtt://127.0.0.1:1883", clientId: "pump-42",
+ *   db: new DatabaseSync("state/tern.db"), vars: { thing: "pump-42", deviceId: "pump-42" } });
+ * mqtt.start();
+ * await mqtt.publish("dt/${thing}/telemetry", { temp: 21.5 }, { qos: 1, wait: "ack" });
+ * ```
+ *
+ * Wait modes: "none" resolves once the message is committed to the queue
+ * (QoS ≥ 1), "sent" once it was written to the socket, "ack" on PUBACK /
+ * PUBCOMP. QoS 0 bypasses the queue when online; offline it is dropped
+ * (status "dropped", counted) or queued, per `queue.qos0`.
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+import type { IClientOptions, MqttClient as RawClient } from "mqtt";
+import { type Clock, systemClock } from "../clock.ts";
+import { type Logger, nullLogger } from "../log/mod.ts";
+import type { MqttWindow } from "../config/_mqtt.ts";
+import { Connection, type ConnectionState, type ReconnectOptions } from "./connection.ts";
+import { MqttError } from "./errors.ts";
+import { checkLimits, type MqttLimits, resolveLimits } from "./limits.ts";
+import { type MessageHandler, MqttMessage, Subscriptions } from "./message.ts";
+import { MqttQueue } from "./queue.ts";
+import { inWindow, msUntilChange } from "./schedule.ts";
+import { Sender } from "./sender.ts";
+import { checkFilter, checkTopicName, expandTopic, type TopicVars } from "./topic.ts";
+import { Requests } from "./request.ts";
+
+/** What can be published: bytes, text, or a value sent as JSON. */
+export type Payload =
+  | Uint8Array
+  | string
+  | Record<string, unknown>
+  | unknown[]
+  | number
+  | boolean
+  | null;
+
+/** Options of {@linkcode MqttClient}. */
+export interface MqttClientOptions {
+  /** Broker URL: mqtt://, mqtts://, ws://, wss://. */
+  url: string;
+  clientId: string;
+  /** Database holding the queue table (WAL mode recommended). */
+  db: DatabaseSync;
+  /** Values for `${thing}` and `${deviceId}` in topics. */
+  vars: TopicVars;
+  /** 4 (3.1.1) or 5. @default 4 */
+  protocolVersion?: 4 | 5;
+  /** Keep-alive in seconds. @default 60 */
+  keepalive?: number;
+  /** @default true */
+  cleanSession?: boolean;
+  /** MQTT 5 session expiry interval in seconds. */
+  sessionExpiry?: number;
+  /** ms to wait for CONNACK. @default 30000 */
+  connectTimeout?: number;
+  /** TLS material as PEM text; `alpn` protocol names (AWS IoT on 443: ["x-amzn-mqtt-ca"]). */
+  tls?: { cert?: string; key?: string; ca?: string; servername?: string; alpn?: string[] };
+  username?: string;
+  password?: string;
+  will?: { topic: string; payload: string; qos: 0 | 1; retain: boolean };
+  /** Backoff in ms. @default { min: 1000, max: 120000, authMin: 60000, authMax: 3600000 } */
+  reconnect?: Partial<ReconnectOptions>;
+  /** Connection windows (UTC). @default [] (always) */
+  schedule?: MqttWindow[];
+  /** Connect only when there is something to send. @default { enabled: false, idle: 30000 } */
+  onDemand?: { enabled: boolean; idle: number };
+  /** Named topic templates. @default {} */
+  topics?: Record<string, string>;
+  /** Response topic base template. @default "tern/${thing}/response" */
+  responseTopic?: string;
+  /** Default request timeout in ms. @default 10000 */
+  requestTimeout?: number;
+  queue?: {
+    maxMessages?: number;
+    maxBytes?: number;
+    full?: "reject" | "dropOldest";
+    qos0?: "drop" | "queue";
+    inflight?: number;
+    poisonStrikes?: number;
+    /** @default "_mqtt_queue" */
+    table?: string;
+  };
+  /** Overrides of the broker limits (defaults from the host: AWS IoT or plain MQTT). */
+  limits?: Partial<MqttLimits>;
+  clock?: Clock;
+  log?: Logger;
+  /** Random source for jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** Options of {@linkcode MqttClient.publish}. */
+export interface PublishOptions {
+  /** @default 1 */
+  qos?: 0 | 1 | 2;
+  /** @default false */
+  retain?: boolean;
+  /** @default "none" */
+  wait?: "none" | "sent" | "ack";
+  /** MQTT 5 publish properties (ignored on 3.1.1). */
+  properties?: Record<string, unknown>;
+  /** Stops waiting (the message stays queued). */
+  signal?: AbortSignal;
+}
+
+/** How far a publish got when its promise resolved. */
+export interface PublishResult {
+  /** Queue id (QoS ≥ 1 or queued QoS 0). */
+  id?: number;
+  status: "queued" | "sent" | "acked" | "dropped";
+}
+
+/** A live subscription; dispose or call `unsubscribe()` to remove the handler. */
+export interface Subscription extends AsyncDisposable {
+  readonly filter: string;
+  unsubscribe(): Promise<void>;
+}
+
+/** Status for /api/status and metrics. */
+export interface MqttStatus extends ConnectionState {
+  url: string;
+  clientId: string;
+  queueDepth: number;
+  queueBytes: number;
+  inflight: number;
+  /** Dropped because the queue was full. */
+  dropped: number;
+  /** QoS 0 messages dropped while offline. */
+  droppedOffline: number;
+  /** Dropped as poison (over limits, refused, killing the connection). */
+  poison: number;
+  sent: number;
+  acked: number;
+  received: number;
+}
+
+interface _Tracker {
+  sent: PromiseWithResolvers<void>;
+  acked: PromiseWithResolvers<void>;
+}
+
+const encoder = new TextEncoder();
+
+/** Encode a payload: bytes as is, strings as UTF-8, anything else as JSON. */
+export function encodePayload(payload: Payload): Uint8Array {
+  if (payload instanceof Uint8Array) return payload;
+  if (typeof payload === "string") return encoder.encode(payload);
+  return encoder.encode(JSON.stringify(payload));
+}
+
+export class MqttClient implements AsyncDisposable {
+  readonly #o: MqttClientOptions;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #queue: MqttQueue;
+  readonly #sender: Sender;
+  readonly #subs: Subscriptions;
+  readonly #requests: Requests;
+  readonly #conn: Connection;
+  readonly #limits: MqttLimits;
+  readonly #trackers = new Map<number, _Tracker>();
+  #live: RawClient | undefined;
+  #connectedWaiters: PromiseWithResolvers<void>[] = [];
+  #closed = false;
+  #idleTimer: AbortController | undefined;
+  #windowTimer: AbortController | undefined;
+  #demand = 0;
+  #droppedOffline = 0;
+  #received = 0;
+
+  constructor(options: MqttClientOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+    this.#log = options.log ?? nullLogger;
+    const host = new URL(options.url).hostname;
+    this.#limits = resolveLimits(host, options.limits);
+    const q = options.queue ?? {};
+    this.#queue = new MqttQueue(options.db, {
+      ...(q.maxMessages !== undefined ? { maxMessages: q.maxMessages } : {}),
+      ...(q.maxBytes !== undefined ? { maxBytes: q.maxBytes } : {}),
+      ...(q.full !== undefined ? { full: q.full } : {}),
+      ...(q.table !== undefined ? { table: q.table } : {}),
+      now: () => this.#clock.now(),
+      onDrop: (ids) => this.#onDrop(ids),
+    });
+    this.#sender = new Sender(this.#queue, {
+      inflight: q.inflight ?? 100,
+      poisonStrikes: q.poisonStrikes ?? 3,
+      limits: this.#limits,
+      clock: this.#clock,
+      log: this.#log.child("queue"),
+      onSent: (id) => this.#trackers.get(id)?.sent.resolve(),
+      onAck: (id) => {
+        const t = this.#trackers.get(id);
+        if (!t) return;
+        this.#trackers.delete(id);
+        t.sent.resolve();
+        t.acked.resolve();
+      },
+      onPoison: (id, e) => this.#settle(id, e),
+      onIdle: () => this.#maybeIdle(),
+    });
+    this.#subs = new Subscriptions(this.#log);
+    this.#requests = new Requests({
+      base: expandTopic(options.responseTopic ?? "tern/${thing}/response", options.vars),
+      protocolVersion: options.protocolVersion ?? 4,
+      clock: this.#clock,
+      defaultTimeout: options.requestTimeout ?? 10_000,
+      subscribe: (filter, handler) => this.subscribe(filter, handler, { qos: 1 }),
+      publishDirect: (topic, payload, qos, properties) =>
+        this.#publishDirect(topic, payload, qos, properties),
+      waitConnected: (signal) => this.waitConnected(signal),
+      demand: (delta) => this.#changeDemand(delta),
+    });
+    this.#conn = new Connection({
+      url: options.url,
+      client: this.#clientOptions(),
+      reconnect: {
+        min: options.reconnect?.min ?? 1_000,
+        max: options.reconnect?.max ?? 120_000,
+        authMin: options.reconnect?.authMin ?? 60_000,
+        authMax: options.reconnect?.authMax ?? 3_600_000,
+      },
+      clock: this.#clock,
+      log: this.#log,
+      ...(options.random ? { random: options.random } : {}),
+      wanted: () => this.#wanted(),
+      onConnect: (c) => this.#onConnect(c),
+      onClose: () => this.#onClose(),
+      onMessage: (topic, payload, packet) => {
+        this.#received++;
+        this.#subs.dispatch(new MqttMessage(topic, payload, packet));
+      },
+    });
+  }
+
+  /** Start connecting (returns at once; see `waitConnected`). */
+  start(): this {
+    this.#conn.start();
+    return this;
+  }
+
+  get connected(): boolean {
+    return this.#live !== undefined;
+  }
+
+  /** The effective broker limits. */
+  get limits(): MqttLimits {
+    return { ...this.#limits };
+  }
+
+  /** A named topic from config, expanded (`topic("telemetry")` → "dt/pump-42/telemetry"). */
+  topic(name: string): string {
+    const t = this.#o.topics?.[name];
+    if (t === undefined) {
+      const known = Object.keys(this.#o.topics ?? {});
+      throw new TypeError(
+        `Unknown topic "${name}" (configured: ${
+          known.length ? known.map((k) => `"${k}"`).join(", ") : "none"
+        })`,
+      );
+    }
+    return expandTopic(t, this.#o.vars);
+  }
+
+  /** Connection and queue status. */
+  status(): MqttStatus {
+    return {
+      ...this.#conn.state,
+      url: this.#o.url,
+      clientId: this.#o.clientId,
+      queueDepth: this.#queue.count,
+      queueBytes: this.#queue.bytes,
+      inflight: this.#sender.inflight,
+      dropped: this.#queue.dropped,
+      droppedOffline: this.#droppedOffline,
+      poison: this.#sender.stats.poison,
+      sent: this.#sender.stats.sent,
+      acked: this.#sender.stats.acked,
+      received: this.#received,
+    };
+  }
+
+  /** Publish; see the module doc for the wait modes. */
+  async publish(
+    topic: string,
+    payload: Payload,
+    options: PublishOptions = {},
+  ): Promise<PublishResult> {
+    if (this.#closed) throw new MqttError("CLOSED", "MQTT client is closed");
+    const qos = options.qos ?? 1;
+    const wait = options.wait ?? "none";
+    const t = expandTopic(topic, this.#o.vars);
+    checkTopicName(t);
+    const bytes = encodePayload(payload);
+    checkLimits(t, bytes.length, this.#limits);
+    const retain = options.retain ?? false;
+    const properties = this.#o.protocolVersion === 5 ? options.properties : undefined;
+    if (qos === 0 && (this.#live || this.#o.queue?.qos0 !== "queue")) {
+      if (!this.#live) {
+        this.#droppedOffline++;
+        return { status: "dropped" };
+      }
+      await this.#publishDirect(t, bytes, 0, properties, retain);
+      return { status: "sent" };
+    }
+    let tracker: _Tracker | undefined;
+    if (wait !== "none") {
+      tracker = { sent: Promise.withResolvers(), acked: Promise.withResolvers() };
+      tracker.sent.promise.catch(() => {});
+      tracker.acked.promise.catch(() => {});
+    }
+    const id = await this.#queue.enqueue(
+      { topic: t, payload: bytes, qos, retain, ...(properties ? { properties } : {}) },
+      tracker ? (id) => this.#trackers.set(id, tracker) : undefined,
+    );
+    this.#conn.wake();
+    this.#sender.pump();
+    if (!tracker) return { id, status: "queued" };
+    const target = wait === "sent" ? tracker.sent.promise : tracker.acked.promise;
+    await _abortable(target, options.signal);
+    return { id, status: wait === "sent" ? "sent" : "acked" };
+  }
+
+  /** Subscribe a local handler; one broker subscription per filter, restored after reconnects. */
+  async subscribe(
+    filter: string,
+    handler: MessageHandler,
+    options: { qos?: 0 | 1 | 2 } = {},
+  ): Promise<Subscription> {
+    if (this.#closed) throw new MqttError("CLOSED", "MQTT client is closed");
+    const f = expandTopic(filter, this.#o.vars);
+    checkFilter(f);
+    const qos = options.qos ?? 1;
+    if (this.#subs.add(f, handler, qos) && this.#live) {
+      try {
+        await _subscribe(this.#live, { [f]: { qos } });
+      } catch (e) {
+        this.#subs.remove(f, handler);
+        throw e;
+      }
+    }
+    let done = false;
+    const unsubscribe = async () => {
+      if (done) return;
+      done = true;
+      if (this.#subs.remove(f, handler) && this.#live) {
+        await this.#live.unsubscribeAsync(f).catch(() => {});
+      }
+    };
+    return { filter: f, unsubscribe, [Symbol.asyncDispose]: unsubscribe };
+  }
+
+  /**
+   * Publish a request and resolve with the first response (on 3.1.1 the
+   * payload must be a JSON object: `correlationId` and `responseTopic` are
+   * added to it). Rejects with `MqttError("TIMEOUT")` after `timeout` ms.
+   */
+  request(
+    topic: string,
+    payload: Payload,
+    options: { timeout?: number; qos?: 0 | 1; signal?: AbortSignal } = {},
+  ): Promise<MqttMessage> {
+    if (this.#closed) return Promise.reject(new MqttError("CLOSED", "MQTT client is closed"));
+    const t = expandTopic(topic, this.#o.vars);
+    checkTopicName(t);
+    return this.#requests.request(t, payload, options);
+  }
+
+  /** Resolve once connected (also asks for a connection when on demand). */
+  async waitConnected(signal?: AbortSignal): Promise<void> {
+    if (this.#live) return;
+    const w = Promise.withResolvers<void>();
+    this.#connectedWaiters.push(w);
+    this.#changeDemand(+1);
+    try {
+      await _abortable(w.promise, signal);
+    } finally {
+      this.#changeDemand(-1);
+      this.#connectedWaiters = this.#connectedWaiters.filter((x) => x !== w);
+    }
+  }
+
+  /** Disconnect (DISCONNECT sent, no will), stop; queued messages stay in the database. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#idleTimer?.abort();
+    this.#windowTimer?.abort();
+    this.#queue.flush();
+    await this.#conn.close();
+    this.#sender.close();
+    this.#requests.close();
+    const err = new MqttError(
+      "CLOSED",
+      "MQTT client closed before the message was acknowledged (it stays queued)",
+    );
+    for (const t of this.#trackers.values()) {
+      t.sent.reject(err);
+      t.acked.reject(err);
+    }
+    this.#trackers.clear();
+    for (const w of this.#connectedWaiters) {
+      w.reject(new MqttError("CLOSED", "MQTT client is closed"));
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #clientOptions(): IClientOptions {
+    const o = this.#o;
+    const opts: IClientOptions = {
+      clientId: o.clientId,
+      protocolVersion: o.protocolVersion ?? 4,
+      keepalive: o.keepalive ?? 60,
+      clean: o.cleanSession ?? true,
+      connectTimeout: o.connectTimeout ?? 30_000,
+      queueQoSZero: false,
+    };
+    if (o.username !== undefined) opts.username = o.username;
+    if (o.password !== undefined) opts.password = o.password;
+    if (o.protocolVersion === 5 && o.sessionExpiry !== undefined) {
+      opts.properties = { sessionExpiryInterval: o.sessionExpiry };
+    }
+    if (o.tls) {
+      if (o.tls.cert) opts.cert = o.tls.cert;
+      if (o.tls.key) opts.key = o.tls.key;
+      if (o.tls.ca) opts.ca = o.tls.ca;
+      if (o.tls.servername) opts.servername = o.tls.servername;
+      if (o.tls.alpn?.length) opts.ALPNProtocols = o.tls.alpn;
+      opts.rejectUnauthorized = true;
+    }
+    if (o.will) {
+      opts.will = {
+        topic: expandTopic(o.will.topic, o.vars),
+        payload: encoder.encode(o.will.payload) as Buffer,
+        qos: o.will.qos,
+        retain: o.will.retain,
+      };
+    }
+    return opts;
+  }
+
+  #wanted(): { ok: boolean; recheckIn?: number } {
+    if (this.#closed) return { ok: false };
+    const schedule = this.#o.schedule ?? [];
+    const now = this.#clock.now();
+    if (!inWindow(schedule, now)) return { ok: false, recheckIn: msUntilChange(schedule, now) };
+    if (this.#o.onDemand?.enabled && this.#queue.count === 0 && this.#demand === 0) {
+      return { ok: false };
+    }
+    return { ok: true };
+  }
+
+  #onConnect(c: RawClient): void {
+    this.#live = c;
+    const filters = this.#subs.all();
+    if (Object.keys(filters).length > 0) {
+      _subscribe(c, filters).catch((e) =>
+        this.#log.error(`Restoring subscriptions failed: ${e.message}`)
+      );
+    }
+    this.#sender.attach(c);
+    for (const w of this.#connectedWaiters) w.resolve();
+    this.#connectedWaiters = [];
+    const schedule = this.#o.schedule ?? [];
+    const left = msUntilChange(schedule, this.#clock.now());
+    if (Number.isFinite(left)) {
+      this.#windowTimer?.abort();
+      const ctl = new AbortController();
+      this.#windowTimer = ctl;
+      this.#clock.sleep(left, ctl.signal).then(() => {
+        this.#log.info("Connection window closed: disconnecting");
+        this.#conn.disconnect();
+      }, () => {});
+    }
+    this.#maybeIdle();
+  }
+
+  #onClose(): void {
+    this.#live = undefined;
+    this.#windowTimer?.abort();
+    this.#idleTimer?.abort();
+    this.#sender.detach();
+  }
+
+  #onDrop(ids: number[]): void {
+    this.#sender.forget(ids);
+    this.#log.warn(`MQTT queue full: dropped ${ids.length} oldest message(s)`, { first: ids[0] });
+    for (const id of ids) {
+      this.#settle(
+        id,
+        new MqttError("DROPPED", `Message ${id} was dropped to make room in the full queue`),
+      );
+    }
+  }
+
+  #settle(id: number, e: unknown): void {
+    const t = this.#trackers.get(id);
+    if (!t) return;
+    this.#trackers.delete(id);
+    t.sent.reject(e);
+    t.acked.reject(e);
+  }
+
+  #changeDemand(delta: number): void {
+    this.#demand += delta;
+    if (delta > 0) this.#conn.wake();
+    else this.#maybeIdle();
+  }
+
+  /** On demand: disconnect after `idle` ms with nothing to send or wait for. */
+  #maybeIdle(): void {
+    const od = this.#o.onDemand;
+    if (!od?.enabled || !this.#live) return;
+    if (!this.#sender.idle || this.#demand > 0) {
+      this.#idleTimer?.abort();
+      this.#idleTimer = undefined;
+      return;
+    }
+    if (this.#idleTimer) return;
+    const ctl = new AbortController();
+    this.#idleTimer = ctl;
+    this.#clock.sleep(od.idle, ctl.signal).then(() => {
+      this.#idleTimer = undefined;
+      if (this.#sender.idle && this.#demand === 0 && this.#live) {
+        this.#log.info("Idle: disconnecting until there is something to send");
+        this.#conn.disconnect();
+      }
+    }, () => {});
+  }
+
+  #publishDirect(
+    topic: string,
+    payload: Uint8Array,
+    qos: 0 | 1 | 2,
+    properties?: Record<string, unknown>,
+    retain = false,
+  ): Promise<void> {
+    const c = this.#live;
+    if (!c) {
+      return Promise.reject(new MqttError("CLOSED", `Not connected: cannot send to "${topic}"`));
+    }
+    return new Promise((resolve, reject) => {
+      c.publish(
+        topic,
+        payload as Buffer,
+        { qos, retain, ...(properties ? { properties } : {}) },
+        (err) => {
+          if (err) reject(err);
+          else resolve();
+        },
+      );
+    });
+  }
+}
+
+function _subscribe(c: RawClient, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    c.subscribe(filters, (err, granted) => {
+      const refused = (granted ?? []).filter((g) =>
+        g.qos === 128 || (g as { reasonCode?: number }).reasonCode! >= 0x80
+      );
+      if (err || refused.length) {
+        const which = refused.map((g) => `"${g.topic}"`).join(", ");
+        reject(
+          new MqttError(
+            "REJECTED",
+            `Broker refused the subscription to ${which || Object.keys(filters).join(", ")}`,
+            {
+              cause: err ?? undefined,
+            },
+          ),
+        );
+      } else resolve();
+    });
+  });
+}
+
+function _abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener("abort", onAbort));
+  });
+}

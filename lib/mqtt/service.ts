@@ -1,0 +1,156 @@
+/**
+ * The "mqtt" service: builds an {@linkcode MqttClient} from `config.mqtt`,
+ * with its queue in the agent's database (table `_mqtt_queue`), and keeps it
+ * connected. Other services use `ctx.get<MqttService>("mqtt").client`.
+ *
+ * `start()` resolves once the client is running (not once connected: offline
+ * is normal). `status()` feeds /api/status: connected, since, reconnects,
+ * lastError, queueDepth, inflight, dropped, poison…
+ */
+
+import { resolve } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import type { Config } from "../config/mod.ts";
+import { mqttBrokerUrl, type MqttConfig } from "../config/_mqtt.ts";
+import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
+import { MqttClient, type MqttClientOptions } from "./client.ts";
+import { isAwsIotHost } from "./limits.ts";
+
+/** Inputs besides the config section. */
+export interface FromConfigOptions {
+  db: DatabaseSync;
+  /** Device id (config or generated). */
+  deviceId: string;
+  /** Thing name. @default deviceId */
+  thing?: string;
+  /** Where relative cert/key/ca paths are resolved. */
+  configDir: string;
+  clock?: MqttClientOptions["clock"];
+  log?: MqttClientOptions["log"];
+}
+
+/** The client options a `mqtt` config section describes (reads the PEM files). */
+export async function clientOptionsFromConfig(
+  mqtt: MqttConfig,
+  options: FromConfigOptions,
+): Promise<MqttClientOptions> {
+  const url = mqttBrokerUrl(mqtt);
+  if (!url) throw new TypeError('mqtt: set "url" or "endpoint"');
+  const u = new URL(url);
+  const read = async (key: "cert" | "key" | "ca") => {
+    const p = mqtt[key];
+    if (!p) return undefined;
+    const file = resolve(options.configDir, p);
+    try {
+      return await Deno.readTextFile(file);
+    } catch (e) {
+      throw new Error(`Cannot read mqtt.${key} "${file}": ${(e as Error).message}`, { cause: e });
+    }
+  };
+  const [cert, key, ca] = await Promise.all([read("cert"), read("key"), read("ca")]);
+  const secure = u.protocol === "mqtts:" || u.protocol === "wss:";
+  const alpn = mqtt.alpn ??
+    (u.protocol === "mqtts:" && (u.port === "443" || (u.port === "" && mqtt.port === 443))
+      ? ["x-amzn-mqtt-ca"]
+      : undefined);
+  const thing = options.thing ?? options.deviceId;
+  const tls = secure || cert
+    ? {
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+      ...(ca ? { ca } : {}),
+      ...(mqtt.servername ? { servername: mqtt.servername } : {}),
+      ...(alpn ? { alpn } : {}),
+    }
+    : undefined;
+  const clientId = mqtt.clientId ?? thing;
+  if (isAwsIotHost(u.hostname) && new TextEncoder().encode(clientId).length > 128) {
+    throw new TypeError(
+      `mqtt.clientId "${clientId.slice(0, 40)}…" is over the 128 bytes AWS IoT accepts`,
+    );
+  }
+  return {
+    url,
+    clientId,
+    db: options.db,
+    vars: { thing, deviceId: options.deviceId },
+    protocolVersion: mqtt.protocolVersion,
+    keepalive: mqtt.keepalive,
+    cleanSession: mqtt.cleanSession,
+    ...(mqtt.sessionExpiry !== undefined ? { sessionExpiry: mqtt.sessionExpiry } : {}),
+    connectTimeout: mqtt.connectTimeout,
+    ...(tls ? { tls } : {}),
+    ...(mqtt.username !== undefined ? { username: mqtt.username } : {}),
+    ...(mqtt.password !== undefined ? { password: mqtt.password } : {}),
+    ...(mqtt.will ? { will: mqtt.will } : {}),
+    reconnect: mqtt.reconnect,
+    schedule: mqtt.schedule,
+    onDemand: mqtt.onDemand,
+    topics: mqtt.topics,
+    responseTopic: mqtt.responseTopic,
+    requestTimeout: mqtt.requestTimeout,
+    queue: mqtt.queue,
+    limits: Object.fromEntries(Object.entries(mqtt.limits).filter(([, v]) => v !== undefined)),
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.log ? { log: options.log } : {}),
+  };
+}
+
+/** What the "database" service exposes (see lib/db/service.ts). */
+interface _DatabaseService extends Service {
+  db: { sql: DatabaseSync };
+}
+
+export class MqttService implements Service {
+  readonly #ctx: ServiceContext;
+  #client: MqttClient | undefined;
+
+  constructor(ctx: ServiceContext) {
+    this.#ctx = ctx;
+  }
+
+  /** The running client (throws before start). */
+  get client(): MqttClient {
+    if (!this.#client) throw new Error("The mqtt service is not running");
+    return this.#client;
+  }
+
+  async start(_signal: AbortSignal): Promise<void> {
+    const ctx = this.#ctx;
+    const config: Config = ctx.config;
+    const db = ctx.get<_DatabaseService>("database").db.sql;
+    // The context may not carry the config dir yet; relative paths then resolve from the working dir.
+    const configDir = (ctx as unknown as { configDir?: string }).configDir ?? Deno.cwd();
+    const options = await clientOptionsFromConfig(config.mqtt, {
+      db,
+      deviceId: ctx.deviceId,
+      ...(config.device.thing ? { thing: config.device.thing } : {}),
+      configDir,
+      clock: ctx.clock,
+      log: ctx.log,
+    });
+    if (options.password) ctx.redactor.add(options.password);
+    this.#client = new MqttClient(options).start();
+  }
+
+  status(): Record<string, unknown> {
+    if (!this.#client) return { connected: false };
+    return { ...this.#client.status() };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    try {
+      await this.#client?.close();
+    } catch (e) {
+      this.#ctx.log.warn("Closing the MQTT client failed", { error: String(e) });
+    }
+  }
+}
+
+/** Factory for `lib/services.ts`. */
+export const mqttService: ServiceFactory = {
+  name: "mqtt",
+  deps: ["database"],
+  enabled: (config) => config.mqtt.enabled,
+  create: (ctx) => new MqttService(ctx),
+};
