@@ -133,6 +133,7 @@ export class Agent implements AsyncDisposable {
     this.log.debug("Effective configuration", { config, files: this.#loaded.files });
     this.log.info("Agent starting", {
       device: this.deviceId,
+      target: Deno.build.target,
       mode: config.agent.mode,
       services: ordered.map((f) => f.name),
     });

@@ -50,21 +50,7 @@ export async function runAgent(
   }
   const { hub, ring } = buildLogHub(loaded);
   const log = hub.logger("agent");
-  let agent: Agent;
-  try {
-    agent = await Agent.start({
-      loaded,
-      hub,
-      ring,
-      ...(options.factories ? { factories: options.factories } : {}),
-    });
-  } catch (e) {
-    log.error("Agent failed to start", { error: e });
-    hub.close();
-    return EXIT.failure;
-  }
-  options.onStarted?.(agent);
-
+  let agent: Agent | undefined;
   const stop = Promise.withResolvers<string>();
   const listeners: [Deno.Signal, () => void][] = [];
   let stopping = false;
@@ -77,6 +63,7 @@ export async function runAgent(
     stop.resolve(sig);
   };
   const onHup = () => {
+    if (!agent) return log.warn("SIGHUP ignored: the agent is still starting");
     try {
       void agent.reload(loadFromFlags(flags));
     } catch (e) {
@@ -89,12 +76,30 @@ export async function runAgent(
   };
   for (const sig of ["SIGTERM", "SIGINT"] as const) listeners.push([sig, onStop(sig)]);
   listeners.push(["SIGHUP", onHup]);
+  // Listen before starting, so a signal during a slow start is not fatal.
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
+  const unlisten = () => {
+    for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  };
+  try {
+    agent = await Agent.start({
+      loaded,
+      hub,
+      ring,
+      ...(options.factories ? { factories: options.factories } : {}),
+    });
+  } catch (e) {
+    log.error("Agent failed to start", { error: e });
+    unlisten();
+    hub.close();
+    return EXIT.failure;
+  }
+  options.onStarted?.(agent);
 
   const signal = await stop.promise;
   log.info("Stop signal received", { signal });
   const inTime = await agent.stop();
-  for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+  unlisten();
   hub.close();
   return inTime ? EXIT.ok : EXIT.failure;
 }
