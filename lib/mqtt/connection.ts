@@ -268,10 +268,16 @@ export function describeConnectError(
     !wasConnected &&
     /certificate|tls|ssl|handshake|alert|x509|peer/i.test(msg + String(e?.code ?? ""))
   ) {
-    return {
-      message: `TLS handshake with ${url} failed: ${msg} (check mqtt.cert, mqtt.key and mqtt.ca)`,
-      auth: true,
-    };
+    const hint = /CertificateRequired/i.test(msg)
+      ? "the broker requires a client certificate: set mqtt.cert and mqtt.key"
+      : /alert/i.test(msg)
+      ? "the broker rejected the client certificate: check mqtt.cert and mqtt.key and that the broker trusts their CA"
+      : /invalid peer certificate|verify|self.signed|UnknownIssuer|NotValidForName|expired/i.test(
+          msg,
+        )
+      ? "the broker's certificate is not trusted: check mqtt.ca and the host name"
+      : "check mqtt.cert, mqtt.key and mqtt.ca";
+    return { message: `TLS handshake with ${url} failed: ${msg} (${hint})`, auth: true };
   }
   if (error === undefined && !wasConnected) {
     return {

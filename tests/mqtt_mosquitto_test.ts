@@ -1,0 +1,136 @@
+/**
+ * Conformance against Debian's mosquitto with TLS and `require_certificate
+ * true` (like AWS IoT Core): device certificate accepted, MQTT 5
+ * request/response, and a wrong or missing client certificate failing with a
+ * clear error and a slow retry. Skipped with a message when mosquitto is absent.
+ */
+
+import { equal, match, ok } from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import mqtt from "mqtt";
+import { MqttClient, type MqttClientOptions } from "../lib/mqtt/mod.ts";
+import { MOSQUITTO_MISSING, mosquittoAvailable, startMosquitto } from "./helpers/mosquitto.ts";
+import { makeTlsFixtures } from "./helpers/tls.ts";
+
+const ignore = !mosquittoAvailable();
+if (ignore) console.warn(MOSQUITTO_MISSING);
+
+function makeClient(url: string, extra: Partial<MqttClientOptions>) {
+  const db = new DatabaseSync(":memory:");
+  const client = new MqttClient({
+    url,
+    clientId: `dev-${crypto.randomUUID().slice(0, 8)}`,
+    db,
+    vars: { thing: "pump-1", deviceId: "dev-1" },
+    reconnect: { min: 20, max: 200, authMin: 60_000, authMax: 120_000 },
+    ...extra,
+  });
+  return Object.assign(client, {
+    async [Symbol.asyncDispose]() {
+      await client.close();
+      db.close();
+    },
+  });
+}
+
+async function until(cond: () => boolean, ms = 8000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error("Timed out waiting for condition");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test({
+  name:
+    "mosquitto TLS: device certificate accepted; publish acked, subscription and MQTT 5 request/response work",
+  ignore,
+  async fn() {
+    await using tls = await makeTlsFixtures();
+    await using broker = await startMosquitto({ tls: tls.paths });
+    const creds = { cert: tls.clientCert, key: tls.clientKey, ca: tls.caCert };
+    await using client = makeClient(broker.url, { tls: creds, protocolVersion: 5 });
+    client.start();
+    await client.waitConnected(AbortSignal.timeout(5000));
+    const cloud = await mqtt.connectAsync(broker.url, {
+      ...creds,
+      protocolVersion: 5,
+      reconnectPeriod: 0,
+    });
+    try {
+      await cloud.subscribeAsync(["dt/#", "svc/time"], { qos: 1 });
+      const got: string[] = [];
+      cloud.on("message", (topic, payload, packet) => {
+        if (topic === "svc/time") {
+          const p = packet.properties!;
+          cloud.publish(p.responseTopic!, "12:00", {
+            qos: 1,
+            properties: { correlationData: p.correlationData! },
+          });
+        } else got.push(`${topic}=${payload}`);
+      });
+      const seen: string[] = [];
+      await client.subscribe("cmd/${thing}", (m) => void seen.push(m.text()));
+      equal(
+        (await client.publish("dt/${thing}/t", "21.5", { qos: 1, wait: "ack" })).status,
+        "acked",
+      );
+      await until(() => got.length === 1);
+      equal(got[0], "dt/pump-1/t=21.5");
+      await cloud.publishAsync("cmd/pump-1", "reboot", { qos: 1 });
+      await until(() => seen.length === 1);
+      equal(seen[0], "reboot");
+      const answer = await client.request("svc/time", "now?", { timeout: 3000 });
+      equal(answer.text(), "12:00");
+      equal(client.status().connected, true);
+    } finally {
+      await cloud.endAsync(true);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "mosquitto TLS: a certificate from another CA or no certificate fails with a clear error and a slow retry",
+  ignore,
+  async fn() {
+    await using tls = await makeTlsFixtures();
+    await using other = await makeTlsFixtures(undefined, { clientCN: "intruder" });
+    await using broker = await startMosquitto({ tls: tls.paths });
+    const cases = {
+      wrong: { cert: other.clientCert, key: other.clientKey, ca: tls.caCert },
+      missing: { ca: tls.caCert },
+    };
+    for (const [name, creds] of Object.entries(cases)) {
+      await using client = makeClient(broker.url, { tls: creds });
+      client.start();
+      await until(() => client.status().lastError !== undefined && client.status().attempts >= 1);
+      const s = client.status();
+      equal(s.connected, false, name);
+      equal(s.authFailure, true, `${name}: ${s.lastError}`);
+      match(s.lastError!, /TLS handshake|closed the connection before CONNACK|certificate/i);
+      match(s.lastError!, /mqtt\.cert/);
+      // Slow retry: the next attempt is at least authMin (60 s) away.
+      ok(s.nextAttemptAt! - Date.now() > 50_000, `${name}: next attempt too soon`);
+      console.log(`${name} certificate: ${s.lastError}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "mosquitto TLS: a broker certificate the CA does not vouch for is reported as untrusted",
+  ignore,
+  async fn() {
+    await using tls = await makeTlsFixtures();
+    await using other = await makeTlsFixtures();
+    await using broker = await startMosquitto({ tls: tls.paths });
+    await using client = makeClient(broker.url, {
+      tls: { cert: tls.clientCert, key: tls.clientKey, ca: other.caCert },
+    });
+    client.start();
+    await until(() => client.status().lastError !== undefined);
+    const s = client.status();
+    equal(s.authFailure, true);
+    match(s.lastError!, /not trusted: check mqtt\.ca/);
+  },
+});
