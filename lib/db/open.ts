@@ -21,13 +21,13 @@ export interface OpenFromFlagsOptions {
 export function openFromFlags(flags: GlobalFlags, options: OpenFromFlagsOptions = {}): Database {
   const env = options.env ?? safeEnv;
   const dir = flags.config ?? env("TERN_CONFIG");
-  const profile = flags.profile ?? env("TERN_PROFILE");
   const state = flags.state ?? env("TERN_STATE");
   const loaded = loadConfig({
-    ...(dir !== undefined ? { dir, required: true } : {}),
-    ...(profile !== undefined ? { profile } : {}),
+    dir: dir ?? "config",
+    required: dir !== undefined,
+    ...(flags.profile !== undefined ? { profile: flags.profile } : {}),
     env,
-    ...(state !== undefined ? { overrides: { "agent.state": state } } : {}),
+    overrides: { "agent.state": state === undefined ? undefined : resolve(state) },
   });
   const { config } = loaded;
   return Database.open({
