@@ -29,3 +29,5 @@ export {
   type SecretSink,
   staticCredentials,
 } from "./credentials.ts";
+export { IotCredentials, type IotCredentialsOptions } from "./iot_credentials.ts";
+export { type CredentialsStatus, RefreshingCredentials, type RefreshOptions } from "./refresh.ts";
