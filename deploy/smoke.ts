@@ -5,6 +5,7 @@
  * SIGTERM and require a clean stop with exit 0.
  *
  * Usage: deno run -A deploy/smoke.ts [--runner "qemu-aarch64-static /path/deno"] [--expect-target T]
+ * (or import `smoke()`).
  * The runner runs `<runner> run <flags> main.ts run --config <tmp>`; default: this Deno.
  */
 
@@ -12,14 +13,15 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
 
-const { values } = parseArgs({
-  args: Deno.args,
-  options: {
-    runner: { type: "string" },
-    "expect-target": { type: "string" },
-    timeout: { type: "string", default: "300" },
-  },
-});
+/** Options of {@linkcode smoke}. */
+export interface SmokeOptions {
+  /** Command prefix that runs Deno, e.g. ["qemu-aarch64-static", "/path/deno"]. @default this Deno */
+  runner?: string[];
+  /** Required `Deno.build.target` of the agent process. */
+  expectTarget?: string;
+  /** Seconds allowed to reach running. @default 300 */
+  timeout?: number;
+}
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -28,95 +30,111 @@ function freePort(): number {
   return port;
 }
 
-const root = new URL("..", import.meta.url).pathname;
-const tmp = Deno.makeTempDirSync({ prefix: "tern-smoke-" });
-const port = freePort();
-Deno.writeTextFileSync(
-  join(tmp, "tern.json5"),
-  `{ agent: { state: "${tmp}/state" }, web: { listen: ["http://127.0.0.1:${port}"] }, log: { format: "json" } }`,
-);
-const loaded = loadConfig({ dir: tmp, required: true, env: () => undefined });
-const flags = permissionFlags(derivePermissions(loaded.config, loaded));
-const runner = values.runner ? values.runner.split(" ") : [Deno.execPath()];
-const cmd = [
-  ...runner,
-  "run",
-  "--quiet",
-  "--no-prompt",
-  ...flags,
-  join(root, "main.ts"),
-  "run",
-  "--config",
-  tmp,
-];
-console.log(`smoke: ${cmd.join(" ")}`);
+/** Run the smoke test; resolves true on success (and prints why not otherwise). */
+export async function smoke(options: SmokeOptions = {}): Promise<boolean> {
+  const timeout = options.timeout ?? 300;
+  const root = new URL("..", import.meta.url).pathname;
+  const tmp = Deno.makeTempDirSync({ prefix: "tern-smoke-" });
+  const port = freePort();
+  Deno.writeTextFileSync(
+    join(tmp, "tern.json5"),
+    `{ agent: { state: "${tmp}/state" }, web: { listen: ["http://127.0.0.1:${port}"] }, log: { format: "json" } }`,
+  );
+  const loaded = loadConfig({ dir: tmp, required: true, env: () => undefined });
+  const flags = permissionFlags(derivePermissions(loaded.config, loaded));
+  const runner = options.runner ?? [Deno.execPath()];
+  const cmd = [
+    ...runner,
+    "run",
+    "--quiet",
+    "--no-prompt",
+    ...flags,
+    join(root, "main.ts"),
+    "run",
+    "--config",
+    tmp,
+  ];
+  console.log(`smoke: ${cmd.join(" ")}`);
+  const fail = (why: string, text: string) => {
+    console.error(`smoke: FAIL: ${why}\n${text}`);
+    return false;
+  };
 
-const t0 = performance.now();
-const child = new Deno.Command(cmd[0]!, {
-  args: cmd.slice(1),
-  stdin: "null",
-  stdout: "inherit",
-  stderr: "piped",
-  env: { NO_COLOR: "1" },
-}).spawn();
-const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
-let text = "";
-const deadline = setTimeout(() => {
-  console.error(`smoke: FAIL: not running after ${values.timeout} s\n${text}`);
-  child.kill("SIGKILL");
-  Deno.exit(1);
-}, Number(values.timeout) * 1000);
-
-let started: Record<string, unknown> | undefined;
-while (!started) {
-  const { value, done } = await reader.read();
-  if (done) {
-    console.error(`smoke: FAIL: agent exited before running\n${text}`);
-    Deno.exit(1);
-  }
-  text += value;
-  for (const line of text.split("\n")) {
-    if (line.includes('"Agent starting"')) {
-      const rec = JSON.parse(line);
-      if (values["expect-target"] && rec.target !== values["expect-target"]) {
-        console.error(`smoke: FAIL: target ${rec.target}, expected ${values["expect-target"]}`);
-        Deno.exit(1);
+  const t0 = performance.now();
+  const child = new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdin: "null",
+    stdout: "inherit",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const timer = setTimeout(() => child.kill("SIGKILL"), timeout * 1000);
+  try {
+    let started: Record<string, unknown> | undefined;
+    while (!started) {
+      const { value, done } = await reader.read();
+      if (done) return fail(`agent exited before running (or ${timeout} s passed)`, text);
+      text += value;
+      for (const line of text.split("\n")) {
+        if (line.includes('"Agent starting"')) {
+          const rec = JSON.parse(line);
+          if (options.expectTarget && rec.target !== options.expectTarget) {
+            child.kill("SIGKILL");
+            return fail(`target ${rec.target}, expected ${options.expectTarget}`, text);
+          }
+        }
+        if (line.includes('"Agent started"')) started = JSON.parse(line);
       }
     }
-    if (line.includes('"Agent started"')) started = JSON.parse(line);
+    const states = (started.states ?? {}) as Record<string, string>;
+    const notRunning = Object.entries(states).filter(([, s]) => s !== "running");
+    const secs = ((performance.now() - t0) / 1000).toFixed(1);
+    console.log(`smoke: started in ${secs} s; services: ${JSON.stringify(states)}`);
+    if (notRunning.length) {
+      child.kill("SIGKILL");
+      return fail(`services not running: ${JSON.stringify(notRunning)}`, text);
+    }
+    if (states.web === "running") {
+      const res = await fetch(`http://127.0.0.1:${port}/api/health`);
+      const body = await res.text();
+      console.log(`smoke: GET /api/health → ${res.status} ${body.slice(0, 200)}`);
+      if (res.status !== 200) {
+        child.kill("SIGKILL");
+        return fail("health check failed", text);
+      }
+    }
+    child.kill("SIGTERM");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    if (status.code !== 0 || !text.includes('"Agent stopped"')) {
+      return fail(`exit ${status.code} after SIGTERM`, text);
+    }
+    console.log("smoke: OK: stopped cleanly with exit 0 after SIGTERM");
+    return true;
+  } finally {
+    clearTimeout(timer);
   }
 }
-const states = (started.states ?? {}) as Record<string, string>;
-const notRunning = Object.entries(states).filter(([, s]) => s !== "running");
-console.log(
-  `smoke: started in ${((performance.now() - t0) / 1000).toFixed(1)} s; services: ${
-    JSON.stringify(states)
-  }`,
-);
-if (notRunning.length) {
-  console.error(`smoke: FAIL: services not running: ${JSON.stringify(notRunning)}\n${text}`);
-  child.kill("SIGKILL");
-  Deno.exit(1);
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      runner: { type: "string" },
+      "expect-target": { type: "string" },
+      timeout: { type: "string", default: "300" },
+    },
+  });
+  const ok = await smoke({
+    ...(values.runner ? { runner: values.runner.split(" ") } : {}),
+    ...(values["expect-target"] ? { expectTarget: values["expect-target"] } : {}),
+    timeout: Number(values.timeout),
+  });
+  Deno.exit(ok ? 0 : 1);
 }
-if (states.web === "running") {
-  const res = await fetch(`http://127.0.0.1:${port}/api/health`);
-  const body = await res.text();
-  console.log(`smoke: GET /api/health → ${res.status} ${body.slice(0, 200)}`);
-  if (res.status !== 200) {
-    child.kill("SIGKILL");
-    Deno.exit(1);
-  }
-}
-child.kill("SIGTERM");
-for (;;) {
-  const { value, done } = await reader.read();
-  if (done) break;
-  text += value;
-}
-const status = await child.status;
-clearTimeout(deadline);
-if (status.code !== 0 || !text.includes('"Agent stopped"')) {
-  console.error(`smoke: FAIL: exit ${status.code}\n${text}`);
-  Deno.exit(1);
-}
-console.log(`smoke: OK: stopped cleanly with exit 0 after SIGTERM`);

@@ -1,13 +1,33 @@
 /**
  * Every service the agent can run, in no particular order: the agent sorts
  * them by `deps`. Later subsystems add their factory here.
+ *
+ * Cloud services are loaded lazily (`lazy()`): their modules, and the npm
+ * packages behind them (mqtt, AWS SDK), are imported only when the config
+ * enables them. A local-mode agent never loads them, which keeps its memory
+ * small and its permission set free of what those packages read at import.
  */
 
+import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
-import { mqttService } from "./mqtt/mod.ts";
 import { databaseService } from "./db/mod.ts";
+
+/** A factory whose implementation module is imported on first `create()`. */
+export function lazy(
+  name: string,
+  deps: readonly string[],
+  enabled: (config: Config) => boolean,
+  load: () => Promise<ServiceFactory>,
+): ServiceFactory {
+  return { name, deps, enabled, create: async (ctx) => (await load()).create(ctx) };
+}
 
 export const SERVICES: ServiceFactory[] = [
   databaseService,
-  mqttService,
+  lazy(
+    "mqtt",
+    ["database"],
+    (c) => c.mqtt.enabled,
+    async () => (await import("./mqtt/mod.ts")).mqttService,
+  ),
 ];
