@@ -7,12 +7,7 @@
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import mqtt from "mqtt";
-import {
-  MqttClient,
-  type MqttClientOptions,
-  MqttError,
-  type MqttMessage,
-} from "../lib/mqtt/mod.ts";
+import { MqttClient, type MqttClientOptions, MqttError } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
 
 const dec = new TextDecoder();
