@@ -8,29 +8,9 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash, createHmac } from "node:crypto";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { presignUrl, signRequest } from "../lib/aws/mod.ts";
-
-/** The SDK's Checksum shape over node:crypto (the SDK ships no default). */
-class NodeSha256 {
-  #h: ReturnType<typeof createHash> | ReturnType<typeof createHmac>;
-  constructor(secret?: string | ArrayBuffer | ArrayBufferView) {
-    this.#h = secret === undefined ? createHash("sha256") : createHmac("sha256", _bytes(secret));
-  }
-  update(data: Uint8Array): void {
-    this.#h.update(data);
-  }
-  digest(): Promise<Uint8Array> {
-    return Promise.resolve(new Uint8Array(this.#h.digest()));
-  }
-}
-
-function _bytes(data: string | ArrayBuffer | ArrayBufferView): string | Uint8Array {
-  if (typeof data === "string") return data;
-  if (data instanceof ArrayBuffer) return new Uint8Array(data);
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-}
+import { NodeSha256 } from "./helpers/aws_sigv4_server.ts";
 
 /** mulberry32: a small seeded PRNG. */
 function rng(seed: number): () => number {

@@ -31,3 +31,4 @@ export {
 } from "./credentials.ts";
 export { IotCredentials, type IotCredentialsOptions } from "./iot_credentials.ts";
 export { type CredentialsStatus, RefreshingCredentials, type RefreshOptions } from "./refresh.ts";
+export { AwsApiError, AwsJsonClient, type AwsJsonClientOptions } from "./json_api.ts";
