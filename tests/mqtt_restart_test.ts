@@ -48,7 +48,7 @@ async function runAndKill(
   await reader.cancel();
 }
 
-async function resend(file: string, url: string): Promise<MqttClient> {
+function resend(file: string, url: string): MqttClient {
   const db = new DatabaseSync(file);
   const client = new MqttClient({
     url,
@@ -81,7 +81,7 @@ Deno.test("restart: kill -9 with 1,000 messages queued offline; after restart al
       db.close();
     }
     await broker.start();
-    const client = await resend(file, broker.url);
+    const client = resend(file, broker.url);
     try {
       await until(
         () => client.status().queueDepth === 0,
@@ -111,7 +111,7 @@ Deno.test("restart: kill -9 in the middle of sending; after restart every messag
     await runAndKill(file, broker.url, count, () => broker.received.length >= 200);
     const before = broker.received.length;
     ok(before < count, `killed mid-way (${before} arrived before the kill)`);
-    const client = await resend(file, broker.url);
+    const client = resend(file, broker.url);
     try {
       await until(
         () => client.status().queueDepth === 0,
