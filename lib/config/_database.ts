@@ -175,9 +175,6 @@ export const modelSchema = z.strictObject({
   const checkTemplate = (path: PropertyKey[], template: unknown, keyFields = true) => {
     if (typeof template !== "string") return;
     const used = templateFields(template);
-    if (used.length === 0 && path.at(-1) !== "sk") {
-      bad(path, `a template with at least one \${field}`);
-    }
     for (const f of used) {
       const def = fields[f];
       if (!_isObject(def)) {

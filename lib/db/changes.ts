@@ -118,10 +118,8 @@ export class ChangeLog {
 
   /** Every cursor and its position. */
   cursors(): { name: string; seq: number }[] {
-    return this.#stmts.get("SELECT name, seq FROM _cursors ORDER BY name").all() as unknown as {
-      name: string;
-      seq: number;
-    }[];
+    const rows = this.#stmts.get("SELECT name, seq FROM _cursors ORDER BY name").all();
+    return rows.map((r) => ({ name: String(r.name), seq: Number(r.seq) }));
   }
 
   /**
