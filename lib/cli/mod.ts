@@ -9,6 +9,7 @@
 import { ConfigError } from "../config/mod.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
+import { dbCommand } from "./db.ts";
 import { runCommand } from "./run.ts";
 
 export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
@@ -21,6 +22,7 @@ export const COMMANDS: Command[] = [
   runCommand,
   checkConfigCommand,
   permissionsCommand,
+  dbCommand,
   versionCommand,
 ];
 
