@@ -8,9 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import { createServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import type { TLSSocket } from "node:tls";
 import { FakeClock } from "../lib/clock.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import {
@@ -21,57 +18,10 @@ import {
   RefreshingCredentials,
   staticCredentials,
 } from "../lib/aws/mod.ts";
-import { makeTlsFixtures, type TlsFixtures } from "./helpers/tls.ts";
+import { makeTlsFixtures } from "./helpers/tls.ts";
+import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
 
 const LIFETIME = 15 * 60_000;
-
-interface CredServer extends AsyncDisposable {
-  endpoint: string;
-  requests: { path: string; thing: string | undefined; cn: string | undefined }[];
-  /** Status to answer with (200 = credentials). */
-  status: number;
-}
-
-async function credServer(tls: TlsFixtures, clock: FakeClock): Promise<CredServer> {
-  const state: Omit<CredServer, "endpoint" | typeof Symbol.asyncDispose> = {
-    requests: [],
-    status: 200,
-  };
-  const server = createServer({
-    cert: tls.serverCert,
-    key: tls.serverKey,
-    ca: tls.caCert,
-    requestCert: true,
-    rejectUnauthorized: true,
-  }, (req, res) => {
-    const n = state.requests.push({
-      path: req.url ?? "",
-      thing: req.headers["x-amzn-iot-thingname"] as string | undefined,
-      cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN,
-    });
-    if (state.status !== 200 || req.url !== "/role-aliases/tern-role/credentials") {
-      res.writeHead(state.status === 200 ? 404 : state.status).end('{"message":"nope"}');
-      return;
-    }
-    res.setHeader("content-type", "application/json");
-    res.end(JSON.stringify({
-      credentials: {
-        accessKeyId: `ASIAEXAMPLE${n}`,
-        secretAccessKey: `secret-key-number-${n}`,
-        sessionToken: `session-token-number-${n}`,
-        expiration: new Date(clock.now() + LIFETIME).toISOString(),
-      },
-    }));
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return Object.assign(state, {
-    endpoint: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    async [Symbol.asyncDispose]() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  }) as CredServer;
-}
 
 /** Wait (real time, bounded) until `cond` holds: the fetch runs over a real socket. */
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -85,7 +35,10 @@ async function until(cond: () => boolean, what: string): Promise<void> {
 Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failure, secrets redacted", async () => {
   await using tls = await makeTlsFixtures();
   const clock = new FakeClock();
-  await using srv = await credServer(tls, clock);
+  await using srv = await startIotCredentialsServer(tls, {
+    now: () => clock.now(),
+    lifetimeMs: LIFETIME,
+  });
   const ring = new RingSink();
   const hub = new LogHub({ sinks: [ring], level: "debug", now: () => clock.now() });
   const onSecret = (s: string) => hub.redactor.add(s);
@@ -170,7 +123,7 @@ Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failur
 Deno.test("IoT credentials: a client certificate from another CA is refused", async () => {
   await using tls = await makeTlsFixtures();
   await using other = await makeTlsFixtures();
-  await using srv = await credServer(tls, new FakeClock());
+  await using srv = await startIotCredentialsServer(tls);
   await using iot = new IotCredentials({
     endpoint: srv.endpoint,
     roleAlias: "tern-role",

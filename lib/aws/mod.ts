@@ -32,3 +32,8 @@ export {
 export { IotCredentials, type IotCredentialsOptions } from "./iot_credentials.ts";
 export { type CredentialsStatus, RefreshingCredentials, type RefreshOptions } from "./refresh.ts";
 export { AwsApiError, AwsJsonClient, type AwsJsonClientOptions } from "./json_api.ts";
+export {
+  type ConfiguredCredentials,
+  type CredentialsContext,
+  credentialsFromConfig,
+} from "./from_config.ts";

@@ -19,3 +19,4 @@ export {
 export { HttpError, type HttpErrorCode, redactUrl } from "./errors.ts";
 export { type EnvReader, isLoopback, matchesNoProxy, proxyForUrl } from "./proxy.ts";
 export { parseRetryAfter } from "./_retry.ts";
+export { httpClientOptions } from "./from_config.ts";

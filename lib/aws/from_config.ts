@@ -1,0 +1,122 @@
+/**
+ * The AWS credential chain described by the config: static `aws.credentials`,
+ * then the environment (`aws.useEnv`), then the AWS IoT credential provider
+ * (`aws.iot`, cached and refreshed in the background). Every secret goes to
+ * `onSecret` (wire it to `LogHub.redactor.add`).
+ *
+ * ```ts
+ * await using creds = await credentialsFromConfig(config, { configDir, deviceId, onSecret });
+ * const ddb = new DynamoDBClient({ region: config.aws.region, credentials: creds.provider });
+ * ```
+ */
+
+import { resolve } from "node:path";
+import type { Clock } from "../clock.ts";
+import type { Config } from "../config/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import {
+  type AwsCredentialProvider,
+  chainCredentials,
+  CredentialsError,
+  envCredentials,
+  type SecretSink,
+  staticCredentials,
+} from "./credentials.ts";
+import { IotCredentials } from "./iot_credentials.ts";
+import { RefreshingCredentials } from "./refresh.ts";
+
+/** Context of {@linkcode credentialsFromConfig}. */
+export interface CredentialsContext {
+  /** Where relative cert/key/ca paths are resolved. */
+  configDir: string;
+  /** Thing name fallback when neither aws.iot.thingName nor device.thing is set. */
+  deviceId?: string;
+  onSecret?: SecretSink;
+  clock?: Clock;
+  logger?: Logger;
+  /** Stops the background refresh. */
+  signal?: AbortSignal;
+  /** Environment reader for `useEnv`. @default Deno.env.get where permitted */
+  env?: (name: string) => string | undefined;
+}
+
+/** The configured credentials. Dispose to stop the refresh and close connections. */
+export interface ConfiguredCredentials extends AsyncDisposable {
+  /** AWS SDK v3 shape. */
+  provider: AwsCredentialProvider;
+  /** Names of the sources, in the order tried ("static", "env", "iot"). */
+  sources: string[];
+  /** The IoT source's cache (status for /api/status), when configured. */
+  iot?: RefreshingCredentials;
+}
+
+/** Build the chain; starts the IoT refresh in the background when configured. */
+export async function credentialsFromConfig(
+  config: Config,
+  context: CredentialsContext,
+): Promise<ConfiguredCredentials> {
+  const aws = config.aws;
+  const chain: { name: string; provider: AwsCredentialProvider }[] = [];
+  if (aws.credentials) {
+    chain.push({ name: "static", provider: staticCredentials(aws.credentials, context.onSecret) });
+  }
+  if (aws.useEnv) {
+    chain.push({
+      name: "env",
+      provider: envCredentials({
+        ...(context.env ? { env: context.env } : {}),
+        ...(context.onSecret ? { onSecret: context.onSecret } : {}),
+      }),
+    });
+  }
+  let iot: IotCredentials | undefined;
+  let refreshing: RefreshingCredentials | undefined;
+  if (aws.iot) {
+    const cert = aws.iot.cert ?? config.mqtt.cert;
+    const key = aws.iot.key ?? config.mqtt.key;
+    const ca = aws.iot.ca ?? config.mqtt.ca;
+    const thingName = aws.iot.thingName ?? config.device.thing ?? config.device.id ??
+      context.deviceId;
+    if (!cert || !key || !thingName) {
+      throw new TypeError(
+        'aws.iot needs a device certificate and key ("aws.iot.cert"/"aws.iot.key" or "mqtt.cert"/"mqtt.key") and a thing name',
+      );
+    }
+    const read = (f: string) => Deno.readTextFile(resolve(context.configDir, f));
+    iot = new IotCredentials({
+      endpoint: aws.iot.credentialsEndpoint,
+      roleAlias: aws.iot.roleAlias,
+      thingName,
+      cert: await read(cert),
+      key: await read(key),
+      ...(ca ? { caCerts: [await read(ca)] } : {}),
+      ...(context.onSecret ? { onSecret: context.onSecret } : {}),
+    });
+    refreshing = new RefreshingCredentials(iot.fetch, {
+      refreshBeforeMs: aws.iot.refreshBeforeMs,
+      ...(context.clock ? { clock: context.clock } : {}),
+      ...(context.logger ? { logger: context.logger } : {}),
+      ...(context.onSecret ? { onSecret: context.onSecret } : {}),
+    });
+    refreshing.start(context.signal);
+    chain.push({ name: "iot", provider: refreshing.provider });
+  }
+  const provider: AwsCredentialProvider = chain.length
+    ? chainCredentials(chain)
+    : () =>
+      Promise.reject(
+        new CredentialsError(
+          "CREDENTIALS_UNAVAILABLE",
+          'No AWS credentials configured (set "aws.credentials", "aws.useEnv" or "aws.iot")',
+        ),
+      );
+  return {
+    provider,
+    sources: chain.map((c) => c.name),
+    ...(refreshing ? { iot: refreshing } : {}),
+    async [Symbol.asyncDispose]() {
+      await refreshing?.[Symbol.asyncDispose]();
+      await iot?.[Symbol.asyncDispose]();
+    },
+  };
+}
