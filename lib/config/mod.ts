@@ -33,6 +33,7 @@ export {
 } from "./_database.ts";
 export { type MqttConfig } from "./_mqtt.ts";
 export { type AwsConfig } from "./_aws.ts";
+export { type HttpConfig } from "./_http.ts";
 export {
   checkPermissions,
   derivePermissions,

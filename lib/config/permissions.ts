@@ -10,6 +10,7 @@
 
 import type { PathBase, PermissionNeeds } from "./_types.ts";
 import { awsPermissions } from "./_aws.ts";
+import { httpPermissions } from "./_http.ts";
 import { databasePermissions } from "./_database.ts";
 import { mqttPermissions } from "./_mqtt.ts";
 import { webPermissions } from "./_web.ts";
@@ -22,6 +23,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => databasePermissions(c.database, b),
   (c, b) => mqttPermissions(c.mqtt, b),
   (c, b) => awsPermissions(c.aws, b),
+  (c, b) => httpPermissions(c.http, b),
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */

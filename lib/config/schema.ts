@@ -15,6 +15,7 @@
 import { z } from "zod";
 import { agentSection, deviceSection, logSection } from "./_agent.ts";
 import { awsSection } from "./_aws.ts";
+import { httpSection } from "./_http.ts";
 import { databaseSection, schemaSection } from "./_database.ts";
 import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
@@ -28,6 +29,7 @@ export const configSchema = z.strictObject({
   schema: schemaSection,
   mqtt: mqttSection,
   aws: awsSection,
+  http: httpSection,
 });
 
 /** A validated configuration with every default filled in. */
