@@ -59,7 +59,7 @@ export const fieldSchema = z.strictObject({
   type: z.enum(FIELD_TYPES),
   required: z.boolean().optional(),
   default: z.unknown().optional(),
-  enum: z.array(scalar).min(1).optional(),
+  enum: z.array(scalar).min(1).readonly().optional(),
   /** Numbers: smallest value; strings and arrays: shortest length. */
   min: z.number().optional(),
   /** Numbers: largest value; strings and arrays: longest length. */

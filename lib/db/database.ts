@@ -204,7 +204,7 @@ export class Database {
     const m = this.model(model);
     const fields = m.prepare(item, this.#newId);
     const key = m.keyOf(fields);
-    return this.transaction(() => {
+    return this.#write(() => {
       const now = this.clock.now();
       const iso = new Date(now).toISOString();
       return this.#insert(m, key, fields, iso, iso, 1, now, options.origin ?? "local");
@@ -287,7 +287,7 @@ export class Database {
     const m = this.model(model);
     const k = m.resolveKey(key);
     const origin = options.origin ?? "local";
-    return this.transaction(() => {
+    return this.#write(() => {
       const now = this.clock.now();
       const iso = new Date(now).toISOString();
       const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
@@ -320,7 +320,7 @@ export class Database {
     const k = m.keyOf(fields);
     const origin = options.origin ?? "local";
     const meta = keepMeta ? _meta(m, item) : undefined;
-    return this.transaction(() => {
+    return this.#write(() => {
       const now = this.clock.now();
       const iso = new Date(now).toISOString();
       const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
@@ -342,7 +342,7 @@ export class Database {
     this.#open();
     const m = this.model(model);
     const k = m.resolveKey(key);
-    return this.transaction(() => {
+    return this.#write(() => {
       const now = this.clock.now();
       const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
         | { version: number; data: string }
@@ -505,6 +505,16 @@ export class Database {
     this.close();
   }
 
+  /**
+   * Run one API write atomically: its own transaction, or directly inside the
+   * caller's (every check that can fail runs before the first SQL write, so
+   * a failed write leaves nothing behind without a savepoint).
+   */
+  #write<T>(fn: () => T): T {
+    if (this.#depth > 0) return fn();
+    return this.transaction(fn);
+  }
+
   #newId = (kind: "ulid" | "uuid"): string => kind === "ulid" ? this.#ulid() : crypto.randomUUID();
 
   #open(): void {
@@ -534,6 +544,7 @@ export class Database {
   ): Item {
     const item = { ...fields, created, updated, _version: version } as Item;
     const data = _serialize(m, k, item);
+    const indexKeys = m.indexes.size > 0 ? m.indexKeys(fields) : undefined;
     const r = this.#stmts.get(INSERT_ITEM).run(
       m.name,
       k.pk,
@@ -549,7 +560,7 @@ export class Database {
         model: m.name,
       });
     }
-    if (m.indexes.size > 0) this.#writeIndexes(m, k, fields, true);
+    if (indexKeys) this.#writeIndexes(m, k, indexKeys);
     this.#changes.append(m.name, k.pk, k.sk, "create", version, updated, origin);
     return item;
   }
@@ -566,6 +577,7 @@ export class Database {
   ): Item {
     const item = { ...fields, created, updated, _version: version } as Item;
     const data = _serialize(m, k, item);
+    const indexKeys = m.indexes.size > 0 ? m.indexKeys(fields) : undefined;
     this.#stmts.get(UPDATE_ITEM).run(
       version,
       Date.parse(created),
@@ -575,16 +587,14 @@ export class Database {
       k.pk,
       k.sk,
     );
-    if (m.indexes.size > 0) this.#writeIndexes(m, k, fields, true);
+    if (indexKeys) this.#writeIndexes(m, k, indexKeys);
     this.#changes.append(m.name, k.pk, k.sk, "update", version, updated, origin);
     return item;
   }
 
-  #writeIndexes(m: Model, k: RawKey, fields: Fields, clear: boolean): void {
-    if (clear) this.#stmts.get(DELETE_INDEX).run(m.name, k.pk, k.sk);
-    for (const [idx, isk] of m.indexKeys(fields)) {
-      this.#stmts.get(INSERT_INDEX).run(m.name, idx, k.pk, isk, k.sk);
-    }
+  #writeIndexes(m: Model, k: RawKey, keys: [string, string][]): void {
+    this.#stmts.get(DELETE_INDEX).run(m.name, k.pk, k.sk);
+    for (const [idx, isk] of keys) this.#stmts.get(INSERT_INDEX).run(m.name, idx, k.pk, isk, k.sk);
   }
 
   async #runPurge(interval: number): Promise<void> {

@@ -31,6 +31,9 @@ export const MAX_ITEM_BYTES = 400 * 1024;
 
 type Fields = Record<string, unknown>;
 
+const CANONICAL_DATE =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d\.\d{3}Z$/;
+
 export class Model {
   readonly name: string;
   readonly def: ModelDef;
@@ -100,8 +103,9 @@ export class Model {
     for (const [name, f] of this.#fields) {
       let v = src[name];
       if (v === undefined || v === null) {
-        if (f.default !== undefined) v = structuredClone(f.default);
-        else if (f.generate) v = newId(f.generate);
+        if (f.default !== undefined) {
+          v = typeof f.default === "object" ? structuredClone(f.default) : f.default;
+        } else if (f.generate) v = newId(f.generate);
         else if (f.required) {
           throw this.#error(name, `Missing required field "${name}" in "${this.name}"`);
         } else continue;
@@ -232,6 +236,12 @@ export class Model {
   }
 
   #check(name: string, f: FieldDef, v: unknown): unknown {
+    // Fast path: a date already in canonical form (what the database itself returns).
+    if (f.type === "date" && typeof v === "string" && CANONICAL_DATE.test(v)) {
+      // Days 29-31 may not exist in that month: let Date decide only then.
+      if (v.charCodeAt(8) < 50 || (v[8] === "2" && v[9] !== "9")) return v;
+      if (new Date(v).toISOString() === v) return v;
+    }
     const problem = checkValue(f, v);
     if (problem) {
       throw this.#error(
