@@ -16,6 +16,7 @@
  * (no backoff).
  */
 
+import "./_env.ts";
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { Backoff } from "../backoff.ts";
