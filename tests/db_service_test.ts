@@ -75,3 +75,45 @@ Deno.test("the database service is off when database.enabled is false", () => {
   config.database.enabled = false;
   assert.equal(databaseService.enabled(config), false);
 });
+
+Deno.test("a reloaded schema adds models live; database.* changes need a restart", async () => {
+  const stateDir = await Deno.makeTempDir({ prefix: "tern_db_svc_" });
+  try {
+    const config = defaultConfig();
+    const ring = new RingSink(100);
+    const agent = await Agent.start({
+      loaded: { config, configDir: "/nonexistent", stateDir, files: [], secrets: [] },
+      factories: [databaseService],
+      clock: new FakeClock(),
+      hub: new LogHub({ sinks: [ring] }),
+      ring,
+    });
+    try {
+      const next = structuredClone(config);
+      next.schema.models = { Reading: READING } as typeof config.schema.models;
+      next.database.synchronous = "FULL";
+      const rest = await agent.reload({
+        config: next,
+        configDir: "/nonexistent",
+        stateDir,
+        files: [],
+        secrets: [],
+      });
+      assert.deepEqual(rest, ["database.synchronous"]);
+      const db = Database.open({ path: join(stateDir, "tern.db"), purgeInterval: 0 });
+      try {
+        // The live database recorded the new model in the file.
+        const stored = db.sql.prepare("SELECT value FROM _meta WHERE key = 'models'").get() as {
+          value: string;
+        };
+        assert.ok("Reading" in JSON.parse(stored.value));
+      } finally {
+        db.close();
+      }
+    } finally {
+      await agent[Symbol.asyncDispose]();
+    }
+  } finally {
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});

@@ -161,6 +161,19 @@ export class Database {
     return this.#models.get(name)!;
   }
 
+  /**
+   * Apply a new user schema live (config reload): new and changed models are
+   * migrated as at open; all or nothing. Models left out keep their items.
+   */
+  applySchema(schema: Record<string, ModelInput>): void {
+    for (const name of Object.keys(schema)) {
+      if (!isModelName(name, false)) {
+        throw new DbError("schema", `Invalid user model name "${name}"`, { model: name });
+      }
+    }
+    this.#defineAll(schema, false);
+  }
+
   #defineAll(defs: Record<string, ModelInput>, system: boolean): void {
     this.#open();
     const parsed = Object.entries(defs).map(([name, input]) => {

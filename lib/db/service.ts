@@ -7,6 +7,7 @@
  */
 
 import { resolve } from "node:path";
+import type { Config } from "../config/mod.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { Database } from "./database.ts";
 
@@ -37,6 +38,15 @@ export class DatabaseService implements Service {
     });
     log.info("Database open", { path: this.#db.path, models: this.#db.models().length });
     return Promise.resolve();
+  }
+
+  /** Schema changes apply live (migrated like at start); database.* changes need a restart. */
+  reload(config: Config, changed: string[]): string[] {
+    const schema = changed.filter((p) => p === "schema" || p.startsWith("schema."));
+    if (schema.length === 0 || !this.#db || this.#db.closed) return [];
+    this.#db.applySchema(config.schema.models);
+    this.#ctx.log.info("Schema reloaded", { models: Object.keys(config.schema.models) });
+    return schema;
   }
 
   status(): Record<string, unknown> {
