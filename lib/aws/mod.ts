@@ -37,3 +37,4 @@ export {
   type CredentialsContext,
   credentialsFromConfig,
 } from "./from_config.ts";
+export { awsEnabled, type AwsService, awsService } from "./service.ts";
