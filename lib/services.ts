@@ -11,6 +11,7 @@
 import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
+import { webService } from "./web/mod.ts";
 
 /** A factory whose implementation module is imported on first `create()`. */
 export function lazy(
@@ -24,6 +25,13 @@ export function lazy(
 
 export const SERVICES: ServiceFactory[] = [
   databaseService,
+  lazy(
+    "aws",
+    [],
+    (c) => !!(c.aws.credentials || c.aws.useEnv || c.aws.iot),
+    async () => (await import("./aws/mod.ts")).awsService,
+  ),
+  webService,
   lazy(
     "mqtt",
     ["database"],
