@@ -11,8 +11,9 @@
  */
 
 import { z } from "zod";
-import { resolve } from "node:path";
-import type { PathBase, PermissionNeeds } from "./_types.ts";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 const endpoint = z.string().refine((s) => {
   try {
@@ -33,6 +34,108 @@ export const webSection = z.strictObject({
     cert: z.string().min(1),
     key: z.string().min(1),
   }).optional(),
+  /**
+   * "serve": Deno.serve (fastest; the runtime cannot time out a client that never
+   * finishes its headers). "guarded": our own accept loop that also enforces
+   * limits.headerTimeout, limits.idleTimeout and limits.connections per socket.
+   */
+  engine: z.enum(["serve", "guarded"]).default("serve"),
+  /** Limits that sandbox every request. Sizes in bytes, times in ms. */
+  limits: z.strictObject({
+    /** Request line plus headers; beyond → 431. */
+    headerSize: bytes().min(1024).default(16 * 1024),
+    /** Request body, enforced while streaming; beyond → 413. */
+    bodySize: bytes().default(1024 * 1024),
+    /** Time for a handler to produce response headers (body read included); beyond → 408/503. */
+    requestTimeout: ms().min(100).default(30_000),
+    /** guarded engine: time to receive a request's headers (slowloris); then the socket is closed. */
+    headerTimeout: ms().min(100).default(10_000),
+    /** guarded engine: keep-alive idle time between requests. */
+    idleTimeout: ms().min(100).default(60_000),
+    /** Requests handled at once; beyond → 503 with Retry-After. */
+    concurrency: z.number().int().min(1).default(256),
+    /** guarded engine: open sockets at once; beyond, new sockets are closed. */
+    connections: z.number().int().min(1).default(512),
+    /** multipart uploads: files per request and bytes per file. */
+    uploadCount: z.number().int().min(0).default(10),
+    uploadSize: bytes().default(10 * 1024 * 1024),
+    /** WebSocket: largest message accepted; beyond → close 1009. */
+    wsMessage: bytes().min(125).default(1024 * 1024),
+  }).prefault({}),
+  /** Roles and what each inherits: admin ⊃ user ⊃ public. */
+  roles: z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.array(z.string())).default({
+    public: [],
+    user: ["public"],
+    admin: ["user"],
+  }),
+  /** Login sessions (stored in the database). */
+  sessions: z.strictObject({
+    /** Inactivity after which a session ends. */
+    idleTimeout: ms().min(1000).default(30 * 60_000),
+    /** Lifetime of a session however active. */
+    absoluteTimeout: ms().min(1000).default(12 * 3600_000),
+    /** Cookie name (gets the `__Host-` prefix on https). */
+    cookie: z.string().regex(/^[A-Za-z0-9_-]+$/).default("tern_session"),
+  }).prefault({}),
+  /** Password hashing and login throttling. */
+  auth: z.strictObject({
+    /** PBKDF2-SHA256 iterations for new hashes (see docs/web.md). */
+    iterations: z.number().int().min(10_000).default(210_000),
+    /** Failures (per user and per client address) before a lockout. */
+    maxFailures: z.number().int().min(1).default(5),
+    /** Lockout length after maxFailures. */
+    lockout: ms().default(15 * 60_000),
+    /** First delay after a failure; doubles per failure. */
+    delay: ms().default(250),
+    /** One-time first-run setup token lifetime. */
+    setupTokenTtl: ms().min(1000).default(24 * 3600_000),
+  }).prefault({}),
+  /** The single-page app from routes/site, and an optional documents directory. */
+  static: z.strictObject({
+    enabled: z.boolean().default(true),
+    /** Cache-Control for index.html and SPA fallbacks. */
+    htmlCache: z.string().default("no-cache"),
+    /** Cache-Control for other files. */
+    assetCache: z.string().default("public, max-age=300"),
+    /** Serve index.html for unknown non-API GET paths. */
+    spa: z.boolean().default(true),
+    /** Documents directory on disk served under /docs/; relative to the config dir. */
+    documents: z.string().min(1).optional(),
+  }).prefault({}),
+  /** Access log: combined (Apache) or JSON lines; file relative to the state dir, rotated. */
+  accessLog: z.strictObject({
+    format: z.enum(["combined", "json"]).default("combined"),
+    path: z.string().min(1).default("logs/access.log"),
+    maxSize: bytes().min(4096).default(10 * 1024 * 1024),
+    maxFiles: z.number().int().min(1).max(100).default(5),
+  }).optional(),
+  /** Cross-origin requests, for routes that opt in with `cors: true`. */
+  cors: z.strictObject({
+    origins: z.array(z.string()).default([]),
+    credentials: z.boolean().default(false),
+    maxAge: z.number().int().nonnegative().default(600),
+  }).prefault({}),
+  /** Content-Security-Policy sent with every response. */
+  csp: z.string().default(
+    "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+  ),
+  /** Database models served by the REST API (/api/data/:model) and the role each needs. */
+  api: z.strictObject({
+    models: z.record(
+      z.string(),
+      z.strictObject({
+        /** Role to list and read items. */
+        read: z.string().default("user"),
+        /** Role to create, change and remove items. */
+        write: z.string().default("admin"),
+      }),
+    ).default({}),
+  }).prefault({}),
+  /** Serve GET /metrics (Prometheus text), role needed. */
+  metrics: z.strictObject({
+    enabled: z.boolean().default(true),
+    role: z.string().default("admin"),
+  }).prefault({}),
 }).prefault({});
 
 export type WebConfig = z.infer<typeof webSection>;
@@ -47,8 +150,17 @@ export function listenHostPort(url: string): string {
 export function webPermissions(web: WebConfig, base: PathBase): Partial<PermissionNeeds> {
   if (!web.enabled) return {};
   const read: string[] = [];
+  const write: string[] = [];
   if (web.tls) {
     read.push(resolve(base.configDir, web.tls.cert), resolve(base.configDir, web.tls.key));
   }
-  return { net: web.listen.map(listenHostPort), read };
+  if (web.static.documents) read.push(resolve(base.configDir, web.static.documents));
+  if (web.accessLog) {
+    const dir = dirname(resolve(base.stateDir, web.accessLog.path));
+    read.push(dir);
+    write.push(dir);
+  }
+  // The dashboard (routes/site) is read at start from beside the code.
+  read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
+  return { net: web.listen.map(listenHostPort), read, write };
 }

@@ -1,0 +1,385 @@
+/**
+ * The web application: routes, middleware and the error boundary, usable
+ * without a socket (`await app.request(new Request("http://x/api/status"))`).
+ * `WebServer` puts it on listening sockets.
+ *
+ * Per request, in order: header-size limit (431) → route lookup (404, 405
+ * with `Allow`, automatic `HEAD` and `OPTIONS`, CORS preflight) → body-size
+ * limit (413, also while streaming) → authentication (session cookie or
+ * bearer token, only when the request carries one) → role check (401/403) →
+ * XSRF check for state-changing requests made with a session cookie (403) →
+ * the handler, raced against `requestTimeout` (408 while the body is still
+ * being read, 503 otherwise) → security headers, CORS headers, metrics,
+ * access log. Every throw becomes a JSON error response here and nowhere else.
+ */
+
+import type { Clock } from "../clock.ts";
+import { systemClock } from "../clock.ts";
+import type { Logger } from "../log/mod.ts";
+import { nullLogger } from "../log/mod.ts";
+import type { AccessLog } from "./access_log.ts";
+import { Roles } from "./auth/roles.ts";
+import { type BodyLimits, limitStream, tooLarge, WebContext, type WebUser } from "./context.ts";
+import { errorJson, toErrorResponse } from "./errors.ts";
+import { WebMetrics } from "./metrics.ts";
+import { Router } from "./router.ts";
+import { Cors, type CorsOptions, SecurityHeaders } from "./security.ts";
+
+/** A route handler. */
+export type Handler = (req: Request, ctx: WebContext) => Response | Promise<Response>;
+
+/** Options of one route. */
+export interface RouteOptions {
+  /** Role needed; "public" needs no login. @default "public" */
+  role?: string;
+  /** Answer CORS for this route with `web.cors`. @default false */
+  cors?: boolean;
+  /** Body size limit in bytes for this route. @default web.limits.bodySize */
+  bodySize?: number;
+  /** Handler deadline in ms for this route (0: none, e.g. SSE). @default web.limits.requestTimeout */
+  timeout?: number;
+  /** Check the XSRF token on state-changing session requests. @default true */
+  xsrf?: boolean;
+}
+
+/** Resolves who is calling; implemented by lib/web/auth on the database. */
+export interface Authenticator {
+  /** The user behind the request's session cookie or bearer token, if any. */
+  authenticate(
+    req: Request,
+    ctx: WebContext,
+  ): WebUser | undefined | Promise<WebUser | undefined>;
+  /** True when the request carries the session's XSRF token. */
+  checkXsrf(req: Request, ctx: WebContext): boolean;
+}
+
+/** Options of {@linkcode WebApp}. */
+export interface WebAppOptions {
+  log?: Logger;
+  clock?: Clock;
+  /** Roles and inheritance. @default admin ⊃ user ⊃ public */
+  roles?: Record<string, string[]>;
+  /** Request line + headers in bytes. @default 16384 */
+  headerSize?: number;
+  /** @default 1048576 */
+  bodySize?: number;
+  /** ms. @default 30000 */
+  requestTimeout?: number;
+  /** @default 10 */
+  uploadCount?: number;
+  /** bytes. @default 10485760 */
+  uploadSize?: number;
+  /** @default see web.csp */
+  csp?: string;
+  cors?: CorsOptions;
+  accessLog?: AccessLog;
+}
+
+interface _Route {
+  handler: Handler;
+  role: string;
+  cors: boolean;
+  bodySize: number;
+  timeout: number;
+  xsrf: boolean;
+}
+
+/** Connection facts the server passes with each request. */
+export interface ConnInfo {
+  remoteAddr: string;
+  secure: boolean;
+}
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
+
+export class WebApp {
+  readonly router = new Router<_Route>();
+  readonly metrics = new WebMetrics();
+  readonly roles: Roles;
+  readonly log: Logger;
+  readonly clock: Clock;
+  authenticator: Authenticator | undefined;
+  /** Answers requests no route matched (the static site). */
+  fallback: Handler | undefined;
+  accessLog: AccessLog | undefined;
+  readonly #o: Required<Omit<WebAppOptions, "log" | "clock" | "roles" | "cors" | "accessLog">>;
+  readonly #security: SecurityHeaders;
+  readonly #cors: Cors | undefined;
+  readonly #limits: BodyLimits;
+
+  constructor(options: WebAppOptions = {}) {
+    this.log = options.log ?? nullLogger;
+    this.clock = options.clock ?? systemClock;
+    this.roles = new Roles(options.roles ?? { public: [], user: ["public"], admin: ["user"] });
+    this.#o = {
+      headerSize: options.headerSize ?? 16 * 1024,
+      bodySize: options.bodySize ?? 1024 * 1024,
+      requestTimeout: options.requestTimeout ?? 30_000,
+      uploadCount: options.uploadCount ?? 10,
+      uploadSize: options.uploadSize ?? 10 * 1024 * 1024,
+      csp: options.csp ??
+        "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'; object-src 'none'",
+    };
+    this.#limits = {
+      bodySize: this.#o.bodySize,
+      uploadCount: this.#o.uploadCount,
+      uploadSize: this.#o.uploadSize,
+    };
+    this.#security = new SecurityHeaders(this.#o.csp);
+    if (options.cors) this.#cors = new Cors(options.cors);
+    this.accessLog = options.accessLog;
+  }
+
+  /**
+   * Bind a handler: `app.route("POST", "/api/led", handler, { role: "user" })`.
+   * `method` may be "*" (any); `path` may hold `:params` and end in `/*`.
+   */
+  route(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
+    const role = options.role ?? "public";
+    this.roles.check(role);
+    this.router.add(method, path, {
+      handler,
+      role,
+      cors: options.cors ?? false,
+      bodySize: options.bodySize ?? this.#o.bodySize,
+      timeout: options.timeout ?? this.#o.requestTimeout,
+      xsrf: options.xsrf ?? true,
+    });
+    return this;
+  }
+
+  get(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.route("GET", path, handler, options);
+  }
+
+  post(path: string, handler: Handler, options?: RouteOptions): this {
+    return this.route("POST", path, handler, options);
+  }
+
+  /**
+   * Handle one request without a socket (tests, the server's handler). Stays
+   * synchronous when the handler is, which keeps the runtime on its fast path.
+   */
+  request(req: Request, info: ConnInfo = LOCAL): Response | Promise<Response> {
+    const t0 = performance.now();
+    this.metrics.active++;
+    const url = req.url;
+    const start = url.indexOf("/", url.indexOf("//") + 2);
+    const q = url.indexOf("?", start);
+    const path = q < 0 ? url.slice(start) : url.slice(start, q);
+    const ctx = new WebContext(req, info.remoteAddr, this.log, this.#limits, path, info.secure);
+    let r: Response | Promise<Response>;
+    try {
+      r = this.#handle(req, ctx, path);
+    } catch (e) {
+      r = toErrorResponse(e, this.log, `${req.method} ${ctx.route || path}`);
+    }
+    if (r instanceof Response) return this.#finish(req, ctx, r, info, t0, url, start, q);
+    return r.then(
+      (res) => this.#finish(req, ctx, res, info, t0, url, start, q),
+      (e) =>
+        this.#finish(
+          req,
+          ctx,
+          toErrorResponse(e, this.log, `${req.method} ${ctx.route || path}`),
+          info,
+          t0,
+          url,
+          start,
+          q,
+        ),
+    );
+  }
+
+  #finish(
+    req: Request,
+    ctx: WebContext,
+    res: Response,
+    info: ConnInfo,
+    t0: number,
+    url: string,
+    start: number,
+    q: number,
+  ): Response {
+    if (!(res instanceof Response)) {
+      res = toErrorResponse(
+        new TypeError(`Handler of ${ctx.route} returned ${typeof res}, not a Response`),
+        this.log,
+        ctx.route,
+      );
+    }
+    res = this.#security.apply(res, info.secure);
+    if (req.method === "HEAD" && res.body !== null) {
+      res.body.cancel().catch(() => {});
+      res = new Response(null, res);
+    }
+    this.metrics.active--;
+    const ms = performance.now() - t0;
+    this.metrics.record(req.method, ctx.route || "unmatched", res.status, ms);
+    if (this.accessLog) {
+      const len = res.headers.get("content-length");
+      this.accessLog.write({
+        time: this.clock.now(),
+        addr: info.remoteAddr,
+        user: ctx.user?.username,
+        method: req.method,
+        target: q < 0 ? ctx.path : url.slice(start),
+        status: res.status,
+        bytes: len === null ? undefined : Number(len),
+        ms,
+        referer: req.headers.get("referer"),
+        ua: req.headers.get("user-agent"),
+      });
+    }
+    return res;
+  }
+
+  #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {
+    const headers = req.headers;
+    let size = req.method.length + req.url.length;
+    for (const [k, v] of headers) size += k.length + v.length + 4;
+    if (size > this.#o.headerSize) {
+      return errorJson(
+        431,
+        "headers_too_large",
+        `Request headers exceed ${this.#o.headerSize} bytes`,
+      );
+    }
+    const m = this.router.match(req.method, path);
+    if (m === null) {
+      if (this.fallback && (req.method === "GET" || req.method === "HEAD")) {
+        ctx.route = "static";
+        return this.fallback(req, ctx);
+      }
+      return errorJson(404, "not_found", `No route for ${req.method} ${path.slice(0, 200)}`);
+    }
+    if (m.value === undefined) return this.#noMethod(req, ctx, path, m.allowed);
+    const route = m.value;
+    ctx.route = m.pattern;
+    for (const k in m.params) {
+      try {
+        ctx.params[k] = decodeURIComponent(m.params[k]!);
+      } catch {
+        return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
+      }
+    }
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      // Body limit: refuse a declared oversize at once; count a streamed one.
+      const cl = headers.get("content-length");
+      if (cl !== null && Number(cl) > route.bodySize) throw tooLarge(route.bodySize);
+      if (req.body !== null && (cl === null || Number(cl) > 0)) {
+        const limited = limitStream(req.body, route.bodySize, ctx);
+        req = new Request(req.url, {
+          method: req.method,
+          headers,
+          body: limited,
+          signal: ctx.signal,
+          // @ts-ignore: duplex is needed for a stream body and missing from the lib types
+          duplex: "half",
+        });
+        (ctx as { req: Request }).req = req;
+      }
+      if (route.bodySize !== this.#o.bodySize) {
+        (ctx as { limits: BodyLimits }).limits = { ...this.#limits, bodySize: route.bodySize };
+      }
+    }
+    if (this.authenticator && (headers.has("cookie") || headers.has("authorization"))) {
+      const user = this.authenticator.authenticate(req, ctx);
+      if (user instanceof Promise) {
+        return user.then((u) => {
+          ctx.user = u;
+          return this.#authorized(req, ctx, route);
+        });
+      }
+      ctx.user = user;
+    }
+    return this.#authorized(req, ctx, route);
+  }
+
+  #authorized(req: Request, ctx: WebContext, route: _Route): Response | Promise<Response> {
+    if (route.role !== "public") {
+      if (!ctx.user) {
+        return errorJson(401, "unauthorized", "Login required", {
+          headers: { "www-authenticate": 'Bearer realm="tern"' },
+        });
+      }
+      if (!this.roles.allows(ctx.user.role, route.role)) {
+        return errorJson(403, "forbidden", `This needs the "${route.role}" role`);
+      }
+    }
+    if (
+      route.xsrf && ctx.user?.via === "session" && UNSAFE.has(req.method) &&
+      !this.authenticator!.checkXsrf(req, ctx)
+    ) {
+      return errorJson(403, "xsrf", "Missing or wrong X-XSRF-Token header");
+    }
+    const result = route.timeout > 0
+      ? this.#withDeadline(route.handler(req, ctx), ctx, route.timeout)
+      : route.handler(req, ctx);
+    if (!route.cors || !this.#cors) return result;
+    const origin = req.headers.get("origin");
+    if (origin === null || !this.#cors.allowed(origin)) return result;
+    const extra = this.#cors.headers(origin);
+    return result instanceof Response
+      ? withHeaders(result, extra)
+      : result.then((r) => withHeaders(r, extra));
+  }
+
+  #noMethod(req: Request, ctx: WebContext, path: string, allowed: string[]): Response {
+    ctx.route = "405";
+    const allow = allowed.join(", ");
+    if (req.method === "OPTIONS") {
+      const exact = this.router.match("GET", path) ?? this.router.match("POST", path);
+      const r = exact && exact.value ? exact.value : undefined;
+      const origin = req.headers.get("origin");
+      if (r?.cors && this.#cors?.allowed(origin) && origin) {
+        return this.#cors.preflight(req, origin, allowed);
+      }
+      return new Response(null, { status: 204, headers: { allow } });
+    }
+    return errorJson(405, "method_not_allowed", `${req.method} is not allowed here`, {
+      headers: { allow },
+    });
+  }
+
+  #withDeadline(
+    result: Response | Promise<Response>,
+    ctx: WebContext,
+    ms: number,
+  ): Response | Promise<Response> {
+    if (result instanceof Response) return result;
+    const { promise, resolve } = Promise.withResolvers<Response>();
+    const timer = setTimeout(() => {
+      const slowBody = ctx.bodyPending;
+      ctx.abort(new DOMException("Request timed out", "TimeoutError"));
+      resolve(
+        slowBody
+          ? errorJson(408, "request_timeout", "The request body arrived too slowly")
+          : errorJson(503, "timeout", `The handler took longer than ${ms} ms`, {
+            headers: { "retry-after": "1" },
+          }),
+      );
+    }, ms);
+    result.then((r) => {
+      clearTimeout(timer);
+      resolve(r);
+    }, (e) => {
+      clearTimeout(timer);
+      resolve(toErrorResponse(e, this.log, `${ctx.req.method} ${ctx.route}`));
+    });
+    return promise;
+  }
+}
+
+/** Add headers to a response, copying it when its headers are immutable. */
+export function withHeaders(res: Response, headers: Record<string, string>): Response {
+  try {
+    for (const k in headers) res.headers.set(k, headers[k]!);
+    return res;
+  } catch {
+    const copy = new Response(res.body, res);
+    for (const k in headers) copy.headers.set(k, headers[k]!);
+    return copy;
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * Who is calling: session cookies and bearer tokens, on the `AuthStore`.
+ *
+ * Cookie: `tern_session=<43 chars>; Path=/; HttpOnly; SameSite=Strict`, on
+ * TLS `__Host-tern_session=…; Secure`. The value is 32 random bytes; the
+ * database keys the session by its SHA-256. A new id is issued at every
+ * login (the old session, if any, is removed), so a planted cookie never
+ * becomes a logged-in session (no fixation). Sessions end after
+ * `idleTimeout` ms without a request or `absoluteTimeout` ms after login.
+ *
+ * XSRF: each session has a random token, returned by login and
+ * `GET /api/auth/me`; state-changing requests authenticated by the cookie
+ * must send it in `X-XSRF-Token` (compared in constant time).
+ *
+ * Bearer: `Authorization: Bearer tern_<43 chars>`; the database holds only
+ * the SHA-256. Tokens carry a role and are revoked by removing them.
+ *
+ * Sessions are cached in memory (keyed by hash) and their `lastSeen` is
+ * written back at most once a minute, so an authenticated request costs no
+ * database write.
+ */
+
+import type { Clock } from "../../clock.ts";
+import type { Logger } from "../../log/mod.ts";
+import type { Authenticator } from "../app.ts";
+import type { WebContext, WebUser } from "../context.ts";
+import { randomToken, timingSafeEqual } from "./password.ts";
+import { type AuthStore, secretId, type SessionRow } from "./store.ts";
+
+/** Options of {@linkcode SessionAuth}. */
+export interface SessionAuthOptions {
+  store: AuthStore;
+  clock: Clock;
+  log: Logger;
+  /** ms. @default 1800000 */
+  idleTimeout?: number;
+  /** ms. @default 43200000 */
+  absoluteTimeout?: number;
+  /** @default "tern_session" */
+  cookie?: string;
+}
+
+const TOUCH_MS = 60_000;
+const TOKEN_PREFIX = "tern_";
+
+export class SessionAuth implements Authenticator {
+  readonly store: AuthStore;
+  readonly #clock: Clock;
+  readonly #log: Logger;
+  readonly #idle: number;
+  readonly #absolute: number;
+  readonly #cookie: string;
+  #cache = new Map<string, SessionRow>();
+  #tokens = new Map<string, { role: string; name: string; id: string } | null>();
+
+  constructor(options: SessionAuthOptions) {
+    this.store = options.store;
+    this.#clock = options.clock;
+    this.#log = options.log;
+    this.#idle = options.idleTimeout ?? 30 * 60_000;
+    this.#absolute = options.absoluteTimeout ?? 12 * 3600_000;
+    this.#cookie = options.cookie ?? "tern_session";
+  }
+
+  /** The cookie name for a plain or a TLS request. */
+  cookieName(secure: boolean): string {
+    return secure ? `__Host-${this.#cookie}` : this.#cookie;
+  }
+
+  authenticate(req: Request, ctx: WebContext): WebUser | undefined {
+    const auth = req.headers.get("authorization");
+    if (auth !== null) return this.#bearer(auth);
+    const cookie = req.headers.get("cookie");
+    if (cookie === null) return undefined;
+    const value = readCookie(cookie, this.cookieName(ctx.secure));
+    if (value === undefined || value.length > 100) return undefined;
+    const key = secretId(value);
+    const s = this.#session(key);
+    if (!s) return undefined;
+    ctx.sessionKey = key;
+    ctx.state.xsrf = s.xsrf;
+    return { id: s.username, username: s.username, role: s.role, via: "session" };
+  }
+
+  #session(key: string): SessionRow | undefined {
+    const now = this.#clock.now();
+    let s = this.#cache.get(key);
+    if (!s) {
+      s = this.store.getSession(key);
+      if (!s) return undefined;
+      if (this.#cache.size > 10_000) this.#cache.clear();
+      this.#cache.set(key, s);
+    }
+    if (now - s.lastSeen > this.#idle || now - s.started > this.#absolute) {
+      this.#cache.delete(key);
+      this.store.removeSession(key);
+      return undefined;
+    }
+    if (now - s.lastSeen > TOUCH_MS) {
+      s.lastSeen = now;
+      s.expires = this.#expiry(s);
+      this.store.touchSession(key, s.lastSeen, s.expires);
+    }
+    return s;
+  }
+
+  #expiry(s: { lastSeen: number; started: number }): string {
+    return new Date(Math.min(s.lastSeen + this.#idle, s.started + this.#absolute)).toISOString();
+  }
+
+  #bearer(header: string): WebUser | undefined {
+    const m = /^Bearer\s+(\S{1,200})$/i.exec(header);
+    if (!m || !m[1]!.startsWith(TOKEN_PREFIX)) return undefined;
+    const id = secretId(m[1]!);
+    let t = this.#tokens.get(id);
+    if (t === undefined) {
+      const row = this.store.getToken(id);
+      t = row ? { role: row.role, name: row.name, id } : null;
+      if (this.#tokens.size > 10_000) this.#tokens.clear();
+      this.#tokens.set(id, t);
+    }
+    if (!t) return undefined;
+    return { id: `token:${t.name}`, username: `token:${t.name}`, role: t.role, via: "token" };
+  }
+
+  checkXsrf(req: Request, ctx: WebContext): boolean {
+    const sent = req.headers.get("x-xsrf-token");
+    const want = ctx.state.xsrf;
+    return sent !== null && typeof want === "string" && timingSafeEqual(sent, want);
+  }
+
+  /**
+   * Start a session for `username` (after the password was checked). Removes
+   * the session the request came with, if any. Returns the Set-Cookie value
+   * and the XSRF token.
+   */
+  login(
+    username: string,
+    role: string,
+    ctx: WebContext,
+  ): { setCookie: string; xsrf: string } {
+    if (ctx.sessionKey) this.logout(ctx.sessionKey);
+    const oldCookie = ctx.req.headers.get("cookie");
+    const old = oldCookie ? readCookie(oldCookie, this.cookieName(ctx.secure)) : undefined;
+    if (old && old.length <= 100) this.logout(secretId(old));
+    const value = randomToken(32);
+    const now = this.#clock.now();
+    const row: SessionRow = {
+      id: secretId(value),
+      username,
+      role,
+      xsrf: randomToken(24),
+      lastSeen: now,
+      started: now,
+      expires: "",
+    };
+    row.expires = this.#expiry(row);
+    this.store.putSession({ ...row, addr: ctx.remoteAddr });
+    this.#cache.set(row.id, row);
+    ctx.sessionKey = row.id;
+    ctx.state.xsrf = row.xsrf;
+    return { setCookie: this.#cookieHeader(value, ctx.secure), xsrf: row.xsrf };
+  }
+
+  /** End a session by its key. */
+  logout(key: string): void {
+    this.#cache.delete(key);
+    this.store.removeSession(key);
+  }
+
+  /** End every session of a user (password change, removal, role change). */
+  logoutUser(username: string): void {
+    for (const [k, s] of this.#cache) if (s.username === username) this.#cache.delete(k);
+    this.store.removeSessionsOf(username);
+  }
+
+  /** A Set-Cookie value that clears the session cookie. */
+  clearCookie(secure: boolean): string {
+    return `${this.cookieName(secure)}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0${
+      secure ? "; Secure" : ""
+    }`;
+  }
+
+  #cookieHeader(value: string, secure: boolean): string {
+    return `${this.cookieName(secure)}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${
+      Math.floor(this.#absolute / 1000)
+    }${secure ? "; Secure" : ""}`;
+  }
+
+  /** Create an API token; returns the secret (shown once). */
+  createToken(name: string, role: string): { token: string; prefix: string } {
+    const token = TOKEN_PREFIX + randomToken(32);
+    const prefix = token.slice(0, 12);
+    this.store.putToken({ id: secretId(token), name, role, prefix });
+    this.#log.info("API token created", { name, role, prefix });
+    return { token, prefix };
+  }
+
+  revokeToken(idOrPrefix: string): number {
+    const n = this.store.revokeToken(idOrPrefix);
+    this.#tokens.clear();
+    return n;
+  }
+
+  /** Forget cached sessions and tokens (after changes made by another process). */
+  flush(): void {
+    this.#cache.clear();
+    this.#tokens.clear();
+  }
+}
+
+/** The value of cookie `name` in a Cookie header. */
+export function readCookie(header: string, name: string): string | undefined {
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq < 0) continue;
+    if (part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return undefined;
+}

@@ -1,0 +1,204 @@
+/**
+ * What a handler gets beside the `Request`: route parameters (decoded), the
+ * client address, the logged-in user, an abort signal, and body readers that
+ * enforce the body size limit while streaming (413) and the upload limits.
+ *
+ * ```ts
+ * web.route("POST", "/api/led", async (req, ctx) => {
+ *   const { on } = await ctx.json(z.object({ on: z.boolean() }));
+ *   return Response.json({ on });
+ * }, { role: "user" });
+ * ```
+ */
+
+import type { Logger } from "../log/mod.ts";
+import { badRequest, HttpError } from "./errors.ts";
+
+/** The authenticated principal of a request. */
+export interface WebUser {
+  id: string;
+  username: string;
+  role: string;
+  /** How the request authenticated. */
+  via: "session" | "token";
+}
+
+/** Anything with zod's `parse` (a zod schema). */
+export interface Parser<T> {
+  parse(data: unknown): T;
+}
+
+/** Limits the context enforces on the request body. */
+export interface BodyLimits {
+  bodySize: number;
+  uploadCount: number;
+  uploadSize: number;
+}
+
+export class WebContext {
+  /** Route parameters, percent-decoded. `*` holds the tail of a prefix route. */
+  params: Record<string, string> = {};
+  /** The route pattern that matched ("/api/data/:model"), or "" when none did. */
+  route = "";
+  user: WebUser | undefined;
+  /** Session id hash when logged in by cookie (for logout, XSRF). */
+  sessionKey: string | undefined;
+  /** Per-request scratch space for middleware and handlers. */
+  readonly state: Record<string, unknown> = {};
+  /** Set when the body is being read (a timeout then answers 408, not 503). */
+  bodyPending = false;
+  #url: URL | undefined;
+  #ac: AbortController | undefined;
+
+  constructor(
+    readonly req: Request,
+    /** Client address (IP without port). */
+    readonly remoteAddr: string,
+    readonly log: Logger,
+    readonly limits: BodyLimits,
+    /** The path part of the URL, raw. */
+    readonly path: string,
+    /** True when the request came over TLS. */
+    readonly secure: boolean,
+  ) {}
+
+  /** The parsed URL (created on first use). */
+  get url(): URL {
+    return this.#url ??= new URL(this.req.url);
+  }
+
+  /** Aborts when the request times out or the client goes away. */
+  get signal(): AbortSignal {
+    return (this.#ac ??= new AbortController()).signal;
+  }
+
+  /** @internal */
+  abort(reason: unknown): void {
+    this.#ac?.abort(reason);
+  }
+
+  /** The request body as a stream of at most `limits.bodySize` bytes (413 beyond). */
+  stream(): ReadableStream<Uint8Array> {
+    const body = this.req.body;
+    if (!body) return new ReadableStream({ start: (c) => c.close() });
+    return limitStream(body, this.limits.bodySize, this);
+  }
+
+  /** The whole body as bytes (bounded by `limits.bodySize`). */
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    const chunks: Uint8Array[] = [];
+    let size = 0;
+    for await (const c of this.stream()) {
+      chunks.push(c);
+      size += c.length;
+    }
+    const out = new Uint8Array(size);
+    let off = 0;
+    for (const c of chunks) {
+      out.set(c, off);
+      off += c.length;
+    }
+    return out;
+  }
+
+  async text(): Promise<string> {
+    const bytes = await this.bytes();
+    try {
+      return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+    } catch {
+      throw badRequest("Request body is not valid UTF-8");
+    }
+  }
+
+  /** The body parsed as JSON (415 unless the content type is JSON; 400 on bad JSON), then by `schema`. */
+  async json<T = unknown>(schema?: Parser<T>): Promise<T> {
+    const type = this.req.headers.get("content-type") ?? "";
+    if (!/^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i.test(type)) {
+      throw new HttpError(
+        415,
+        "unsupported_media_type",
+        'Expected "content-type: application/json"',
+      );
+    }
+    const text = await this.text();
+    let data: unknown;
+    try {
+      data = JSON.parse(text);
+    } catch (e) {
+      throw badRequest(`Request body is not valid JSON: ${(e as Error).message}`);
+    }
+    return schema ? schema.parse(data) : data as T;
+  }
+
+  /**
+   * A form body (urlencoded or multipart), bounded by `limits.bodySize`, with at
+   * most `limits.uploadCount` files of `limits.uploadSize` bytes each (413 beyond).
+   */
+  async form(): Promise<FormData> {
+    const type = this.req.headers.get("content-type") ?? "";
+    if (!/^(application\/x-www-form-urlencoded|multipart\/form-data)/i.test(type)) {
+      throw new HttpError(
+        415,
+        "unsupported_media_type",
+        'Expected a form ("application/x-www-form-urlencoded" or "multipart/form-data")',
+      );
+    }
+    const bytes = await this.bytes();
+    let form: FormData;
+    try {
+      form = await new Response(bytes, { headers: { "content-type": type } }).formData();
+    } catch {
+      throw badRequest("Malformed form body");
+    }
+    let files = 0;
+    for (const [, v] of form) {
+      if (typeof v === "string") continue;
+      if (++files > this.limits.uploadCount) {
+        throw new HttpError(413, "too_many_uploads", `More than ${this.limits.uploadCount} files`);
+      }
+      if (v.size > this.limits.uploadSize) {
+        throw new HttpError(
+          413,
+          "upload_too_large",
+          `File "${v.name}" is larger than ${this.limits.uploadSize} bytes`,
+        );
+      }
+    }
+    return form;
+  }
+}
+
+/** Pass at most `max` bytes through; error with 413 beyond (the reader sees it at once). */
+export function limitStream(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+  ctx?: { bodyPending: boolean },
+): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let seen = 0;
+  if (ctx) ctx.bodyPending = true;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { value, done } = await reader.read();
+      if (done) {
+        if (ctx) ctx.bodyPending = false;
+        controller.close();
+        return;
+      }
+      seen += value.length;
+      if (seen > max) {
+        reader.cancel().catch(() => {});
+        controller.error(tooLarge(max));
+        return;
+      }
+      controller.enqueue(value);
+    },
+    cancel(reason) {
+      return reader.cancel(reason);
+    },
+  });
+}
+
+export function tooLarge(max: number): HttpError {
+  return new HttpError(413, "body_too_large", `Request body is larger than ${max} bytes`);
+}

@@ -1,0 +1,122 @@
+/**
+ * HTTP errors and the one place they become responses.
+ *
+ * A handler throws `HttpError` (or a `DbError`, a zod error…); the app turns
+ * it into `{"error": {"code", "message", "fields"?}}` with the right status.
+ * Anything that is not an `HttpError` (or a known validation error) is an
+ * internal error: it is logged with its stack and the client only sees
+ * `{"error": {"code": "internal", "message": "Internal server error"}}`.
+ */
+
+import type { Logger } from "../log/mod.ts";
+
+/** One invalid field of a request body: its path ("address.zip") and what is wrong. */
+export interface FieldProblem {
+  path: string;
+  message: string;
+}
+
+/** Options of {@linkcode HttpError}. */
+export interface HttpErrorOptions {
+  /** Invalid fields (400). */
+  fields?: FieldProblem[];
+  /** Extra response headers (Allow, Retry-After, WWW-Authenticate…). */
+  headers?: Record<string, string>;
+  cause?: unknown;
+}
+
+/** An error meant for the client: its status, code and message are sent as they are. */
+export class HttpError extends Error {
+  override readonly name = "HttpError";
+  readonly fields?: FieldProblem[];
+  readonly headers?: Record<string, string>;
+
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    options: HttpErrorOptions = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    if (options.fields) this.fields = options.fields;
+    if (options.headers) this.headers = options.headers;
+  }
+}
+
+/** Shorthands for the common statuses. */
+export const badRequest = (message: string, fields?: FieldProblem[]) =>
+  new HttpError(400, "bad_request", message, fields ? { fields } : {});
+export const notFound = (message = "Not found") => new HttpError(404, "not_found", message);
+export const unauthorized = (message = "Login required") =>
+  new HttpError(401, "unauthorized", message);
+export const forbidden = (message = "Not allowed") => new HttpError(403, "forbidden", message);
+
+const JSON_TYPE = "application/json; charset=utf-8";
+
+/** A JSON error response. */
+export function errorJson(
+  status: number,
+  code: string,
+  message: string,
+  extra: { fields?: FieldProblem[]; headers?: Record<string, string> } = {},
+): Response {
+  const error: Record<string, unknown> = { code, message };
+  if (extra.fields) error.fields = extra.fields;
+  const headers: Record<string, string> = { "content-type": JSON_TYPE, ...extra.headers };
+  return new Response(JSON.stringify({ error }), { status, headers });
+}
+
+/** Duck-typed zod error (any version): has `issues` with `path` and `message`. */
+function zodFields(e: unknown): FieldProblem[] | undefined {
+  const issues = (e as { issues?: unknown })?.issues;
+  if (!Array.isArray(issues) || (e as Error).name !== "ZodError") return undefined;
+  return issues.map((i: { path?: PropertyKey[]; message?: string }) => ({
+    path: (i.path ?? []).map(String).join("."),
+    message: String(i.message ?? "invalid"),
+  }));
+}
+
+/**
+ * Duck-typed database errors (lib/db `DbError`): map their codes to statuses
+ * without importing the database (the web server also runs without one).
+ */
+const DB_STATUS: Record<string, number> = {
+  not_found: 404,
+  NOT_FOUND: 404,
+  validation: 400,
+  VALIDATION: 400,
+  invalid: 400,
+  conflict: 409,
+  CONFLICT: 409,
+  exists: 409,
+  unknown_model: 404,
+  UNKNOWN_MODEL: 404,
+};
+
+/** Turn anything thrown by a handler into a response; log what the client must not see. */
+export function toErrorResponse(e: unknown, log: Logger, where: string): Response {
+  if (e instanceof HttpError) {
+    const extra: { fields?: FieldProblem[]; headers?: Record<string, string> } = {};
+    if (e.fields) extra.fields = e.fields;
+    if (e.headers) extra.headers = e.headers;
+    return errorJson(e.status, e.code, e.message, extra);
+  }
+  const fields = zodFields(e);
+  if (fields) return errorJson(400, "invalid", "Invalid request body", { fields });
+  const err = e as { name?: string; code?: unknown; message?: string; fields?: unknown };
+  if (err?.name === "DbError" && typeof err.code === "string" && DB_STATUS[err.code]) {
+    const status = DB_STATUS[err.code]!;
+    const extra: { fields?: FieldProblem[] } = {};
+    if (Array.isArray(err.fields)) extra.fields = err.fields as FieldProblem[];
+    return errorJson(status, err.code.toLowerCase(), String(err.message), extra);
+  }
+  if ((e as Error)?.name === "AbortError" || (e as Error)?.name === "TimeoutError") {
+    return errorJson(503, "aborted", "The request was aborted");
+  }
+  log.error("handler failed", {
+    where,
+    error: String((e as Error)?.message ?? e),
+    stack: (e as Error)?.stack,
+  });
+  return errorJson(500, "internal", "Internal server error");
+}

@@ -1,0 +1,63 @@
+/**
+ * The embedded web server: an app with routes and middleware that runs
+ * without a socket (`app.request(req)`), a server that puts it on http/https
+ * endpoints, the static site from memory, SSE and WebSocket helpers, users,
+ * sessions, tokens, and the "web" service.
+ */
+
+export {
+  type Authenticator,
+  type ConnInfo,
+  type Handler,
+  type RouteOptions,
+  WebApp,
+  type WebAppOptions,
+  withHeaders,
+} from "./app.ts";
+export { type BodyLimits, limitStream, type Parser, WebContext, type WebUser } from "./context.ts";
+export {
+  badRequest,
+  errorJson,
+  type FieldProblem,
+  forbidden,
+  HttpError,
+  type HttpErrorOptions,
+  notFound,
+  toErrorResponse,
+  unauthorized,
+} from "./errors.ts";
+export { type RouteMatch, Router } from "./router.ts";
+export { parseRange, safePath, StaticSite, type StaticSiteOptions } from "./static.ts";
+export { contentType, loadDir, prepareFile, type StaticFile } from "./_static_files.ts";
+export { type SseEvent, SseStream } from "./sse.ts";
+export { upgrade, type UpgradeOptions } from "./websocket.ts";
+export {
+  type AccessEntry,
+  AccessLog,
+  type AccessLogOptions,
+  combinedLine,
+  jsonLine,
+} from "./access_log.ts";
+export { WebMetrics } from "./metrics.ts";
+export { type BoundEndpoint, WebServer, type WebServerOptions } from "./server.ts";
+export { Cors, type CorsOptions, SecurityHeaders } from "./security.ts";
+export { Roles } from "./auth/roles.ts";
+export {
+  hashPassword,
+  MAX_PASSWORD,
+  randomToken,
+  timingSafeEqual,
+  verifyPassword,
+} from "./auth/password.ts";
+export { LoginThrottle, type ThrottleOptions } from "./auth/throttle.ts";
+export { readCookie, SessionAuth, type SessionAuthOptions } from "./auth/sessions.ts";
+export {
+  AuthStore,
+  defineAuthModels,
+  secretId,
+  type TokenInfo,
+  USER_NAME,
+  type UserInfo,
+} from "./auth/store.ts";
+export type { SetupState, StatusSource, WebDeps } from "./deps.ts";
+export { buildApp, SITE_DIR, WebService, webService } from "./service.ts";

@@ -1,0 +1,248 @@
+/**
+ * Puts a `WebApp` on one or more listening endpoints: `http://` and
+ * `https://` (PEM cert and key), IPv4 and `[IPv6]`.
+ *
+ * Engines:
+ * - "serve" (default): `Deno.serve`, the fastest path. hyper rejects
+ *   malformed request lines, duplicate `Content-Length` and huge headers
+ *   itself, but the runtime offers no header-read timeout.
+ * - "guarded": our own accept loop (`Deno.listen`/`listenTls` +
+ *   `Deno.serveHttp`) that closes a socket which has not delivered complete
+ *   headers within `headerTimeout` ms (slowloris) or stays idle between
+ *   requests beyond `idleTimeout` ms, and caps open sockets at `connections`.
+ *
+ * Both engines cap requests in flight at `concurrency` (503 + Retry-After).
+ * `close()` stops accepting, lets in-flight requests finish and closes idle
+ * sockets.
+ */
+
+import type { Logger } from "../log/mod.ts";
+import type { ConnInfo, WebApp } from "./app.ts";
+import { errorJson } from "./errors.ts";
+
+/** Options of {@linkcode WebServer.start}. */
+export interface WebServerOptions {
+  /** Endpoints like "http://127.0.0.1:8080", "https://[::1]:8443". Port 0 picks a free port. */
+  listen: string[];
+  /** PEM certificate and key (contents) for https endpoints. */
+  tls?: { cert: string; key: string };
+  /** @default "serve" */
+  engine?: "serve" | "guarded";
+  /** Requests in flight at once. @default 256 */
+  concurrency?: number;
+  /** guarded: ms to receive complete headers. @default 10000 */
+  headerTimeout?: number;
+  /** guarded: ms idle between requests on a keep-alive socket. @default 60000 */
+  idleTimeout?: number;
+  /** guarded: open sockets at once. @default 512 */
+  connections?: number;
+  log: Logger;
+  signal?: AbortSignal;
+}
+
+/** A bound endpoint. */
+export interface BoundEndpoint {
+  /** The URL with the actual port ("http://127.0.0.1:41234"). */
+  url: string;
+  hostname: string;
+  port: number;
+  secure: boolean;
+}
+
+interface _Listener {
+  close(): Promise<void>;
+}
+
+// Deno.serveHttp is kept by the runtime but no longer in its types.
+interface _HttpConn
+  extends AsyncIterable<{ request: Request; respondWith(r: Response): Promise<void> }> {
+  nextRequest(): Promise<{ request: Request; respondWith(r: Response): Promise<void> } | null>;
+  close(): void;
+}
+
+export class WebServer {
+  readonly endpoints: BoundEndpoint[] = [];
+  #listeners: _Listener[] = [];
+  #inflight = 0;
+
+  private constructor(readonly app: WebApp, readonly options: WebServerOptions) {}
+
+  /** Bind every endpoint; rejects (closing what was bound) when one fails. */
+  static async start(app: WebApp, options: WebServerOptions): Promise<WebServer> {
+    const s = new WebServer(app, options);
+    try {
+      for (const url of options.listen) await s.#bind(url);
+    } catch (e) {
+      await s.close();
+      throw e;
+    }
+    options.signal?.addEventListener("abort", () => s.close(), { once: true });
+    return s;
+  }
+
+  get inflight(): number {
+    return this.#inflight;
+  }
+
+  /** The handler both engines call: concurrency cap, then the app. */
+  #handle(req: Request, info: ConnInfo): Promise<Response> | Response {
+    const max = this.options.concurrency ?? 256;
+    if (this.#inflight >= max) {
+      this.app.metrics.record(req.method, "busy", 503, 0);
+      return errorJson(503, "busy", "Too many requests in progress", {
+        headers: { "retry-after": "1" },
+      });
+    }
+    this.#inflight++;
+    let r: Response | Promise<Response>;
+    try {
+      r = this.app.request(req, info);
+    } catch (e) {
+      this.#inflight--;
+      throw e;
+    }
+    if (r instanceof Response) {
+      this.#inflight--;
+      return r;
+    }
+    return r.finally(() => this.#inflight--);
+  }
+
+  async #bind(raw: string): Promise<void> {
+    const u = new URL(raw);
+    const secure = u.protocol === "https:";
+    const hostname = u.hostname.replace(/^\[|\]$/g, "");
+    const port = Number(u.port || (secure ? 443 : 80));
+    if (secure && !this.options.tls) {
+      throw new TypeError(`Endpoint "${raw}" is https but web.tls (cert and key) is not set`);
+    }
+    const engine = this.options.engine ?? "serve";
+    const bound = engine === "serve"
+      ? await this.#serve(hostname, port, secure)
+      : this.#guarded(hostname, port, secure);
+    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
+    this.endpoints.push({
+      url: `${u.protocol}//${host}:${bound.port}`,
+      hostname,
+      port: bound.port,
+      secure,
+    });
+    this.options.log.info("listening", { url: `${u.protocol}//${host}:${bound.port}`, engine });
+  }
+
+  #serve(hostname: string, port: number, secure: boolean): Promise<{ port: number }> {
+    const { promise, resolve, reject } = Promise.withResolvers<{ port: number }>();
+    const tls = secure ? this.options.tls! : undefined;
+    try {
+      const server = Deno.serve({
+        hostname,
+        port,
+        ...(tls ? { cert: tls.cert, key: tls.key } : {}),
+        onListen: (addr) => resolve({ port: (addr as Deno.NetAddr).port }),
+        onError: (e) => {
+          this.options.log.error("unhandled server error", { error: String(e) });
+          return errorJson(500, "internal", "Internal server error");
+        },
+      }, (req, info) => {
+        const remote = info.remoteAddr as Deno.NetAddr;
+        return this.#handle(req, { remoteAddr: remote.hostname, secure });
+      });
+      this.#listeners.push({ close: () => server.shutdown() });
+    } catch (e) {
+      reject(e);
+    }
+    return promise;
+  }
+
+  #guarded(hostname: string, port: number, secure: boolean): { port: number } {
+    const tls = secure ? this.options.tls! : undefined;
+    const listener: Deno.Listener = tls
+      ? Deno.listenTls({
+        hostname,
+        port,
+        cert: tls.cert,
+        key: tls.key,
+        alpnProtocols: ["http/1.1"],
+      })
+      : Deno.listen({ hostname, port });
+    const conns = new Set<_HttpConn>();
+    const maxConns = this.options.connections ?? 512;
+    const headerMs = this.options.headerTimeout ?? 10_000;
+    const idleMs = this.options.idleTimeout ?? 60_000;
+    const metrics = this.app.metrics;
+    metrics.connections = Math.max(0, metrics.connections);
+    const serveConn = async (conn: Deno.Conn) => {
+      // deno-lint-ignore no-explicit-any
+      const http = (Deno as any).serveHttp(conn) as _HttpConn;
+      conns.add(http);
+      metrics.connections++;
+      const remote = (conn.remoteAddr as Deno.NetAddr).hostname;
+      let first = true;
+      try {
+        for (;;) {
+          // Headers must arrive within headerTimeout on a new socket, idleTimeout between requests.
+          const timer = setTimeout(() => http.close(), first ? headerMs : idleMs);
+          let ev;
+          try {
+            ev = await http.nextRequest();
+          } catch {
+            ev = null;
+          } finally {
+            clearTimeout(timer);
+          }
+          if (!ev) break;
+          first = false;
+          const res = await this.#handle(ev.request, { remoteAddr: remote, secure });
+          await ev.respondWith(res).catch(() => {});
+        }
+      } finally {
+        conns.delete(http);
+        metrics.connections--;
+        try {
+          http.close();
+        } catch { /* already closed */ }
+      }
+    };
+    let closed = false;
+    const loop = (async () => {
+      for (;;) {
+        let conn: Deno.Conn;
+        try {
+          conn = await listener.accept();
+        } catch {
+          if (closed) return;
+          continue;
+        }
+        if (conns.size >= maxConns) {
+          conn.close();
+          continue;
+        }
+        serveConn(conn).catch(() => {});
+      }
+    })();
+    this.#listeners.push({
+      close: async () => {
+        closed = true;
+        listener.close();
+        await loop;
+        for (const c of conns) {
+          try {
+            c.close();
+          } catch { /* gone */ }
+        }
+      },
+    });
+    return { port: (listener.addr as Deno.NetAddr).port };
+  }
+
+  /** Stop listening and drain. Idempotent. */
+  async close(): Promise<void> {
+    const ls = this.#listeners;
+    this.#listeners = [];
+    await Promise.allSettled(ls.map((l) => l.close()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * The "web" service: builds the `WebApp` from `config.web` (limits, roles,
+ * CSP, CORS, access log), adds users/sessions/tokens when the database runs,
+ * the device API (routes/api), `/metrics`, and the dashboard (routes/site,
+ * served from memory), then listens on every `web.listen` endpoint.
+ *
+ * First run: when the database holds no user, a one-time setup token is
+ * generated and logged (warn); `POST /api/auth/setup` with it creates the
+ * first admin. Device makers add actions before or after start:
+ *
+ * ```ts
+ * const web = agent.get<WebService>("web");
+ * web.route("POST", "/api/led", (req, ctx) => Response.json({ ok: true }), { role: "user" });
+ * ```
+ */
+
+import { resolve } from "node:path";
+import denoJson from "../../deno.json" with { type: "json" };
+import type { Config } from "../config/mod.ts";
+import type { Database, DatabaseService } from "../db/mod.ts";
+import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
+import { registerApi } from "../../routes/api/mod.ts";
+import { AccessLog } from "./access_log.ts";
+import { type Handler, type RouteOptions, WebApp } from "./app.ts";
+import { randomToken } from "./auth/password.ts";
+import { SessionAuth } from "./auth/sessions.ts";
+import { AuthStore } from "./auth/store.ts";
+import { LoginThrottle } from "./auth/throttle.ts";
+import type { SetupState, WebDeps } from "./deps.ts";
+import { StaticSite } from "./static.ts";
+import { WebServer } from "./server.ts";
+
+/** Where the dashboard lives (embedded with `deno compile --include routes/site`). */
+export const SITE_DIR = new URL("../../routes/site/", import.meta.url);
+
+/** Build a configured app (without sockets): what the service runs, and what tests use. */
+export function buildApp(
+  config: Config,
+  opts: {
+    log: WebDeps["log"];
+    clock: WebDeps["clock"];
+    db?: Database;
+    status?: WebDeps["status"];
+    logs?: WebDeps["logs"];
+    stateDir?: string;
+    configDir?: string;
+    deviceId?: string;
+    /** Read the latest config (reloads). @default () => config */
+    current?: () => Config;
+  },
+): { app: WebApp; deps: WebDeps } {
+  const w = config.web;
+  const app = new WebApp({
+    log: opts.log,
+    clock: opts.clock,
+    roles: w.roles,
+    headerSize: w.limits.headerSize,
+    bodySize: w.limits.bodySize,
+    requestTimeout: w.limits.requestTimeout,
+    uploadCount: w.limits.uploadCount,
+    uploadSize: w.limits.uploadSize,
+    csp: w.csp,
+    ...(w.cors.origins.length ? { cors: w.cors } : {}),
+  });
+  if (w.accessLog) {
+    app.accessLog = new AccessLog({
+      path: resolve(opts.stateDir ?? ".", w.accessLog.path),
+      format: w.accessLog.format,
+      maxSize: w.accessLog.maxSize,
+      maxFiles: w.accessLog.maxFiles,
+    });
+  }
+  const setup: SetupState = { token: undefined, expires: 0 };
+  const deps: WebDeps = {
+    app,
+    config: opts.current ?? (() => config),
+    log: opts.log,
+    clock: opts.clock,
+    status: opts.status ?? { services: () => [] },
+    setup,
+    version: denoJson.version,
+    startedAt: opts.clock.now(),
+    ...(opts.logs ? { logs: opts.logs } : {}),
+    ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
+  };
+  if (opts.db) {
+    const store = new AuthStore(opts.db);
+    const auth = new SessionAuth({
+      store,
+      clock: opts.clock,
+      log: opts.log,
+      idleTimeout: w.sessions.idleTimeout,
+      absoluteTimeout: w.sessions.absoluteTimeout,
+      cookie: w.sessions.cookie,
+    });
+    app.authenticator = auth;
+    deps.db = opts.db;
+    deps.auth = auth;
+    deps.throttle = new LoginThrottle({
+      clock: opts.clock,
+      maxFailures: w.auth.maxFailures,
+      lockout: w.auth.lockout,
+      delay: w.auth.delay,
+    });
+    if (store.userCount() === 0) {
+      setup.token = randomToken(18);
+      setup.expires = opts.clock.now() + w.auth.setupTokenTtl;
+    }
+  }
+  registerApi(deps);
+  if (w.metrics.enabled) {
+    app.get("/metrics", () => {
+      const r = new Response(app.metrics.render());
+      r.headers.append("content-type", "text/plain; version=0.0.4; charset=utf-8");
+      return r;
+    }, { role: w.metrics.role });
+  }
+  if (w.static.enabled) {
+    const site = StaticSite.fromDir(SITE_DIR, {
+      htmlCache: w.static.htmlCache,
+      assetCache: w.static.assetCache,
+      spa: w.static.spa,
+      ...(w.static.documents
+        ? { documents: resolve(opts.configDir ?? "config", w.static.documents) }
+        : {}),
+    });
+    app.fallback = site.serve;
+  }
+  return { app, deps };
+}
+
+export class WebService implements Service {
+  readonly app: WebApp;
+  readonly deps: WebDeps;
+  #server: WebServer | undefined;
+  #ctx: ServiceContext;
+
+  constructor(ctx: ServiceContext) {
+    this.#ctx = ctx;
+    const config = ctx.config;
+    let db: Database | undefined;
+    if (config.database.enabled) db = ctx.get<DatabaseService>("database").db;
+    const built = buildApp(config, {
+      log: ctx.log,
+      clock: ctx.clock,
+      ...(db ? { db } : {}),
+      status: { services: () => ctx.states() },
+      logs: ctx.logs,
+      stateDir: ctx.stateDir,
+      configDir: (ctx as { configDir?: string }).configDir ?? resolve("config"),
+      deviceId: ctx.deviceId,
+      current: () => ctx.config,
+    });
+    this.app = built.app;
+    this.deps = built.deps;
+  }
+
+  /** Bind an action: `web.route("POST", "/api/led", handler, { role: "user" })`. */
+  route(method: string, path: string, handler: Handler, options?: RouteOptions): this {
+    this.app.route(method, path, handler, options);
+    return this;
+  }
+
+  /** Bound endpoints with their actual ports. */
+  get endpoints(): string[] {
+    return this.#server?.endpoints.map((e) => e.url) ?? [];
+  }
+
+  async start(signal: AbortSignal): Promise<void> {
+    const w = this.#ctx.config.web;
+    let tls: { cert: string; key: string } | undefined;
+    if (w.tls && w.listen.some((u) => u.startsWith("https:"))) {
+      const dir = (this.#ctx as { configDir?: string }).configDir ?? resolve("config");
+      tls = {
+        cert: await Deno.readTextFile(resolve(dir, w.tls.cert)),
+        key: await Deno.readTextFile(resolve(dir, w.tls.key)),
+      };
+      this.#ctx.redactor?.add?.(tls.key);
+    }
+    this.#server = await WebServer.start(this.app, {
+      listen: w.listen,
+      ...(tls ? { tls } : {}),
+      engine: w.engine,
+      concurrency: w.limits.concurrency,
+      headerTimeout: w.limits.headerTimeout,
+      idleTimeout: w.limits.idleTimeout,
+      connections: w.limits.connections,
+      log: this.#ctx.log,
+      signal,
+    });
+    const setup = this.deps.setup;
+    if (setup.token) {
+      const url = this.#server.endpoints[0]?.url ?? "http://127.0.0.1:8080";
+      this.#ctx.log.warn(
+        `First run: no users yet. Create the admin within ${
+          Math.round(w.auth.setupTokenTtl / 3600_000)
+        } h with: curl -X POST ${url}/api/auth/setup -H 'content-type: application/json' ` +
+          `-d '{"token":"${setup.token}","username":"admin","password":"<at least 8 chars>"}'`,
+      );
+    }
+  }
+
+  status(): Record<string, unknown> {
+    return {
+      endpoints: this.endpoints,
+      inflight: this.#server?.inflight ?? 0,
+      requests: this.app.metrics.active,
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#server?.close();
+    this.app.accessLog?.close();
+  }
+}
+
+/** Factory for `lib/services.ts`. */
+export const webService: ServiceFactory = {
+  name: "web",
+  deps: ["database"],
+  enabled: (config) => config.web.enabled,
+  create: (ctx) => new WebService(ctx),
+};

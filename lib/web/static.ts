@@ -1,0 +1,193 @@
+/**
+ * The static site, served from memory: the device's single-page app
+ * (routes/site) and optionally a documents directory on disk (read per
+ * request, same headers and checks).
+ *
+ * - Strong ETag per representation; `If-None-Match` → 304 (`If-Modified-Since`
+ *   when there is no `If-None-Match`).
+ * - `Accept-Encoding` picks `br`, then `gzip`, else identity; `Vary: Accept-Encoding`.
+ * - A single `Range: bytes=…` → 206 with `Content-Range` (identity bytes),
+ *   unsatisfiable → 416 with `Content-Range: bytes *\/size`; several ranges
+ *   or a stale `If-Range` → the whole file (200).
+ * - `Cache-Control`: `htmlCache` for HTML, `assetCache` for the rest.
+ * - SPA fallback: an unknown GET path that is not under `/api/` and has no
+ *   file extension gets `index.html`.
+ * - Path traversal in any form (`..`, `%2e%2e`, `%252e`, `\`, `%5c`, NUL,
+ *   overlong UTF-8, non-UTF-8) is refused with 400; the memory table cannot
+ *   be escaped anyway, and the documents directory is checked after resolving
+ *   symlinks.
+ */
+
+import { resolve, sep } from "node:path";
+import { errorJson } from "./errors.ts";
+import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
+
+/** Options of {@linkcode StaticSite}. */
+export interface StaticSiteOptions {
+  /** Files by "/path" (from `loadDir`, or embedded). */
+  files: Map<string, StaticFile>;
+  /** @default "no-cache" */
+  htmlCache?: string;
+  /** @default "public, max-age=300" */
+  assetCache?: string;
+  /** Serve /index.html for unknown extension-less paths outside /api/. @default true */
+  spa?: boolean;
+  /** Documents directory on disk, served under `/docs/`. */
+  documents?: string;
+}
+
+/** The safe decoded path, or null when the raw path is a traversal attempt or malformed. */
+export function safePath(raw: string): string | null {
+  if (raw.includes("\\") || raw.includes("\0") || /%(25|5c|00|2f)/i.test(raw)) return null;
+  let p: string;
+  try {
+    p = decodeURIComponent(raw);
+  } catch {
+    return null; // overlong or invalid UTF-8
+  }
+  if (p.includes("\\") || p.includes("\0") || !p.startsWith("/")) return null;
+  // deno-lint-ignore no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(p)) return null;
+  for (const seg of p.split("/")) if (seg === ".." || seg === ".") return null;
+  return p;
+}
+
+export class StaticSite {
+  readonly files: Map<string, StaticFile>;
+  readonly #html: string;
+  readonly #asset: string;
+  readonly #spa: boolean;
+  readonly #docs: string | undefined;
+
+  constructor(options: StaticSiteOptions) {
+    this.files = options.files;
+    this.#html = options.htmlCache ?? "no-cache";
+    this.#asset = options.assetCache ?? "public, max-age=300";
+    this.#spa = options.spa ?? true;
+    this.#docs = options.documents ? Deno.realPathSync(options.documents) : undefined;
+  }
+
+  /** Load a directory into memory. */
+  static fromDir(dir: string | URL, options: Omit<StaticSiteOptions, "files"> = {}): StaticSite {
+    return new StaticSite({ ...options, files: loadDir(dir) });
+  }
+
+  /** A handler for GET/HEAD requests; `path` is the raw URL path. */
+  serve = async (req: Request, ctx: { path: string }): Promise<Response> => {
+    const p = safePath(ctx.path);
+    if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
+    let file = this.files.get(p.endsWith("/") ? p + "index.html" : p);
+    if (!file && this.#docs && p.startsWith("/docs/")) file = await this.#fromDisk(p.slice(5));
+    if (!file && this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)) {
+      file = this.files.get("/index.html");
+    }
+    if (!file) return errorJson(404, "not_found", "No such file");
+    return this.respond(req, file);
+  };
+
+  async #fromDisk(rel: string): Promise<StaticFile | undefined> {
+    const full = resolve(this.#docs!, "." + rel);
+    if (!full.startsWith(this.#docs! + sep)) return undefined;
+    try {
+      const real = await Deno.realPath(full);
+      if (!real.startsWith(this.#docs! + sep)) return undefined;
+      const st = await Deno.stat(real);
+      if (!st.isFile || st.size > 64 * 1024 * 1024) return undefined;
+      return prepareFile(real, await Deno.readFile(real), st.mtime?.getTime() ?? 0);
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Answer for one file: 200, 206, 304 or 416. */
+  respond(req: Request, file: StaticFile): Response {
+    const h = req.headers;
+    const range = h.get("range");
+    let v: Variant = file.identity;
+    if (range === null && (file.br || file.gzip)) {
+      const ae = h.get("accept-encoding");
+      if (ae !== null) {
+        if (file.br && acceptsEnc(ae, "br")) v = file.br;
+        else if (file.gzip && acceptsEnc(ae, "gzip")) v = file.gzip;
+      }
+    }
+    const headers: Record<string, string> = {
+      "etag": v.etag,
+      "last-modified": file.lastModified,
+      "cache-control": file.type.startsWith("text/html") ? this.#html : this.#asset,
+      "accept-ranges": "bytes",
+    };
+    if (file.br || file.gzip) headers["vary"] = "Accept-Encoding";
+    const inm = h.get("if-none-match");
+    if (inm !== null ? etagMatches(inm, v.etag) : notModifiedSince(h, file.mtime)) {
+      return new Response(null, { status: 304, headers });
+    }
+    headers["content-type"] = file.type;
+    if (v.encoding !== "identity") headers["content-encoding"] = v.encoding;
+    const size = v.body.length;
+    if (range !== null && ifRangeOk(h.get("if-range"), v.etag, file.lastModified)) {
+      const r = parseRange(range, size);
+      if (r === "unsatisfiable") {
+        headers["content-range"] = `bytes */${size}`;
+        delete headers["content-type"];
+        return new Response(null, { status: 416, headers });
+      }
+      if (r) {
+        headers["content-range"] = `bytes ${r[0]}-${r[1]}/${size}`;
+        return new Response(v.body.subarray(r[0], r[1] + 1), { status: 206, headers });
+      }
+    }
+    return new Response(v.body, { status: 200, headers });
+  }
+}
+
+function acceptsEnc(ae: string, enc: string): boolean {
+  for (const part of ae.split(",")) {
+    const [name, ...params] = part.trim().split(";");
+    if (name!.trim().toLowerCase() !== enc) continue;
+    const q = params.find((x) => x.trim().startsWith("q="));
+    return !q || Number(q.trim().slice(2)) > 0;
+  }
+  return false;
+}
+
+/** Weak comparison as RFC 9110 wants for If-None-Match. */
+function etagMatches(header: string, etag: string): boolean {
+  if (header.trim() === "*") return true;
+  const bare = etag.replace(/^W\//, "");
+  for (const t of header.split(",")) if (t.trim().replace(/^W\//, "") === bare) return true;
+  return false;
+}
+
+function notModifiedSince(h: Headers, mtime: number): boolean {
+  const ims = h.get("if-modified-since");
+  if (ims === null) return false;
+  const t = Date.parse(ims);
+  return !Number.isNaN(t) && mtime <= t;
+}
+
+function ifRangeOk(ifRange: string | null, etag: string, lastModified: string): boolean {
+  if (ifRange === null) return true;
+  return ifRange.startsWith('"') ? ifRange === etag : ifRange === lastModified;
+}
+
+/** One byte range [start, end] inclusive, "unsatisfiable", or null (ignore the header). */
+export function parseRange(
+  header: string,
+  size: number,
+): [number, number] | "unsatisfiable" | null {
+  const m = /^bytes=\s*(\d*)\s*-\s*(\d*)\s*$/.exec(header);
+  if (!m) return null; // several ranges or another unit: serve the whole file
+  const [, a, b] = m;
+  if (a === "" && b === "") return null;
+  if (a === "") {
+    const n = Number(b);
+    if (n === 0 || size === 0) return "unsatisfiable";
+    return [Math.max(0, size - n), size - 1];
+  }
+  const start = Number(a);
+  const end = b === "" ? size - 1 : Math.min(Number(b), size - 1);
+  if (b !== "" && Number(b) < start) return null; // invalid: ignore
+  if (start >= size) return "unsatisfiable";
+  return [start, end];
+}

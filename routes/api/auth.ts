@@ -1,0 +1,141 @@
+/**
+ * `/api/auth`: first-run setup, login, logout, who am I.
+ *
+ * - `POST /api/auth/setup` `{token, username, password}` → 201: creates the
+ *   first admin with the one-time token the agent logged at start (only while
+ *   no user exists), and logs them in.
+ * - `POST /api/auth/login` JSON `{username, password}` or a form → 200
+ *   `{user, xsrf}` + session cookie; 401 on bad credentials; 429 with
+ *   Retry-After while throttled or locked out.
+ * - `POST /api/auth/logout` → 204 and a cleared cookie.
+ * - `GET /api/auth/me` → `{user, xsrf}` (xsrf only for cookie sessions), 401 when not logged in.
+ *
+ * Every login success and failure is an audit event (log source "web.audit").
+ */
+
+import { z } from "zod";
+import {
+  hashPassword,
+  HttpError,
+  timingSafeEqual,
+  unauthorized,
+  USER_NAME,
+  verifyPassword,
+  type WebContext,
+  type WebDeps,
+} from "../../lib/web/mod.ts";
+
+const credentials = z.strictObject({
+  username: z.string().min(1).max(64),
+  password: z.string().min(1).max(1024),
+});
+
+const setupBody = z.strictObject({
+  token: z.string().min(1).max(200),
+  username: z.string().regex(USER_NAME, "letters, digits and _ . @ - (1 to 64)"),
+  password: z.string().min(8, "at least 8 characters").max(1024),
+  name: z.string().max(200).optional(),
+});
+
+async function readCredentials(ctx: WebContext): Promise<{ username: string; password: string }> {
+  const type = ctx.req.headers.get("content-type") ?? "";
+  if (/^application\/json/i.test(type)) return credentials.parse(await ctx.json());
+  const form = await ctx.form();
+  return credentials.parse({ username: form.get("username"), password: form.get("password") });
+}
+
+export function registerAuth(d: WebDeps): void {
+  const { app, auth, throttle, db } = d;
+  if (!auth || !throttle || !db) return;
+  const audit = d.log.child("audit");
+
+  app.post("/api/auth/setup", async (_req, ctx) => {
+    const body = await ctx.json(setupBody);
+    const setup = d.setup;
+    const valid = setup.token !== undefined && d.clock.now() < setup.expires &&
+      timingSafeEqual(body.token, setup.token);
+    if (!valid || auth.store.userCount() > 0) {
+      audit.warn("setup refused", { addr: ctx.remoteAddr });
+      throw new HttpError(403, "setup_refused", "Setup is closed or the token is wrong");
+    }
+    const cfg = d.config().web;
+    const passwordHash = await hashPassword(body.password, cfg.auth.iterations);
+    const user = auth.store.createUser({
+      username: body.username,
+      role: "admin",
+      passwordHash,
+      ...(body.name ? { name: body.name } : {}),
+    });
+    setup.token = undefined;
+    audit.info("setup: first admin created", { user: user.username, addr: ctx.remoteAddr });
+    const { setCookie, xsrf } = auth.login(user.username, user.role, ctx);
+    const res = Response.json({ user, xsrf }, { status: 201 });
+    res.headers.append("set-cookie", setCookie);
+    res.headers.append("cache-control", "no-store");
+    return res;
+  });
+
+  app.post("/api/auth/login", async (_req, ctx) => {
+    const { username, password } = await readCredentials(ctx);
+    const addr = ctx.remoteAddr;
+    const wait = throttle.wait(username, addr);
+    if (wait > 0) {
+      const locked = throttle.locked(username, addr);
+      audit.warn("login throttled", { user: username, addr, locked, waitMs: wait });
+      throw new HttpError(
+        429,
+        locked ? "locked_out" : "too_fast",
+        locked ? "Too many failed logins: try again later" : "Wait before trying again",
+        { headers: { "retry-after": String(Math.ceil(wait / 1000)) } },
+      );
+    }
+    const cfg = d.config().web;
+    const user = auth.store.getUser(username);
+    const check = await verifyPassword(password, user?.passwordHash, cfg.auth.iterations);
+    if (!user || !check.ok || user.disabled) {
+      throttle.failure(username, addr);
+      audit.warn("login failed", { user: username, addr, reason: user ? "password" : "unknown" });
+      throw unauthorized("Wrong user name or password");
+    }
+    throttle.success(username, addr);
+    const patch: { lastLogin: string; passwordHash?: string } = {
+      lastLogin: new Date(d.clock.now()).toISOString(),
+    };
+    if (check.needsRehash) patch.passwordHash = await hashPassword(password, cfg.auth.iterations);
+    auth.store.updateUser(user.username, patch);
+    audit.info("login", { user: user.username, addr, role: user.role });
+    const { setCookie, xsrf } = auth.login(user.username, user.role, ctx);
+    const { passwordHash: _, ...info } = user;
+    const res = Response.json({ user: info, xsrf });
+    res.headers.append("set-cookie", setCookie);
+    res.headers.append("cache-control", "no-store");
+    return res;
+  }, { bodySize: 16 * 1024 });
+
+  app.post("/api/auth/logout", (_req, ctx) => {
+    if (ctx.sessionKey) {
+      auth.logout(ctx.sessionKey);
+      audit.info("logout", { user: ctx.user?.username, addr: ctx.remoteAddr });
+    }
+    const res = new Response(null, { status: 204 });
+    res.headers.append("set-cookie", auth.clearCookie(ctx.secure));
+    return res;
+  }, { role: "user" });
+
+  app.get("/api/auth/me", (_req, ctx) => {
+    if (!ctx.user) throw unauthorized();
+    const user = ctx.user.via === "session" ? auth.store.getUser(ctx.user.username) : undefined;
+    const out: Record<string, unknown> = {
+      user: user
+        ? { username: user.username, role: user.role, name: user.name ?? null }
+        : { username: ctx.user.username, role: ctx.user.role },
+      via: ctx.user.via,
+    };
+    if (ctx.user.via === "session") out.xsrf = ctx.state.xsrf;
+    const res = Response.json(out);
+    res.headers.append("cache-control", "no-store");
+    return res;
+  });
+
+  app.get("/api/auth/setup", () => Response.json({ needed: auth.store.userCount() === 0 }));
+}

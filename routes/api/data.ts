@@ -1,0 +1,194 @@
+/**
+ * `/api/data`: generic CRUD over the database models that `web.api.models`
+ * exposes, each with the role it needs to read and to write. Hidden fields
+ * are never returned. Each item carries `_key`, an opaque id (base64url of
+ * its raw key) for the item routes.
+ *
+ * - `GET /api/data` → the exposed models the caller may read, with their fields
+ * - `GET /api/data/:model?deviceId=d1&limit=50&next=…&reverse=1` → `{items, next?}`;
+ *   key fields in the query narrow it (the database's key query), `next` pages
+ * - `POST /api/data/:model` → 201 `{item}`; invalid fields → 400 with `fields` listing each
+ * - `GET|PATCH|DELETE /api/data/:model/:key` → `{item}` / 204; `If-Match: <_version>` makes
+ *   PATCH and DELETE conditional (409 on a mismatch)
+ */
+
+import { checkValue } from "../../lib/config/mod.ts";
+import type { Database, Item } from "../../lib/db/mod.ts";
+import {
+  type FieldProblem,
+  forbidden,
+  HttpError,
+  notFound,
+  type WebContext,
+  type WebDeps,
+} from "../../lib/web/mod.ts";
+
+const META = new Set(["created", "updated", "_version"]);
+
+function encodeKey(pk: string, sk: string): string {
+  return btoa(unescape(encodeURIComponent(JSON.stringify([pk, sk]))))
+    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+function decodeKey(s: string): { pk: string; sk: string } {
+  try {
+    const [pk, sk] = JSON.parse(
+      decodeURIComponent(escape(atob(s.replace(/-/g, "+").replace(/_/g, "/")))),
+    );
+    if (typeof pk === "string" && typeof sk === "string") return { pk, sk };
+  } catch { /* fall through */ }
+  throw new HttpError(400, "bad_key", "Malformed item key");
+}
+
+/** Every problem of an item or patch against the model, not just the first. */
+function problems(
+  db: Database,
+  model: string,
+  input: unknown,
+  mode: "create" | "patch",
+): FieldProblem[] {
+  const m = db.model(model);
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    return [{ path: "", message: "Expected a JSON object" }];
+  }
+  const src = input as Record<string, unknown>;
+  const out: FieldProblem[] = [];
+  for (const k of Object.keys(src)) {
+    if (!(k in m.def.fields)) out.push({ path: k, message: `Unknown field "${k}"` });
+  }
+  for (const [name, f] of Object.entries(m.def.fields)) {
+    const v = src[name];
+    if (v === undefined || v === null) {
+      if (mode === "create" && f.required && f.default === undefined && !f.generate) {
+        out.push({ path: name, message: "Required" });
+      }
+      continue;
+    }
+    const p = checkValue(f, v);
+    if (p) out.push({ path: name, message: `Expected ${p}` });
+  }
+  return out;
+}
+
+export function registerData(d: WebDeps): void {
+  const { app, db } = d;
+  if (!db) return;
+  const exposed = () => d.config().web.api.models;
+
+  const access = (ctx: WebContext, write: boolean): string => {
+    const name = ctx.params.model!;
+    const rule = exposed()[name];
+    if (!rule || name.startsWith("_")) throw notFound(`No model "${name}" in the API`);
+    const need = write ? rule.write : rule.read;
+    if (!app.roles.allows(ctx.user?.role, need)) {
+      if (!ctx.user) throw new HttpError(401, "unauthorized", "Login required");
+      throw forbidden(`This needs the "${need}" role`);
+    }
+    db.model(name); // unknown_model → 404 when the config names a model the schema lacks
+    return name;
+  };
+
+  const shape = (model: string, it: Item): Record<string, unknown> => {
+    const m = db.model(model);
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(it)) if (!m.hidden.includes(k)) out[k] = v;
+    const k = db.keyOf(model, it);
+    out._key = encodeKey(k.pk, k.sk);
+    return out;
+  };
+
+  const ifMatch = (req: Request): number | undefined => {
+    const h = req.headers.get("if-match");
+    if (h === null) return undefined;
+    const n = Number(h.replace(/"/g, ""));
+    if (!Number.isInteger(n) || n < 1) {
+      throw new HttpError(400, "bad_if_match", "If-Match must be the item's _version");
+    }
+    return n;
+  };
+
+  app.get("/api/data", (_req, ctx) => {
+    const models = Object.entries(exposed())
+      .filter(([n, r]) => !n.startsWith("_") && app.roles.allows(ctx.user?.role, r.read))
+      .flatMap(([n, r]) => {
+        try {
+          const m = db.model(n);
+          const fields = Object.fromEntries(
+            Object.entries(m.def.fields).filter(([f]) => !m.hidden.includes(f))
+              .map(([f, def]) => [f, { type: def.type, required: def.required ?? false }]),
+          );
+          return [{ name: n, read: r.read, write: r.write, pk: m.def.pk, sk: m.def.sk, fields }];
+        } catch {
+          return [];
+        }
+      });
+    return Response.json({ models });
+  });
+
+  app.get("/api/data/:model", (_req, ctx) => {
+    const model = access(ctx, false);
+    const m = db.model(model);
+    const q = ctx.url.searchParams;
+    const query: Record<string, unknown> = {};
+    for (const [k, v] of q) {
+      if (k === "limit" || k === "next" || k === "reverse") continue;
+      const f = m.def.fields[k];
+      if (!f || m.hidden.includes(k)) {
+        throw new HttpError(400, "bad_query", `Unknown query field "${k}"`);
+      }
+      query[k] = f.type === "number" ? Number(v) : f.type === "boolean" ? v === "true" : v;
+    }
+    const limit = q.has("limit") ? Number(q.get("limit")) : 100;
+    if (!Number.isInteger(limit) || limit < 1 || limit > 1000) {
+      throw new HttpError(400, "bad_query", "limit must be 1 to 1000");
+    }
+    const page = db.find(model, query, {
+      limit,
+      reverse: q.get("reverse") === "1" || q.get("reverse") === "true",
+      ...(q.get("next") ? { next: q.get("next")! } : {}),
+    });
+    const body: Record<string, unknown> = { items: page.items.map((it) => shape(model, it)) };
+    if (page.next) body.next = page.next;
+    return Response.json(body);
+  });
+
+  app.post("/api/data/:model", async (_req, ctx) => {
+    const model = access(ctx, true);
+    const input = await ctx.json();
+    const bad = problems(db, model, input, "create");
+    if (bad.length) {
+      throw new HttpError(400, "invalid", `Invalid ${model}`, { fields: bad });
+    }
+    const it = db.create(model, input as Record<string, unknown>);
+    return Response.json({ item: shape(model, it) }, { status: 201 });
+  });
+
+  app.get("/api/data/:model/:key", (_req, ctx) => {
+    const model = access(ctx, false);
+    const it = db.get(model, decodeKey(ctx.params.key!));
+    if (!it) throw notFound(`No such ${model}`);
+    return Response.json({ item: shape(model, it) });
+  });
+
+  app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {
+    const model = access(ctx, true);
+    const patch = await ctx.json();
+    const bad = problems(db, model, patch, "patch").filter((p) => !META.has(p.path));
+    if (bad.length) throw new HttpError(400, "invalid", `Invalid ${model}`, { fields: bad });
+    const v = ifMatch(req);
+    const it = db.update(
+      model,
+      decodeKey(ctx.params.key!),
+      patch as Record<string, unknown>,
+      v === undefined ? {} : { ifVersion: v },
+    );
+    return Response.json({ item: shape(model, it) });
+  });
+
+  app.route("DELETE", "/api/data/:model/:key", (req, ctx) => {
+    const model = access(ctx, true);
+    const v = ifMatch(req);
+    db.remove(model, decodeKey(ctx.params.key!), v === undefined ? {} : { ifVersion: v });
+    return new Response(null, { status: 204 });
+  });
+}

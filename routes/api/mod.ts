@@ -1,0 +1,21 @@
+/**
+ * The device's API routes. `registerApi(deps)` binds all of them; a device
+ * maker adds their own next to these with `web.route(...)`.
+ */
+
+import type { WebDeps } from "../../lib/web/mod.ts";
+import { registerAuth } from "./auth.ts";
+import { registerData } from "./data.ts";
+import { registerHealth } from "./health.ts";
+import { registerLogs } from "./logs.ts";
+import { registerStatus } from "./status.ts";
+import { registerUsers } from "./users.ts";
+
+export function registerApi(d: WebDeps): void {
+  registerAuth(d);
+  registerUsers(d);
+  registerData(d);
+  registerStatus(d);
+  registerHealth(d);
+  registerLogs(d);
+}

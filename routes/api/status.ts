@@ -1,0 +1,20 @@
+/**
+ * `GET /api/status` (role user): version, uptime, device id, and each
+ * service's state (name, state, since, restarts, lastError, details).
+ */
+
+import type { WebDeps } from "../../lib/web/mod.ts";
+
+export function registerStatus(d: WebDeps): void {
+  d.app.get("/api/status", () => {
+    const now = d.clock.now();
+    return Response.json({
+      version: d.version,
+      deviceId: d.deviceId ?? null,
+      uptime: Math.round((now - d.startedAt) / 1000),
+      time: new Date(now).toISOString(),
+      services: d.status.services(),
+      memory: { rss: Deno.memoryUsage().rss },
+    });
+  }, { role: "user" });
+}
