@@ -305,6 +305,11 @@ export async function signRequest(
 export interface PresignOptions extends SigV4Options {
   /** Seconds the URL stays valid, 1..604800. @default 3600 */
   expiresIn?: number;
+  /**
+   * Append `X-Amz-Security-Token` after signing instead of signing it (AWS IoT
+   * MQTT over WebSocket wants this). @default false
+   */
+  tokenAfterSignature?: boolean;
 }
 
 /** A presigned URL and the headers (if any were signed besides host) the caller must send. */
@@ -350,7 +355,8 @@ export async function presignUrl(
     else headers.set(k, v);
   }
   if (!headers.has("host")) headers.set("host", url.host);
-  if (credentials.sessionToken) query.push(["X-Amz-Security-Token", credentials.sessionToken]);
+  const token = credentials.sessionToken;
+  if (token && !options.tokenAfterSignature) query.push(["X-Amz-Security-Token", token]);
   query.push(
     ["X-Amz-Algorithm", ALGORITHM],
     ["X-Amz-Credential", `${credentials.accessKeyId}/${scope}`],
@@ -370,7 +376,9 @@ export async function presignUrl(
   const out = new Headers();
   for (const [k, v] of headers) if (k !== "host") out.set(k, v);
   return {
-    url: `${url.origin}${path}?${canonicalQuery(query)}&X-Amz-Signature=${sig}`,
+    url: `${url.origin}${path}?${canonicalQuery(query)}&X-Amz-Signature=${sig}${
+      token && options.tokenAfterSignature ? `&X-Amz-Security-Token=${uriEncode(token)}` : ""
+    }`,
     headers: out,
     canonicalRequest: text,
     stringToSign: toSign,

@@ -194,3 +194,21 @@ Deno.test("signRequest() signs UNSIGNED-PAYLOAD and refuses to hash a stream", a
   assert.equal(signed.headers.get("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
   assert.ok(signed.canonicalRequest.endsWith("\nUNSIGNED-PAYLOAD"));
 });
+
+Deno.test("presignUrl() can append the session token after signing (IoT over WebSocket)", async () => {
+  const credentials = { ...S3_CREDENTIALS, sessionToken: "tok+en/=" };
+  const opts = {
+    credentials,
+    region: "eu-west-1",
+    service: "iotdevicegateway",
+    date: 0,
+    expiresIn: 300,
+  };
+  const req = { method: "GET", url: "wss://abc-ats.iot.eu-west-1.amazonaws.com/mqtt" };
+  const after = await presignUrl(req, { ...opts, tokenAfterSignature: true });
+  assert.doesNotMatch(after.canonicalRequest, /X-Amz-Security-Token/);
+  assert.ok(after.url.endsWith("&X-Amz-Security-Token=tok%2Ben%2F%3D"));
+  const signed = await presignUrl(req, opts);
+  assert.match(signed.canonicalRequest, /X-Amz-Security-Token=tok%2Ben%2F%3D/);
+  assert.notEqual(after.signature, signed.signature);
+});
