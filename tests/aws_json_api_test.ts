@@ -134,3 +134,29 @@ Deno.test("a wrong secret is refused by the verifying endpoint", async () => {
   assert.equal(err.status, 403);
   assert.equal(aws.rejected, 1);
 });
+
+Deno.test("a device clock an hour off is corrected from AWS's Date header and the call retried", async () => {
+  const device = new FakeClock(Date.UTC(2026, 0, 1));
+  const awsTime = () => device.now() + 3_600_000;
+  await using aws = await startAwsServer({
+    keys: KEYS,
+    region: "eu-west-1",
+    service: "logs",
+    now: awsTime,
+    handler: () => Response.json({ ok: true }),
+  });
+  await using logs = new AwsJsonClient({
+    service: "logs",
+    region: "eu-west-1",
+    targetPrefix: "Logs_20140328",
+    endpoint: aws.url,
+    credentials: creds(),
+    clock: device,
+  });
+  assert.deepEqual(await logs.call("DescribeLogGroups"), { ok: true });
+  assert.equal(aws.rejected, 1);
+  assert.equal(aws.requests.length, 1);
+  assert.ok(Math.abs(logs.clockSkewMs - 3_600_000) < 1000, String(logs.clockSkewMs));
+  assert.deepEqual(await logs.call("DescribeLogGroups"), { ok: true });
+  assert.equal(aws.rejected, 1, "the second call is signed with the corrected time");
+});

@@ -11,7 +11,10 @@
  *
  * Each attempt is signed afresh (new time, current credentials). Throttling
  * errors, 429, 5xx and network failures are retried with full-jitter backoff
- * on the injected Clock, like the AWS SDK does.
+ * on the injected Clock, like the AWS SDK does. A device clock that is off
+ * (no RTC, before NTP sync) is corrected like the SDK does: when AWS refuses
+ * the request time, the offset to the response's `Date` is remembered and the
+ * call is retried once at once.
  *
  * Units: milliseconds.
  */
@@ -93,6 +96,7 @@ export class AwsJsonClient implements AsyncDisposable {
   readonly #ownHttp: boolean;
   readonly #clock: Clock;
   readonly endpoint: string;
+  #skewMs = 0;
 
   constructor(options: AwsJsonClientOptions) {
     this.#o = options;
@@ -101,6 +105,11 @@ export class AwsJsonClient implements AsyncDisposable {
     this.#clock = options.clock ?? systemClock;
     this.endpoint = options.endpoint ??
       `https://${options.endpointPrefix ?? options.service}.${options.region}.amazonaws.com`;
+  }
+
+  /** Offset added to the clock when signing, learned from AWS's `Date` header, in ms. */
+  get clockSkewMs(): number {
+    return this.#skewMs;
   }
 
   /** Call `operation` with `input`; resolve with the parsed JSON reply (`{}` when empty). */
@@ -112,11 +121,20 @@ export class AwsJsonClient implements AsyncDisposable {
     const o = this.#o;
     const body = JSON.stringify(input ?? {});
     const retries = o.retries ?? 3;
+    let skewRetried = false;
     for (let attempt = 0;; attempt++) {
       let retryable: Error;
       try {
         return await this.#once<T>(operation, body, options.signal);
       } catch (err) {
+        if (err instanceof _SkewError) {
+          if (!skewRetried) {
+            skewRetried = true;
+            attempt--;
+            continue;
+          }
+          throw err.error;
+        }
         const canRetry = err instanceof AwsApiError
           ? THROTTLING.has(err.type) || err.status === 429 || err.status >= 500
           : err instanceof HttpError && (err.code === "HTTP_NETWORK" ||
@@ -151,7 +169,7 @@ export class AwsJsonClient implements AsyncDisposable {
       credentials: await o.credentials(),
       region: o.region,
       service: o.service,
-      date: this.#clock.now(),
+      date: this.#clock.now() + this.#skewMs,
     });
     const res = await this.#http.fetch(signed.url, {
       method: "POST",
@@ -164,13 +182,40 @@ export class AwsJsonClient implements AsyncDisposable {
     });
     const text = await res.text();
     if (res.ok) return (text ? JSON.parse(text) : {}) as T;
-    throw _apiError(operation, o.service, res, text);
+    const error = _apiError(operation, o.service, res, text);
+    const serverTime = Date.parse(res.headers.get("date") ?? "");
+    if (_isSkew(error) && !Number.isNaN(serverTime)) {
+      this.#skewMs = serverTime - this.#clock.now();
+      throw new _SkewError(error);
+    }
+    throw error;
   }
 
   [Symbol.asyncDispose](): Promise<void> {
     if (this.#ownHttp) this.#http.close();
     return Promise.resolve();
   }
+}
+
+/** Internal: the request time was refused and the skew was updated. */
+class _SkewError extends Error {
+  constructor(readonly error: AwsApiError) {
+    super(error.message);
+  }
+}
+
+const SKEW_TYPES = new Set([
+  "RequestTimeTooSkewed",
+  "RequestExpired",
+  "RequestInTheFuture",
+  "InvalidSignatureException",
+  "SignatureDoesNotMatch",
+  "AuthFailure",
+]);
+
+function _isSkew(err: AwsApiError): boolean {
+  if (!SKEW_TYPES.has(err.type)) return false;
+  return err.type.startsWith("Request") || /signature (expired|not yet current)/i.test(err.message);
 }
 
 function _apiError(operation: string, service: string, res: Response, text: string): AwsApiError {

@@ -76,8 +76,11 @@ export interface AwsServer extends AsyncDisposable {
   readonly rejected: number;
 }
 
-function _deny(type: string, message: string): Response {
-  return Response.json({ __type: type, message }, { status: 403 });
+function _deny(type: string, message: string, nowMs = Date.now()): Response {
+  return Response.json({ __type: type, message }, {
+    status: 403,
+    headers: { date: new Date(nowMs).toUTCString() },
+  });
 }
 
 /** Start the server on 127.0.0.1 and a free port. */
@@ -166,7 +169,13 @@ async function _verify(
   }
   const date = new Date(Date.UTC(+dm[1]!, +dm[2]! - 1, +dm[3]!, +dm[4]!, +dm[5]!, +dm[6]!));
   if (Math.abs(date.getTime() - nowMs) > (o.maxSkewMs ?? 900_000)) {
-    return _deny("InvalidSignatureException", "Signature expired");
+    return _deny(
+      "InvalidSignatureException",
+      `Signature expired: ${amzDate} is more than ${
+        o.maxSkewMs ?? 900_000
+      } ms from the server time`,
+      nowMs,
+    );
   }
   const headers: Record<string, string> = {};
   for (const name of signedHeaders!.split(";")) {
