@@ -1,0 +1,54 @@
+import assert from "node:assert/strict";
+import { Router } from "./router.ts";
+
+Deno.test("router matches static, parameter and prefix routes with static first", () => {
+  const r = new Router<string>();
+  r.add("GET", "/api/data/:model", "list");
+  r.add("GET", "/api/data/:model/:key", "item");
+  r.add("GET", "/api/data/special", "special");
+  r.add("GET", "/files/*", "files");
+  r.add("*", "/any", "any");
+  const m1 = r.match("GET", "/api/data/Reading");
+  assert.ok(m1 && m1.value === "list");
+  assert.deepEqual(m1.params, { model: "Reading" });
+  const m2 = r.match("GET", "/api/data/Reading/abc");
+  assert.ok(m2 && m2.value === "item");
+  assert.deepEqual(m2.params, { model: "Reading", key: "abc" });
+  const m3 = r.match("GET", "/api/data/special");
+  assert.ok(m3 && m3.value === "special");
+  const m4 = r.match("GET", "/files/a/b/c.txt");
+  assert.ok(m4 && m4.value === "files");
+  assert.equal(m4.params["*"], "a/b/c.txt");
+  const m5 = r.match("DELETE", "/any");
+  assert.ok(m5 && m5.value === "any");
+  assert.equal(r.match("GET", "/api/data/"), null, "an empty segment is not a parameter");
+  assert.equal(r.match("GET", "/nope"), null);
+});
+
+Deno.test("router reports allowed methods for a known path, with HEAD for GET", () => {
+  const r = new Router<string>();
+  r.add("GET", "/x", "g");
+  r.add("POST", "/x", "p");
+  const m = r.match("DELETE", "/x");
+  assert.ok(m && m.value === undefined);
+  assert.deepEqual(m.allowed, ["GET", "HEAD", "OPTIONS", "POST"]);
+  const h = r.match("HEAD", "/x");
+  assert.ok(h && h.value === "g", "HEAD falls back to GET");
+});
+
+Deno.test("router refuses duplicates and malformed patterns", () => {
+  const r = new Router<string>();
+  r.add("GET", "/a/:id", "a");
+  assert.throws(() => r.add("GET", "/a/:id", "b"), /defined twice/);
+  assert.throws(() => r.add("GET", "/a/:other/x", "c"), /names parameter "other"/);
+  assert.throws(() => r.add("GET", "a", "d"), /must start with/);
+  assert.throws(() => r.add("GET", "/a/*/b", "e"), /last segment/);
+});
+
+Deno.test("router lookup cost does not depend on the number of routes", () => {
+  const r = new Router<number>();
+  for (let i = 0; i < 5000; i++) r.add("GET", `/r${i}/:id`, i);
+  const m = r.match("GET", "/r4999/7");
+  assert.ok(m && m.value === 4999);
+  assert.equal(r.list().length, 5000);
+});

@@ -1,0 +1,128 @@
+import assert from "node:assert/strict";
+import { parseRange, safePath, StaticSite } from "./static.ts";
+import { prepareFile } from "./_static_files.ts";
+
+const enc = new TextEncoder();
+
+function site(): StaticSite {
+  const files = new Map([
+    [
+      "/index.html",
+      prepareFile(
+        "/index.html",
+        enc.encode("<!doctype html><p>hi</p>" + " ".repeat(400)),
+        1_700_000_000_000,
+      ),
+    ],
+    [
+      "/app.js",
+      prepareFile("/app.js", enc.encode("console.log(1);\n".repeat(100)), 1_700_000_000_000),
+    ],
+    [
+      "/data.bin",
+      prepareFile("/data.bin", new Uint8Array(1000).map((_, i) => i % 256), 1_700_000_000_000),
+    ],
+  ]);
+  return new StaticSite({ files });
+}
+
+const get = (path: string, headers: Record<string, string> = {}) =>
+  site().serve(new Request(`http://x${path}`, { headers }), { path });
+
+Deno.test("safePath refuses every traversal form", () => {
+  for (
+    const bad of [
+      "/../etc/passwd",
+      "/a/../../x",
+      "/%2e%2e/x",
+      "/%2E%2E%2Fx",
+      "/%252e%252e/x",
+      "/..%5c..%5cwin.ini",
+      "/a\\..\\b",
+      "/x%00.html",
+      "/%c0%ae%c0%ae/x",
+      "/%e0%80%ae/x",
+      "/%ff",
+      "/./x",
+    ]
+  ) {
+    assert.equal(safePath(bad), null, bad);
+  }
+  assert.equal(safePath("/a%20b/c.js"), "/a b/c.js");
+});
+
+Deno.test("static serves br, gzip or identity by Accept-Encoding with Vary and a strong ETag", async () => {
+  const br = await get("/app.js", { "accept-encoding": "gzip, br" });
+  assert.equal(br.headers.get("content-encoding"), "br");
+  assert.equal(br.headers.get("vary"), "Accept-Encoding");
+  assert.match(br.headers.get("etag")!, /^"[A-Za-z0-9_-]{22}-br"$/);
+  const gz = await get("/app.js", { "accept-encoding": "gzip" });
+  assert.equal(gz.headers.get("content-encoding"), "gzip");
+  const plain = await get("/app.js", { "accept-encoding": "br;q=0" });
+  assert.equal(plain.headers.get("content-encoding"), null);
+  assert.equal((await plain.text()).length, 1600);
+  const unzipped = await new Response(
+    (await get("/app.js", { "accept-encoding": "gzip" })).body!.pipeThrough(
+      new DecompressionStream("gzip"),
+    ),
+  ).text();
+  assert.equal(unzipped, "console.log(1);\n".repeat(100));
+  await br.body?.cancel();
+});
+
+Deno.test("static answers 304 to a matching If-None-Match and If-Modified-Since", async () => {
+  const first = await get("/app.js");
+  const etag = first.headers.get("etag")!;
+  await first.body?.cancel();
+  const r = await get("/app.js", { "if-none-match": `"other", ${etag}` });
+  assert.equal(r.status, 304);
+  assert.equal(r.body, null);
+  const lm = await get("/app.js", { "if-modified-since": first.headers.get("last-modified")! });
+  assert.equal(lm.status, 304);
+  const stale = await get("/app.js", { "if-none-match": '"nope"' });
+  assert.equal(stale.status, 200);
+  await stale.body?.cancel();
+});
+
+Deno.test("static serves single ranges (206), refuses unsatisfiable ones (416)", async () => {
+  const r = await get("/data.bin", { range: "bytes=10-19" });
+  assert.equal(r.status, 206);
+  assert.equal(r.headers.get("content-range"), "bytes 10-19/1000");
+  assert.deepEqual([...new Uint8Array(await r.arrayBuffer())], [
+    10,
+    11,
+    12,
+    13,
+    14,
+    15,
+    16,
+    17,
+    18,
+    19,
+  ]);
+  const suffix = await get("/data.bin", { range: "bytes=-5" });
+  assert.equal(suffix.headers.get("content-range"), "bytes 995-999/1000");
+  assert.equal((await suffix.arrayBuffer()).byteLength, 5);
+  const open = await get("/data.bin", { range: "bytes=990-" });
+  assert.equal((await open.arrayBuffer()).byteLength, 10);
+  const bad = await get("/data.bin", { range: "bytes=1000-" });
+  assert.equal(bad.status, 416);
+  assert.equal(bad.headers.get("content-range"), "bytes */1000");
+  const multi = await get("/data.bin", { range: "bytes=0-1,5-6" });
+  assert.equal(multi.status, 200, "several ranges: whole file");
+  await multi.body?.cancel();
+  const ifRange = await get("/data.bin", { range: "bytes=0-1", "if-range": '"stale"' });
+  assert.equal(ifRange.status, 200);
+  await ifRange.body?.cancel();
+  assert.deepEqual(parseRange("bytes=5-2", 10), null);
+  assert.deepEqual(parseRange("bytes=-0", 10), "unsatisfiable");
+});
+
+Deno.test("static falls back to index.html for app paths, not for API or file paths", async () => {
+  const spa = await get("/settings/network");
+  assert.equal(spa.status, 200);
+  assert.match(await spa.text(), /<p>hi<\/p>/);
+  assert.equal((await get("/api/nothing")).status, 404);
+  assert.equal((await get("/missing.png")).status, 404);
+  assert.equal((await get("/%2e%2e/etc/passwd")).status, 400);
+});
