@@ -47,6 +47,7 @@ export class Model {
   readonly ttlField: string | undefined;
   #fields: [string, FieldDef][];
   #keyFields: Set<string>;
+  #keyList: string[];
 
   constructor(name: string, def: ModelDef) {
     this.name = name;
@@ -59,6 +60,7 @@ export class Model {
     this.hidden = this.#fields.filter(([, f]) => f.hidden).map(([n]) => n);
     this.ttlField = this.#fields.find(([, f]) => f.ttl)?.[0];
     this.#keyFields = new Set([...this.pk.fields, ...(this.sk?.fields ?? [])]);
+    this.#keyList = [...this.#keyFields];
   }
 
   /** Validate a model definition; throws a `schema` DbError listing every problem. */
@@ -171,7 +173,7 @@ export class Model {
       return raw;
     }
     const values: Fields = {};
-    for (const k of Object.keys(key)) {
+    for (const k in key) {
       if (!this.#keyFields.has(k)) {
         if (k in this.def.fields) {
           this.#keyError(
@@ -184,7 +186,7 @@ export class Model {
         this.#unknown(k);
       }
     }
-    for (const k of this.#keyFields) {
+    for (const k of this.#keyList) {
       const v = key[k];
       if (v === undefined || v === null) {
         this.#keyError(

@@ -7,7 +7,7 @@
  * a single create with the default synchronous=NORMAL, 1,000 creates in one
  * transaction, get by key, and a 100-item range find.
  *
- * Run: deno run --allow-all tests/bench/db_bench.ts [--quick]
+ * Run: deno run --allow-all tests/bench/db_bench.ts [--quick] [CASE-NAME-PART]
  * Writes tests/bench/results/db.md.
  */
 
@@ -17,7 +17,9 @@ import { Database } from "../../lib/db/mod.ts";
 import { DDL, pragmas } from "../../lib/db/_sql.ts";
 
 const quick = Deno.args.includes("--quick");
-const ROUNDS = quick ? 3 : 7;
+/** Run only the cases whose name contains this text (no results file is written). */
+const only = Deno.args.find((a) => !a.startsWith("--"));
+const ROUNDS = quick ? 3 : 11;
 
 const SCHEMA = {
   Reading: {
@@ -223,7 +225,7 @@ const cases: Case[] = [
 const dir = await Deno.makeTempDir({ prefix: "tern_db_bench_" });
 const rows: string[] = [];
 try {
-  for (const c of cases) {
+  for (const c of cases.filter((c) => only === undefined || c.name.includes(only))) {
     const tern = Database.open({
       path: join(dir, `${c.name.length}-tern.db`),
       schema: SCHEMA,
@@ -266,7 +268,7 @@ const table =
     rows.join("\n")
   }`;
 console.log("\n" + table);
-if (!quick) {
+if (!quick && only === undefined) {
   const out = new URL("./results/db.md", import.meta.url).pathname;
   Deno.writeTextFileSync(
     out,
