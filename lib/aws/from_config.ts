@@ -1,7 +1,8 @@
 /**
  * The AWS credential chain described by the config: static `aws.credentials`,
  * then the environment (`aws.useEnv`), then the AWS IoT credential provider
- * (`aws.iot`, cached and refreshed in the background). Every secret goes to
+ * (`aws.iot`, cached and refreshed in the background; not started when static
+ * keys are configured, since they always win). Every secret goes to
  * `onSecret` (wire it to `LogHub.redactor.add`).
  *
  * ```ts
@@ -71,7 +72,7 @@ export async function credentialsFromConfig(
   }
   let iot: IotCredentials | undefined;
   let refreshing: RefreshingCredentials | undefined;
-  if (aws.iot) {
+  if (aws.iot && !aws.credentials) { // static keys always win: no refresh loop behind them
     const cert = aws.iot.cert ?? config.mqtt.cert;
     const key = aws.iot.key ?? config.mqtt.key;
     const ca = aws.iot.ca ?? config.mqtt.ca;
