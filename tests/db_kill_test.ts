@@ -39,8 +39,8 @@ Deno.test("kill -9 at random moments loses no acknowledged write and corrupts no
       }).spawn();
       // Kill at a random moment: some rounds before the database is even open.
       const lines: string[] = [];
-      let ready = () => {};
-      const isReady = new Promise<void>((r) => ready = r);
+      let writing = () => {};
+      const isWriting = new Promise<void>((r) => writing = r);
       const reader = (async () => {
         let buf = "";
         for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
@@ -48,14 +48,15 @@ Deno.test("kill -9 at random moments loses no acknowledged write and corrupts no
           const parts = buf.split("\n");
           buf = parts.pop()!;
           for (const p of parts) {
-            if (p === "ready") ready();
-            else lines.push(p);
+            if (p === "ready") continue;
+            lines.push(p);
+            writing();
           }
         }
       })();
       const stderr = new Response(child.stderr).text();
       const early = round % 10 === 3;
-      if (!early) await Promise.race([isReady, child.status]);
+      if (!early) await Promise.race([isWriting, child.status]); // then kill mid-stream
       await new Promise((r) => setTimeout(r, early ? Math.random() * 150 : 5 + Math.random() * 60));
       try {
         child.kill("SIGKILL");
