@@ -228,3 +228,33 @@ Deno.test("system models: define() with the schema format; user schema may not u
   );
   assert.match(e.message, /reserved for system models/);
 });
+
+Deno.test("ifVersion 0 means: only if the item does not exist yet", async () => {
+  await using t = await tempDb();
+  t.db.put("Reading", { ...KEY, value: 1 }, { ifVersion: 0 });
+  dbError(() => t.db.put("Reading", { ...KEY, value: 2 }, { ifVersion: 0 }), "conflict");
+  assert.equal(t.db.get("Reading", KEY)!.value, 1);
+});
+
+Deno.test("two connections to one file (agent and CLI) see each other's commits", async () => {
+  await using t = await tempDb();
+  const other = Database.open({ path: t.path, schema: SCHEMA, purgeInterval: 0 });
+  try {
+    other.create("Reading", { ...KEY, value: 1 });
+    assert.equal(t.db.get("Reading", KEY)!.value, 1);
+    t.db.update("Reading", KEY, { value: 2 });
+    assert.equal(other.get("Reading", KEY)!._version, 2);
+    assert.deepEqual(other.changes().map((c) => c.seq), [1, 2]);
+  } finally {
+    other.close();
+  }
+});
+
+Deno.test("define() again with the same definition is a no-op; the item survives", async () => {
+  await using t = await tempDb();
+  const def = { pk: "S#${id}", fields: { id: { type: "string", required: true } } } as const;
+  t.db.define("_S", def);
+  t.db.create("_S", { id: "1" });
+  t.db.define("_S", def);
+  assert.ok(t.db.get("_S", { id: "1" }));
+});

@@ -123,3 +123,37 @@ Deno.test("find() explains a query on a non-key field and a bad cursor", async (
   dbError(() => t.db.find("Reading", { deviceId: "d1" }, { next: "garbage" }), "validation");
   dbError(() => t.db.find("Reading", {}, { limit: 0 }), "validation");
 });
+
+Deno.test("ranges on a field followed by more key text include or exclude its whole group", async () => {
+  await using t = await tempDb();
+  t.db.define("_Ev", {
+    pk: "Dev#${dev}",
+    sk: "${day}#${seq}",
+    fields: {
+      dev: { type: "string", required: true },
+      day: { type: "string", required: true },
+      seq: { type: "string", required: true },
+    },
+  });
+  for (const day of ["2024-01-01", "2024-01-02", "2024-01-03"]) {
+    for (const seq of ["a", "b"]) t.db.create("_Ev", { dev: "x", day, seq });
+  }
+  const q = (day: unknown) =>
+    t.db.find("_Ev", { dev: "x", day }).items.map((i) => `${i.day}/${i.seq}`);
+  assert.deepEqual(q({ lte: "2024-01-02" }), [
+    "2024-01-01/a",
+    "2024-01-01/b",
+    "2024-01-02/a",
+    "2024-01-02/b",
+  ]);
+  assert.deepEqual(q({ gt: "2024-01-02" }), ["2024-01-03/a", "2024-01-03/b"]);
+  assert.deepEqual(q({ lt: "2024-01-02" }), ["2024-01-01/a", "2024-01-01/b"]);
+  assert.deepEqual(
+    t.db.find("_Ev", { dev: "x", day: "2024-01-02" }).items.map((i) => i.seq),
+    ["a", "b"],
+  );
+  assert.deepEqual(
+    t.db.find("_Ev", { dev: "x", day: "2024-01-02", seq: "b" }).items.map((i) => i.seq),
+    ["b"],
+  );
+});
