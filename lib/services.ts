@@ -38,4 +38,10 @@ export const SERVICES: ServiceFactory[] = [
     (c) => c.mqtt.enabled,
     async () => (await import("./mqtt/mod.ts")).mqttService,
   ),
+  lazy(
+    "sync",
+    ["database", "mqtt"],
+    (c) => c.sync.enabled,
+    async () => (await import("../sync/mod.ts")).syncService,
+  ),
 ];

@@ -14,6 +14,7 @@ import { httpPermissions } from "./_http.ts";
 import { databasePermissions } from "./_database.ts";
 import { mqttPermissions } from "./_mqtt.ts";
 import { webPermissions } from "./_web.ts";
+import { syncPermissions } from "./_sync.ts";
 import { ENV_CLI, ENV_OVERRIDES } from "./loader.ts";
 import type { Config } from "./schema.ts";
 
@@ -24,6 +25,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => mqttPermissions(c.mqtt, b),
   (c, b) => awsPermissions(c.aws, b),
   (c, b) => httpPermissions(c.http, b),
+  (c, b) => syncPermissions(c.sync, c.aws.region, b),
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */

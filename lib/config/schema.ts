@@ -19,6 +19,7 @@ import { httpSection } from "./_http.ts";
 import { databaseSection, schemaSection } from "./_database.ts";
 import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
+import { syncSection } from "./_sync.ts";
 
 export const configSchema = z.strictObject({
   agent: agentSection,
@@ -30,6 +31,7 @@ export const configSchema = z.strictObject({
   mqtt: mqttSection,
   aws: awsSection,
   http: httpSection,
+  sync: syncSection,
 });
 
 /** A validated configuration with every default filled in. */

@@ -1,0 +1,163 @@
+/**
+ * Down-sync: cloud → device. For each table of the models synced "down" or
+ * "both", and for each address — this device's id and "*" (every device) —
+ * query the index `_to` + `updated` for items updated since the cursor minus
+ * the overlap window (a cloud writer whose clock lags never loses a change),
+ * then apply each item with origin `cloud`:
+ *
+ * - "down" models: the cloud is the authority; an item is applied unless the
+ *   device already holds that version.
+ * - "both" models: applied when only the cloud changed since the base; when
+ *   both sides changed, the model's policy decides (`conflict.ts`) and a
+ *   winning device version is written back up at once.
+ *
+ * The cursor (`down:TABLE:ADDRESS` in `_sync_state`) moves to the highest
+ * `updated` applied, after each page.
+ */
+
+import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
+import { type CloudItem, fromCloudItem } from "./cloud_item.ts";
+import { resolveConflict, sameStamp } from "./conflict.ts";
+import type { SyncContext } from "./_context.ts";
+import { applyCloud, localState } from "./local.ts";
+import { downTables, type SyncedModel } from "./plan.ts";
+import { withRetry } from "./_retry.ts";
+import type { Uploader } from "./up.ts";
+
+/** Result of one down pass. */
+export interface DownResult {
+  /** Items read from the cloud. */
+  read: number;
+  /** Items applied on the device. */
+  applied: number;
+}
+
+/** The state key of a down cursor. */
+export const downCursorKey = (table: string, address: string) => `down:${table}:${address}`;
+
+export class Downloader {
+  readonly #ctx: SyncContext;
+  readonly #up: Uploader;
+
+  constructor(ctx: SyncContext, up: Uploader) {
+    this.#ctx = ctx;
+    this.#up = up;
+  }
+
+  /** Read and apply what changed; `full` ignores the cursors (re-reads everything). */
+  async pass(signal?: AbortSignal, full = false): Promise<DownResult> {
+    const result: DownResult = { read: 0, applied: 0 };
+    for (const [table, models] of downTables(this.#ctx.plan)) {
+      for (const address of [this.#ctx.deviceId, "*"]) {
+        await this.#query(
+          table,
+          address,
+          new Map(models.map((m) => [m.name, m])),
+          full,
+          result,
+          signal,
+        );
+      }
+    }
+    return result;
+  }
+
+  async #query(
+    table: string,
+    address: string,
+    models: Map<string, SyncedModel>,
+    full: boolean,
+    result: DownResult,
+    signal?: AbortSignal,
+  ): Promise<void> {
+    const ctx = this.#ctx;
+    const key = downCursorKey(table, address);
+    const since = full ? undefined : ctx.state.get(key);
+    let high = since ?? "";
+    const from = since === undefined
+      ? undefined
+      : new Date(Math.max(0, Date.parse(since) - ctx.config.overlap)).toISOString();
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await withRetry(
+        () =>
+          ctx.ddb.send(
+            new QueryCommand({
+              TableName: table,
+              IndexName: ctx.config.index,
+              KeyConditionExpression: from ? "#t = :t AND #u >= :from" : "#t = :t",
+              ExpressionAttributeNames: from ? { "#t": "_to", "#u": "updated" } : { "#t": "_to" },
+              ExpressionAttributeValues: {
+                ":t": { S: address },
+                ...(from ? { ":from": { S: from } } : {}),
+              },
+              Limit: ctx.config.pageSize,
+              ...(start ? { ExclusiveStartKey: start } : {}),
+            }),
+            signal ? { abortSignal: signal } : {},
+          ),
+        {
+          clock: ctx.clock,
+          min: Math.min(100, ctx.config.backoff.min),
+          max: ctx.config.backoff.max,
+          ...(signal ? { signal } : {}),
+          onRetry: () => void ctx.counters.retries++,
+        },
+      );
+      for (const attrs of page.Items ?? []) {
+        const c = fromCloudItem(attrs);
+        result.read++;
+        if (!c) continue;
+        const m = models.get(c.model);
+        if (m && await this.#apply(m, c, signal)) result.applied++;
+        if (c.stamp.updated > high) high = c.stamp.updated;
+      }
+      if (high !== "" && high !== since) ctx.state.set(key, high);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  /** Apply one cloud item; true when the device changed. */
+  async #apply(m: SyncedModel, c: CloudItem, signal?: AbortSignal): Promise<boolean> {
+    const ctx = this.#ctx;
+    const local = localState(ctx, m, c.key);
+    if (m.direction === "down") {
+      const have = local.item
+        ? { updated: local.item.updated, version: local.item._version, deleted: false }
+        : undefined;
+      if (c.stamp.deleted ? !have : sameStamp(have, c.stamp)) {
+        ctx.counters.skipped++;
+        return false;
+      }
+      return applyCloud(ctx, m, c);
+    }
+    const base = ctx.state.base(m.name, c.key.pk, c.key.sk);
+    if (sameStamp(base, c.stamp)) {
+      ctx.counters.skipped++;
+      return false;
+    }
+    if (sameStamp(local.stamp, c.stamp)) {
+      ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
+      ctx.counters.skipped++;
+      return false;
+    }
+    const deviceChanged = base ? !sameStamp(local.stamp, base) : local.stamp !== undefined;
+    if (!deviceChanged) return applyCloud(ctx, m, c, local);
+    const winner = resolveConflict(m.conflict, local.stamp, c.stamp);
+    ctx.conflict({
+      model: m.name,
+      pk: c.key.pk,
+      sk: c.key.sk,
+      policy: m.conflict,
+      device: local.stamp ?? null,
+      cloud: c.stamp,
+      winner,
+      at: ctx.clock.now(),
+    });
+    if (winner === "cloud") return applyCloud(ctx, m, c, local);
+    // The device's version wins: the cloud's is now the base it replaces.
+    ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
+    await this.#up.sendOne(m, c.key, signal);
+    return false;
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * The `dynalite` DynamoDB emulator in-process on loopback, with its data on
+ * disk so it can be stopped (an outage) and started again on the same port
+ * with the same data. Optionally fronted by a fault-injecting proxy (a real
+ * HTTP hop) that answers with throttling errors or leaves part of a
+ * `BatchWriteItem` unprocessed, the way DynamoDB does under load.
+ *
+ * ```ts
+ * await using ddb = await startDynalite({ faults: true });
+ * await createSyncTable(ddb.client(), "tern-data");
+ * ddb.faults.throttle = 2;        // the next 2 requests: ProvisionedThroughputExceededException
+ * ddb.faults.unprocessed = 1;     // the next BatchWriteItem: half of it left unprocessed
+ * await ddb.stop(); await ddb.start();
+ * ```
+ */
+
+import dynalite from "dynalite";
+import http from "node:http";
+import type net from "node:net";
+import { join } from "node:path";
+import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { fromAttributes } from "../../sync/mod.ts";
+
+/** Faults the proxy injects (each counter is decremented per injected fault). */
+export interface Faults {
+  /** Answer this many requests with 400 ProvisionedThroughputExceededException. */
+  throttle: number;
+  /** Forward only the first half of this many BatchWriteItem requests; report the rest unprocessed. */
+  unprocessed: number;
+  /** Requests seen by the proxy, by X-Amz-Target operation. */
+  seen: Record<string, number>;
+}
+
+export interface DynaliteOptions {
+  /** Data directory. @default a new temp dir, removed on dispose */
+  path?: string;
+  /** Put the fault-injecting proxy in front. @default false */
+  faults?: boolean;
+}
+
+export interface Dynalite extends AsyncDisposable {
+  /** "http://127.0.0.1:PORT" (kept across restarts). */
+  readonly endpoint: string;
+  readonly port: number;
+  readonly path: string;
+  readonly running: boolean;
+  readonly faults: Faults;
+  /** A client for the test's own reads and writes (SDK retries off). */
+  client(): DynamoDBClient;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+}
+
+type Server = net.Server & { close(cb?: (err?: Error) => void): unknown };
+
+function _listen(server: net.Server, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+export async function startDynalite(options: DynaliteOptions = {}): Promise<Dynalite> {
+  const ownDir = options.path === undefined;
+  const path = options.path ?? await Deno.makeTempDir({ prefix: "tern_dynalite_" });
+  const faults: Faults = { throttle: 0, unprocessed: 0, seen: {} };
+  let db: Server | undefined;
+  let proxy: http.Server | undefined;
+  let dbPort = 0;
+  let port = 0;
+  const clients: DynamoDBClient[] = [];
+  const sockets = new Set<net.Socket>();
+
+  const start = async () => {
+    if (db) return;
+    db = dynalite({
+      path: join(path, "data"),
+      createTableMs: 0,
+      deleteTableMs: 0,
+      updateTableMs: 0,
+    }) as unknown as Server;
+    if (!options.faults) {
+      db.on("connection", (s: net.Socket) => {
+        sockets.add(s);
+        s.on("close", () => sockets.delete(s));
+      });
+      port = await _listen(db, port);
+      return;
+    }
+    dbPort = await _listen(db, dbPort);
+    proxy = http.createServer((req, res) => void _proxy(req, res, dbPort, faults));
+    proxy.on("connection", (s: net.Socket) => {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    });
+    port = await _listen(proxy, port);
+  };
+
+  const stop = async () => {
+    const [d, p] = [db, proxy];
+    db = proxy = undefined;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    if (p) await new Promise<void>((r) => p.close(() => r()));
+    if (d) await new Promise<void>((r) => d.close(() => r()));
+  };
+
+  await start();
+  return {
+    get endpoint() {
+      return `http://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    path,
+    get running() {
+      return db !== undefined;
+    },
+    faults,
+    client() {
+      const c = new DynamoDBClient({
+        region: "us-east-1",
+        endpoint: `http://127.0.0.1:${port}`,
+        credentials: { accessKeyId: "test", secretAccessKey: "test" },
+        maxAttempts: 1,
+      });
+      clients.push(c);
+      return c;
+    },
+    stop,
+    start,
+    async [Symbol.asyncDispose]() {
+      for (const c of clients) c.destroy();
+      await stop();
+      if (ownDir) await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+async function _proxy(
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  dbPort: number,
+  faults: Faults,
+): Promise<void> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of req) chunks.push(c as Uint8Array);
+  let body = new TextDecoder().decode(concat(chunks));
+  const target = String(req.headers["x-amz-target"] ?? "");
+  const op = target.split(".").pop() ?? "";
+  faults.seen[op] = (faults.seen[op] ?? 0) + 1;
+  const reply = (status: number, json: unknown) => {
+    res.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
+    res.end(JSON.stringify(json));
+  };
+  if (faults.throttle > 0) {
+    faults.throttle--;
+    return reply(400, {
+      __type: "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+      message: "Injected throttling",
+    });
+  }
+  let left: Record<string, unknown[]> | undefined;
+  if (op === "BatchWriteItem" && faults.unprocessed > 0) {
+    faults.unprocessed--;
+    const parsed = JSON.parse(body) as { RequestItems: Record<string, unknown[]> };
+    left = {};
+    for (const [table, reqs] of Object.entries(parsed.RequestItems)) {
+      const keep = Math.ceil(reqs.length / 2);
+      if (reqs.length > keep) left[table] = reqs.slice(keep);
+      parsed.RequestItems[table] = reqs.slice(0, keep);
+    }
+    body = JSON.stringify(parsed);
+  }
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) {
+    if (typeof v === "string" && k !== "content-length" && k !== "host") headers[k] = v;
+  }
+  try {
+    const r = await fetch(`http://127.0.0.1:${dbPort}/`, { method: "POST", headers, body });
+    let text = await r.text();
+    if (left && r.ok) {
+      const out = JSON.parse(text);
+      out.UnprocessedItems = { ...(out.UnprocessedItems ?? {}), ...left };
+      text = JSON.stringify(out);
+    }
+    res.writeHead(r.status, { "content-type": r.headers.get("content-type") ?? "" });
+    res.end(text);
+  } catch {
+    res.destroy();
+  }
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+/** Create a table in Tern's layout: key pk/sk, index `index` on _to + updated. */
+export async function createSyncTable(
+  client: DynamoDBClient,
+  table: string,
+  index = "tern-down",
+): Promise<void> {
+  await client.send(
+    new CreateTableCommand({
+      TableName: table,
+      AttributeDefinitions: [
+        { AttributeName: "pk", AttributeType: "S" },
+        { AttributeName: "sk", AttributeType: "S" },
+        { AttributeName: "_to", AttributeType: "S" },
+        { AttributeName: "updated", AttributeType: "S" },
+      ],
+      KeySchema: [{ AttributeName: "pk", KeyType: "HASH" }, {
+        AttributeName: "sk",
+        KeyType: "RANGE",
+      }],
+      GlobalSecondaryIndexes: [{
+        IndexName: index,
+        KeySchema: [{ AttributeName: "_to", KeyType: "HASH" }, {
+          AttributeName: "updated",
+          KeyType: "RANGE",
+        }],
+        Projection: { ProjectionType: "ALL" },
+      }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+}
+
+/** Every item of a table as JSON, sorted by pk then sk. */
+export async function scanTable(
+  client: DynamoDBClient,
+  table: string,
+): Promise<Record<string, unknown>[]> {
+  const out: Record<string, unknown>[] = [];
+  let start: Record<string, never> | undefined;
+  do {
+    const page = await client.send(
+      new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) }),
+    );
+    for (const item of page.Items ?? []) out.push(fromAttributes(item));
+    start = page.LastEvaluatedKey as typeof start;
+  } while (start);
+  return out.sort((a, b) =>
+    String(a.pk).localeCompare(String(b.pk)) || String(a.sk).localeCompare(String(b.sk))
+  );
+}

@@ -1,0 +1,145 @@
+/**
+ * Shared set-up of the sync tests: a schema with one model per direction,
+ * an agent side (database file + engine) that can be closed and reopened on
+ * the same file, a "cloud application" that writes items the documented way,
+ * and a driver that advances a FakeClock until a promise settles.
+ */
+
+import { join } from "node:path";
+import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { type Clock, FakeClock } from "../lib/clock.ts";
+import { syncSection } from "../lib/config/_sync.ts";
+import { Database, type ModelInput } from "../lib/db/mod.ts";
+import { createDynamoClient, SyncEngine, toAttributes } from "../sync/mod.ts";
+import type { Dynalite } from "./helpers/dynalite.ts";
+
+export const TABLE = "tern-data";
+
+export const SCHEMA: Record<string, ModelInput> = {
+  Reading: {
+    pk: "Sensor#${deviceId}",
+    sk: "Reading#${time}",
+    fields: {
+      deviceId: { type: "string", required: true },
+      time: { type: "date", required: true },
+      value: { type: "number" },
+    },
+    sync: "up",
+  },
+  Setting: {
+    pk: "Device#${deviceId}",
+    sk: "Setting#${name}",
+    fields: {
+      deviceId: { type: "string", required: true },
+      name: { type: "string", required: true },
+      value: { type: "string" },
+    },
+    sync: "both",
+  },
+  Notice: {
+    pk: "Notice#${target}",
+    sk: "${id}",
+    fields: {
+      target: { type: "string", required: true },
+      id: { type: "string", required: true },
+      text: { type: "string" },
+    },
+    sync: "down",
+  },
+  Local: {
+    pk: "Local#${id}",
+    fields: { id: { type: "string", required: true } },
+  },
+};
+
+/** One device: its database and sync engine. */
+export interface Agent extends AsyncDisposable {
+  db: Database;
+  engine: SyncEngine;
+  deviceId: string;
+  path: string;
+  /** Close the engine and the database (an agent restart), then open them again. */
+  restart(): Promise<Agent>;
+  close(): Promise<void>;
+}
+
+export interface AgentOptions {
+  dir: string;
+  deviceId: string;
+  ddb: Dynalite;
+  clock?: Clock;
+  /** Overrides of the sync section. */
+  sync?: Record<string, unknown>;
+  schema?: Record<string, ModelInput>;
+}
+
+export function openAgent(o: AgentOptions): Agent {
+  const path = join(o.dir, `${o.deviceId}.db`);
+  const clock = o.clock ?? new FakeClock();
+  const db = Database.open({ path, schema: o.schema ?? SCHEMA, clock, purgeInterval: 0 });
+  const config = syncSection.parse({
+    enabled: true,
+    endpoint: o.ddb.endpoint,
+    table: TABLE,
+    backoff: { min: 10, max: 200 },
+    ...o.sync,
+  });
+  const ddb = createDynamoClient({
+    sync: config,
+    credentials: () => Promise.resolve({ accessKeyId: "test", secretAccessKey: "test" }),
+  });
+  const engine = new SyncEngine({ db, ddb, deviceId: o.deviceId, config, clock });
+  const close = async () => {
+    await engine[Symbol.asyncDispose]();
+    ddb.destroy();
+    db.close();
+  };
+  return {
+    db,
+    engine,
+    deviceId: o.deviceId,
+    path,
+    async restart() {
+      await close();
+      return openAgent({ ...o, clock });
+    },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+/** Await `p` while advancing `clock` in steps (retries and backoff sleep on it). */
+export async function drive<T>(clock: FakeClock, p: Promise<T>, stepMs = 1000): Promise<T> {
+  let done = false;
+  const settled = p.finally(() => done = true);
+  settled.catch(() => {});
+  for (let i = 0; i < 10_000 && !done; i++) {
+    await clock.advance(stepMs);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  return await settled;
+}
+
+/**
+ * A cloud application writing an item for devices the documented way:
+ * `_to` (a device id or "*"), `_model`, `updated` (ISO 8601 UTC) and
+ * `_version`, plus the model's fields and its key.
+ */
+export async function cloudPut(
+  client: DynamoDBClient,
+  item: Record<string, unknown> & {
+    pk: string;
+    sk: string;
+    _model: string;
+    _to: string;
+    updated: string;
+    _version: number;
+  },
+): Promise<void> {
+  await client.send(new PutItemCommand({ TableName: TABLE, Item: toAttributes(item) }));
+}
+
+/** A fresh temp dir for one test. */
+export function tempDir(): Promise<string> {
+  return Deno.makeTempDir({ prefix: "tern_sync_" });
+}

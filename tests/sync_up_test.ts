@@ -1,0 +1,94 @@
+/**
+ * Up-sync against dynalite: every change of a model synced "up" reaches the
+ * table, repeated changes are coalesced, batches are bounded, throttling and
+ * unprocessed items are retried, and the cursor moves only past what
+ * DynamoDB accepted.
+ */
+
+import assert from "node:assert/strict";
+import { FakeClock } from "../lib/clock.ts";
+import { UP_CURSOR } from "../sync/mod.ts";
+import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
+import { drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const time = (i: number) => new Date(T0 + i * 1000).toISOString();
+
+Deno.test("up sends the current state of changed items, coalesced and in batches", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite({ faults: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  const { db } = agent;
+  for (let i = 0; i < 60; i++) db.create("Reading", { deviceId: "d1", time: time(i), value: i });
+  for (let i = 0; i < 10; i++) {
+    db.update("Reading", { deviceId: "d1", time: time(i) }, { value: 100 + i });
+    db.update("Reading", { deviceId: "d1", time: time(i) }, { value: 200 + i });
+  }
+  for (let i = 50; i < 60; i++) db.remove("Reading", { deviceId: "d1", time: time(i) });
+  db.create("Local", { id: "not-synced" });
+  const seenBefore = ddb.faults.seen.BatchWriteItem ?? 0;
+  const report = await agent.engine.syncNow();
+  // 90 change rows coalesce to 60 items: 50 puts and 10 deletes, in ⌈60/25⌉ = 3 requests.
+  assert.equal(report.up.accepted, 60);
+  assert.equal((ddb.faults.seen.BatchWriteItem ?? 0) - seenBefore, 3);
+  const items = await scanTable(ddb.client(), TABLE);
+  assert.equal(items.length, 50);
+  const local = [...db.items("Reading")].map((r) => r.item);
+  for (const item of local) {
+    const cloud = items.find((c) => c.sk === `Reading#${item.time}`);
+    assert.ok(cloud, `item ${item.time} in the cloud`);
+    assert.equal(cloud.pk, "Sensor#d1");
+    assert.equal(cloud.value, item.value);
+    assert.equal(cloud._version, item._version);
+    assert.equal(cloud.updated, item.updated);
+    assert.equal(cloud._model, "Reading");
+    assert.equal(cloud._device, "d1");
+    assert.equal(cloud._to, undefined, "up-only items stay out of the down index");
+  }
+  assert.equal(items.find((c) => c.sk === `Reading#${time(0)}`)?.value, 200);
+  assert.equal(db.cursor(UP_CURSOR).get(), db.lastSeq());
+  assert.equal(agent.engine.status().backlog, 0);
+});
+
+Deno.test("throttling and unprocessed items are retried until DynamoDB accepted them", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite({ faults: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  for (let i = 0; i < 40; i++) {
+    agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i });
+  }
+  ddb.faults.throttle = 2;
+  ddb.faults.unprocessed = 3;
+  const report = await drive(clock, agent.engine.syncNow(), 50);
+  assert.equal(report.up.accepted, 40);
+  assert.equal(ddb.faults.throttle, 0);
+  assert.equal(ddb.faults.unprocessed, 0);
+  assert.ok(agent.engine.status().counters!.retries >= 5);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 40);
+  assert.equal(agent.db.cursor(UP_CURSOR).get(), agent.db.lastSeq());
+});
+
+Deno.test("the cursor does not move past changes DynamoDB did not accept", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite({ faults: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  agent.db.create("Reading", { deviceId: "d1", time: time(0), value: 0 });
+  // Every request throttled: the pass fails after its retries, nothing is acknowledged.
+  ddb.faults.throttle = 1000;
+  await assert.rejects(drive(clock, agent.engine.syncNow(), 50), /Injected throttling/);
+  assert.equal(agent.db.cursor(UP_CURSOR).get(), 0);
+  assert.equal(agent.engine.status().backlog, 1);
+  assert.match(agent.engine.status().up.lastError!.message, /ProvisionedThroughputExceeded/);
+  ddb.faults.throttle = 0;
+  agent.db.create("Reading", { deviceId: "d1", time: time(1), value: 1 });
+  await drive(clock, agent.engine.syncNow(), 50);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
+  assert.equal(agent.db.cursor(UP_CURSOR).get(), agent.db.lastSeq());
+  assert.equal(agent.engine.status().backlog, 0);
+});
