@@ -57,7 +57,10 @@ export interface WriteOptions {
 
 /** Options of `update` and `remove`. */
 export interface ConditionalOptions extends WriteOptions {
-  /** Fail with a `conflict` DbError (and change nothing) unless the stored `_version` is this. */
+  /**
+   * Fail with a `conflict` DbError (and change nothing) unless the stored
+   * `_version` is this; 0 means "only if the item does not exist".
+   */
   ifVersion?: number;
 }
 
