@@ -44,12 +44,31 @@ async function readCredentials(ctx: WebContext): Promise<{ username: string; pas
   return credentials.parse({ username: form.get("username"), password: form.get("password") });
 }
 
+/**
+ * Login and setup act with a password, not with the session: no XSRF token,
+ * but a cross-site form post (login CSRF) is refused by its Origin.
+ */
+function sameOrigin(ctx: WebContext): void {
+  const origin = ctx.req.headers.get("origin");
+  if (origin === null || origin === "null") return;
+  let host: string;
+  try {
+    host = new URL(origin).host;
+  } catch {
+    host = "";
+  }
+  if (host !== ctx.req.headers.get("host") && host !== ctx.url.host) {
+    throw new HttpError(403, "cross_origin", "Cross-site login is not allowed");
+  }
+}
+
 export function registerAuth(d: WebDeps): void {
   const { app, auth, throttle, db } = d;
   if (!auth || !throttle || !db) return;
   const audit = d.log.child("audit");
 
   app.post("/api/auth/setup", async (_req, ctx) => {
+    sameOrigin(ctx);
     const body = await ctx.json(setupBody);
     const setup = d.setup;
     const valid = setup.token !== undefined && d.clock.now() < setup.expires &&
@@ -73,9 +92,10 @@ export function registerAuth(d: WebDeps): void {
     res.headers.append("set-cookie", setCookie);
     res.headers.append("cache-control", "no-store");
     return res;
-  });
+  }, { xsrf: false });
 
   app.post("/api/auth/login", async (_req, ctx) => {
+    sameOrigin(ctx);
     const { username, password } = await readCredentials(ctx);
     const addr = ctx.remoteAddr;
     const wait = throttle.wait(username, addr);
@@ -110,7 +130,7 @@ export function registerAuth(d: WebDeps): void {
     res.headers.append("set-cookie", setCookie);
     res.headers.append("cache-control", "no-store");
     return res;
-  }, { bodySize: 16 * 1024 });
+  }, { bodySize: 16 * 1024, xsrf: false });
 
   app.post("/api/auth/logout", (_req, ctx) => {
     if (ctx.sessionKey) {
