@@ -182,7 +182,8 @@ export function collectSecrets(config: Config): string[] {
   const out: string[] = [];
   const walk = (v: unknown, key: string) => {
     if (typeof v === "string") {
-      if (isSecretKey(key)) out.push(v);
+      // A cookie *name* in config is not a secret (a cookie value in a log field is).
+      if (isSecretKey(key) && key !== "cookie") out.push(v);
     } else if (Array.isArray(v)) v.forEach((x) => walk(x, key));
     else if (_isObject(v)) { for (const [k, x] of Object.entries(v)) walk(x, k); }
   };

@@ -4,9 +4,10 @@ import { configSchema } from "./schema.ts";
 
 const base = { configDir: "/etc/tern", stateDir: "/var/lib/tern" };
 
-Deno.test("the default config needs only its config dir, state dir, port 8080 and TERN_* vars", () => {
+Deno.test("the default config needs only its config dir, state dir, site, port 8080 and TERN_* vars", () => {
   const needs = derivePermissions(defaultConfig(), base);
-  assert.deepEqual(needs.read, ["/etc/tern", "/var/lib/tern"]);
+  const site = new URL("../../routes/site", import.meta.url).pathname;
+  assert.deepEqual(needs.read, ["/etc/tern", site, "/var/lib/tern"].sort());
   assert.deepEqual(needs.write, ["/var/lib/tern"]);
   assert.deepEqual(needs.net, ["127.0.0.1:8080"]);
   assert.ok(needs.env.every((v) => v.startsWith("TERN_")), needs.env.join());
