@@ -115,7 +115,7 @@ export const fieldSchema = z.strictObject({
   }
   if (f.default !== undefined) {
     const problem = checkValue(f as FieldDef, f.default);
-    if (problem) bad("default", `${problem} (the field's own rules)`);
+    if (problem) bad("default", problem);
     if (f.generate) bad("default", `either "default" or "generate", not both`);
   }
 });
