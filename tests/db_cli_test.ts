@@ -167,7 +167,7 @@ Deno.test("schema.json5 model errors are config errors naming file, model and fi
       text,
       /schema\.models\.Reading\.fields\.value\.type .*expected one of "string", "number"/,
     );
-    assert.match(text, /fields\.level\.default .*expected a number ≤ 1 .*found number 5/);
+    assert.match(text, /fields\.level\.default .*expected a number ≤ 1, found number 5/);
     assert.match(
       text,
       /Unknown key "schema\.models\.Reading\.fields\.note\.requird" .*did you mean/,
