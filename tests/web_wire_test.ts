@@ -1,0 +1,417 @@
+/**
+ * The real-socket battery: what only the wire shows. Raw `Deno.connect`
+ * sends malformed bytes; `fetch` drives the rest. After the battery the
+ * server must still answer.
+ */
+
+import assert from "node:assert/strict";
+import { systemClock } from "../lib/clock.ts";
+import { configSchema } from "../lib/config/mod.ts";
+import { Database } from "../lib/db/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
+import { buildApp, upgrade, WebApp, WebServer } from "../lib/web/mod.ts";
+import { makeTlsFixtures } from "./helpers/tls.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+/** Send raw bytes, read until the server closes or `ms` passes; returns what came back. */
+async function raw(port: number, bytes: string, ms = 1500): Promise<string> {
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  let out = "";
+  const timer = setTimeout(() => c.close(), ms);
+  try {
+    await c.write(enc.encode(bytes));
+    const buf = new Uint8Array(65536);
+    for (;;) {
+      const n = await c.read(buf);
+      if (n === null) break;
+      out += dec.decode(buf.subarray(0, n));
+      // One response with a body is enough; keep-alive would otherwise wait for the timer.
+      const m = /content-length: (\d+)\r\n/i.exec(out);
+      const end = out.indexOf("\r\n\r\n");
+      if (end >= 0 && (m ? out.length >= end + 4 + Number(m[1]) : !/chunked/i.test(out))) break;
+    }
+  } catch {
+    // closed by the timer or reset by the server
+  } finally {
+    clearTimeout(timer);
+    try {
+      c.close();
+    } catch { /* already closed */ }
+  }
+  return out;
+}
+
+const status = (resp: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(resp)?.[1] ?? 0);
+
+async function battery() {
+  const dir = await Deno.makeTempDir();
+  const config = configSchema.parse({
+    web: {
+      auth: { iterations: 10_000, maxFailures: 3 },
+      limits: { headerSize: 8192, bodySize: 4096 },
+    },
+  });
+  const db = Database.open({ path: `${dir}/tern.db`, clock: systemClock, purgeInterval: 0 });
+  const { app, deps } = buildApp(config, { log: nullLogger, clock: systemClock, db });
+  app.post("/api/echo", async (_r, ctx) => Response.json(await ctx.json()));
+  const server = await WebServer.start(app, { listen: ["http://127.0.0.1:0"], log: nullLogger });
+  const port = server.endpoints[0]!.port;
+  return {
+    app,
+    deps,
+    port,
+    base: `http://127.0.0.1:${port}`,
+    async [Symbol.asyncDispose]() {
+      await server.close();
+      db.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+}
+
+Deno.test("wire battery: malformed input is refused and the server keeps answering", async (t) => {
+  await using s = await battery();
+  const { port, base } = s;
+
+  await t.step("malformed request lines and headers are 400", async () => {
+    for (
+      const bad of [
+        "GARBAGE\r\n\r\n",
+        "GET\r\n\r\n",
+        "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nBad Header Name: x\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\n: novalue\r\n\r\n",
+        "\x00\x01\x02\r\n\r\n",
+      ]
+    ) {
+      const r = await raw(port, bad);
+      assert.equal(status(r), 400, `${JSON.stringify(bad)} → ${r.slice(0, 40)}`);
+    }
+  });
+
+  await t.step("bare LF line endings get a well-formed answer", async () => {
+    const r = await raw(port, "GET /api/health HTTP/1.1\nHost: a\nConnection: close\n\n");
+    assert.ok([200, 400].includes(status(r)), r.slice(0, 40));
+  });
+
+  await t.step("duplicate, conflicting Content-Length is 400 (no request smuggling)", async () => {
+    const r = await raw(
+      port,
+      "POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+    );
+    assert.equal(status(r), 400);
+  });
+
+  await t.step("oversized headers are 431, huge ones are refused by the parser", async () => {
+    const r = await raw(
+      port,
+      `GET /api/health HTTP/1.1\r\nHost: a\r\nX-Big: ${
+        "a".repeat(9000)
+      }\r\nConnection: close\r\n\r\n`,
+    );
+    assert.equal(status(r), 431);
+    const huge = await raw(
+      port,
+      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(300_000)}\r\n\r\n`,
+    );
+    assert.ok(huge === "" || [400, 431].includes(status(huge)));
+  });
+
+  await t.step("oversized bodies are 413, declared or chunked", async () => {
+    const declared = await raw(
+      port,
+      `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n${
+        "1".repeat(5000)
+      }`,
+    );
+    assert.equal(status(declared), 413);
+    const chunk = `1000\r\n${" ".repeat(4096)}\r\n`;
+    const chunked = await raw(
+      port,
+      `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}${chunk}0\r\n\r\n`,
+    );
+    assert.equal(status(chunked), 413);
+  });
+
+  await t.step("path traversal in every form is 400 or 404 and never leaks a file", async () => {
+    for (
+      const p of [
+        "/../../../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/%252e%252e/etc/passwd",
+        "/..%2f..%2fetc%2fpasswd",
+        "/..\\..\\etc\\passwd",
+        "/%5c..%5c..%5cetc%5cpasswd",
+        "/index.html%00.png",
+        "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+        "/static/..;/..;/etc/passwd",
+        "//etc/passwd",
+      ]
+    ) {
+      const r = await raw(port, `GET ${p} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+      const st = status(r);
+      assert.ok(
+        st === 400 || st === 404 || (st === 200 && r.includes("<!doctype html>")),
+        `${p} → ${st}`,
+      );
+      assert.doesNotMatch(r, /root:x:0:0/, p);
+    }
+  });
+
+  await t.step("bad JSON is 400 and a wrong content type 415", async () => {
+    const bad = await fetch(`${base}/api/echo`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"a":',
+    });
+    assert.equal(bad.status, 400);
+    assert.equal((await bad.json()).error.code, "bad_request");
+    const wrong = await fetch(`${base}/api/echo`, { method: "POST", body: "a=1" });
+    assert.equal(wrong.status, 415);
+    await wrong.body?.cancel();
+  });
+
+  await t.step("HEAD, OPTIONS and 405 with Allow", async () => {
+    const head = await raw(
+      port,
+      "HEAD /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+    );
+    assert.equal(status(head), 200);
+    assert.ok(head.endsWith("\r\n\r\n"), "no body after HEAD headers");
+    const opt = await fetch(`${base}/api/auth/login`, { method: "OPTIONS" });
+    assert.equal(opt.status, 204);
+    assert.equal(opt.headers.get("allow"), "OPTIONS, POST");
+    const na = await fetch(`${base}/api/health`, { method: "DELETE" });
+    assert.equal(na.status, 405);
+    assert.match(na.headers.get("allow")!, /GET/);
+    await na.body?.cancel();
+  });
+
+  await t.step("static: 304, Range 206 and 416, encodings with Vary", async () => {
+    const first = await fetch(`${base}/app.js`);
+    const etag = first.headers.get("etag")!;
+    const full = new Uint8Array(await first.arrayBuffer());
+    const nm = await fetch(`${base}/app.js`, { headers: { "if-none-match": etag } });
+    assert.equal(nm.status, 304);
+    const part = await fetch(`${base}/app.js`, { headers: { range: "bytes=0-9" } });
+    assert.equal(part.status, 206);
+    assert.deepEqual(new Uint8Array(await part.arrayBuffer()), full.subarray(0, 10));
+    const past = await fetch(`${base}/app.js`, {
+      headers: { range: `bytes=${full.length + 10}-` },
+    });
+    assert.equal(past.status, 416);
+    assert.equal(past.headers.get("content-range"), `bytes */${full.length}`);
+    const br = await raw(
+      port,
+      "GET /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
+    );
+    assert.match(br, /content-encoding: br/i);
+    assert.match(br, /vary: Accept-Encoding/i);
+  });
+
+  await t.step("session fixation, XSRF and brute force over the wire", async () => {
+    const setup = await fetch(`${base}/api/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        token: s.deps.setup.token,
+        username: "admin",
+        password: "correct horse",
+      }),
+    });
+    assert.equal(setup.status, 201);
+    await setup.body?.cancel();
+    const planted = "tern_session=" + "B".repeat(43);
+    const login = await fetch(`${base}/api/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie: planted },
+      body: JSON.stringify({ username: "admin", password: "correct horse" }),
+    });
+    assert.equal(login.status, 200);
+    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+    assert.notEqual(cookie, planted);
+    const { xsrf } = await login.json();
+    const noX = await fetch(`${base}/api/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie },
+      body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
+    });
+    assert.equal(noX.status, 403);
+    await noX.body?.cancel();
+    const withX = await fetch(`${base}/api/users`, {
+      method: "POST",
+      headers: { "content-type": "application/json", cookie, "x-xsrf-token": xsrf },
+      body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
+    });
+    assert.equal(withX.status, 201);
+    await withX.body?.cancel();
+    const codes: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await fetch(`${base}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ username: "x1", password: "wrong" }),
+      });
+      codes.push(r.status);
+      await r.body?.cancel();
+    }
+    assert.equal(codes[0], 401);
+    assert.ok(codes.slice(1).every((c) => c === 429 || c === 401));
+    assert.equal(codes.at(-1), 429);
+    const escalate = await fetch(`${base}/api/users/admin`, {
+      method: "PATCH",
+      headers: { "content-type": "application/json", authorization: "Bearer tern_forged" },
+      body: JSON.stringify({ role: "user" }),
+    });
+    assert.equal(escalate.status, 401);
+    await escalate.body?.cancel();
+  });
+
+  await t.step("after the battery the server still answers", async () => {
+    const r = await fetch(`${base}/api/health`);
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).ok, true);
+  });
+});
+
+Deno.test("guarded engine: a slowloris client is cut off at headerTimeout", async () => {
+  const app = new WebApp();
+  app.get("/", () => new Response("ok"));
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    engine: "guarded",
+    headerTimeout: 300,
+    idleTimeout: 300,
+    log: nullLogger,
+  });
+  const port = server.endpoints[0]!.port;
+  const c = await Deno.connect({ hostname: "127.0.0.1", port });
+  const t0 = Date.now();
+  await c.write(enc.encode("GET / HTTP/1.1\r\nHost: a\r\n"));
+  await new Promise((r) => setTimeout(r, 100));
+  await c.write(enc.encode("X-Slow: 1\r\n")).catch(() => 0);
+  const n = await c.read(new Uint8Array(100)).catch(() => null);
+  const waited = Date.now() - t0;
+  try {
+    c.close();
+  } catch { /* closed */ }
+  assert.equal(n, null, "closed without a response");
+  assert.ok(waited < 2000, `cut off after ${waited} ms`);
+  const ok = await fetch(`http://127.0.0.1:${port}/`);
+  assert.equal(await ok.text(), "ok", "others are still served");
+});
+
+Deno.test("concurrency beyond the limit is 503 with Retry-After", async () => {
+  const app = new WebApp();
+  const { promise: gate, resolve: open } = Promise.withResolvers<void>();
+  app.get("/wait", async () => {
+    await gate;
+    return new Response("done");
+  });
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    concurrency: 2,
+    log: nullLogger,
+  });
+  const base = server.endpoints[0]!.url;
+  const a = fetch(`${base}/wait`);
+  const b = fetch(`${base}/wait`);
+  while (server.inflight < 2) await new Promise((r) => setTimeout(r, 5));
+  const c = await fetch(`${base}/wait`);
+  assert.equal(c.status, 503);
+  assert.equal(c.headers.get("retry-after"), "1");
+  await c.body?.cancel();
+  open();
+  assert.equal(await (await a).text(), "done");
+  assert.equal(await (await b).text(), "done");
+});
+
+Deno.test("https on IPv6 and http on IPv4 at once, with HSTS on TLS", async () => {
+  await using tls = await makeTlsFixtures();
+  const app = new WebApp();
+  app.get("/", (_r, ctx) => Response.json({ secure: ctx.secure }));
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0", "https://[::1]:0"],
+    tls: { cert: tls.serverCert, key: tls.serverKey },
+    log: nullLogger,
+  });
+  const [plain, secure] = server.endpoints;
+  assert.match(secure!.url, /^https:\/\/\[::1\]:\d+$/);
+  const client = Deno.createHttpClient({ caCerts: [tls.caCert] });
+  try {
+    const r = await fetch(`${secure!.url}/`, { client });
+    assert.deepEqual(await r.json(), { secure: true });
+    assert.match(r.headers.get("strict-transport-security")!, /max-age/);
+    const p = await fetch(`${plain!.url}/`);
+    assert.deepEqual(await p.json(), { secure: false });
+  } finally {
+    client.close();
+  }
+});
+
+Deno.test("WebSocket: echo works and a message over the limit closes with 1009", async () => {
+  const app = new WebApp();
+  app.get("/ws", (req) => {
+    const { socket, response } = upgrade(req, { maxMessage: 1000 });
+    socket.onmessage = (e) => socket.send(e.data);
+    return response;
+  });
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    log: nullLogger,
+  });
+  const ws = new WebSocket(`${server.endpoints[0]!.url.replace("http", "ws")}/ws`);
+  const closed = new Promise<CloseEvent>((r) => ws.onclose = r);
+  await new Promise((r) => ws.onopen = r);
+  const echo = new Promise<string>((r) => ws.onmessage = (e) => r(e.data));
+  ws.send("hello");
+  assert.equal(await echo, "hello");
+  ws.send("x".repeat(5000));
+  const ev = await closed;
+  assert.equal(ev.code, 1009);
+  const plain = await fetch(`${server.endpoints[0]!.url}/ws`);
+  assert.equal(plain.status, 426, "a plain GET is told to upgrade");
+  await plain.body?.cancel();
+});
+
+Deno.test("a handler streams 10,000,000 lines in constant memory", async () => {
+  const app = new WebApp();
+  const LINES = 10_000_000;
+  app.get("/lines", () => {
+    let i = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        if (i >= LINES) return c.close();
+        let s = "";
+        const end = Math.min(LINES, i + 10_000);
+        for (; i < end; i++) s += `line ${i}\n`;
+        c.enqueue(enc.encode(s));
+      },
+    }, { highWaterMark: 1 });
+    return new Response(body);
+  }, { timeout: 0 });
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    log: nullLogger,
+  });
+  const before = Deno.memoryUsage().rss;
+  let peak = before;
+  let bytes = 0;
+  let newlines = 0;
+  const r = await fetch(`${server.endpoints[0]!.url}/lines`);
+  let n = 0;
+  for await (const chunk of r.body!) {
+    bytes += chunk.length;
+    for (let k = 0; k < chunk.length; k++) if (chunk[k] === 10) newlines++;
+    if (++n % 50 === 0) peak = Math.max(peak, Deno.memoryUsage().rss);
+  }
+  assert.equal(newlines, LINES);
+  assert.ok(bytes > 100_000_000, `${bytes} bytes streamed`);
+  const growth = (peak - before) / 1024 / 1024;
+  assert.ok(
+    growth < 64,
+    `RSS grew ${growth.toFixed(1)} MB while streaming ${(bytes / 1e6).toFixed(0)} MB`,
+  );
+});
