@@ -19,7 +19,7 @@ import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { type CloudItem, fromCloudItem } from "./cloud_item.ts";
 import { resolveConflict, sameStamp } from "./conflict.ts";
 import type { SyncContext } from "./_context.ts";
-import { applyCloud, localState } from "./local.ts";
+import { applyCloud, localState, touch } from "./local.ts";
 import { downTables, type SyncedModel } from "./plan.ts";
 import { withRetry } from "./_retry.ts";
 import type { Uploader } from "./up.ts";
@@ -136,7 +136,8 @@ export class Downloader {
       ctx.counters.skipped++;
       return false;
     }
-    if (sameStamp(local.stamp, c.stamp)) {
+    if (sameStamp(local.stamp, c.stamp) && (c.device === ctx.deviceId || c.stamp.deleted)) {
+      // This device's own write (its base was not recorded before a crash).
       ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
       ctx.counters.skipped++;
       return false;
@@ -157,6 +158,7 @@ export class Downloader {
     if (winner === "cloud") return applyCloud(ctx, m, c, local);
     // The device's version wins: the cloud's is now the base it replaces.
     ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
+    if (local.item && sameStamp(local.stamp, c.stamp)) touch(ctx, m, local.item);
     await this.#up.sendOne(m, c.key, signal);
     return false;
   }

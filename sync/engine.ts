@@ -138,11 +138,18 @@ export class SyncEngine implements AsyncDisposable {
     this.#upWake.abort();
   }
 
-  /** Send everything pending, then read what changed in the cloud. */
-  syncNow(signal?: AbortSignal): Promise<SyncReport> {
+  /**
+   * Send everything pending, then read what changed in the cloud (or only
+   * one direction).
+   */
+  syncNow(signal?: AbortSignal, direction: "up" | "down" | "both" = "both"): Promise<SyncReport> {
     return this.#exclusive(async () => {
-      const up = await this.#upAll(signal);
-      const down = await this.#downPass(signal, false);
+      const up = direction === "down"
+        ? { advanced: 0, accepted: 0, failed: 0 }
+        : await this.#upAll(signal);
+      const down = direction === "up"
+        ? { read: 0, applied: 0 }
+        : await this.#downPass(signal, false);
       return { up, down };
     });
   }

@@ -87,3 +87,16 @@ export function applyCloud(
     return false;
   }
 }
+
+/**
+ * Re-stamp the device's item (same fields, next `_version`, `updated` now) so
+ * it orders after a cloud version with the very same stamp; the new change is
+ * sent by the next up pass. Used when the device wins a tie.
+ */
+export function touch(ctx: SyncContext, m: SyncedModel, item: Item): void {
+  const fields: Record<string, unknown> = { ...item };
+  delete fields.created;
+  delete fields.updated;
+  delete fields._version;
+  ctx.db.put(m.name, fields, { ifVersion: item._version });
+}

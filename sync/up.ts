@@ -27,7 +27,7 @@ import type { Change, RawKey } from "../lib/db/mod.ts";
 import { cloudKey, fromCloudItem, toCloudItem, toTombstone } from "./cloud_item.ts";
 import { resolveConflict, sameStamp, type Stamp } from "./conflict.ts";
 import { eachLimit, type SyncContext } from "./_context.ts";
-import { applyCloud, localState } from "./local.ts";
+import { applyCloud, localState, touch } from "./local.ts";
 import type { SyncedModel } from "./plan.ts";
 import { isConditionFailed, withRetry } from "./_retry.ts";
 import { UP_CURSOR } from "./_state.ts";
@@ -191,11 +191,13 @@ export class Uploader {
       const values = {
         ":lu": { S: local.stamp.updated },
         ":lv": { N: String(local.stamp.version) },
+        ":me": { S: ctx.deviceId },
         ...(expected
           ? { ":eu": { S: expected.updated }, ":ev": { N: String(expected.version) } }
           : {}),
       };
-      const mine = "(#u = :lu AND #v = :lv)";
+      // Already written by this device (a retry after a crash): accepted as is.
+      const mine = "(#u = :lu AND #v = :lv AND #d = :me)";
       try {
         await withRetry(
           () =>
@@ -206,7 +208,7 @@ export class Uploader {
                 ConditionExpression: expected
                   ? `(#u = :eu AND #v = :ev) OR ${mine}`
                   : `attribute_not_exists(pk) OR ${mine}`,
-                ExpressionAttributeNames: { "#u": "updated", "#v": "_version" },
+                ExpressionAttributeNames: { "#u": "updated", "#v": "_version", "#d": "_device" },
                 ExpressionAttributeValues: values,
               }),
               signal ? { abortSignal: signal } : {},
@@ -229,7 +231,7 @@ export class Uploader {
         this.#retryOptions(signal),
       );
       const cloud = got.Item ? fromCloudItem(got.Item) : undefined;
-      if (cloud && sameStamp(cloud.stamp, local.stamp)) {
+      if (cloud && sameStamp(cloud.stamp, local.stamp) && cloud.device === ctx.deviceId) {
         ctx.state.setBase(m.name, k.pk, k.sk, local.stamp);
         return true;
       }
@@ -246,6 +248,12 @@ export class Uploader {
       });
       if (winner === "cloud" && cloud) {
         applyCloud(ctx, m, cloud, { stamp: local.stamp });
+        return true;
+      }
+      if (cloud && local.item && sameStamp(cloud.stamp, local.stamp)) {
+        // The device wins a tie: give its item a newer stamp; the next pass sends it.
+        ctx.state.setBase(m.name, k.pk, k.sk, cloud.stamp);
+        touch(ctx, m, local.item);
         return true;
       }
       expected = cloud?.stamp;

@@ -18,7 +18,12 @@ import dynalite from "dynalite";
 import http from "node:http";
 import type net from "node:net";
 import { join } from "node:path";
-import { CreateTableCommand, DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  DynamoDBClient,
+  ScanCommand,
+} from "@aws-sdk/client-dynamodb";
 import { fromAttributes } from "../../sync/mod.ts";
 
 /** Faults the proxy injects (each counter is decremented per injected fault). */
@@ -235,6 +240,17 @@ export async function createSyncTable(
       BillingMode: "PAY_PER_REQUEST",
     }),
   );
+  // Wait until the table and its index are ACTIVE (writes to a CREATING table fail).
+  for (let i = 0; i < 200; i++) {
+    const d = await client.send(new DescribeTableCommand({ TableName: table }));
+    const t = d.Table;
+    if (
+      t?.TableStatus === "ACTIVE" &&
+      (t.GlobalSecondaryIndexes ?? []).every((g) => g.IndexStatus === "ACTIVE")
+    ) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`Table "${table}" did not become ACTIVE`);
 }
 
 /** Every item of a table as JSON, sorted by pk then sk. */

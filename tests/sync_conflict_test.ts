@@ -1,0 +1,145 @@
+/**
+ * Conflicts on a model synced "both", against dynalite: an item changed on
+ * the device and in the cloud since the last exchange. Last writer wins by
+ * `updated` (device newer, cloud newer), equal times go to the cloud, and
+ * the per-model policies device-wins and cloud-wins override it — found by
+ * the conditional write going up or by the version check coming down. Each
+ * conflict is logged and counted, and both sides end on the same version.
+ */
+
+import assert from "node:assert/strict";
+import { FakeClock } from "../lib/clock.ts";
+import { fromAttributes } from "../sync/mod.ts";
+import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { createSyncTable, type Dynalite, startDynalite } from "./helpers/dynalite.ts";
+import { type Agent, cloudPut, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+const iso = (ms: number) => new Date(ms).toISOString();
+const KEY = { deviceId: "d1", name: "mode" };
+
+interface Case {
+  policy?: "lww" | "device-wins" | "cloud-wins";
+  /** ms after T0 of the device's and the cloud's concurrent write. */
+  device: number;
+  cloud: number;
+  /** Which pass meets the conflict first. */
+  via: "up" | "down";
+  winner: "device" | "cloud";
+}
+
+async function conflict(c: Case): Promise<void> {
+  const dir = await tempDir();
+  await using ddb: Dynalite = await startDynalite();
+  const cloud = ddb.client();
+  await createSyncTable(cloud, TABLE);
+  const clock = new FakeClock(T0);
+  const sync = c.policy ? { models: { Setting: { conflict: c.policy } } } : {};
+  await using agent: Agent = openAgent({ dir, deviceId: "d1", ddb, clock, sync });
+  agent.db.create("Setting", { ...KEY, value: "start" });
+  await agent.engine.syncNow();
+  // Both sides change the item before they meet again.
+  await clock.advance(c.device);
+  agent.db.update("Setting", KEY, { value: "device" });
+  await cloudPut(cloud, {
+    pk: "Device#d1",
+    sk: "Setting#mode",
+    _model: "Setting",
+    _to: "d1",
+    updated: iso(T0 + c.cloud),
+    _version: 2,
+    deviceId: "d1",
+    name: "mode",
+    value: "cloud",
+  });
+  await agent.engine.syncNow(undefined, c.via);
+  await agent.engine.syncNow();
+  const local = agent.db.get("Setting", KEY)!;
+  const got = await cloud.send(
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
+    }),
+  );
+  const remote = fromAttributes(got.Item!);
+  assert.equal(local.value, c.winner, "device value");
+  assert.equal(remote.value, c.winner, "cloud value");
+  assert.equal(remote.updated, local.updated);
+  assert.equal(remote._version, local._version);
+  const status = agent.engine.status();
+  assert.equal(status.conflicts, 1);
+  const [record] = status.recentConflicts!;
+  assert.equal(record!.winner, c.winner);
+  assert.equal(record!.policy, c.policy ?? "lww");
+  assert.equal(record!.cloud!.updated, iso(T0 + c.cloud));
+  // Settled: another round changes nothing and logs no new conflict.
+  const again = await agent.engine.syncNow();
+  assert.equal(again.down.applied, 0);
+  assert.equal(agent.engine.status().conflicts, 1);
+}
+
+Deno.test("conflict, device newer: the device's version wins (found going up)", () =>
+  conflict({ device: 5000, cloud: 2000, via: "up", winner: "device" }));
+
+Deno.test("conflict, cloud newer: the cloud's version wins (found going up)", () =>
+  conflict({ device: 2000, cloud: 5000, via: "up", winner: "cloud" }));
+
+Deno.test("conflict, same time and version: the cloud wins the tie", () =>
+  conflict({ device: 3000, cloud: 3000, via: "up", winner: "cloud" }));
+
+Deno.test("conflict, device newer: the device's version wins (found coming down)", () =>
+  conflict({ device: 5000, cloud: 2000, via: "down", winner: "device" }));
+
+Deno.test("conflict, cloud newer: the cloud's version wins (found coming down)", () =>
+  conflict({ device: 2000, cloud: 5000, via: "down", winner: "cloud" }));
+
+Deno.test("conflict, same time coming down: the cloud wins the tie", () =>
+  conflict({ device: 3000, cloud: 3000, via: "down", winner: "cloud" }));
+
+Deno.test("device-wins: the device's older version replaces the cloud's", () =>
+  conflict({ policy: "device-wins", device: 2000, cloud: 5000, via: "up", winner: "device" }));
+
+Deno.test("cloud-wins: the cloud's older version replaces the device's", () =>
+  conflict({ policy: "cloud-wins", device: 5000, cloud: 2000, via: "down", winner: "cloud" }));
+
+Deno.test("a cloud change to an item the device did not touch is applied without conflict", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite();
+  const cloud = ddb.client();
+  await createSyncTable(cloud, TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  agent.db.create("Setting", { ...KEY, value: "start" });
+  await agent.engine.syncNow();
+  // An older `updated` than the device's copy: still applied, since only the cloud changed.
+  await cloudPut(cloud, {
+    pk: "Device#d1",
+    sk: "Setting#mode",
+    _model: "Setting",
+    _to: "d1",
+    updated: iso(T0 - 60_000),
+    _version: 2,
+    deviceId: "d1",
+    name: "mode",
+    value: "cloud",
+  });
+  await clock.advance(1000);
+  const r = await agent.engine.syncNow();
+  assert.equal(r.down.applied, 1);
+  assert.equal(agent.db.get("Setting", KEY)!.value, "cloud");
+  assert.equal(agent.engine.status().conflicts, 0);
+  // The device's next change goes up over it (the base moved to the cloud's version).
+  agent.db.update("Setting", KEY, { value: "device" });
+  await agent.engine.syncNow();
+  const got = await cloud.send(
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
+    }),
+  );
+  assert.equal(fromAttributes(got.Item!).value, "device");
+  assert.equal(fromAttributes(got.Item!)._version, 3);
+});
+
+Deno.test("device-wins, same time and version: the device's content wins with a newer stamp", () =>
+  conflict({ policy: "device-wins", device: 3000, cloud: 3000, via: "up", winner: "device" }));
