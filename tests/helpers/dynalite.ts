@@ -34,6 +34,8 @@ export interface Faults {
   unprocessed: number;
   /** Requests seen by the proxy, by X-Amz-Target operation. */
   seen: Record<string, number>;
+  /** Called for each request before it is forwarded (e.g. to stop the emulator mid-sync). */
+  onRequest?: (op: string, count: number) => void;
 }
 
 export interface DynaliteOptions {
@@ -158,6 +160,8 @@ async function _proxy(
   const target = String(req.headers["x-amz-target"] ?? "");
   const op = target.split(".").pop() ?? "";
   faults.seen[op] = (faults.seen[op] ?? 0) + 1;
+  faults.onRequest?.(op, faults.seen[op]);
+  if (res.destroyed || req.socket.destroyed) return;
   const reply = (status: number, json: unknown) => {
     res.writeHead(status, { "content-type": "application/x-amz-json-1.0" });
     res.end(JSON.stringify(json));
