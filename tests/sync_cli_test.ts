@@ -1,0 +1,80 @@
+/**
+ * `tern sync status|now|full` in-process against dynalite, with a config
+ * directory the way a user writes it.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { syncCommand } from "../lib/cli/sync.ts";
+import { Database } from "../lib/db/mod.ts";
+import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
+import { SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+
+function capture() {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
+}
+
+Deno.test("tern sync now sends pending items; status shows backlog, cursors and last success", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite();
+  await createSyncTable(ddb.client(), TABLE);
+  const config = join(dir, "config");
+  const state = join(dir, "state");
+  await Deno.mkdir(config);
+  await Deno.writeTextFile(
+    join(config, "tern.json5"),
+    JSON.stringify({
+      aws: {
+        region: "eu-west-1",
+        credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
+      },
+      sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
+    }),
+  );
+  await Deno.writeTextFile(join(config, "device.json5"), JSON.stringify({ id: "dev-7" }));
+  await Deno.writeTextFile(join(config, "schema.json5"), JSON.stringify({ models: SCHEMA }));
+  {
+    using db = Database.open({ path: join(state, "tern.db"), schema: SCHEMA, purgeInterval: 0 });
+    db.create("Reading", { deviceId: "dev-7", time: "2026-01-01T00:00:00Z", value: 1 });
+    db.create("Reading", { deviceId: "dev-7", time: "2026-01-01T00:00:01Z", value: 2 });
+  }
+  const flags = { config, state };
+  let c = capture();
+  assert.equal(await syncCommand.run(["status", "--json"], flags, c.io), 0);
+  const before = JSON.parse(c.out.join(""));
+  assert.equal(before.enabled, true);
+  assert.equal(before.backlog, 2);
+  assert.equal(before.up.lastSuccess, undefined);
+
+  c = capture();
+  assert.equal(await syncCommand.run(["now"], flags, c.io), 0, c.err.join("\n"));
+  assert.match(c.out.join(""), /up: 2 item\(s\) sent/);
+  const items = await scanTable(ddb.client(), TABLE);
+  assert.deepEqual(items.map((i) => [i.pk, i.value, i._device]), [
+    ["Sensor#dev-7", 1, "dev-7"],
+    ["Sensor#dev-7", 2, "dev-7"],
+  ]);
+
+  c = capture();
+  assert.equal(await syncCommand.run(["status"], flags, c.io), 0);
+  const text = c.out.join("\n");
+  assert.match(text, /backlog: 0 change\(s\)/);
+  assert.match(text, /Reading\s+up\s+table tern-data, 0 pending/);
+  assert.match(text, /up: last success \d{4}-/);
+
+  c = capture();
+  assert.equal(await syncCommand.run(["full"], flags, c.io), 0);
+  assert.match(c.out.join(""), /up: 2 item\(s\) sent/);
+  await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("tern sync now with sync off exits 78 and names the key", async () => {
+  const dir = await tempDir();
+  const c = capture();
+  assert.equal(await syncCommand.run(["now"], { config: dir, state: join(dir, "s") }, c.io), 78);
+  assert.match(c.err.join(""), /sync\.enabled/);
+  await assert.rejects(syncCommand.run(["bogus"], {}, c.io), /Unknown subcommand "bogus"/);
+  await Deno.remove(dir, { recursive: true });
+});
