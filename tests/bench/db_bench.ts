@@ -1,7 +1,7 @@
 /**
  * Database benchmark: Tern's `Database` against raw `node:sqlite` running the
  * same statements on the same table layout with the same pragmas, in the same
- * process, alternating rounds; the median round of each is compared.
+ * process, alternating chunk by chunk within each round; the median round of each is compared.
  *
  * Cases: a single durable create (synchronous=FULL, one fsynced commit each),
  * a single create with the default synchronous=NORMAL, 1,000 creates in one
@@ -124,10 +124,14 @@ function median(xs: number[]): number {
 
 interface Case {
   name: string;
+  /** Operations per round. */
   ops: number;
+  /** Operations per timed chunk: Tern and raw alternate chunk by chunk, so load drift hits both. */
+  chunk: number;
   sync: "NORMAL" | "FULL";
-  tern: (db: Database, round: number) => void;
-  raw: (db: Raw, round: number) => void;
+  /** Run operations [from, to) of a round. */
+  tern: (db: Database, round: number, from: number, to: number) => void;
+  raw: (db: Raw, round: number, from: number, to: number) => void;
   /** Prepare both databases before timing (seed data). */
   seed?: { tern: (db: Database) => void; raw: (db: Raw) => void };
 }
@@ -142,37 +146,39 @@ const seedRaw = (db: Raw) =>
     for (let i = 0; i < SEED; i++) db.insert("s", time(i), i);
   });
 
-const singleOps = quick ? 50 : 200;
 const cases: Case[] = [
   {
     name: "single durable create (synchronous=FULL)",
-    ops: singleOps,
+    ops: quick ? 50 : 200,
+    chunk: 1,
     sync: "FULL",
-    tern: (db, r) => {
-      for (let i = 0; i < singleOps; i++) {
+    tern: (db, r, from, to) => {
+      for (let i = from; i < to; i++) {
         db.create("Reading", { deviceId: `r${r}`, time: time(i), value: i });
       }
     },
-    raw: (db, r) => {
-      for (let i = 0; i < singleOps; i++) db.tx(() => db.insert(`r${r}`, time(i), i));
+    raw: (db, r, from, to) => {
+      for (let i = from; i < to; i++) db.tx(() => db.insert(`r${r}`, time(i), i));
     },
   },
   {
     name: "single create (synchronous=NORMAL)",
     ops: 2000,
+    chunk: 10,
     sync: "NORMAL",
-    tern: (db, r) => {
-      for (let i = 0; i < 2000; i++) {
+    tern: (db, r, from, to) => {
+      for (let i = from; i < to; i++) {
         db.create("Reading", { deviceId: `r${r}`, time: time(i), value: i });
       }
     },
-    raw: (db, r) => {
-      for (let i = 0; i < 2000; i++) db.tx(() => db.insert(`r${r}`, time(i), i));
+    raw: (db, r, from, to) => {
+      for (let i = from; i < to; i++) db.tx(() => db.insert(`r${r}`, time(i), i));
     },
   },
   {
     name: "1,000 creates in one transaction",
     ops: 1000,
+    chunk: 1000,
     sync: "NORMAL",
     tern: (db, r) =>
       db.transaction(() => {
@@ -188,15 +194,16 @@ const cases: Case[] = [
   {
     name: "get by key",
     ops: 20_000,
+    chunk: 500,
     sync: "NORMAL",
     seed: { tern: seedTern, raw: seedRaw },
-    tern: (db) => {
-      for (let i = 0; i < 20_000; i++) {
+    tern: (db, _r, from, to) => {
+      for (let i = from; i < to; i++) {
         if (!db.get("Reading", { deviceId: "s", time: time(i % SEED) })) throw new Error("miss");
       }
     },
-    raw: (db) => {
-      for (let i = 0; i < 20_000; i++) {
+    raw: (db, _r, from, to) => {
+      for (let i = from; i < to; i++) {
         if (!db.get("s", time(i % SEED))) throw new Error("miss");
       }
     },
@@ -204,19 +211,20 @@ const cases: Case[] = [
   {
     name: "100-item range find",
     ops: 1000,
+    chunk: 25,
     sync: "NORMAL",
     seed: { tern: seedTern, raw: seedRaw },
-    tern: (db) => {
-      for (let i = 0; i < 1000; i++) {
-        const from = time((i * 7) % (SEED - 100));
-        const page = db.find("Reading", { deviceId: "s", time: { gte: from } }, { limit: 100 });
+    tern: (db, _r, from, to) => {
+      for (let i = from; i < to; i++) {
+        const start = time((i * 7) % (SEED - 100));
+        const page = db.find("Reading", { deviceId: "s", time: { gte: start } }, { limit: 100 });
         if (page.items.length !== 100) throw new Error("short page");
       }
     },
-    raw: (db) => {
-      for (let i = 0; i < 1000; i++) {
-        const from = time((i * 7) % (SEED - 100));
-        if (db.range("s", from, 100).length !== 100) throw new Error("short page");
+    raw: (db, _r, from, to) => {
+      for (let i = from; i < to; i++) {
+        const start = time((i * 7) % (SEED - 100));
+        if (db.range("s", start, 100).length !== 100) throw new Error("short page");
       }
     },
   },
@@ -237,17 +245,23 @@ try {
     c.seed?.raw(raw);
     const t: number[] = [];
     const r: number[] = [];
-    // Warm-up round (JIT, statement cache), then alternate.
-    c.tern(tern, 99);
-    c.raw(raw, 99);
+    // Warm-up round (JIT, statement cache), then rounds of alternating chunks.
+    c.tern(tern, 99, 0, c.ops);
+    c.raw(raw, 99, 0, c.ops);
     for (let round = 0; round < ROUNDS; round++) {
-      if (round % 2 === 0) {
-        t.push(measure(() => c.tern(tern, round)));
-        r.push(measure(() => c.raw(raw, round)));
-      } else {
-        r.push(measure(() => c.raw(raw, round)));
-        t.push(measure(() => c.tern(tern, round)));
+      let tt = 0, rr = 0;
+      for (let from = 0, n = 0; from < c.ops; from += c.chunk, n++) {
+        const to = Math.min(c.ops, from + c.chunk);
+        if ((round + n) % 2 === 0) {
+          tt += measure(() => c.tern(tern, round, from, to));
+          rr += measure(() => c.raw(raw, round, from, to));
+        } else {
+          rr += measure(() => c.raw(raw, round, from, to));
+          tt += measure(() => c.tern(tern, round, from, to));
+        }
       }
+      t.push(tt);
+      r.push(rr);
     }
     tern.close();
     raw.close();
@@ -270,11 +284,17 @@ const table =
 console.log("\n" + table);
 if (!quick && only === undefined) {
   const out = new URL("./results/db.md", import.meta.url).pathname;
+  let load = "";
+  try {
+    load = ` Load average during the run: ${
+      Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(", ")
+    } (shared machine: single runs vary by ±20%).`;
+  } catch { /* not Linux */ }
   Deno.writeTextFileSync(
     out,
     `## Database (lib/db vs raw node:sqlite)\n\nCommand: \`deno run --allow-all tests/bench/db_bench.ts\` ` +
       `(Deno ${Deno.version.deno}, SQLite WAL, same statements and pragmas on both sides; median of ${ROUNDS} ` +
-      `alternating rounds; ops/s counts items written or calls made).\n\n${table}\n`,
+      `rounds, Tern and raw alternating chunk by chunk within each round; ops/s counts items written or calls made).${load}\n\n${table}\n`,
   );
   console.log(`Wrote ${out}`);
 }
