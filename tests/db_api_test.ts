@@ -258,3 +258,13 @@ Deno.test("define() again with the same definition is a no-op; the item survives
   t.db.define("_S", def);
   assert.ok(t.db.get("_S", { id: "1" }));
 });
+
+Deno.test("the file is in WAL mode with the chosen synchronous level", async () => {
+  for (const [level, value] of [["NORMAL", 1], ["FULL", 2]] as const) {
+    await using t = await tempDb({ synchronous: level });
+    const mode = t.db.sql.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
+    const sync = t.db.sql.prepare("PRAGMA synchronous").get() as { synchronous: number };
+    assert.equal(mode.journal_mode, "wal");
+    assert.equal(sync.synchronous, value);
+  }
+});

@@ -51,7 +51,13 @@ export class ChangeLog {
 
   /** Changes after `since`, oldest first. */
   read(since: number, limit = 1000): Change[] {
-    const rows = this.#stmts.get(READ).all(since, Math.max(1, Math.floor(limit)));
+    if (!Number.isSafeInteger(since) || since < 0) {
+      throw new RangeError(`changes() since must be an integer ≥ 0, got ${since}`);
+    }
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new RangeError(`changes() limit must be an integer ≥ 1, got ${limit}`);
+    }
+    const rows = this.#stmts.get(READ).all(since, limit);
     return rows.map((r) => ({ ...r }) as unknown as Change);
   }
 
