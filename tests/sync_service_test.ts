@@ -1,0 +1,174 @@
+/**
+ * The "sync" service under the real Agent (loaded lazily from
+ * lib/services.ts), with dynalite and an in-process MQTT broker: a local
+ * write goes up `upDelay` after it happens, and a notification on the
+ * device's sync topic brings a cloud change down at once, without waiting
+ * for `downInterval`. The status reaches the agent's service states.
+ */
+
+import assert from "node:assert/strict";
+import { Agent } from "../lib/agent.ts";
+import { FakeClock } from "../lib/clock.ts";
+import { configSchema } from "../lib/config/mod.ts";
+import type { DatabaseService } from "../lib/db/mod.ts";
+import { LogHub, RingSink } from "../lib/log/mod.ts";
+import { SERVICES } from "../lib/services.ts";
+import { startAedes } from "./helpers/aedes.ts";
+import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
+import { cloudPut, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+
+const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  step?: () => Promise<void>,
+) {
+  const end = Date.now() + 10_000;
+  while (!(await check())) {
+    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
+    await (step ? step() : new Promise((r) => setTimeout(r, 20)));
+  }
+}
+
+Deno.test("the sync service sends changes after upDelay and reads down on an MQTT nudge", async () => {
+  const stateDir = await tempDir();
+  await using ddb = await startDynalite();
+  await using broker = await startAedes();
+  const cloud = ddb.client();
+  await createSyncTable(cloud, TABLE);
+  const config = configSchema.parse({
+    device: { id: "d1" },
+    aws: {
+      region: "eu-west-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
+    },
+    mqtt: { enabled: true, url: broker.url },
+    sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE, downInterval: 600_000 },
+    schema: { models: SCHEMA },
+  });
+  const clock = new FakeClock(T0);
+  const ring = new RingSink(200);
+  const agent = await Agent.start({
+    loaded: { config, configDir: stateDir, stateDir, files: [], secrets: [] },
+    factories: SERVICES,
+    clock,
+    hub: new LogHub({ sinks: [ring] }),
+    ring,
+  });
+  try {
+    const states = () => Object.fromEntries(agent.states().map((s) => [s.name, s]));
+    assert.equal(states().sync?.state, "running", JSON.stringify(states().sync));
+    const db = agent.get<DatabaseService>("database").db;
+    db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 7 });
+    // Nothing is sent before upDelay (1 s of fake time) has passed.
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal((await scanTable(cloud, TABLE)).length, 0);
+    await until(
+      "the reading in the table",
+      async () => (await scanTable(cloud, TABLE)).length === 1,
+      () => clock.advance(500),
+    );
+    // A cloud application writes a notice and notifies the device.
+    await cloudPut(cloud, {
+      pk: "Notice#d1",
+      sk: "n1",
+      _model: "Notice",
+      _to: "d1",
+      updated: new Date(T0).toISOString(),
+      _version: 1,
+      target: "d1",
+      id: "n1",
+      text: "hello",
+    });
+    await until("the notice on the device", () => {
+      broker.broker.publish(
+        {
+          cmd: "publish",
+          topic: "tern/d1/sync",
+          payload: Buffer.from("{}"),
+          qos: 0,
+          retain: false,
+          dup: false,
+        },
+        () => {},
+      );
+      return db.get("Notice", { target: "d1", id: "n1" }) !== undefined;
+    }, () => new Promise((r) => setTimeout(r, 50)));
+    const details = states().sync?.details as { backlog: number; up: { lastSuccess?: string } };
+    assert.equal(details.backlog, 0);
+    assert.ok(details.up.lastSuccess);
+  } finally {
+    await agent[Symbol.asyncDispose]();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("without MQTT, sync polls on downInterval and backs off through an outage", async () => {
+  const stateDir = await tempDir();
+  await using ddb = await startDynalite();
+  const cloud = ddb.client();
+  await createSyncTable(cloud, TABLE);
+  const config = configSchema.parse({
+    device: { id: "d1" },
+    aws: {
+      region: "eu-west-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
+    },
+    sync: {
+      enabled: true,
+      endpoint: ddb.endpoint,
+      table: TABLE,
+      downInterval: 60_000,
+      backoff: { min: 1000, max: 8000 },
+    },
+    schema: { models: SCHEMA },
+  });
+  const clock = new FakeClock(T0);
+  const ring = new RingSink(200);
+  const agent = await Agent.start({
+    loaded: { config, configDir: stateDir, stateDir, files: [], secrets: [] },
+    factories: SERVICES,
+    clock,
+    hub: new LogHub({ sinks: [ring] }),
+    ring,
+  });
+  try {
+    const db = agent.get<DatabaseService>("database").db;
+    assert.ok(agent.states().some((s) => s.name === "sync" && s.state === "running"));
+    assert.ok(!agent.states().some((s) => s.name === "mqtt"));
+    await cloudPut(cloud, {
+      pk: "Notice#d1",
+      sk: "n1",
+      _model: "Notice",
+      _to: "d1",
+      updated: new Date(T0).toISOString(),
+      _version: 1,
+      target: "d1",
+      id: "n1",
+      text: "hello",
+    });
+    await until(
+      "the notice after downInterval",
+      () => db.get("Notice", { target: "d1", id: "n1" }) !== undefined,
+      () => clock.advance(5_000),
+    );
+    // Outage: the write waits, the error is reported, and it goes up once the endpoint is back.
+    await ddb.stop();
+    db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 1 });
+    const status = () =>
+      agent.states().find((s) => s.name === "sync")!.details as {
+        backlog: number;
+        up: { lastError?: { message: string } };
+      };
+    await until("an up error", () => status().up.lastError !== undefined, () => clock.advance(500));
+    assert.equal(status().backlog, 1);
+    assert.ok(ring.entries().some((r) => /Sync up failed; retrying in \d+ ms/.test(r.msg)));
+    await ddb.start();
+    await until("the backlog sent", () => status().backlog === 0, () => clock.advance(1000));
+    assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
+  } finally {
+    await agent[Symbol.asyncDispose]();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
