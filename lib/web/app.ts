@@ -40,6 +40,11 @@ export interface RouteOptions {
   timeout?: number;
   /** Check the XSRF token on state-changing session requests. @default true */
   xsrf?: boolean;
+  /**
+   * Resolve `ctx.user` (session cookie or bearer token) even on a public route.
+   * @default true unless role is "public"
+   */
+  auth?: boolean;
 }
 
 /** Resolves who is calling; implemented by lib/web/auth on the database. */
@@ -59,7 +64,7 @@ export interface WebAppOptions {
   clock?: Clock;
   /** Roles and inheritance. @default admin ⊃ user ⊃ public */
   roles?: Record<string, string[]>;
-  /** Request line + headers in bytes. @default 16384 */
+  /** Request line + headers in bytes; 0 leaves it to the runtime's parser. @default 16384 */
   headerSize?: number;
   /** @default 1048576 */
   bodySize?: number;
@@ -82,6 +87,7 @@ interface _Route {
   bodySize: number;
   timeout: number;
   xsrf: boolean;
+  auth: boolean;
 }
 
 /** Connection facts the server passes with each request. */
@@ -145,6 +151,7 @@ export class WebApp {
       bodySize: options.bodySize ?? this.#o.bodySize,
       timeout: options.timeout ?? this.#o.requestTimeout,
       xsrf: options.xsrf ?? true,
+      auth: options.auth ?? role !== "public",
     });
     return this;
   }
@@ -236,15 +243,13 @@ export class WebApp {
   }
 
   #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {
-    const headers = req.headers;
-    let size = req.method.length + req.url.length;
-    for (const [k, v] of headers) size += k.length + v.length + 4;
-    if (size > this.#o.headerSize) {
-      return errorJson(
-        431,
-        "headers_too_large",
-        `Request headers exceed ${this.#o.headerSize} bytes`,
-      );
+    const limit = this.#o.headerSize;
+    if (limit > 0) {
+      let size = req.method.length + req.url.length;
+      for (const [k, v] of req.headers) size += k.length + v.length + 4;
+      if (size > limit) {
+        return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
+      }
     }
     const m = this.router.match(req.method, path);
     if (m === null) {
@@ -265,6 +270,7 @@ export class WebApp {
       }
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
+      const headers = req.headers;
       // Body limit: refuse a declared oversize at once; count a streamed one.
       const cl = headers.get("content-length");
       if (cl !== null && Number(cl) > route.bodySize) throw tooLarge(route.bodySize);
@@ -284,7 +290,10 @@ export class WebApp {
         (ctx as { limits: BodyLimits }).limits = { ...this.#limits, bodySize: route.bodySize };
       }
     }
-    if (this.authenticator && (headers.has("cookie") || headers.has("authorization"))) {
+    if (
+      route.auth && this.authenticator &&
+      (req.headers.has("cookie") || req.headers.has("authorization"))
+    ) {
       const user = this.authenticator.authenticate(req, ctx);
       if (user instanceof Promise) {
         return user.then((u) => {

@@ -12,6 +12,7 @@ import type { ServiceState } from "../service.ts";
 import type { WebApp } from "./app.ts";
 import type { SessionAuth } from "./auth/sessions.ts";
 import type { LoginThrottle } from "./auth/throttle.ts";
+import type { StaticSite } from "./static.ts";
 
 /** Where /api/status and /api/health read the services' states (the agent implements it). */
 export interface StatusSource {
@@ -42,4 +43,6 @@ export interface WebDeps {
   /** ms since epoch when the web service started. */
   startedAt: number;
   deviceId?: string;
+  /** The dashboard served from memory (absent when web.static.enabled is false). */
+  site?: StaticSite;
 }

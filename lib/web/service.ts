@@ -125,6 +125,7 @@ export function buildApp(
         : {}),
     });
     app.fallback = site.serve;
+    deps.site = site;
   }
   return { app, deps };
 }

@@ -130,7 +130,7 @@ export function registerAuth(d: WebDeps): void {
     res.headers.append("set-cookie", setCookie);
     res.headers.append("cache-control", "no-store");
     return res;
-  }, { bodySize: 16 * 1024, xsrf: false });
+  }, { bodySize: 16 * 1024, xsrf: false, auth: true });
 
   app.post("/api/auth/logout", (_req, ctx) => {
     if (ctx.sessionKey) {
@@ -155,7 +155,7 @@ export function registerAuth(d: WebDeps): void {
     const res = Response.json(out);
     res.headers.append("cache-control", "no-store");
     return res;
-  });
+  }, { auth: true });
 
   app.get("/api/auth/setup", () => Response.json({ needed: auth.store.userCount() === 0 }));
 }

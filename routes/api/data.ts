@@ -123,7 +123,7 @@ export function registerData(d: WebDeps): void {
         }
       });
     return Response.json({ models });
-  });
+  }, { auth: true });
 
   app.get("/api/data/:model", (_req, ctx) => {
     const model = access(ctx, false);
@@ -150,7 +150,7 @@ export function registerData(d: WebDeps): void {
     const body: Record<string, unknown> = { items: page.items.map((it) => shape(model, it)) };
     if (page.next) body.next = page.next;
     return Response.json(body);
-  });
+  }, { auth: true });
 
   app.post("/api/data/:model", async (_req, ctx) => {
     const model = access(ctx, true);
@@ -161,14 +161,14 @@ export function registerData(d: WebDeps): void {
     }
     const it = db.create(model, input as Record<string, unknown>);
     return Response.json({ item: shape(model, it) }, { status: 201 });
-  });
+  }, { auth: true });
 
   app.get("/api/data/:model/:key", (_req, ctx) => {
     const model = access(ctx, false);
     const it = db.get(model, decodeKey(ctx.params.key!));
     if (!it) throw notFound(`No such ${model}`);
     return Response.json({ item: shape(model, it) });
-  });
+  }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {
     const model = access(ctx, true);
@@ -183,12 +183,12 @@ export function registerData(d: WebDeps): void {
       v === undefined ? {} : { ifVersion: v },
     );
     return Response.json({ item: shape(model, it) });
-  });
+  }, { auth: true });
 
   app.route("DELETE", "/api/data/:model/:key", (req, ctx) => {
     const model = access(ctx, true);
     const v = ifMatch(req);
     db.remove(model, decodeKey(ctx.params.key!), v === undefined ? {} : { ifVersion: v });
     return new Response(null, { status: 204 });
-  });
+  }, { auth: true });
 }

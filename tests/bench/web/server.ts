@@ -1,0 +1,77 @@
+/**
+ * A server process for the web benchmark.
+ * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else.
+ * - `tern PORT`: the real agent (database + web services, default local
+ *   config) with a device action `GET /action`, an exposed model holding one
+ *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
+ *   in the in-memory site. Prints one JSON line `{cookie, item}` when ready.
+ */
+
+import { Agent } from "../../../lib/agent.ts";
+import { loadConfig } from "../../../lib/config/mod.ts";
+import type { DatabaseService } from "../../../lib/db/mod.ts";
+import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
+
+const [mode, portArg] = Deno.args;
+const port = Number(portArg);
+const BODY = "hello world\n";
+
+if (mode === "bare") {
+  Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, () => new Response(BODY));
+  console.log(JSON.stringify({ ready: true }));
+} else {
+  const dir = await Deno.makeTempDir({ prefix: "tern-bench-" });
+  await Deno.writeTextFile(
+    `${dir}/tern.json5`,
+    JSON.stringify({
+      agent: { state: `${dir}/state` },
+      log: { level: "warn" },
+      web: {
+        listen: [`http://127.0.0.1:${port}`],
+        auth: { iterations: 10_000 },
+        api: { models: { Reading: { read: "user", write: "admin" } } },
+      },
+    }),
+  );
+  await Deno.writeTextFile(
+    `${dir}/schema.json5`,
+    JSON.stringify({
+      models: {
+        Reading: {
+          pk: "Sensor#${sensor}",
+          sk: "Reading#${time}",
+          fields: {
+            sensor: { type: "string", required: true },
+            time: { type: "date", required: true },
+            value: { type: "number", required: true },
+          },
+        },
+      },
+    }),
+  );
+  const loaded = loadConfig({ dir });
+  const agent = await Agent.start({ loaded });
+  const web = agent.get<WebService>("web");
+  web.route("GET", "/action", () => new Response(BODY));
+  const db = agent.get<DatabaseService>("database").db;
+  db.create("Reading", { sensor: "s1", time: "2026-01-01T00:00:00Z", value: 21.5 });
+  const site = web.deps.site!;
+  const bytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
+  site.files.set("/bench-1k.bin", prepareFile("/bench-1k.bin", bytes(1024), Date.now()));
+  site.files.set("/bench-64k.bin", prepareFile("/bench-64k.bin", bytes(65536), Date.now()));
+  const base = `http://127.0.0.1:${port}`;
+  const setup = await fetch(`${base}/api/auth/setup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ token: web.deps.setup.token, username: "admin", password: "bench-password" }),
+  });
+  const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+  await setup.body?.cancel();
+  const list = await (await fetch(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } })).json();
+  console.log(JSON.stringify({ ready: true, cookie, item: list.items[0]._key }));
+  Deno.addSignalListener("SIGTERM", async () => {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    Deno.exit(0);
+  });
+}
