@@ -73,11 +73,9 @@ function _validateStored(stmts: Statements, m: Model, count: number): void {
   const problems: string[] = [];
   let bad = 0;
   let field: string | undefined;
-  const rows = stmts.get("SELECT pk, sk, data FROM _items WHERE model = ?").all(m.name) as {
-    pk: string;
-    sk: string;
-    data: string;
-  }[];
+  const rows = stmts.get("SELECT pk, sk, data FROM _items WHERE model = ?").iterate(
+    m.name,
+  ) as Iterable<{ pk: string; sk: string; data: string }>;
   for (const row of rows) {
     const item = JSON.parse(row.data) as Record<string, unknown>;
     for (const k of META) delete item[k];
