@@ -143,6 +143,11 @@ export class Agent implements AsyncDisposable {
       s.run();
       if (s.depsRunning()) await s.settled;
     }
+    const permanent = this.#supervised.find((s) => s.permanentError !== undefined);
+    if (permanent) {
+      await this.stop();
+      throw permanent.permanentError;
+    }
     this.log.info("Agent started", {
       states: Object.fromEntries(this.states().map((s) => [s.name, s.state])),
     });

@@ -184,3 +184,27 @@ Deno.test("the agent generates a device id once and keeps it in a 0700 state dir
   assert.equal(again.deviceId, id);
   await again.stop();
 });
+
+Deno.test("a permanent failure at start is not retried and fails the agent start", async () => {
+  const events: string[] = [];
+  const clock = new FakeClock();
+  const broken: ServiceFactory = {
+    name: "database",
+    enabled: () => true,
+    create: () => ({
+      start: () => {
+        events.push("database:start");
+        return Promise.reject(
+          Object.assign(new Error('Field "id" changed type'), { permanent: true }),
+        );
+      },
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    }),
+  };
+  await assert.rejects(
+    agentWith([recorder("clock", events), broken], clock),
+    /Field "id" changed type/,
+  );
+  await clock.advance(120_000);
+  assert.deepEqual(events, ["clock:start", "database:start", "clock:stop"]);
+});

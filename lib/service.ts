@@ -6,7 +6,8 @@
  * - `start(signal)` resolves once it is ready (listening, connected, open);
  *   it must not block for the service's lifetime. `signal` aborts on stop.
  * - reports a failure after start through `ctx.fail(error)`; the supervisor
- *   then disposes it and starts a fresh instance with backoff.
+ *   then disposes it and starts a fresh instance with backoff — unless the
+ *   error is permanent (`isPermanent()`: retrying cannot fix it).
  * - `[Symbol.asyncDispose]()` stops it and drains in-flight work; it is called
  *   once, also after a failed start, and must not throw.
  * - `reload(config, changed)` (optional) applies a new config live (SIGHUP);
@@ -80,4 +81,14 @@ export interface ServiceFactory {
   /** Whether the config turns this service on. */
   enabled(config: Config): boolean;
   create(ctx: ServiceContext): Service | Promise<Service>;
+}
+
+/**
+ * True when `error` cannot be fixed by restarting the service (it says so with
+ * `permanent: true`, e.g. an incompatible schema change). Such a failure is
+ * not retried: at start the agent exits 78; later the service stays failed.
+ */
+export function isPermanent(error: unknown): boolean {
+  return typeof error === "object" && error !== null &&
+    (error as { permanent?: unknown }).permanent === true;
 }

@@ -10,7 +10,13 @@
 import { Backoff } from "./backoff.ts";
 import type { Clock } from "./clock.ts";
 import type { Logger } from "./log/mod.ts";
-import type { Service, ServiceContext, ServiceFactory, ServiceState } from "./service.ts";
+import {
+  isPermanent,
+  type Service,
+  type ServiceContext,
+  type ServiceFactory,
+  type ServiceState,
+} from "./service.ts";
 
 /** Options of {@linkcode Supervised}. */
 export interface SupervisedOptions {
@@ -36,6 +42,8 @@ const DEP_STOPPED = Symbol("dependency stopped");
 export class Supervised {
   readonly name: string;
   readonly factory: ServiceFactory;
+  /** The error of a permanent failure (not retried). */
+  permanentError: unknown;
   instance: Service | undefined;
   #o: SupervisedOptions;
   #state: ServiceState;
@@ -165,8 +173,16 @@ export class Supervised {
         stopping || depStop ? undefined : reason,
       );
       await this.#dispose();
+      const permanent = !stopping && !depStop && isPermanent(reason);
+      if (permanent) this.permanentError = reason;
       this.#settle();
       if (stopping) break;
+      if (permanent) {
+        // Retrying cannot fix it: stay failed until the agent stops.
+        this.#o.log.error("Service failed permanently; not restarting", { service: this.name });
+        await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+        break;
+      }
       if (!depStop) {
         // A service that ran longer than the backoff cap earns a fresh backoff.
         if (

@@ -234,3 +234,32 @@ Deno.test("secrets in the config never reach any log output, even at debug level
     }
   }
 });
+
+Deno.test("an incompatible schema change stops the agent with exit 78 and keeps the data", async () => {
+  const { dir, state } = agentConfig();
+  Deno.writeTextFileSync(join(dir, "local.json5"), `{ web: { enabled: false } }`);
+  const schema = (sk: string) =>
+    `{ models: { Reading: { pk: "R#\${deviceId}", sk: "${sk}",
+       fields: { deviceId: { type: "string", required: true }, time: { type: "date", required: true } } } } }`;
+  Deno.writeTextFileSync(join(dir, "schema.json5"), schema("T#${time}"));
+  const put = await runDeno(ALL, MAIN, [
+    "db",
+    "put",
+    "Reading",
+    `{"deviceId":"d1","time":"2026-01-01T00:00:00Z"}`,
+    "--config",
+    dir,
+  ]);
+  assert.equal(put.code, 0, put.stderr);
+  Deno.writeTextFileSync(join(dir, "schema.json5"), schema("X#${time}"));
+  const r = await runDeno(ALL, MAIN, ["run", "--config", dir]);
+  assert.equal(r.code, 78, r.stderr);
+  assert.match(r.stderr, /Reading/);
+  assert.doesNotMatch(r.stderr, /Service restart scheduled/);
+  // The stored item is untouched: the old schema still reads it.
+  Deno.writeTextFileSync(join(dir, "schema.json5"), schema("T#${time}"));
+  const get = await runDeno(ALL, MAIN, ["db", "find", "Reading", "--config", dir]);
+  assert.equal(get.code, 0, get.stderr);
+  assert.match(get.stdout, /"deviceId":\s*"d1"/);
+  assert.ok(Deno.statSync(join(state, "tern.db")).isFile);
+});

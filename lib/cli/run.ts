@@ -12,7 +12,7 @@ import {
   derivePermissions,
   type LoadedConfig,
 } from "../config/mod.ts";
-import type { ServiceFactory } from "../service.ts";
+import { isPermanent, type ServiceFactory } from "../service.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { buildLogHub, loadFromFlags } from "./_setup.ts";
 
@@ -92,6 +92,10 @@ export async function runAgent(
     log.error("Agent failed to start", { error: e });
     unlisten();
     hub.close();
+    if (isPermanent(e)) {
+      io.err(`tern: ${e instanceof Error ? e.message : String(e)}`);
+      return EXIT.config;
+    }
     return EXIT.failure;
   }
   options.onStarted?.(agent);

@@ -38,6 +38,15 @@ export class DbError extends Error {
   /** The field concerned, when there is one. */
   readonly field: string | undefined;
 
+  /**
+   * True for errors that retrying cannot fix (an invalid schema, a migration
+   * that would lose data): the supervisor does not restart the database and
+   * the agent exits 78 at start. See `isPermanent()` in lib/service.ts.
+   */
+  get permanent(): boolean {
+    return this.code === "schema" || this.code === "migration";
+  }
+
   constructor(code: DbErrorCode, message: string, options: DbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
