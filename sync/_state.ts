@@ -31,6 +31,7 @@ export const UP_CURSOR = "sync";
 export class SyncState {
   readonly #sql: DatabaseSync;
   readonly #stmts = new Map<string, StatementSync>();
+  readonly #pending = { since: -1, upto: 0, map: new Map<string, Stamp>() };
 
   constructor(sql: DatabaseSync) {
     this.#sql = sql;
@@ -84,13 +85,39 @@ export class SyncState {
     ).run(model, pk, sk, stamp.updated, stamp.version, stamp.deleted ? 1 : 0);
   }
 
-  /** The newest pending (after `since`) local delete of a key, as a stamp. */
+  /**
+   * The newest pending (after `since`) local delete of a key, as a stamp.
+   * Kept incrementally: each change row is read once per cursor position.
+   */
   pendingDelete(since: number, model: string, pk: string, sk: string): Stamp | undefined {
-    const row = this.#stmt(
-      "SELECT version, time FROM _changes WHERE seq > ? AND model = ? AND pk = ? AND sk = ? " +
-        "AND op = 'delete' AND origin = 'local' ORDER BY seq DESC LIMIT 1",
-    ).get(since, model, pk, sk) as { version: number; time: string } | undefined;
-    return row ? { updated: row.time, version: Number(row.version), deleted: true } : undefined;
+    const p = this.#pending;
+    if (p.since !== since) {
+      p.since = p.upto = since;
+      p.map.clear();
+    }
+    const last = this.#stmt("SELECT max(seq) AS m FROM _changes").get() as { m: number | null };
+    const top = Number(last.m ?? 0);
+    if (top > p.upto) {
+      const rows = this.#stmt(
+        "SELECT model, pk, sk, version, time FROM _changes WHERE seq > ? AND seq <= ? " +
+          "AND op = 'delete' AND origin = 'local' ORDER BY seq",
+      ).all(p.upto, top) as {
+        model: string;
+        pk: string;
+        sk: string;
+        version: number;
+        time: string;
+      }[];
+      for (const r of rows) {
+        p.map.set(`${r.model}\u0000${r.pk}\u0000${r.sk}`, {
+          updated: r.time,
+          version: Number(r.version),
+          deleted: true,
+        });
+      }
+      p.upto = top;
+    }
+    return p.map.get(`${model}\u0000${pk}\u0000${sk}`);
   }
 
   /** Pending local changes per model after `since`. */
