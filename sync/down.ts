@@ -104,46 +104,54 @@ export class Downloader {
           onRetry: () => void ctx.counters.retries++,
         },
       );
-      for (const attrs of page.Items ?? []) {
-        const c = fromCloudItem(attrs);
-        result.read++;
-        if (!c) continue;
-        const m = models.get(c.model);
-        if (m && await this.#apply(m, c, signal)) result.applied++;
-        if (c.stamp.updated > high) high = c.stamp.updated;
-      }
+      // Apply the page in one transaction; a device version that wins is sent after it.
+      const send: CloudItem[] = [];
+      ctx.db.transaction(() => {
+        for (const attrs of page.Items ?? []) {
+          const c = fromCloudItem(attrs);
+          result.read++;
+          if (!c) continue;
+          const m = models.get(c.model);
+          const r = m ? this.#apply(m, c) : "skipped";
+          if (r === "applied") result.applied++;
+          else if (r === "send") send.push(c);
+          if (c.stamp.updated > high) high = c.stamp.updated;
+        }
+      });
+      for (const c of send) await this.#up.sendOne(models.get(c.model)!, c.key, signal);
       if (high !== "" && high !== since) ctx.state.set(key, high);
       start = page.LastEvaluatedKey;
     } while (start);
   }
 
-  /** Apply one cloud item; true when the device changed. */
-  async #apply(m: SyncedModel, c: CloudItem, signal?: AbortSignal): Promise<boolean> {
+  /** Decide on one cloud item and apply it (synchronous: inside the page's transaction). */
+  #apply(m: SyncedModel, c: CloudItem): "applied" | "skipped" | "send" {
     const ctx = this.#ctx;
     const local = localState(ctx, m, c.key);
+    const done = (ok: boolean) => ok ? "applied" : "skipped";
     if (m.direction === "down") {
       const have = local.item
         ? { updated: local.item.updated, version: local.item._version, deleted: false }
         : undefined;
       if (c.stamp.deleted ? !have : sameStamp(have, c.stamp)) {
         ctx.counters.skipped++;
-        return false;
+        return "skipped";
       }
-      return applyCloud(ctx, m, c);
+      return done(applyCloud(ctx, m, c));
     }
     const base = ctx.state.base(m.name, c.key.pk, c.key.sk);
     if (sameStamp(base, c.stamp)) {
       ctx.counters.skipped++;
-      return false;
+      return "skipped";
     }
     if (sameStamp(local.stamp, c.stamp) && (c.device === ctx.deviceId || c.stamp.deleted)) {
       // This device's own write (its base was not recorded before a crash).
       ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
       ctx.counters.skipped++;
-      return false;
+      return "skipped";
     }
     const deviceChanged = base ? !sameStamp(local.stamp, base) : local.stamp !== undefined;
-    if (!deviceChanged) return applyCloud(ctx, m, c, local);
+    if (!deviceChanged) return done(applyCloud(ctx, m, c, local));
     const winner = resolveConflict(m.conflict, local.stamp, c.stamp);
     ctx.conflict({
       model: m.name,
@@ -155,11 +163,10 @@ export class Downloader {
       winner,
       at: ctx.clock.now(),
     });
-    if (winner === "cloud") return applyCloud(ctx, m, c, local);
+    if (winner === "cloud") return done(applyCloud(ctx, m, c, local));
     // The device's version wins: the cloud's is now the base it replaces.
     ctx.state.setBase(m.name, c.key.pk, c.key.sk, c.stamp);
     if (local.item && sameStamp(local.stamp, c.stamp)) touch(ctx, m, local.item);
-    await this.#up.sendOne(m, c.key, signal);
-    return false;
+    return "send";
   }
 }
