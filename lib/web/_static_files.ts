@@ -40,6 +40,8 @@ export interface Variant {
   encoding: "br" | "gzip" | "identity";
   body: Uint8Array<ArrayBuffer>;
   etag: string;
+  /** Response headers of a 200, precomputed (the server adds content-length). */
+  headers?: [string, string][];
 }
 
 /** A file ready to serve. */

@@ -12,6 +12,7 @@
  *   PATCH and DELETE conditional (409 on a mismatch)
  */
 
+import { Buffer } from "node:buffer";
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item } from "../../lib/db/mod.ts";
 import {
@@ -26,15 +27,12 @@ import {
 const META = new Set(["created", "updated", "_version"]);
 
 function encodeKey(pk: string, sk: string): string {
-  return btoa(unescape(encodeURIComponent(JSON.stringify([pk, sk]))))
-    .replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  return Buffer.from(JSON.stringify([pk, sk])).toString("base64url");
 }
 
 function decodeKey(s: string): { pk: string; sk: string } {
   try {
-    const [pk, sk] = JSON.parse(
-      decodeURIComponent(escape(atob(s.replace(/-/g, "+").replace(/_/g, "/")))),
-    );
+    const [pk, sk] = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
     if (typeof pk === "string" && typeof sk === "string") return { pk, sk };
   } catch { /* fall through */ }
   throw new HttpError(400, "bad_key", "Malformed item key");
@@ -88,12 +86,15 @@ export function registerData(d: WebDeps): void {
     return name;
   };
 
-  const shape = (model: string, it: Item): Record<string, unknown> => {
+  const shape = (model: string, it: Item, key?: string): Record<string, unknown> => {
     const m = db.model(model);
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(it)) if (!m.hidden.includes(k)) out[k] = v;
-    const k = db.keyOf(model, it);
-    out._key = encodeKey(k.pk, k.sk);
+    for (const k in it) if (!m.hidden.includes(k)) out[k] = it[k];
+    if (key === undefined) {
+      const k = db.keyOf(model, it);
+      key = encodeKey(k.pk, k.sk);
+    }
+    out._key = key;
     return out;
   };
 
@@ -167,7 +168,7 @@ export function registerData(d: WebDeps): void {
     const model = access(ctx, false);
     const it = db.get(model, decodeKey(ctx.params.key!));
     if (!it) throw notFound(`No such ${model}`);
-    return Response.json({ item: shape(model, it) });
+    return Response.json({ item: shape(model, it, ctx.params.key) });
   }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {

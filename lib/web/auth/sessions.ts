@@ -51,6 +51,8 @@ export class SessionAuth implements Authenticator {
   readonly #absolute: number;
   readonly #cookie: string;
   #cache = new Map<string, SessionRow>();
+  /** Cookie value → its SHA-256 (saves a hash per request). */
+  #ids = new Map<string, string>();
   #tokens = new Map<string, { role: string; name: string; id: string } | null>();
 
   constructor(options: SessionAuthOptions) {
@@ -74,7 +76,12 @@ export class SessionAuth implements Authenticator {
     if (cookie === null) return undefined;
     const value = readCookie(cookie, this.cookieName(ctx.secure));
     if (value === undefined || value.length > 100) return undefined;
-    const key = secretId(value);
+    let key = this.#ids.get(value);
+    if (key === undefined) {
+      key = secretId(value);
+      if (this.#ids.size > 10_000) this.#ids.clear();
+      this.#ids.set(value, key);
+    }
     const s = this.#session(key);
     if (!s) return undefined;
     ctx.sessionKey = key;

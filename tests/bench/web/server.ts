@@ -1,6 +1,7 @@
 /**
  * A server process for the web benchmark.
- * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else.
+ * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else: 12 bytes,
+ *   or 1 KB / 64 KB bytes at `/1k` and `/64k` (the same sizes as Tern's static cases).
  * - `tern PORT`: the real agent (database + web services, default local
  *   config) with a device action `GET /action`, an exposed model holding one
  *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
@@ -17,7 +18,14 @@ const port = Number(portArg);
 const BODY = "hello world\n";
 
 if (mode === "bare") {
-  Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, () => new Response(BODY));
+  const k1 = crypto.getRandomValues(new Uint8Array(1024));
+  const k64 = crypto.getRandomValues(new Uint8Array(65536));
+  Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
+    const u = req.url;
+    if (u.endsWith("/1k")) return new Response(k1);
+    if (u.endsWith("/64k")) return new Response(k64);
+    return new Response(BODY);
+  });
   console.log(JSON.stringify({ ready: true }));
 } else {
   const dir = await Deno.makeTempDir({ prefix: "tern-bench-" });
@@ -63,11 +71,16 @@ if (mode === "bare") {
   const setup = await fetch(`${base}/api/auth/setup`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    body: JSON.stringify({ token: web.deps.setup.token, username: "admin", password: "bench-password" }),
+    body: JSON.stringify({
+      token: web.deps.setup.token,
+      username: "admin",
+      password: "bench-password",
+    }),
   });
   const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
   await setup.body?.cancel();
-  const list = await (await fetch(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } })).json();
+  const list = await (await fetch(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } }))
+    .json();
   console.log(JSON.stringify({ ready: true, cookie, item: list.items[0]._key }));
   Deno.addSignalListener("SIGTERM", async () => {
     await agent.stop();

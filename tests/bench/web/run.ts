@@ -1,0 +1,184 @@
+/**
+ * Web benchmark: bare `Deno.serve` against Tern on loopback with `wrk`,
+ * same run, same machine. Cases (each `ROUNDS` × `SECONDS` s per side,
+ * alternating bare and Tern; the best round of each is reported):
+ *
+ * | Tern case | compared with |
+ * |---|---|
+ * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
+ * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
+ * | static 1 KB from memory | bare, the same 1 KB body |
+ * | static 64 KB from memory | bare, the same 64 KB body |
+ *
+ * Also the Tern agent's RSS (database + web services, default config) at
+ * idle, the peak under load, and 30 s after the load.
+ * Writes `tests/bench/results/web.md`. Run: `deno run -A tests/bench/web/run.ts`.
+ */
+
+const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 5);
+const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 2);
+const CONNS = 32;
+const here = new URL(".", import.meta.url).pathname;
+
+async function freePort(): Promise<number> {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+async function spawn(mode: string, port: number) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", `${here}server.ts`, mode, String(port)],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`${mode} server exited early`);
+    buf += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { child, info: JSON.parse(buf.split("\n")[0]!) };
+}
+
+function rssMb(pid: number): number {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(/VmRSS:\s+(\d+)/.exec(s)![1]) / 1024;
+}
+
+function ms(v: string): number {
+  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
+  return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
+}
+
+interface Run {
+  rps: number;
+  p99: number;
+  errors: number;
+}
+
+async function wrk(url: string, headers: string[] = []): Promise<Run> {
+  const args = ["-t1", `-c${CONNS}`, `-d${SECONDS}s`, "--latency"];
+  for (const h of headers) args.push("-H", h);
+  const out = await new Deno.Command("wrk", { args: [...args, url], stdout: "piped" }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
+  const p99 = ms(/\s99%\s+(\S+)/.exec(text)?.[1] ?? "0ms");
+  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
+  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
+  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
+  return { rps, p99, errors };
+}
+
+const best = (runs: Run[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
+
+if (import.meta.main) {
+  const [bp, tp] = [await freePort(), await freePort()];
+  const bare = await spawn("bare", bp);
+  const tern = await spawn("tern", tp);
+  const pid = tern.child.pid;
+  await new Promise((r) => setTimeout(r, 2000));
+  const idle = rssMb(pid);
+  const B = `http://127.0.0.1:${bp}`;
+  const T = `http://127.0.0.1:${tp}`;
+  const cookie = `Cookie: ${tern.info.cookie}`;
+  const cases = [
+    {
+      name: "action route",
+      bare: `${B}/`,
+      bareName: "bare 12 B",
+      tern: `${T}/action`,
+      h: [] as string[],
+      target: 0.75,
+    },
+    {
+      name: "authenticated JSON API",
+      bare: `${B}/`,
+      bareName: "bare 12 B",
+      tern: `${T}/api/data/Reading/${tern.info.item}`,
+      h: [cookie],
+      target: 0.6,
+    },
+    {
+      name: "static 1 KB",
+      bare: `${B}/1k`,
+      bareName: "bare 1 KB",
+      tern: `${T}/bench-1k.bin`,
+      h: [],
+      target: 0.6,
+    },
+    {
+      name: "static 64 KB",
+      bare: `${B}/64k`,
+      bareName: "bare 64 KB",
+      tern: `${T}/bench-64k.bin`,
+      h: [],
+      target: 0.6,
+    },
+  ];
+  const results = new Map<string, { b: Run[]; t: Run[] }>();
+  let peak = idle;
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const c of cases) {
+      const r = results.get(c.name) ?? { b: [], t: [] };
+      r.b.push(await wrk(c.bare));
+      const sampler = setInterval(() => peak = Math.max(peak, rssMb(pid)), 250);
+      r.t.push(await wrk(c.tern, c.h));
+      clearInterval(sampler);
+      peak = Math.max(peak, rssMb(pid));
+      results.set(c.name, r);
+      console.error(
+        `round ${round + 1}: ${c.name} bare ${r.b.at(-1)!.rps.toFixed(0)} tern ${
+          r.t.at(-1)!.rps.toFixed(0)
+        } req/s`,
+      );
+    }
+  }
+  const afterLoad = rssMb(pid);
+  await new Promise((r) => setTimeout(r, 30_000));
+  const after30 = rssMb(pid);
+  bare.child.kill("SIGTERM");
+  tern.child.kill("SIGTERM");
+  await Promise.all([bare.child.status, tern.child.status]);
+
+  const rows = cases.map((c) => {
+    const r = results.get(c.name)!;
+    const b = best(r.b);
+    const t = best(r.t);
+    const ratio = t.rps / b.rps;
+    return `| ${c.name} | ${c.bareName} | ${b.rps.toFixed(0)} | ${b.p99.toFixed(2)} | ${
+      t.rps.toFixed(0)
+    } | ${t.p99.toFixed(2)} | ${ratio.toFixed(2)} | ≥ ${c.target} ${
+      ratio >= c.target ? "✅" : "❌"
+    } | ${t.errors} |`;
+  });
+  const growth = (after30 - idle) / idle;
+  const md = `## Web server (\`lib/web\`)
+
+Command: \`deno run -A tests/bench/web/run.ts\` (wrk, 1 thread, ${CONNS} connections, ${SECONDS} s per side,
+${ROUNDS} rounds alternating bare and Tern, best round reported; loopback; ${
+    new Date().toISOString().slice(0, 10)
+  },
+Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
+Tern runs as the real agent (database + web services, default local config, access log off).
+
+| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |
+|---|---|---:|---:|---:|---:|---:|---|---:|
+${rows.join("\n")}
+
+Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌"}), peak under load ${
+    peak.toFixed(1)
+  } MB,
+right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1)} MB
+(${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)} % vs idle; target within 20 % ${
+    Math.abs(growth) <= 0.2 ? "✅" : "❌"
+  }).
+`;
+  const out = new URL("../results/web.md", import.meta.url).pathname;
+  Deno.writeTextFileSync(out, md);
+  console.log(md);
+}
