@@ -20,7 +20,7 @@ const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 2);
 const CONNS = 32;
 const here = new URL(".", import.meta.url).pathname;
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const p = (l.addr as Deno.NetAddr).port;
   l.close();
@@ -77,7 +77,7 @@ async function wrk(url: string, headers: string[] = []): Promise<Run> {
 const best = (runs: Run[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
 
 if (import.meta.main) {
-  const [bp, tp] = [await freePort(), await freePort()];
+  const [bp, tp] = [freePort(), freePort()];
   const bare = await spawn("bare", bp);
   const tern = await spawn("tern", tp);
   const pid = tern.child.pid;
