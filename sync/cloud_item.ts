@@ -9,7 +9,7 @@
  * | `_version` | N | write counter of the item |
  * | `_model`   | S | model name |
  * | `_device`  | S | id of the device that wrote it (absent when a cloud app did) |
- * | `_to`      | S | who receives it on down-sync: a device id, or "*" for every device |
+ * | `_to`      | S | who receives it on down-sync: a device id, or "*" for every device; set by cloud applications only |
  * | `_deleted` | BOOL | a tombstone: the item was deleted at `updated` |
  * | `_expires` | N | TTL (epoch seconds) of tombstones |
  *
@@ -54,7 +54,10 @@ export function cloudKey(k: RawKey): AttributeMap {
   return { pk: { S: k.pk }, sk: { S: k.sk === "" ? NO_SK : k.sk } };
 }
 
-/** A local item as a cloud item. `to` is set for models synced "both". */
+/**
+ * A local item as a cloud item. Devices never write `_to` (the IAM policy of
+ * the template denies it, so no device can address items to others).
+ */
 export function toCloudItem(
   m: SyncedModel,
   k: RawKey,
@@ -65,7 +68,6 @@ export function toCloudItem(
   Object.assign(attrs, cloudKey(k));
   attrs._model = { S: m.name };
   attrs._device = { S: deviceId };
-  if (m.direction === "both") attrs._to = { S: deviceId };
   return attrs;
 }
 
@@ -87,7 +89,6 @@ export function toTombstone(
     _deleted: { BOOL: true },
     _expires: toAttribute(Math.floor((nowMs + ttlMs) / 1000)),
   };
-  if (m.direction === "both") attrs._to = { S: deviceId };
   return attrs;
 }
 
