@@ -61,3 +61,4 @@ export {
 } from "./auth/store.ts";
 export type { SetupState, StatusSource, WebDeps } from "./deps.ts";
 export { buildApp, SITE_DIR, WebService, webService } from "./service.ts";
+export { tokenCommand, userCommand } from "./cli.ts";
