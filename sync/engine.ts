@@ -201,11 +201,12 @@ export class SyncEngine implements AsyncDisposable {
         }
       }
       this.#ok("up");
-      this.#checkBacklog();
       return total;
     } catch (e) {
       this.#failed("up", e);
       throw e;
+    } finally {
+      if (!this.#ctx.db.closed) this.#checkBacklog();
     }
   }
 

@@ -10,6 +10,7 @@ import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Clock, FakeClock } from "../lib/clock.ts";
 import { syncSection } from "../lib/config/_sync.ts";
 import { Database, type ModelInput } from "../lib/db/mod.ts";
+import type { Logger } from "../lib/log/mod.ts";
 import { createDynamoClient, SyncEngine, toAttributes } from "../sync/mod.ts";
 import type { Dynalite } from "./helpers/dynalite.ts";
 
@@ -71,6 +72,7 @@ export interface AgentOptions {
   /** Overrides of the sync section. */
   sync?: Record<string, unknown>;
   schema?: Record<string, ModelInput>;
+  log?: Logger;
 }
 
 export function openAgent(o: AgentOptions): Agent {
@@ -88,7 +90,14 @@ export function openAgent(o: AgentOptions): Agent {
     sync: config,
     credentials: () => Promise.resolve({ accessKeyId: "test", secretAccessKey: "test" }),
   });
-  const engine = new SyncEngine({ db, ddb, deviceId: o.deviceId, config, clock });
+  const engine = new SyncEngine({
+    db,
+    ddb,
+    deviceId: o.deviceId,
+    config,
+    clock,
+    ...(o.log ? { log: o.log } : {}),
+  });
   const close = async () => {
     await engine[Symbol.asyncDispose]();
     ddb.destroy();

@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { UP_CURSOR } from "../sync/mod.ts";
+import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
 import { drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
 
@@ -90,5 +91,58 @@ Deno.test("the cursor does not move past changes DynamoDB did not accept", async
   await drive(clock, agent.engine.syncNow(), 50);
   assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
   assert.equal(agent.db.cursor(UP_CURSOR).get(), agent.db.lastSeq());
+  assert.equal(agent.engine.status().backlog, 0);
+});
+
+Deno.test("a held-back item stops the cursor just before its change; the rest is not lost", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite({ faults: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  const { db } = agent;
+  for (let i = 0; i < 5; i++) db.create("Reading", { deviceId: "d1", time: time(i), value: i });
+  db.create("Reading", { deviceId: "held", time: time(5), value: 5 });
+  const heldSeq = db.lastSeq();
+  for (let i = 6; i < 11; i++) db.create("Reading", { deviceId: "d1", time: time(i), value: i });
+  ddb.faults.hold.add("Sensor#held");
+  const r = await drive(clock, agent.engine.syncNow(), 50);
+  // The first pass sends 11 items and 10 are accepted; the next pass stops at the held one again.
+  assert.ok(r.up.failed > 0);
+  assert.equal(db.cursor(UP_CURSOR).get(), heldSeq - 1);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 10);
+  ddb.faults.hold.clear();
+  await drive(clock, agent.engine.syncNow(), 50);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 11);
+  assert.equal(db.cursor(UP_CURSOR).get(), db.lastSeq());
+});
+
+Deno.test("a growing backlog while offline is logged once past backlogWarning", async () => {
+  const dir = await tempDir();
+  await using ddb = await startDynalite();
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  const ring = new RingSink(100);
+  const hub = new LogHub({ sinks: [ring] });
+  await using agent = openAgent({
+    dir,
+    deviceId: "d1",
+    ddb,
+    clock,
+    log: hub.logger("sync"),
+    sync: { backlogWarning: 5 },
+  });
+  await ddb.stop();
+  for (let i = 0; i < 4; i++) agent.db.create("Reading", { deviceId: "d1", time: time(i) });
+  await assert.rejects(drive(clock, agent.engine.syncNow(), 50));
+  const warnings = () => ring.entries().filter((e) => /Sync backlog/.test(e.msg));
+  assert.equal(warnings().length, 0);
+  for (let i = 4; i < 8; i++) agent.db.create("Reading", { deviceId: "d1", time: time(i) });
+  await assert.rejects(drive(clock, agent.engine.syncNow(), 50));
+  await assert.rejects(drive(clock, agent.engine.syncNow(), 50));
+  assert.equal(warnings().length, 1);
+  assert.match(warnings()[0]!.msg, /8 local changes wait to be sent \(warning at 5\)/);
+  await ddb.start();
+  await drive(clock, agent.engine.syncNow(), 50);
   assert.equal(agent.engine.status().backlog, 0);
 });

@@ -34,6 +34,8 @@ export interface Faults {
   unprocessed: number;
   /** Requests seen by the proxy, by X-Amz-Target operation. */
   seen: Record<string, number>;
+  /** BatchWriteItem puts/deletes with these partition keys are never written (always unprocessed). */
+  hold: Set<string>;
   /** Called for each request before it is forwarded (e.g. to stop the emulator mid-sync). */
   onRequest?: (op: string, count: number) => void;
 }
@@ -73,7 +75,7 @@ function _listen(server: net.Server, port: number): Promise<number> {
 export async function startDynalite(options: DynaliteOptions = {}): Promise<Dynalite> {
   const ownDir = options.path === undefined;
   const path = options.path ?? await Deno.makeTempDir({ prefix: "tern_dynalite_" });
-  const faults: Faults = { throttle: 0, unprocessed: 0, seen: {} };
+  const faults: Faults = { throttle: 0, unprocessed: 0, hold: new Set(), seen: {} };
   let db: Server | undefined;
   let proxy: http.Server | undefined;
   let dbPort = 0;
@@ -174,16 +176,24 @@ async function _proxy(
     });
   }
   let left: Record<string, unknown[]> | undefined;
-  if (op === "BatchWriteItem" && faults.unprocessed > 0) {
-    faults.unprocessed--;
-    const parsed = JSON.parse(body) as { RequestItems: Record<string, unknown[]> };
+  if (op === "BatchWriteItem" && (faults.unprocessed > 0 || faults.hold.size > 0)) {
+    const half = faults.unprocessed > 0;
+    if (half) faults.unprocessed--;
+    const parsed = JSON.parse(body) as { RequestItems: Record<string, _Req[]> };
     left = {};
-    for (const [table, reqs] of Object.entries(parsed.RequestItems)) {
-      const keep = Math.ceil(reqs.length / 2);
-      if (reqs.length > keep) left[table] = reqs.slice(keep);
+    for (const [table, all] of Object.entries(parsed.RequestItems)) {
+      const held = all.filter((r) => faults.hold.has(_pk(r)));
+      const reqs = all.filter((r) => !faults.hold.has(_pk(r)));
+      const keep = half ? Math.ceil(reqs.length / 2) : reqs.length;
+      const rest = [...reqs.slice(keep), ...held];
+      if (rest.length) left[table] = rest;
       parsed.RequestItems[table] = reqs.slice(0, keep);
+      if (keep === 0) delete parsed.RequestItems[table];
     }
     body = JSON.stringify(parsed);
+    if (Object.keys(parsed.RequestItems).length === 0) {
+      return reply(200, { UnprocessedItems: left });
+    }
   }
   const headers: Record<string, string> = {};
   for (const [k, v] of Object.entries(req.headers)) {
@@ -202,6 +212,15 @@ async function _proxy(
   } catch {
     res.destroy();
   }
+}
+
+type _Req = {
+  PutRequest?: { Item: Record<string, { S?: string }> };
+  DeleteRequest?: { Key: Record<string, { S?: string }> };
+};
+
+function _pk(r: _Req): string {
+  return (r.PutRequest?.Item ?? r.DeleteRequest?.Key)?.pk?.S ?? "";
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
