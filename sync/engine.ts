@@ -162,7 +162,7 @@ export class SyncEngine implements AsyncDisposable {
       for (const m of upModels(this.#ctx.plan)) {
         let chunk: UpKey[] = [];
         const flush = async () => {
-          const ok = await this.#up.send(chunk, signal);
+          const ok = await this.#up.send(chunk, signal, true);
           accepted += ok.size;
           failed += chunk.length - ok.size;
           chunk = [];

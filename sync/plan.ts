@@ -33,7 +33,7 @@ export function planModels(db: Database, config: SyncConfig): Map<string, Synced
   for (const name of Object.keys(config.models)) {
     if (!out.has(name)) {
       throw new TypeError(
-        `sync.models.${name}: no model "${name}" synced "both" in the schema`,
+        `sync.models.${name}: the schema has no synced model "${name}"`,
       );
     }
   }

@@ -101,14 +101,16 @@ export class Uploader {
   }
 
   /** Send the current state of these items; returns the ids accepted. */
-  async send(keys: UpKey[], signal?: AbortSignal): Promise<Set<string>> {
+  async send(keys: UpKey[], signal?: AbortSignal, force = false): Promise<Set<string>> {
     const accepted = new Set<string>();
     const plain = keys.filter((k) => k.model.direction === "up");
     const both = keys.filter((k) => k.model.direction === "both");
     await Promise.all([
       this.#sendBatches(plain, accepted, signal),
       eachLimit(both, this.#ctx.config.concurrency, async (k) => {
-        if (await this.sendOne(k.model, k.key, signal)) accepted.add(_id(k.model.name, k.key));
+        if (await this.sendOne(k.model, k.key, signal, force)) {
+          accepted.add(_id(k.model.name, k.key));
+        }
       }),
     ]);
     return accepted;
@@ -176,13 +178,19 @@ export class Uploader {
 
   /**
    * Send one item of a "both" model with a condition on the cloud's version.
-   * Resolves a conflict by the model's policy. True once settled.
+   * Resolves a conflict by the model's policy. True once settled. `force`
+   * sends even when the base says the cloud has it (`sync full`).
    */
-  async sendOne(m: SyncedModel, k: RawKey, signal?: AbortSignal): Promise<boolean> {
+  async sendOne(
+    m: SyncedModel,
+    k: RawKey,
+    signal?: AbortSignal,
+    force = false,
+  ): Promise<boolean> {
     const ctx = this.#ctx;
     const local = localState(ctx, m, k);
     const base = ctx.state.base(m.name, k.pk, k.sk);
-    if (!local.stamp || sameStamp(local.stamp, base)) return true;
+    if (!local.stamp || (!force && sameStamp(local.stamp, base))) return true;
     let expected: Stamp | undefined = base;
     for (let attempt = 0; attempt < 3; attempt++) {
       const item = local.item

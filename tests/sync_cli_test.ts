@@ -17,7 +17,8 @@ function capture() {
 }
 
 Deno.test("tern sync now sends pending items; status shows backlog, cursors and last success", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   await createSyncTable(ddb.client(), TABLE);
   const config = join(dir, "config");
@@ -67,14 +68,13 @@ Deno.test("tern sync now sends pending items; status shows backlog, cursors and 
   c = capture();
   assert.equal(await syncCommand.run(["full"], flags, c.io), 0);
   assert.match(c.out.join(""), /up: 2 item\(s\) sent/);
-  await Deno.remove(dir, { recursive: true });
 });
 
 Deno.test("tern sync now with sync off exits 78 and names the key", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   const c = capture();
   assert.equal(await syncCommand.run(["now"], { config: dir, state: join(dir, "s") }, c.io), 78);
   assert.match(c.err.join(""), /sync\.enabled/);
   await assert.rejects(syncCommand.run(["bogus"], {}, c.io), /Unknown subcommand "bogus"/);
-  await Deno.remove(dir, { recursive: true });
 });

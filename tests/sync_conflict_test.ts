@@ -29,7 +29,8 @@ interface Case {
 }
 
 async function conflict(c: Case): Promise<void> {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb: Dynalite = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
@@ -103,7 +104,8 @@ Deno.test("cloud-wins: the cloud's older version replaces the device's", () =>
   conflict({ policy: "cloud-wins", device: 5000, cloud: 2000, via: "down", winner: "cloud" }));
 
 Deno.test("a cloud change to an item the device did not touch is applied without conflict", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);

@@ -30,7 +30,8 @@ function notice(to: string, target: string, id: string, text: string, at: number
 }
 
 Deno.test("items for one device and for all devices reach the right agents, not echoed", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
@@ -68,7 +69,8 @@ Deno.test("items for one device and for all devices reach the right agents, not 
 });
 
 Deno.test("the overlap window catches a change stamped before the cursor", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
@@ -91,7 +93,8 @@ Deno.test("the overlap window catches a change stamped before the cursor", async
 });
 
 Deno.test("deletes travel both ways: DeleteItem, tombstones with a TTL, cloud tombstones", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);

@@ -148,7 +148,11 @@ export async function cloudPut(
   await client.send(new PutItemCommand({ TableName: TABLE, Item: toAttributes(item) }));
 }
 
-/** A fresh temp dir for one test. */
-export function tempDir(): Promise<string> {
-  return Deno.makeTempDir({ prefix: "tern_sync_" });
+/** A fresh temp dir for one test, removed on dispose: `await using tmp = await tempDir()`. */
+export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
+  const path = await Deno.makeTempDir({ prefix: "tern_sync_" });
+  return {
+    path,
+    [Symbol.asyncDispose]: () => Deno.remove(path, { recursive: true }).catch(() => {}),
+  };
 }

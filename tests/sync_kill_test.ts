@@ -18,7 +18,8 @@ const CHILD = new URL("./sync_kill_child.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 Deno.test("kill -9 during up and down sync, 20 times: device and table end identical", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
@@ -141,5 +142,4 @@ Deno.test("kill -9 during up and down sync, 20 times: device and table end ident
   // Each cloud notice was applied once.
   const applied = db.changes(0, { limit: 100_000 }).filter((c) => c.model === "Notice");
   assert.equal(new Set(applied.map((c) => c.sk)).size, applied.length);
-  await Deno.remove(dir, { recursive: true });
 });

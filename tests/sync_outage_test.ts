@@ -16,7 +16,8 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 const iso = (ms: number) => new Date(ms).toISOString();
 
 Deno.test("up: the endpoint going away mid-sync and an agent restart lose and repeat nothing", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);
@@ -61,7 +62,8 @@ Deno.test("up: the endpoint going away mid-sync and an agent restart lose and re
 });
 
 Deno.test("down: the endpoint going away mid-sync; each cloud item is applied once", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);

@@ -32,7 +32,8 @@ async function until(
 }
 
 Deno.test("the sync service sends changes after upDelay and reads down on an MQTT nudge", async () => {
-  const stateDir = await tempDir();
+  await using tmp = await tempDir();
+  const stateDir = tmp.path;
   await using ddb = await startDynalite();
   await using broker = await startAedes();
   const cloud = ddb.client();
@@ -100,12 +101,12 @@ Deno.test("the sync service sends changes after upDelay and reads down on an MQT
     assert.ok(details.up.lastSuccess);
   } finally {
     await agent[Symbol.asyncDispose]();
-    await Deno.remove(stateDir, { recursive: true });
   }
 });
 
 Deno.test("without MQTT, sync polls on downInterval and backs off through an outage", async () => {
-  const stateDir = await tempDir();
+  await using tmp = await tempDir();
+  const stateDir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
@@ -169,6 +170,5 @@ Deno.test("without MQTT, sync polls on downInterval and backs off through an out
     assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
   } finally {
     await agent[Symbol.asyncDispose]();
-    await Deno.remove(stateDir, { recursive: true });
   }
 });

@@ -16,7 +16,8 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 const time = (i: number) => new Date(T0 + i * 1000).toISOString();
 
 Deno.test("up sends the current state of changed items, coalesced and in batches", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);
@@ -54,7 +55,8 @@ Deno.test("up sends the current state of changed items, coalesced and in batches
 });
 
 Deno.test("throttling and unprocessed items are retried until DynamoDB accepted them", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);
@@ -74,7 +76,8 @@ Deno.test("throttling and unprocessed items are retried until DynamoDB accepted 
 });
 
 Deno.test("the cursor does not move past changes DynamoDB did not accept", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);
@@ -95,7 +98,8 @@ Deno.test("the cursor does not move past changes DynamoDB did not accept", async
 });
 
 Deno.test("a held-back item stops the cursor just before its change; the rest is not lost", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite({ faults: true });
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);
@@ -118,7 +122,8 @@ Deno.test("a held-back item stops the cursor just before its change; the rest is
 });
 
 Deno.test("a growing backlog while offline is logged once past backlogWarning", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   await createSyncTable(ddb.client(), TABLE);
   const clock = new FakeClock(T0);

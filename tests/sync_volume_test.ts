@@ -14,7 +14,8 @@ const N = 10_000;
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
 Deno.test("10,000 items go up and 10,000 come down", async () => {
-  const dir = await tempDir();
+  await using tmp = await tempDir();
+  const dir = tmp.path;
   await using ddb = await startDynalite();
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
