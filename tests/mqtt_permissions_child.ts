@@ -23,7 +23,10 @@ if (import.meta.main) {
       configDir: loaded.configDir,
     });
     const client = new MqttClient(options).start();
-    const r = await client.publish("perm/t", "hi", { wait: "ack", signal: AbortSignal.timeout(5000) });
+    const r = await client.publish("perm/t", "hi", {
+      wait: "ack",
+      signal: AbortSignal.timeout(5000),
+    });
     console.log(r.status);
     await client.close();
     db.close();

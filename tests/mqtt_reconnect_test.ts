@@ -56,7 +56,9 @@ Deno.test("50 clients against a restarting broker spread their reconnects over t
       `50 reconnects spread over ${span} ms; busiest 100 ms window had ${busiest}; ` +
         `${buckets.size} distinct windows`,
     );
-    ok(busiest <= N / 3, `at most a third in any 100 ms window (got ${busiest})`);
+    // (Loose bounds: a loaded CI machine can stall timers; lock step would give 1 or 2 windows.)
+    ok(busiest <= N / 2, `at most half in any 100 ms window (got ${busiest})`);
+    ok(buckets.size >= 5, `arrivals in at least 5 different 100 ms windows (got ${buckets.size})`);
     ok(span >= 300, `spread over at least 300 ms (got ${span})`);
     for (const c of clients) equal(c.status().reconnects, 1);
   } finally {

@@ -142,8 +142,9 @@ export interface MqttStatus extends ConnectionState {
 }
 
 interface _Tracker {
-  sent: PromiseWithResolvers<void>;
-  acked: PromiseWithResolvers<void>;
+  /** What the caller waits for. */
+  wait: "sent" | "ack";
+  done: PromiseWithResolvers<void>;
 }
 
 const encoder = new TextEncoder();
@@ -196,13 +197,17 @@ export class MqttClient implements AsyncDisposable {
       limits: this.#limits,
       clock: this.#clock,
       log: this.#log.child("queue"),
-      onSent: (id) => this.#trackers.get(id)?.sent.resolve(),
+      onSent: (id) => {
+        const t = this.#trackers.get(id);
+        if (t?.wait !== "sent") return;
+        this.#trackers.delete(id);
+        t.done.resolve();
+      },
       onAck: (id) => {
         const t = this.#trackers.get(id);
         if (!t) return;
         this.#trackers.delete(id);
-        t.sent.resolve();
-        t.acked.resolve();
+        t.done.resolve();
       },
       onPoison: (id, e) => this.#settle(id, e),
       onIdle: () => this.#maybeIdle(),
@@ -313,9 +318,8 @@ export class MqttClient implements AsyncDisposable {
     }
     let tracker: _Tracker | undefined;
     if (wait !== "none") {
-      tracker = { sent: Promise.withResolvers(), acked: Promise.withResolvers() };
-      tracker.sent.promise.catch(() => {});
-      tracker.acked.promise.catch(() => {});
+      tracker = { wait, done: Promise.withResolvers() };
+      tracker.done.promise.catch(() => {}); // the caller may stop waiting (signal)
     }
     const id = await this.#queue.enqueue(
       { topic: t, payload: bytes, qos, retain, ...(properties ? { properties } : {}) },
@@ -324,8 +328,7 @@ export class MqttClient implements AsyncDisposable {
     this.#conn.wake();
     this.#sender.pump();
     if (!tracker) return { id, status: "queued" };
-    const target = wait === "sent" ? tracker.sent.promise : tracker.acked.promise;
-    await _abortable(target, options.signal);
+    await _abortable(tracker.done.promise, options.signal);
     return { id, status: wait === "sent" ? "sent" : "acked" };
   }
 
@@ -394,18 +397,15 @@ export class MqttClient implements AsyncDisposable {
     this.#closed = true;
     this.#idleTimer?.abort();
     this.#windowTimer?.abort();
-    this.#queue.flush();
     await this.#conn.close();
     this.#sender.close();
+    this.#queue.flush();
     this.#requests.close();
     const err = new MqttError(
       "CLOSED",
       "MQTT client closed before the message was acknowledged (it stays queued)",
     );
-    for (const t of this.#trackers.values()) {
-      t.sent.reject(err);
-      t.acked.reject(err);
-    }
+    for (const t of this.#trackers.values()) t.done.reject(err);
     this.#trackers.clear();
     for (const w of this.#connectedWaiters) {
       w.reject(new MqttError("CLOSED", "MQTT client is closed"));
@@ -508,8 +508,7 @@ export class MqttClient implements AsyncDisposable {
     const t = this.#trackers.get(id);
     if (!t) return;
     this.#trackers.delete(id);
-    t.sent.reject(e);
-    t.acked.reject(e);
+    t.done.reject(e);
   }
 
   #changeDemand(delta: number): void {

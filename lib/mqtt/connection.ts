@@ -104,6 +104,7 @@ export class Connection {
   #voluntary = false;
   #everConnected = false;
   #silentCloses = 0;
+  #gated = false;
   #loop: Promise<void> | undefined;
   readonly state: ConnectionState;
 
@@ -132,6 +133,7 @@ export class Connection {
 
   /** Re-evaluate `wanted()` now (a message was queued, the schedule changed…). */
   wake(): void {
+    if (!this.#gated) return; // cheap when nobody waits (called on every publish)
     const old = this.#wake;
     this.#wake = new AbortController();
     old.abort();
@@ -148,7 +150,6 @@ export class Connection {
   async close(): Promise<void> {
     this.#life.abort();
     this.#client?.end(false);
-    this.wake();
     await this.#loop;
   }
 
@@ -159,7 +160,9 @@ export class Connection {
       const w = this.#o.wanted?.() ?? { ok: true };
       if (!w.ok) {
         const wait = Math.min(w.recheckIn ?? DAY, DAY);
+        this.#gated = true;
         await clock.sleep(wait, AbortSignal.any([life, this.#wake.signal])).catch(() => {});
+        this.#gated = false;
         continue;
       }
       const r = await this.#connectOnce();
@@ -195,6 +198,8 @@ export class Connection {
       });
       this.#client = c;
       c.on("connect", (connack) => {
+        // Small MQTT packets must not wait for Nagle + delayed ACK (40 ms per round trip).
+        (c.stream as { setNoDelay?: (on: boolean) => void } | undefined)?.setNoDelay?.(true);
         connectedAt = clock.now();
         if (this.#everConnected) this.state.reconnects++;
         this.#everConnected = true;

@@ -12,6 +12,7 @@
 
 import type { Clock } from "../clock.ts";
 import { MqttError } from "./errors.ts";
+import { topicBytes } from "./topic.ts";
 
 /** Effective limits (every field set). */
 export interface MqttLimits {
@@ -55,8 +56,6 @@ export function resolveLimits(host: string, configured: Partial<MqttLimits> = {}
   return out;
 }
 
-const encoder = new TextEncoder();
-
 /** Throws `MqttError("LIMIT")` when the topic or payload exceeds `limits`. */
 export function checkLimits(topic: string, payloadBytes: number, limits: MqttLimits): void {
   if (payloadBytes > limits.payload) {
@@ -65,15 +64,14 @@ export function checkLimits(topic: string, payloadBytes: number, limits: MqttLim
       `Payload of ${payloadBytes} bytes to "${topic}" exceeds the limit of ${limits.payload} bytes`,
     );
   }
-  const topicBytes = encoder.encode(topic).length;
-  if (topicBytes > limits.topicLength) {
+  const bytes = topicBytes(topic);
+  if (bytes > limits.topicLength) {
     throw new MqttError(
       "LIMIT",
-      `Topic "${
-        topic.slice(0, 64)
-      }…" is ${topicBytes} bytes, over the limit of ${limits.topicLength}`,
+      `Topic "${topic.slice(0, 64)}…" is ${bytes} bytes, over the limit of ${limits.topicLength}`,
     );
   }
+  if (limits.topicLevels === Infinity) return;
   const levels = topic.split("/").length;
   if (levels > limits.topicLevels) {
     throw new MqttError(

@@ -9,9 +9,10 @@
  * payload BLOB, qos INT, retain INT, props TEXT (JSON of MQTT 5 properties or
  * NULL), created INT (ms epoch), attempts INT, strikes INT)`.
  *
- * Writes are grouped: inserts and deletes made in the same tick are committed
- * together in one SAVEPOINT (a transaction of its own, or nested in a caller's),
- * and every `enqueue()` promise resolves only after that commit.
+ * Writes are grouped: inserts made in the same tick are committed together in
+ * one SAVEPOINT (a transaction of its own, or nested in a caller's), and every
+ * `enqueue()` promise resolves only after that commit. Deletes (on ack) are
+ * committed in batches within 5 ms; `flush()` commits everything now.
  *
  * Bounds: `maxMessages` and `maxBytes` (topic + payload bytes). When full,
  * "reject" throws `MqttError("QUEUE_FULL")`; "dropOldest" deletes from the head
@@ -20,6 +21,7 @@
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { MqttError } from "./errors.ts";
+import { topicBytes } from "./topic.ts";
 
 /** A message as stored. */
 export interface QueuedMessage {
@@ -65,11 +67,17 @@ interface _Pending {
   reject: (e: unknown) => void;
 }
 
-const encoder = new TextEncoder();
+/** Most fresh messages (and payload bytes) kept in memory for the sender. */
+const TAIL_MESSAGES = 4096;
+const TAIL_BYTES = 4 * 1024 * 1024;
+/** Deletes committed together at most this many ms after an ack. */
+const DELETE_DELAY = 5;
+/** …or as soon as this many are waiting. */
+const DELETE_BATCH = 500;
 
 /** Size a message counts against `maxBytes`. */
 export function messageBytes(topic: string, payload: Uint8Array): number {
-  return encoder.encode(topic).length + payload.length;
+  return topicBytes(topic) + payload.length;
 }
 
 export class MqttQueue {
@@ -88,6 +96,12 @@ export class MqttQueue {
   #pending: _Pending[] = [];
   #deletes: number[] = [];
   #scheduled = false;
+  #deleteTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Committed messages after `#tailFrom`, in id order, while `#tailValid` (saves re-reading fresh rows). */
+  #tail: QueuedMessage[] = [];
+  #tailFrom = 0;
+  #tailBytes = 0;
+  #tailValid = false;
   #count: number;
   #bytes: number;
   /** Messages dropped because the queue was full. */
@@ -182,6 +196,29 @@ export class MqttQueue {
   /** Up to `limit` messages with id > `afterId`, oldest first (commits pending writes first). */
   peek(afterId: number, limit: number): QueuedMessage[] {
     this.flush();
+    if (this.#tailValid && afterId >= this.#tailFrom) {
+      let i = 0;
+      while (i < this.#tail.length && this.#tail[i]!.id <= afterId) i++;
+      if (i > 0) {
+        for (let j = 0; j < i; j++) this.#tailBytes -= this.#tail[j]!.payload.length;
+        this.#tail = this.#tail.slice(i);
+      }
+      this.#tailFrom = afterId;
+      return this.#tail.slice(0, limit);
+    }
+    const rows = this.#read(afterId, limit);
+    if (rows.length < limit) {
+      // The reader reached the end: from here on, new rows can be served from memory.
+      this.#tail = rows;
+      this.#tailBytes = rows.reduce((n, m) => n + m.payload.length, 0);
+      this.#tailFrom = afterId;
+      this.#tailValid = true;
+      return rows.slice();
+    }
+    return rows;
+  }
+
+  #read(afterId: number, limit: number): QueuedMessage[] {
     const rows = this.#peek.all(afterId, limit) as Record<string, unknown>[];
     return rows.map((r) => ({
       id: Number(r.id),
@@ -201,23 +238,37 @@ export class MqttQueue {
     this.#deletes.push(id);
     this.#count = Math.max(0, this.#count - 1);
     this.#bytes = Math.max(0, this.#bytes - size);
-    this.#schedule();
+    // Acks arrive one per tick: batch their deletes on a short timer (a crash
+    // before the commit only means a duplicate, which at-least-once allows).
+    if (this.#deletes.length >= DELETE_BATCH) this.flush();
+    else this.#deleteTimer ??= setTimeout(() => this.flush(), DELETE_DELAY);
+  }
+
+  /** Start reading from the table again (a new connection resends from the head). */
+  rewind(): void {
+    this.#dropTail();
   }
 
   /** Count a failed delivery attempt (the connection died before the ack). */
   attempted(ids: number[]): void {
     this.flush();
+    this.#dropTail();
     this.#tx(() => ids.forEach((id) => this.#attempt.run(id)));
   }
 
   /** Count a strike against a message that was alone in flight when the connection died. */
   strike(id: number): void {
     this.flush();
+    this.#dropTail();
     this.#strike.run(id);
   }
 
   /** Commit pending inserts and deletes now. */
   flush(): void {
+    if (this.#deleteTimer !== undefined) {
+      clearTimeout(this.#deleteTimer);
+      this.#deleteTimer = undefined;
+    }
     if (this.#pending.length === 0 && this.#deletes.length === 0) return;
     const pending = this.#pending;
     const deletes = this.#deletes;
@@ -248,6 +299,13 @@ export class MqttQueue {
       }
       return;
     }
+    if (this.#tailValid) {
+      pending.forEach((p, i) => {
+        this.#tail.push({ id: ids[i]!, ...p.msg, created: p.created, attempts: 0, strikes: 0 });
+        this.#tailBytes += p.msg.payload.length;
+      });
+      if (this.#tail.length > TAIL_MESSAGES || this.#tailBytes > TAIL_BYTES) this.#dropTail();
+    }
     pending.forEach((p, i) => {
       p.onId?.(ids[i]!);
       p.resolve(ids[i]!);
@@ -275,6 +333,13 @@ export class MqttQueue {
     }
   }
 
+  /** Forget the in-memory tail; the next peek reads from the table. */
+  #dropTail(): void {
+    this.#tail = [];
+    this.#tailBytes = 0;
+    this.#tailValid = false;
+  }
+
   /** Delete from the head until a message of `size` bytes fits. */
   #dropOldest(size: number): void {
     this.flush();
@@ -295,6 +360,7 @@ export class MqttQueue {
       this.#count = count;
       this.#bytes = bytes;
       this.dropped += dropped.length;
+      this.#dropTail();
       this.#onDrop(dropped);
       return this.#dropOldest(size);
     }
@@ -302,6 +368,7 @@ export class MqttQueue {
     this.#count = count;
     this.#bytes = bytes;
     this.dropped += dropped.length;
+    this.#dropTail();
     if (dropped.length) this.#onDrop(dropped);
   }
 }

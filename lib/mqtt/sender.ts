@@ -88,6 +88,7 @@ export class Sender {
     this.#cursor = 0;
     this.#buffer = [];
     this.#inflight.clear();
+    this.#q.rewind();
     this.pump();
   }
 
@@ -132,6 +133,9 @@ export class Sender {
   pump(): void {
     if (this.#pumping || !this.#client) return;
     this.#pumping = true;
+    // One socket write for the whole batch instead of one per message.
+    const stream = this.#client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    stream?.cork?.();
     try {
       while (this.#client && this.#inflight.size < this.#window) {
         if (this.#buffer.length === 0) {
@@ -153,6 +157,7 @@ export class Sender {
       }
     } finally {
       this.#pumping = false;
+      stream?.uncork?.();
     }
     if (this.idle) this.#o.onIdle?.();
   }
@@ -206,7 +211,8 @@ export class Sender {
       this.#q.remove(m.id, flight.size);
       this.stats.acked++;
       this.#o.onAck(m.id);
-      this.pump();
+      // Refill at half the window: one write for many messages, not one per ack.
+      if (this.#inflight.size <= this.#window >> 1) this.pump();
     });
   }
 

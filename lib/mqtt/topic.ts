@@ -13,10 +13,24 @@ export interface TopicVars {
   deviceId: string;
 }
 
+/** UTF-8 byte length of a topic, cached (devices publish to few topics). */
+export function topicBytes(topic: string): number {
+  let n = _lengths.get(topic);
+  if (n === undefined) {
+    if (_lengths.size >= 4096) _lengths.clear();
+    n = _encoder.encode(topic).length;
+    _lengths.set(topic, n);
+  }
+  return n;
+}
+
+const _encoder = new TextEncoder();
+const _lengths = new Map<string, number>();
 const VAR = /\$\{([^}]*)\}/g;
 
 /** Replace `${thing}` and `${deviceId}`; an unknown name is a TypeError naming it. */
 export function expandTopic(template: string, vars: TopicVars): string {
+  if (!template.includes("${")) return template;
   return template.replace(VAR, (_all, name: string) => {
     if (name === "thing") return vars.thing;
     if (name === "deviceId") return vars.deviceId;
@@ -31,7 +45,7 @@ export function expandTopic(template: string, vars: TopicVars): string {
 /** Throws a TypeError unless `topic` is a valid topic name to publish to (no wildcards). */
 export function checkTopicName(topic: string): void {
   if (topic.length === 0) throw new TypeError("Topic must not be empty");
-  if (/[+#]/.test(topic)) {
+  if (topic.includes("+") || topic.includes("#")) {
     throw new TypeError(
       `Topic "${topic}" contains a wildcard ("+" or "#"); publish needs a plain topic`,
     );

@@ -12,7 +12,7 @@
  *
  * Config written: `listener PORT 127.0.0.1`, `allow_anonymous true`,
  * `persistence false`, `max_queued_messages 1000000` (mosquitto's default of
- * 1000 drops QoS 1 messages for a slow subscriber), and with TLS `cafile`,
+ * 1000 drops QoS 1 messages for a slow subscriber), `set_tcp_nodelay true`, and with TLS `cafile`,
  * `certfile`, `keyfile`, `require_certificate true`,
  * `use_identity_as_username true`. Running as root, `user root` keeps the
  * broker able to read 0600 key files.
@@ -77,6 +77,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     "persistence false",
     "max_queued_messages 1000000",
     "max_inflight_messages 0",
+    "set_tcp_nodelay true",
     "log_dest stderr",
     "log_type error",
     "log_type warning",
