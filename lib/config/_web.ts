@@ -42,8 +42,10 @@ export const webSection = z.strictObject({
   engine: z.enum(["serve", "guarded"]).default("serve"),
   /** Limits that sandbox every request. Sizes in bytes, times in ms. */
   limits: z.strictObject({
-    /** Request line plus headers; beyond → 431. */
-    headerSize: bytes().min(1024).default(16 * 1024),
+    /** Request line plus headers; beyond → 431. 0: only the runtime parser's own cap. */
+    headerSize: bytes().refine((n) => n === 0 || n >= 1024, "0, or at least 1024").default(
+      16 * 1024,
+    ),
     /** Request body, enforced while streaming; beyond → 413. */
     bodySize: bytes().default(1024 * 1024),
     /** Time for a handler to produce response headers (body read included); beyond → 408/503. */
