@@ -167,8 +167,12 @@ export class SyncEngine implements AsyncDisposable {
           failed += chunk.length - ok.size;
           chunk = [];
         };
-        for (const { item } of this.#ctx.db.items(m.name)) {
-          chunk.push({ model: m, key: this.#ctx.db.keyOf(m.name, item) });
+        // Keys first: no statement stays open across the awaits below.
+        const keys = [...this.#ctx.db.items(m.name)].map(({ item }) =>
+          this.#ctx.db.keyOf(m.name, item)
+        );
+        for (const key of keys) {
+          chunk.push({ model: m, key });
           if (chunk.length >= this.#ctx.config.readSize) await flush();
         }
         if (chunk.length) await flush();
@@ -226,7 +230,7 @@ export class SyncEngine implements AsyncDisposable {
   }
 
   #failed(dir: "up" | "down", e: unknown): void {
-    if (this.#ctx.db.closed) return;
+    if (this.#ctx.db.closed || this.#stop.signal.aborted) return;
     const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
     this.#ctx.state.set(
       `last:${dir}:error`,

@@ -105,7 +105,8 @@ export class Uploader {
     const accepted = new Set<string>();
     const plain = keys.filter((k) => k.model.direction === "up");
     const both = keys.filter((k) => k.model.direction === "both");
-    await Promise.all([
+    // Both halves run to their end before a failure is reported: nothing keeps running after.
+    const results = await Promise.allSettled([
       this.#sendBatches(plain, accepted, signal),
       eachLimit(both, this.#ctx.config.concurrency, async (k) => {
         if (await this.sendOne(k.model, k.key, signal, force)) {
@@ -113,6 +114,7 @@ export class Uploader {
         }
       }),
     ]);
+    for (const r of results) if (r.status === "rejected") throw r.reason;
     return accepted;
   }
 
