@@ -418,4 +418,14 @@ Deno.test("status and health report the services' states; logs serve the ring", 
   assert.deepEqual((await h.json()).failing, [{ name: "mqtt", state: "failed" }]);
   states[1]!.state = "running" as never;
   assert.equal((await call(e, "GET", "/api/health")).status, 200);
+  const { RingSink } = await import("../lib/log/mod.ts");
+  const ring = new RingSink(10);
+  ring.write({ time: 0, level: "info", source: "web", msg: "hello" });
+  ring.write({ time: 1, level: "warn", source: "mqtt", msg: "offline" });
+  e.deps.logs = ring;
+  const { registerLogs } = await import("../routes/api/logs.ts");
+  registerLogs(e.deps);
+  const logs = await (await call(e, "GET", "/api/logs?level=warn", admin)).json();
+  assert.deepEqual(logs.entries.map((r: { msg: string }) => r.msg), ["offline"]);
+  assert.equal((await call(e, "GET", "/api/logs?level=loud", admin)).status, 400);
 });

@@ -126,3 +126,28 @@ Deno.test("static falls back to index.html for app paths, not for API or file pa
   assert.equal((await get("/missing.png")).status, 404);
   assert.equal((await get("/%2e%2e/etc/passwd")).status, 400);
 });
+
+Deno.test("documents directory on disk: served with the same headers, symlinks out refused", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${root}/docs`);
+    await Deno.writeTextFile(`${root}/docs/manual.txt`, "read me\n".repeat(100));
+    await Deno.writeTextFile(`${root}/secret.txt`, "top secret");
+    await Deno.symlink(`${root}/secret.txt`, `${root}/docs/link.txt`);
+    const s = new StaticSite({ files: new Map(), documents: `${root}/docs`, spa: false });
+    const get = (path: string, headers: Record<string, string> = {}) =>
+      s.serve(new Request(`http://x${path}`, { headers }), { path });
+    const ok = await get("/docs/manual.txt", { "accept-encoding": "gzip" });
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("content-encoding"), "gzip");
+    assert.match(ok.headers.get("etag")!, /^"/);
+    await ok.body?.cancel();
+    const link = await get("/docs/link.txt");
+    assert.equal(link.status, 404, "a symlink leading out of the directory is not followed");
+    assert.doesNotMatch(await link.text(), /secret/);
+    assert.equal((await get("/docs/..%2fsecret.txt")).status, 400);
+    assert.equal((await get("/docs/../secret.txt")).status, 400);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
