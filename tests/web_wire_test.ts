@@ -415,3 +415,29 @@ Deno.test("a handler streams 10,000,000 lines in constant memory", async () => {
     `RSS grew ${growth.toFixed(1)} MB while streaming ${(bytes / 1e6).toFixed(0)} MB`,
   );
 });
+
+Deno.test("close() ends an endless SSE stream after the grace period", async () => {
+  const { SseStream } = await import("../lib/web/mod.ts");
+  const app = new WebApp();
+  app.get("/events", (_r, ctx) => {
+    const sse = new SseStream(ctx.signal, 50);
+    sse.send({ data: "hi" });
+    return sse.response();
+  }, { timeout: 0 });
+  const server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    shutdownTimeout: 200,
+    log: nullLogger,
+  });
+  const r = await fetch(`${server.endpoints[0]!.url}/events`);
+  const reader = r.body!.getReader();
+  assert.match(dec.decode((await reader.read()).value), /data: hi/);
+  const t0 = Date.now();
+  await server.close();
+  assert.ok(Date.now() - t0 < 2000, `closed in ${Date.now() - t0} ms`);
+  // The client sees the stream end (or break) instead of hanging.
+  for (;;) {
+    const next = await reader.read().catch(() => ({ done: true }));
+    if (next.done) break;
+  }
+});

@@ -94,6 +94,8 @@ interface _Route {
 export interface ConnInfo {
   remoteAddr: string;
   secure: boolean;
+  /** Resolves when the response has been sent (streams included). */
+  completed?: () => Promise<void>;
 }
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -113,6 +115,8 @@ export class WebApp {
   readonly #security: SecurityHeaders;
   readonly #cors: Cors | undefined;
   readonly #limits: BodyLimits;
+  /** Requests (and their streams) whose handler uses `ctx.signal`. */
+  readonly #live = new Set<AbortController>();
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
@@ -156,6 +160,14 @@ export class WebApp {
     return this;
   }
 
+  /** Abort every request and stream still using `ctx.signal` (server shutdown). */
+  abortAll(reason: unknown = new DOMException("Server closing", "AbortError")): number {
+    const n = this.#live.size;
+    for (const ac of [...this.#live]) ac.abort(reason);
+    this.#live.clear();
+    return n;
+  }
+
   get(path: string, handler: Handler, options?: RouteOptions): this {
     return this.route("GET", path, handler, options);
   }
@@ -175,7 +187,15 @@ export class WebApp {
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", start);
     const path = q < 0 ? url.slice(start) : url.slice(start, q);
-    const ctx = new WebContext(req, info.remoteAddr, this.log, this.#limits, path, info.secure);
+    const ctx = new WebContext(
+      req,
+      info.remoteAddr,
+      this.log,
+      this.#limits,
+      path,
+      info.secure,
+      this.#live,
+    );
     let r: Response | Promise<Response>;
     try {
       r = this.#handle(req, ctx, path);
@@ -222,6 +242,13 @@ export class WebApp {
       res = new Response(null, res);
     }
     this.metrics.active--;
+    const ac = ctx.controller;
+    if (ac && !ac.signal.aborted) {
+      // Keep it abortable while a streamed body is still being sent, then forget it.
+      const done = res.body !== null ? info.completed?.() : undefined;
+      if (done) done.catch(() => {}).finally(() => this.#live.delete(ac));
+      else this.#live.delete(ac);
+    }
     const ms = performance.now() - t0;
     this.metrics.record(req.method, ctx.route || "unmatched", res.status, ms);
     if (this.accessLog) {

@@ -60,6 +60,8 @@ export class WebContext {
     readonly path: string,
     /** True when the request came over TLS. */
     readonly secure: boolean,
+    /** Where controllers of live requests are kept (so a server close can abort them). */
+    readonly live?: Set<AbortController>,
   ) {}
 
   /** The parsed URL (created on first use). */
@@ -69,7 +71,17 @@ export class WebContext {
 
   /** Aborts when the request times out or the client goes away. */
   get signal(): AbortSignal {
-    return (this.#ac ??= new AbortController()).signal;
+    if (!this.#ac) {
+      const ac = this.#ac = new AbortController();
+      this.live?.add(ac);
+      ac.signal.addEventListener("abort", () => this.live?.delete(ac), { once: true });
+    }
+    return this.#ac.signal;
+  }
+
+  /** @internal The controller, when `signal` was used. */
+  get controller(): AbortController | undefined {
+    return this.#ac;
   }
 
   /** @internal */

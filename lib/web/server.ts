@@ -36,6 +36,8 @@ export interface WebServerOptions {
   idleTimeout?: number;
   /** guarded: open sockets at once. @default 512 */
   connections?: number;
+  /** ms to let in-flight requests and streams (SSE) finish on close before cutting them. @default 5000 */
+  shutdownTimeout?: number;
   log: Logger;
   signal?: AbortSignal;
 }
@@ -145,9 +147,35 @@ export class WebServer {
         },
       }, (req, info) => {
         const remote = info.remoteAddr as Deno.NetAddr;
-        return this.#handle(req, { remoteAddr: remote.hostname, secure });
+        return this.#handle(req, {
+          remoteAddr: remote.hostname,
+          secure,
+          completed: () => info.completed,
+        });
       });
-      this.#listeners.push({ close: () => server.shutdown() });
+      const grace = this.options.shutdownTimeout ?? 5000;
+      this.#listeners.push({
+        close: async () => {
+          let timer: ReturnType<typeof setTimeout> | undefined;
+          const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), grace));
+          // Graceful first; streams that outlive the grace period (SSE) are cut.
+          const how = await Promise.race([server.shutdown().then(() => "done" as const), late]);
+          clearTimeout(timer);
+          if (how === "late") {
+            // Streams still open (SSE…) end through their ctx.signal; one that
+            // ignores it is left to the process exit.
+            this.app.abortAll();
+            const again = await Promise.race([
+              server.finished.then(() => "done" as const),
+              new Promise<"late">((r) => timer = setTimeout(() => r("late"), grace)),
+            ]);
+            clearTimeout(timer);
+            if (again === "late") {
+              this.options.log.warn("Responses still streaming at shutdown", { graceMs: grace });
+            }
+          }
+        },
+      });
     } catch (e) {
       reject(e);
     }
