@@ -319,7 +319,8 @@ export class MqttClient implements AsyncDisposable {
     let tracker: _Tracker | undefined;
     if (wait !== "none") {
       tracker = { wait, done: Promise.withResolvers() };
-      tracker.done.promise.catch(() => {}); // the caller may stop waiting (signal)
+      // With a signal the caller may stop waiting: a later rejection must not go unhandled.
+      if (options.signal) tracker.done.promise.catch(() => {});
     }
     const id = await this.#queue.enqueue(
       { topic: t, payload: bytes, qos, retain, ...(properties ? { properties } : {}) },

@@ -301,7 +301,19 @@ export class MqttQueue {
     }
     if (this.#tailValid) {
       pending.forEach((p, i) => {
-        this.#tail.push({ id: ids[i]!, ...p.msg, created: p.created, attempts: 0, strikes: 0 });
+        const m = p.msg;
+        const row: QueuedMessage = {
+          id: ids[i]!,
+          topic: m.topic,
+          payload: m.payload,
+          qos: m.qos,
+          retain: m.retain,
+          created: p.created,
+          attempts: 0,
+          strikes: 0,
+        };
+        if (m.properties) row.properties = m.properties;
+        this.#tail.push(row);
         this.#tailBytes += p.msg.payload.length;
       });
       if (this.#tail.length > TAIL_MESSAGES || this.#tailBytes > TAIL_BYTES) this.#dropTail();

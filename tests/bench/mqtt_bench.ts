@@ -11,6 +11,7 @@
  * better; latency: lower is better).
  */
 
+import process from "node:process";
 import { DatabaseSync } from "node:sqlite";
 import mqtt from "mqtt";
 import { MqttClient } from "../../lib/mqtt/mod.ts";
@@ -28,11 +29,18 @@ const payload = new TextEncoder().encode(
   JSON.stringify({ temp: 21.5, hum: 40, ts: 1_700_000_000_000 }),
 );
 
-async function rawThroughput(url: string): Promise<number> {
+/** msg/s (wall clock) and process CPU µs per message (user + system, all threads). */
+interface Run {
+  rate: number;
+  cpu: number;
+}
+
+async function rawThroughput(url: string): Promise<Run> {
   const c = await mqtt.connectAsync(url, {
     clientId: `raw-${crypto.randomUUID()}`,
     reconnectPeriod: 0,
   });
+  const u0 = process.cpuUsage();
   const t0 = performance.now();
   await new Promise<void>((resolve, reject) => {
     let left = MESSAGES;
@@ -44,11 +52,12 @@ async function rawThroughput(url: string): Promise<number> {
     }
   });
   const rate = MESSAGES / ((performance.now() - t0) / 1000);
+  const u = process.cpuUsage(u0);
   await c.endAsync();
-  return rate;
+  return { rate, cpu: (u.user + u.system) / MESSAGES };
 }
 
-async function ternClient(url: string, file: string, protocolVersion: 4 | 5 = 4) {
+async function ternClient(url: string, file: string, protocolVersion: 4 | 5 = 4, inflight = 100) {
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL");
   const client = new MqttClient({
@@ -57,7 +66,7 @@ async function ternClient(url: string, file: string, protocolVersion: 4 | 5 = 4)
     db,
     vars: { thing: "bench", deviceId: "bench" },
     protocolVersion,
-    queue: { maxMessages: MESSAGES * 2, inflight: Number(Deno.env.get("INFLIGHT") ?? 100) },
+    queue: { maxMessages: MESSAGES * 2, inflight },
   }).start();
   await client.waitConnected(AbortSignal.timeout(5000));
   return {
@@ -69,8 +78,9 @@ async function ternClient(url: string, file: string, protocolVersion: 4 | 5 = 4)
   };
 }
 
-async function ternThroughput(url: string, file: string): Promise<number> {
-  const t = await ternClient(url, file);
+async function ternThroughput(url: string, file: string, inflight: number): Promise<Run> {
+  const t = await ternClient(url, file, 4, inflight);
+  const u0 = process.cpuUsage();
   const t0 = performance.now();
   const all = [];
   for (let i = 0; i < MESSAGES; i++) {
@@ -78,8 +88,9 @@ async function ternThroughput(url: string, file: string): Promise<number> {
   }
   await Promise.all(all);
   const rate = MESSAGES / ((performance.now() - t0) / 1000);
+  const u = process.cpuUsage(u0);
   await t.close();
-  return rate;
+  return { rate, cpu: (u.user + u.system) / MESSAGES };
 }
 
 /** Same socket setting as Tern's client (no Nagle delay on small packets). */
@@ -149,31 +160,36 @@ async function main() {
     });
   });
   const dir = await Deno.makeTempDir({ prefix: "tern-mqtt-bench-" });
-  const raw: number[] = [];
-  const tern: number[] = [];
+  const raw: Run[] = [];
+  const tern: Run[] = [];
+  const wide: Run[] = [];
   try {
     for (let r = 0; r < ROUNDS; r++) {
       raw.push(await rawThroughput(broker.url));
-      tern.push(await ternThroughput(broker.url, `${dir}/tp${r}.db`));
+      tern.push(await ternThroughput(broker.url, `${dir}/tp${r}.db`, 100));
+      wide.push(await ternThroughput(broker.url, `${dir}/wide${r}.db`, 1000));
     }
     const rawLat = await rawLatency(broker.url);
     const ternLat = await ternLatency(broker.url, `${dir}/lat.db`);
-    const best = (xs: number[]) => Math.max(...xs);
+    const best = (xs: Run[]) => Math.max(...xs.map((x) => x.rate));
+    const median = (xs: Run[]) => xs.map((x) => x.cpu).sort((a, b) => a - b)[xs.length >> 1]!;
     const f = (n: number) => n.toFixed(0);
     const g = (n: number) => n.toFixed(2);
+    const row = (name: string, xs: Run[]) =>
+      `| ${name} | ${f(best(xs))} | ${g(best(xs) / best(raw))} | ${median(xs).toFixed(1)} | ${
+        g(median(raw) / median(xs))
+      } |`;
     console.log(
       `Deno ${Deno.version.deno}, mosquitto on 127.0.0.1, ${navigator.hardwareConcurrency} CPUs\n`,
     );
     console.log(
-      `| QoS 1 publish (${MESSAGES} × ${payload.length} B, best of ${ROUNDS}) | msg/s | vs raw |`,
+      `| QoS 1 publish (${MESSAGES} × ${payload.length} B, ${ROUNDS} rounds) | best msg/s | vs raw | ` +
+        "median CPU µs/msg | vs raw (CPU) |",
     );
-    console.log("| --- | ---: | ---: |");
-    console.log(`| raw npm:mqtt, no persistence | ${f(best(raw))} | 1.00 |`);
-    console.log(
-      `| Tern publish, SQLite queue (WAL), wait "ack" | ${f(best(tern))} | ${
-        g(best(tern) / best(raw))
-      } |`,
-    );
+    console.log("| --- | ---: | ---: | ---: | ---: |");
+    console.log(row("raw npm:mqtt, no persistence", raw));
+    console.log(row('Tern publish, SQLite queue (WAL), wait "ack", inflight 100 (default)', tern));
+    console.log(row("Tern publish, same, queue.inflight 1000", wide));
     console.log("");
     console.log(
       `| request/response (${REQUESTS} sequential, MQTT 5) | p50 ms | p99 ms | p50 vs raw |`,
@@ -185,8 +201,11 @@ async function main() {
         g(pct(ternLat, 50) / pct(rawLat, 50))
       } |`,
     );
+    const list = (xs: Run[]) => xs.map((x) => `${f(x.rate)}/${x.cpu.toFixed(0)}`).join(", ");
     console.log(
-      `\nall rounds (msg/s): raw ${raw.map(f).join(", ")}; Tern ${tern.map(f).join(", ")}`,
+      `\nall rounds (msg/s / CPU µs per msg): raw ${list(raw)}; Tern ${
+        list(tern)
+      }; Tern inflight 1000 ${list(wide)}`,
     );
   } finally {
     await echo.endAsync(true);
