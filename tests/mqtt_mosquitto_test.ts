@@ -134,3 +134,30 @@ Deno.test({
     match(s.lastError!, /not trusted: check mqtt\.ca/);
   },
 });
+
+Deno.test({
+  name:
+    "mosquitto MQTT 5: a publish the ACL forbids is refused by reason code and dropped; the queue flows on",
+  ignore,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "tern-acl-" });
+    try {
+      const acl = `${dir}/acl`;
+      await Deno.writeTextFile(acl, "pattern readwrite ok/#\n");
+      await using broker = await startMosquitto({ extra: [`acl_file ${acl}`] });
+      await using client = makeClient(broker.url, { protocolVersion: 5 });
+      client.start();
+      const denied = client.publish("secret/x", "no", { qos: 1, wait: "ack" });
+      const fine = client.publish("ok/x", "yes", { qos: 1, wait: "ack" });
+      const e = await denied.then(() => undefined, (e) => e);
+      equal(e?.code, "REJECTED", String(e));
+      match(e.message, /Broker refused message \d+ to "secret\/x"/);
+      equal((await fine).status, "acked");
+      equal(client.status().poison, 1);
+      equal(client.status().queueDepth, 0);
+      equal(client.status().reconnects, 0, "no disconnect needed on MQTT 5");
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+});
