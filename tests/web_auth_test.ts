@@ -429,3 +429,20 @@ Deno.test("status and health report the services' states; logs serve the ring", 
   assert.deepEqual(logs.entries.map((r: { msg: string }) => r.msg), ["offline"]);
   assert.equal((await call(e, "GET", "/api/logs?level=loud", admin)).status, 400);
 });
+
+Deno.test("a password change or token revocation by another process ends access promptly", async () => {
+  await using e = await env({ sessions: { idleTimeout: 600_000, absoluteTimeout: 3_600_000 } });
+  const admin = await setupAdmin(e);
+  const { token } = e.deps.auth!.createToken("ci", "user");
+  const bearer = { headers: { authorization: `Bearer ${token}` } };
+  assert.equal((await call(e, "GET", "/api/status", { cookie: admin.cookie })).status, 200);
+  assert.equal((await call(e, "GET", "/api/status", bearer)).status, 200);
+  // What `tern user passwd` and `tern token revoke` do, through their own store.
+  const { AuthStore } = await import("../lib/web/mod.ts");
+  const other = new AuthStore(e.db);
+  assert.equal(other.removeSessionsOf("admin"), 1);
+  assert.equal(other.revokeToken(token.slice(0, 12)), 1);
+  await e.clock.advance(61_000);
+  assert.equal((await call(e, "GET", "/api/status", { cookie: admin.cookie })).status, 401);
+  assert.equal((await call(e, "GET", "/api/status", bearer)).status, 401);
+});

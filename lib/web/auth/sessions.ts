@@ -17,7 +17,9 @@
  *
  * Sessions are cached in memory (keyed by hash) and their `lastSeen` is
  * written back at most once a minute (or a tenth of the idle timeout), so
- * an authenticated request usually costs no database write.
+ * an authenticated request usually costs no database write; that write also
+ * notices a session ended by another process (`tern user passwd`). Tokens
+ * are re-read every 5 s, so `tern token revoke` takes effect within 5 s.
  */
 
 import type { Clock } from "../../clock.ts";
@@ -41,6 +43,7 @@ export interface SessionAuthOptions {
 }
 
 const TOUCH_MS = 60_000;
+const TOKEN_CACHE_MS = 5_000;
 const TOKEN_PREFIX = "tern_";
 
 export class SessionAuth implements Authenticator {
@@ -53,7 +56,7 @@ export class SessionAuth implements Authenticator {
   #cache = new Map<string, SessionRow>();
   /** Cookie value → its SHA-256 (saves a hash per request). */
   #ids = new Map<string, string>();
-  #tokens = new Map<string, { role: string; name: string; id: string } | null>();
+  #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
 
   constructor(options: SessionAuthOptions) {
     this.store = options.store;
@@ -106,7 +109,11 @@ export class SessionAuth implements Authenticator {
     if (now - s.lastSeen > Math.min(TOUCH_MS, this.#idle / 10)) {
       s.lastSeen = now;
       s.expires = this.#expiry(s);
-      this.store.touchSession(key, s.lastSeen, s.expires);
+      // The write doubles as a check that no other process (tern user passwd/remove) ended it.
+      if (!this.store.touchSession(key, s.lastSeen, s.expires)) {
+        this.#cache.delete(key);
+        return undefined;
+      }
     }
     return s;
   }
@@ -119,12 +126,14 @@ export class SessionAuth implements Authenticator {
     const m = /^Bearer\s+(\S{1,200})$/i.exec(header);
     if (!m || !m[1]!.startsWith(TOKEN_PREFIX)) return undefined;
     const id = secretId(m[1]!);
+    const now = this.#clock.now();
     let t = this.#tokens.get(id);
-    if (t === undefined) {
+    // Re-read after TOKEN_CACHE_MS so a revocation by the CLI takes effect promptly.
+    if (t === undefined || (t !== null && now - t.at > TOKEN_CACHE_MS)) {
       const row = this.store.getToken(id);
-      t = row ? { role: row.role, name: row.name, id } : null;
+      t = row ? { role: row.role, name: row.name, id, at: now } : null;
       if (this.#tokens.size > 10_000) this.#tokens.clear();
-      this.#tokens.set(id, t);
+      if (t) this.#tokens.set(id, t);
     }
     if (!t) return undefined;
     return { id: `token:${t.name}`, username: `token:${t.name}`, role: t.role, via: "token" };

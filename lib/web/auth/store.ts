@@ -161,10 +161,14 @@ export class AuthStore {
     this.db.create("_Session", { ...s });
   }
 
-  touchSession(id: string, lastSeen: number, expires: string): void {
+  /** Record activity; false when the session is gone (logged out elsewhere, user removed). */
+  touchSession(id: string, lastSeen: number, expires: string): boolean {
     try {
       this.db.update("_Session", { id }, { lastSeen, expires });
-    } catch { /* removed meanwhile */ }
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   removeSession(id: string): void {
