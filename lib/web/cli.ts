@@ -1,8 +1,8 @@
 /**
  * `tern user …` and `tern token …`: manage the web server's users and API
  * tokens from a shell, on the database the agent uses (safe while it runs:
- * SQLite WAL; the agent sees the change at the next request, cached sessions
- * of a removed or changed user end within its session cache on restart).
+ * SQLite WAL). A running agent notices ended sessions within a minute (or a
+ * tenth of the idle timeout) and revoked tokens within 5 s.
  *
  *   tern user add NAME [--role ROLE] [--name "Full Name"]   (password from stdin, or prompted)
  *   tern user passwd NAME                                   (ends the user's sessions)
