@@ -6,7 +6,8 @@
  * - Strong ETag per representation; `If-None-Match` → 304 (`If-Modified-Since`
  *   when there is no `If-None-Match`).
  * - `Accept-Encoding` picks `br`, then `gzip`, else identity; `Vary: Accept-Encoding`.
- * - A single `Range: bytes=…` → 206 with `Content-Range` (identity bytes),
+ * - A single `Range: bytes=…` → 206 with `Content-Range` (identity bytes; no
+ *   `Accept-Ranges` is sent, clients may ask anyway — RFC 9110 §14.3),
  *   unsatisfiable → 416 with `Content-Range: bytes *\/size`; several ranges
  *   or a stale `If-Range` → the whole file (200).
  * - `Cache-Control`: `htmlCache` for HTML, `assetCache` for the rest.
@@ -38,6 +39,13 @@ export interface StaticSiteOptions {
 
 /** The safe decoded path, or null when the raw path is a traversal attempt or malformed. */
 export function safePath(raw: string): string | null {
+  // Fast path: nothing encoded, no backslash, no segment starting with "." — nothing to
+  // decode or refuse (URLs reach us parsed: control bytes arrive percent-encoded).
+  if (
+    raw.charCodeAt(0) === 47 && !raw.includes("%") && !raw.includes("\\") && !raw.includes("/.")
+  ) {
+    return raw;
+  }
   if (raw.includes("\\") || raw.includes("\0") || /%(25|5c|00|2f)/i.test(raw)) return null;
   let p: string;
   try {
@@ -108,7 +116,6 @@ export class StaticSite {
       ["etag", v.etag],
       ["last-modified", file.lastModified],
       ["cache-control", html ? this.#html : this.#asset],
-      ["accept-ranges", "bytes"],
     ];
     if (v.encoding !== "identity") h.push(["content-encoding", v.encoding]);
     if (file.br || file.gzip) h.push(["vary", "Accept-Encoding"]);
