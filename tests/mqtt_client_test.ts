@@ -239,3 +239,52 @@ Deno.test("a message the broker disconnects for (policy) is dropped as poison; t
     ],
   );
 });
+
+Deno.test("close() does not hang on a broker that never acknowledges", async () => {
+  await using broker = await startAedes({ authorizePublish: () => {/* never answers */} });
+  await using h = makeClient(broker.url);
+  h.client.start();
+  await h.client.waitConnected();
+  const waiting = h.client.publish("stuck", "x", { wait: "ack" });
+  await until(() => h.client.status().inflight === 1);
+  const t0 = Date.now();
+  await h.client.close();
+  ok(Date.now() - t0 < 4000, `closed in ${Date.now() - t0} ms`);
+  await rejects(waiting, (e: MqttError) => e.code === "CLOSED");
+  equal(h.client.status().queueDepth, 1, "the message stays queued for the next start");
+});
+
+Deno.test("ws:// transport works through a WebSocket endpoint", async () => {
+  await using broker = await startAedes();
+  const conns: Promise<void>[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, (req) => {
+    const { socket, response } = Deno.upgradeWebSocket(req, { protocol: "mqtt" });
+    socket.binaryType = "arraybuffer";
+    conns.push((async () => {
+      const tcp = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
+      const writer = tcp.writable.getWriter();
+      socket.onmessage = (e) =>
+        void writer.write(new Uint8Array(e.data as ArrayBuffer)).catch(() => {});
+      socket.onclose = () => void writer.close().catch(() => {});
+      if (socket.readyState !== WebSocket.OPEN) await new Promise((r) => (socket.onopen = r));
+      try {
+        for await (const chunk of tcp.readable) {
+          if (socket.readyState === WebSocket.OPEN) socket.send(chunk);
+        }
+      } catch {
+        // closed
+      }
+      if (socket.readyState === WebSocket.OPEN) socket.close();
+    })());
+    return response;
+  });
+  try {
+    await using h = makeClient(`ws://127.0.0.1:${server.addr.port}/mqtt`);
+    h.client.start();
+    equal((await h.client.publish("ws/t", "over websocket", { wait: "ack" })).status, "acked");
+    equal(broker.received.filter((m) => m.topic === "ws/t").length, 1);
+  } finally {
+    await server.shutdown();
+    await Promise.allSettled(conns);
+  }
+});

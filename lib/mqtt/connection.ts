@@ -85,6 +85,8 @@ interface _Result {
 }
 
 const DAY = 86_400_000;
+/** Longest wait for in-flight acks before a deliberate disconnect is forced, in ms. */
+const GRACE_MS = 2_000;
 const V3_REFUSED: Record<number, string> = {
   1: "unacceptable protocol version",
   2: "client id rejected",
@@ -105,6 +107,7 @@ export class Connection {
   #everConnected = false;
   #silentCloses = 0;
   #gated = false;
+  #grace: ReturnType<typeof setTimeout> | undefined;
   #loop: Promise<void> | undefined;
   readonly state: ConnectionState;
 
@@ -143,14 +146,28 @@ export class Connection {
   disconnect(): void {
     if (!this.#client) return;
     this.#voluntary = true;
-    this.#client.end(false);
+    this.#endGracefully(this.#client);
   }
 
   /** Stop for good: close the connection (gracefully, with DISCONNECT) and the loop. */
   async close(): Promise<void> {
     this.#life.abort();
-    this.#client?.end(false);
+    if (this.#client) this.#endGracefully(this.#client);
     await this.#loop;
+  }
+
+  /**
+   * DISCONNECT after the in-flight acks (npm:mqtt waits for them), but never
+   * longer than GRACE_MS: a broker that stopped answering must not hold up a stop.
+   */
+  #endGracefully(c: MqttClient): void {
+    if (this.#grace) return;
+    this.#grace = setTimeout(() => {
+      this.#grace = undefined;
+      c.end(true);
+      (c.stream as { destroy?: () => void } | undefined)?.destroy?.();
+    }, GRACE_MS);
+    c.end(false);
   }
 
   async #run(): Promise<void> {
@@ -191,11 +208,21 @@ export class Connection {
       let connectedAt: number | undefined;
       let error: unknown;
       let done = false;
-      const c = mqtt.connect(o.url, {
-        ...o.client,
-        reconnectPeriod: 0,
-        resubscribe: false,
-      });
+      let c: MqttClient;
+      try {
+        c = mqtt.connect(o.url, { ...o.client, reconnectPeriod: 0, resubscribe: false });
+      } catch (e) {
+        // A bad URL or option: report it and retry slowly (the config will not fix itself).
+        const message = `Cannot connect to ${o.url}: ${(e as Error).message}`;
+        if (message !== this.state.lastError) o.log.error(message);
+        Object.assign(this.state, {
+          lastError: message,
+          lastErrorAt: clock.now(),
+          authFailure: false,
+        });
+        resolve({ connected: false, lived: 0, auth: true, voluntary: false });
+        return;
+      }
       this.#client = c;
       c.on("connect", (connack) => {
         // Small MQTT packets must not wait for Nagle + delayed ACK (40 ms per round trip).
@@ -220,6 +247,10 @@ export class Connection {
       const finish = () => {
         if (done) return;
         done = true;
+        if (this.#grace) {
+          clearTimeout(this.#grace);
+          this.#grace = undefined;
+        }
         if (this.#client === c) this.#client = undefined;
         c.removeAllListeners("connect");
         c.removeAllListeners("message");
