@@ -45,7 +45,7 @@ async function raw(port: number, bytes: string, ms = 1500): Promise<string> {
 
 const status = (resp: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(resp)?.[1] ?? 0);
 
-async function battery() {
+async function battery(engine: "serve" | "guarded") {
   const dir = await Deno.makeTempDir();
   const config = configSchema.parse({
     web: {
@@ -56,7 +56,11 @@ async function battery() {
   const db = Database.open({ path: `${dir}/tern.db`, clock: systemClock, purgeInterval: 0 });
   const { app, deps } = buildApp(config, { log: nullLogger, clock: systemClock, db });
   app.post("/api/echo", async (_r, ctx) => Response.json(await ctx.json()));
-  const server = await WebServer.start(app, { listen: ["http://127.0.0.1:0"], log: nullLogger });
+  const server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    engine,
+    log: nullLogger,
+  });
   const port = server.endpoints[0]!.port;
   return {
     app,
@@ -71,210 +75,215 @@ async function battery() {
   };
 }
 
-Deno.test("wire battery: malformed input is refused and the server keeps answering", async (t) => {
-  await using s = await battery();
-  const { port, base } = s;
+for (const engine of ["serve", "guarded"] as const) {
+  Deno.test(`wire battery (${engine} engine): malformed input is refused and the server keeps answering`, async (t) => {
+    await using s = await battery(engine);
+    const { port, base } = s;
 
-  await t.step("malformed request lines and headers are 400", async () => {
-    for (
-      const bad of [
-        "GARBAGE\r\n\r\n",
-        "GET\r\n\r\n",
-        "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\nBad Header Name: x\r\n\r\n",
-        "GET / HTTP/1.1\r\nHost: a\r\n: novalue\r\n\r\n",
-        "\x00\x01\x02\r\n\r\n",
-      ]
-    ) {
-      const r = await raw(port, bad);
-      assert.equal(status(r), 400, `${JSON.stringify(bad)} → ${r.slice(0, 40)}`);
-    }
-  });
+    await t.step("malformed request lines and headers are 400", async () => {
+      for (
+        const bad of [
+          "GARBAGE\r\n\r\n",
+          "GET\r\n\r\n",
+          "GET / HTTP/9.9\r\nHost: a\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\nBad Header Name: x\r\n\r\n",
+          "GET / HTTP/1.1\r\nHost: a\r\n: novalue\r\n\r\n",
+          "\x00\x01\x02\r\n\r\n",
+        ]
+      ) {
+        const r = await raw(port, bad);
+        assert.equal(status(r), 400, `${JSON.stringify(bad)} → ${r.slice(0, 40)}`);
+      }
+    });
 
-  await t.step("bare LF line endings get a well-formed answer", async () => {
-    const r = await raw(port, "GET /api/health HTTP/1.1\nHost: a\nConnection: close\n\n");
-    assert.ok([200, 400].includes(status(r)), r.slice(0, 40));
-  });
+    await t.step("bare LF line endings get a well-formed answer", async () => {
+      const r = await raw(port, "GET /api/health HTTP/1.1\nHost: a\nConnection: close\n\n");
+      assert.ok([200, 400].includes(status(r)), r.slice(0, 40));
+    });
 
-  await t.step("duplicate, conflicting Content-Length is 400 (no request smuggling)", async () => {
-    const r = await raw(
-      port,
-      "POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+    await t.step(
+      "duplicate, conflicting Content-Length is 400 (no request smuggling)",
+      async () => {
+        const r = await raw(
+          port,
+          "POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 2\r\nContent-Length: 5\r\n\r\n{}xyz",
+        );
+        assert.equal(status(r), 400);
+      },
     );
-    assert.equal(status(r), 400);
-  });
 
-  await t.step("oversized headers are 431, huge ones are refused by the parser", async () => {
-    const r = await raw(
-      port,
-      `GET /api/health HTTP/1.1\r\nHost: a\r\nX-Big: ${
-        "a".repeat(9000)
-      }\r\nConnection: close\r\n\r\n`,
-    );
-    assert.equal(status(r), 431);
-    const huge = await raw(
-      port,
-      `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(300_000)}\r\n\r\n`,
-    );
-    assert.ok(huge === "" || [400, 431].includes(status(huge)));
-  });
-
-  await t.step("oversized bodies are 413, declared or chunked", async () => {
-    const declared = await raw(
-      port,
-      `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n${
-        "1".repeat(5000)
-      }`,
-    );
-    assert.equal(status(declared), 413);
-    const chunk = `1000\r\n${" ".repeat(4096)}\r\n`;
-    const chunked = await raw(
-      port,
-      `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}${chunk}0\r\n\r\n`,
-    );
-    assert.equal(status(chunked), 413);
-  });
-
-  await t.step("path traversal in every form is 400 or 404 and never leaks a file", async () => {
-    for (
-      const p of [
-        "/../../../../etc/passwd",
-        "/%2e%2e/%2e%2e/etc/passwd",
-        "/%252e%252e/etc/passwd",
-        "/..%2f..%2fetc%2fpasswd",
-        "/..\\..\\etc\\passwd",
-        "/%5c..%5c..%5cetc%5cpasswd",
-        "/index.html%00.png",
-        "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
-        "/static/..;/..;/etc/passwd",
-        "//etc/passwd",
-      ]
-    ) {
-      const r = await raw(port, `GET ${p} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
-      const st = status(r);
-      assert.ok(
-        st === 400 || st === 404 || (st === 200 && r.includes("<!doctype html>")),
-        `${p} → ${st}`,
+    await t.step("oversized headers are 431, huge ones are refused by the parser", async () => {
+      const r = await raw(
+        port,
+        `GET /api/health HTTP/1.1\r\nHost: a\r\nX-Big: ${
+          "a".repeat(9000)
+        }\r\nConnection: close\r\n\r\n`,
       );
-      assert.doesNotMatch(r, /root:x:0:0/, p);
-    }
-  });
+      assert.equal(status(r), 431);
+      const huge = await raw(
+        port,
+        `GET / HTTP/1.1\r\nHost: a\r\nX-Big: ${"a".repeat(300_000)}\r\n\r\n`,
+      );
+      assert.ok(huge === "" || [400, 431].includes(status(huge)));
+    });
 
-  await t.step("bad JSON is 400 and a wrong content type 415", async () => {
-    const bad = await fetch(`${base}/api/echo`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: '{"a":',
+    await t.step("oversized bodies are 413, declared or chunked", async () => {
+      const declared = await raw(
+        port,
+        `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: 5000\r\nConnection: close\r\n\r\n${
+          "1".repeat(5000)
+        }`,
+      );
+      assert.equal(status(declared), 413);
+      const chunk = `1000\r\n${" ".repeat(4096)}\r\n`;
+      const chunked = await raw(
+        port,
+        `POST /api/echo HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n${chunk}${chunk}0\r\n\r\n`,
+      );
+      assert.equal(status(chunked), 413);
     });
-    assert.equal(bad.status, 400);
-    assert.equal((await bad.json()).error.code, "bad_request");
-    const wrong = await fetch(`${base}/api/echo`, { method: "POST", body: "a=1" });
-    assert.equal(wrong.status, 415);
-    await wrong.body?.cancel();
-  });
 
-  await t.step("HEAD, OPTIONS and 405 with Allow", async () => {
-    const head = await raw(
-      port,
-      "HEAD /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
-    );
-    assert.equal(status(head), 200);
-    assert.ok(head.endsWith("\r\n\r\n"), "no body after HEAD headers");
-    const opt = await fetch(`${base}/api/auth/login`, { method: "OPTIONS" });
-    assert.equal(opt.status, 204);
-    assert.equal(opt.headers.get("allow"), "OPTIONS, POST");
-    const na = await fetch(`${base}/api/health`, { method: "DELETE" });
-    assert.equal(na.status, 405);
-    assert.match(na.headers.get("allow")!, /GET/);
-    await na.body?.cancel();
-  });
+    await t.step("path traversal in every form is 400 or 404 and never leaks a file", async () => {
+      for (
+        const p of [
+          "/../../../../etc/passwd",
+          "/%2e%2e/%2e%2e/etc/passwd",
+          "/%252e%252e/etc/passwd",
+          "/..%2f..%2fetc%2fpasswd",
+          "/..\\..\\etc\\passwd",
+          "/%5c..%5c..%5cetc%5cpasswd",
+          "/index.html%00.png",
+          "/%c0%ae%c0%ae/%c0%ae%c0%ae/etc/passwd",
+          "/static/..;/..;/etc/passwd",
+          "//etc/passwd",
+        ]
+      ) {
+        const r = await raw(port, `GET ${p} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n`);
+        const st = status(r);
+        assert.ok(
+          st === 400 || st === 404 || (st === 200 && r.includes("<!doctype html>")),
+          `${p} → ${st}`,
+        );
+        assert.doesNotMatch(r, /root:x:0:0/, p);
+      }
+    });
 
-  await t.step("static: 304, Range 206 and 416, encodings with Vary", async () => {
-    const first = await fetch(`${base}/app.js`);
-    const etag = first.headers.get("etag")!;
-    const full = new Uint8Array(await first.arrayBuffer());
-    const nm = await fetch(`${base}/app.js`, { headers: { "if-none-match": etag } });
-    assert.equal(nm.status, 304);
-    const part = await fetch(`${base}/app.js`, { headers: { range: "bytes=0-9" } });
-    assert.equal(part.status, 206);
-    assert.deepEqual(new Uint8Array(await part.arrayBuffer()), full.subarray(0, 10));
-    const past = await fetch(`${base}/app.js`, {
-      headers: { range: `bytes=${full.length + 10}-` },
-    });
-    assert.equal(past.status, 416);
-    assert.equal(past.headers.get("content-range"), `bytes */${full.length}`);
-    const br = await raw(
-      port,
-      "GET /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
-    );
-    assert.match(br, /content-encoding: br/i);
-    assert.match(br, /vary: Accept-Encoding/i);
-  });
-
-  await t.step("session fixation, XSRF and brute force over the wire", async () => {
-    const setup = await fetch(`${base}/api/auth/setup`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({
-        token: s.deps.setup.token,
-        username: "admin",
-        password: "correct horse",
-      }),
-    });
-    assert.equal(setup.status, 201);
-    await setup.body?.cancel();
-    const planted = "tern_session=" + "B".repeat(43);
-    const login = await fetch(`${base}/api/auth/login`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie: planted },
-      body: JSON.stringify({ username: "admin", password: "correct horse" }),
-    });
-    assert.equal(login.status, 200);
-    const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
-    assert.notEqual(cookie, planted);
-    const { xsrf } = await login.json();
-    const noX = await fetch(`${base}/api/users`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie },
-      body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
-    });
-    assert.equal(noX.status, 403);
-    await noX.body?.cancel();
-    const withX = await fetch(`${base}/api/users`, {
-      method: "POST",
-      headers: { "content-type": "application/json", cookie, "x-xsrf-token": xsrf },
-      body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
-    });
-    assert.equal(withX.status, 201);
-    await withX.body?.cancel();
-    const codes: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await fetch(`${base}/api/auth/login`, {
+    await t.step("bad JSON is 400 and a wrong content type 415", async () => {
+      const bad = await fetch(`${base}/api/echo`, {
         method: "POST",
         headers: { "content-type": "application/json" },
-        body: JSON.stringify({ username: "x1", password: "wrong" }),
+        body: '{"a":',
       });
-      codes.push(r.status);
-      await r.body?.cancel();
-    }
-    assert.equal(codes[0], 401);
-    assert.ok(codes.slice(1).every((c) => c === 429 || c === 401));
-    assert.equal(codes.at(-1), 429);
-    const escalate = await fetch(`${base}/api/users/admin`, {
-      method: "PATCH",
-      headers: { "content-type": "application/json", authorization: "Bearer tern_forged" },
-      body: JSON.stringify({ role: "user" }),
+      assert.equal(bad.status, 400);
+      assert.equal((await bad.json()).error.code, "bad_request");
+      const wrong = await fetch(`${base}/api/echo`, { method: "POST", body: "a=1" });
+      assert.equal(wrong.status, 415);
+      await wrong.body?.cancel();
     });
-    assert.equal(escalate.status, 401);
-    await escalate.body?.cancel();
-  });
 
-  await t.step("after the battery the server still answers", async () => {
-    const r = await fetch(`${base}/api/health`);
-    assert.equal(r.status, 200);
-    assert.equal((await r.json()).ok, true);
+    await t.step("HEAD, OPTIONS and 405 with Allow", async () => {
+      const head = await raw(
+        port,
+        "HEAD /api/health HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n",
+      );
+      assert.equal(status(head), 200);
+      assert.ok(head.endsWith("\r\n\r\n"), "no body after HEAD headers");
+      const opt = await fetch(`${base}/api/auth/login`, { method: "OPTIONS" });
+      assert.equal(opt.status, 204);
+      assert.equal(opt.headers.get("allow"), "OPTIONS, POST");
+      const na = await fetch(`${base}/api/health`, { method: "DELETE" });
+      assert.equal(na.status, 405);
+      assert.match(na.headers.get("allow")!, /GET/);
+      await na.body?.cancel();
+    });
+
+    await t.step("static: 304, Range 206 and 416, encodings with Vary", async () => {
+      const first = await fetch(`${base}/app.js`);
+      const etag = first.headers.get("etag")!;
+      const full = new Uint8Array(await first.arrayBuffer());
+      const nm = await fetch(`${base}/app.js`, { headers: { "if-none-match": etag } });
+      assert.equal(nm.status, 304);
+      const part = await fetch(`${base}/app.js`, { headers: { range: "bytes=0-9" } });
+      assert.equal(part.status, 206);
+      assert.deepEqual(new Uint8Array(await part.arrayBuffer()), full.subarray(0, 10));
+      const past = await fetch(`${base}/app.js`, {
+        headers: { range: `bytes=${full.length + 10}-` },
+      });
+      assert.equal(past.status, 416);
+      assert.equal(past.headers.get("content-range"), `bytes */${full.length}`);
+      const br = await raw(
+        port,
+        "GET /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
+      );
+      assert.match(br, /content-encoding: br/i);
+      assert.match(br, /vary: Accept-Encoding/i);
+    });
+
+    await t.step("session fixation, XSRF and brute force over the wire", async () => {
+      const setup = await fetch(`${base}/api/auth/setup`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          token: s.deps.setup.token,
+          username: "admin",
+          password: "correct horse",
+        }),
+      });
+      assert.equal(setup.status, 201);
+      await setup.body?.cancel();
+      const planted = "tern_session=" + "B".repeat(43);
+      const login = await fetch(`${base}/api/auth/login`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie: planted },
+        body: JSON.stringify({ username: "admin", password: "correct horse" }),
+      });
+      assert.equal(login.status, 200);
+      const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
+      assert.notEqual(cookie, planted);
+      const { xsrf } = await login.json();
+      const noX = await fetch(`${base}/api/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie },
+        body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
+      });
+      assert.equal(noX.status, 403);
+      await noX.body?.cancel();
+      const withX = await fetch(`${base}/api/users`, {
+        method: "POST",
+        headers: { "content-type": "application/json", cookie, "x-xsrf-token": xsrf },
+        body: JSON.stringify({ username: "x1", password: "password1", role: "user" }),
+      });
+      assert.equal(withX.status, 201);
+      await withX.body?.cancel();
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await fetch(`${base}/api/auth/login`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "x1", password: "wrong" }),
+        });
+        codes.push(r.status);
+        await r.body?.cancel();
+      }
+      assert.equal(codes[0], 401);
+      assert.ok(codes.slice(1).every((c) => c === 429 || c === 401));
+      assert.equal(codes.at(-1), 429);
+      const escalate = await fetch(`${base}/api/users/admin`, {
+        method: "PATCH",
+        headers: { "content-type": "application/json", authorization: "Bearer tern_forged" },
+        body: JSON.stringify({ role: "user" }),
+      });
+      assert.equal(escalate.status, 401);
+      await escalate.body?.cancel();
+    });
+
+    await t.step("after the battery the server still answers", async () => {
+      const r = await fetch(`${base}/api/health`);
+      assert.equal(r.status, 200);
+      assert.equal((await r.json()).ok, true);
+    });
   });
-});
+}
 
 Deno.test("guarded engine: a slowloris client is cut off at headerTimeout", async () => {
   const app = new WebApp();
