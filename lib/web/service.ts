@@ -201,6 +201,17 @@ export class WebService implements Service {
     }
   }
 
+  /**
+   * Keys read per request apply live: the API's model exposure and the PBKDF2
+   * iteration count for new hashes. The rest (listen, limits, roles, sessions,
+   * CSP, CORS, static, access log) needs a restart of the service.
+   */
+  reload(_config: Config, changed: string[]): string[] {
+    return changed.filter((p) =>
+      p === "web.api" || p.startsWith("web.api.") || p === "web.auth.iterations"
+    );
+  }
+
   status(): Record<string, unknown> {
     return {
       endpoints: this.endpoints,
