@@ -322,9 +322,13 @@ export class MqttClient implements AsyncDisposable {
       // With a signal the caller may stop waiting: a later rejection must not go unhandled.
       if (options.signal) tracker.done.promise.catch(() => {});
     }
-    const id = await this.#queue.enqueue(
+    let id = 0;
+    await this.#queue.add(
       { topic: t, payload: bytes, qos, retain, ...(properties ? { properties } : {}) },
-      tracker ? (id) => this.#trackers.set(id, tracker) : undefined,
+      (i) => {
+        id = i;
+        if (tracker) this.#trackers.set(i, tracker);
+      },
     );
     this.#conn.wake();
     this.#sender.pump();

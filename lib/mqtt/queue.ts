@@ -63,13 +63,12 @@ interface _Pending {
   msg: NewMessage;
   created: number;
   onId: ((id: number) => void) | undefined;
-  resolve: (id: number) => void;
-  reject: (e: unknown) => void;
+  id: number;
 }
 
 /** Most fresh messages (and payload bytes) kept in memory for the sender. */
-const TAIL_MESSAGES = 4096;
-const TAIL_BYTES = 4 * 1024 * 1024;
+const TAIL_MESSAGES = 32768;
+const TAIL_BYTES = 8 * 1024 * 1024;
 /** Deletes committed together at most this many ms after an ack. */
 const DELETE_DELAY = 5;
 /** …or as soon as this many are waiting. */
@@ -94,11 +93,14 @@ export class MqttQueue {
   readonly #attempt: StatementSync;
   readonly #strike: StatementSync;
   #pending: _Pending[] = [];
+  #batch: PromiseWithResolvers<void> | undefined;
   #deletes: number[] = [];
   #scheduled = false;
   #deleteTimer: ReturnType<typeof setTimeout> | undefined;
   /** Committed messages after `#tailFrom`, in id order, while `#tailValid` (saves re-reading fresh rows). */
   #tail: QueuedMessage[] = [];
+  /** Index of the first live entry of `#tail`. */
+  #tailHead = 0;
   #tailFrom = 0;
   #tailBytes = 0;
   #tailValid = false;
@@ -160,10 +162,20 @@ export class MqttQueue {
   /**
    * Store a message; resolves with its id once committed. Throws
    * `MqttError("QUEUE_FULL")` when full with policy "reject" (or when the
-   * message alone exceeds `maxBytes`). `onId` is called synchronously right
-   * after the commit, before the message can be sent.
+   * message alone exceeds `maxBytes`).
    */
-  enqueue(msg: NewMessage, onId?: (id: number) => void): Promise<number> {
+  async enqueue(msg: NewMessage): Promise<number> {
+    let id = 0;
+    await this.add(msg, (i) => (id = i));
+    return id;
+  }
+
+  /**
+   * Like `enqueue`, cheaper: resolves (with every message of the same tick)
+   * once committed; `onId` gets the id synchronously right after the commit,
+   * before the message can be sent.
+   */
+  add(msg: NewMessage, onId?: (id: number) => void): Promise<void> {
     const size = messageBytes(msg.topic, msg.payload);
     if (size > this.#maxBytes) {
       return Promise.reject(
@@ -187,29 +199,35 @@ export class MqttQueue {
     }
     this.#count++;
     this.#bytes += size;
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ msg, created: this.#now(), onId, resolve, reject });
-      this.#schedule();
-    });
+    this.#pending.push({ msg, created: this.#now(), onId, id: 0 });
+    this.#batch ??= Promise.withResolvers<void>();
+    this.#schedule();
+    return this.#batch.promise;
   }
 
   /** Up to `limit` messages with id > `afterId`, oldest first (commits pending writes first). */
   peek(afterId: number, limit: number): QueuedMessage[] {
     this.flush();
     if (this.#tailValid && afterId >= this.#tailFrom) {
-      let i = 0;
-      while (i < this.#tail.length && this.#tail[i]!.id <= afterId) i++;
-      if (i > 0) {
-        for (let j = 0; j < i; j++) this.#tailBytes -= this.#tail[j]!.payload.length;
-        this.#tail = this.#tail.slice(i);
+      const tail = this.#tail;
+      let i = this.#tailHead;
+      while (i < tail.length && tail[i]!.id <= afterId) {
+        this.#tailBytes -= tail[i++]!.payload.length;
+      }
+      this.#tailHead = i;
+      if (i > 1024 && i * 2 > tail.length) {
+        // Compact now and then instead of on every read.
+        this.#tail = tail.slice(i);
+        this.#tailHead = 0;
       }
       this.#tailFrom = afterId;
-      return this.#tail.slice(0, limit);
+      return this.#tail.slice(this.#tailHead, this.#tailHead + limit);
     }
     const rows = this.#read(afterId, limit);
     if (rows.length < limit) {
       // The reader reached the end: from here on, new rows can be served from memory.
       this.#tail = rows;
+      this.#tailHead = 0;
       this.#tailBytes = rows.reduce((n, m) => n + m.payload.length, 0);
       this.#tailFrom = afterId;
       this.#tailValid = true;
@@ -272,8 +290,10 @@ export class MqttQueue {
     if (this.#pending.length === 0 && this.#deletes.length === 0) return;
     const pending = this.#pending;
     const deletes = this.#deletes;
+    const batch = this.#batch;
     this.#pending = [];
     this.#deletes = [];
+    this.#batch = undefined;
     const ids: number[] = [];
     try {
       this.#tx(() => {
@@ -295,8 +315,8 @@ export class MqttQueue {
       for (const p of pending) {
         this.#count--;
         this.#bytes -= messageBytes(p.msg.topic, p.msg.payload);
-        p.reject(e);
       }
+      batch?.reject(e);
       return;
     }
     if (this.#tailValid) {
@@ -316,12 +336,12 @@ export class MqttQueue {
         this.#tail.push(row);
         this.#tailBytes += p.msg.payload.length;
       });
-      if (this.#tail.length > TAIL_MESSAGES || this.#tailBytes > TAIL_BYTES) this.#dropTail();
+      if (this.#tail.length - this.#tailHead > TAIL_MESSAGES || this.#tailBytes > TAIL_BYTES) {
+        this.#dropTail();
+      }
     }
-    pending.forEach((p, i) => {
-      p.onId?.(ids[i]!);
-      p.resolve(ids[i]!);
-    });
+    pending.forEach((p, i) => p.onId?.(ids[i]!));
+    batch?.resolve();
   }
 
   #schedule(): void {
@@ -348,6 +368,7 @@ export class MqttQueue {
   /** Forget the in-memory tail; the next peek reads from the table. */
   #dropTail(): void {
     this.#tail = [];
+    this.#tailHead = 0;
     this.#tailBytes = 0;
     this.#tailValid = false;
   }

@@ -1,4 +1,4 @@
-import { deepEqual, equal, rejects } from "node:assert/strict";
+import { deepEqual, equal, ok, rejects } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { MqttQueue } from "./queue.ts";
 
@@ -79,5 +79,34 @@ Deno.test("attempts and strikes are stored with the message", async () => {
   const [m] = q.peek(0, 1);
   equal(m!.attempts, 2);
   equal(m!.strikes, 1);
+  db.close();
+});
+
+Deno.test("reads served from memory match the table, also after removes, drops and rewind", async () => {
+  const db = new DatabaseSync(":memory:");
+  const q = new MqttQueue(db, { maxMessages: 500, full: "dropOldest" });
+  const fromTable = (after: number, limit: number) =>
+    (db.prepare("SELECT id FROM _mqtt_queue WHERE id > ? ORDER BY id LIMIT ?").all(
+      after,
+      limit,
+    ) as {
+      id: number;
+    }[]).map((r) => r.id);
+  let cursor = 0;
+  for (let round = 0; round < 20; round++) {
+    await Promise.all(Array.from({ length: 100 }, (_, i) => q.enqueue(msg("t", `${round}-${i}`))));
+    const batch = q.peek(cursor, 64);
+    deepEqual(batch.map((m) => m.id), fromTable(cursor, 64), `round ${round}`);
+    for (const m of batch) q.remove(m.id, 1 + m.payload.length);
+    cursor = batch.at(-1)?.id ?? cursor;
+    if (round % 7 === 6) {
+      q.rewind();
+      cursor = 0;
+    }
+  }
+  q.flush();
+  deepEqual(q.peek(0, 5000).map((m) => m.id), fromTable(0, 5000));
+  ok(q.dropped > 0, "the bound was hit");
+  equal(q.count, fromTable(0, 5000).length);
   db.close();
 });
