@@ -286,3 +286,24 @@ Deno.test("the access log writes combined and JSON lines and rotates", async () 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("without a database the server still serves the site, health and public actions", async () => {
+  const { buildApp } = await import("../lib/web/mod.ts");
+  const { configSchema } = await import("../lib/config/mod.ts");
+  const { systemClock } = await import("../lib/clock.ts");
+  const { nullLogger } = await import("../lib/log/mod.ts");
+  const { app } = buildApp(configSchema.parse({ database: { enabled: false } }), {
+    log: nullLogger,
+    clock: systemClock,
+  });
+  app.get("/api/led", () => Response.json({ on: true }));
+  const page = await app.request(req("GET", "/"));
+  assert.equal(page.status, 200);
+  assert.match(await page.text(), /<title>Tern device<\/title>/);
+  assert.equal((await app.request(req("GET", "/api/health"))).status, 200);
+  assert.deepEqual(await (await app.request(req("GET", "/api/led"))).json(), { on: true });
+  const status = await app.request(req("GET", "/api/status"));
+  assert.equal(status.status, 401, "no users without a database: protected routes stay closed");
+  await status.body?.cancel();
+  assert.equal((await app.request(req("POST", "/api/auth/login"))).status, 404);
+});
