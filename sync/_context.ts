@@ -5,7 +5,7 @@
 
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { Clock } from "../lib/clock.ts";
-import type { SyncConfig } from "../lib/config/_sync.ts";
+import type { SyncConfig } from "../lib/config/mod.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import type { ConflictRecord } from "./conflict.ts";

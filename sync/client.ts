@@ -7,7 +7,7 @@
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AwsCredentialProvider } from "../lib/aws/mod.ts";
-import { type SyncConfig, syncEndpoint } from "../lib/config/_sync.ts";
+import { type SyncConfig, syncEndpoint } from "../lib/config/mod.ts";
 
 /** Options of {@linkcode createDynamoClient}. */
 export interface DynamoClientOptions {

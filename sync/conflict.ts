@@ -15,7 +15,7 @@
  * versus update" resolves by the same rule.
  */
 
-import type { ConflictPolicy } from "../lib/config/_sync.ts";
+import type { ConflictPolicy } from "../lib/config/mod.ts";
 
 /** The version of one side of an item. */
 export interface Stamp {

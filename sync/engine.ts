@@ -20,7 +20,7 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Backoff } from "../lib/backoff.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
-import type { SyncConfig } from "../lib/config/_sync.ts";
+import type { SyncConfig } from "../lib/config/mod.ts";
 import type { Database } from "../lib/db/mod.ts";
 import { type Logger, nullLogger } from "../lib/log/mod.ts";
 import type { ConflictRecord } from "./conflict.ts";
@@ -188,6 +188,26 @@ export class SyncEngine implements AsyncDisposable {
       ...readStatus(this.#ctx.db, this.#ctx.state, this.#ctx.plan),
       counters: { ...this.#ctx.counters },
       recentConflicts: [...this.#recent],
+    };
+  }
+
+  /**
+   * Flat numbers for CloudWatch metrics: pending changes, totals since start,
+   * and seconds since the last successful pass of each direction (-1: never).
+   */
+  metrics(): Record<string, number> {
+    const s = this.status();
+    const age = (iso?: string) =>
+      iso ? Math.max(0, Math.round((this.#ctx.clock.now() - Date.parse(iso)) / 1000)) : -1;
+    return {
+      SyncBacklog: s.backlog,
+      SyncItemsSent: s.counters!.sent,
+      SyncItemsReceived: s.counters!.received,
+      SyncConflicts: s.counters!.conflicts,
+      SyncRetries: s.counters!.retries,
+      SyncRejected: s.counters!.rejected,
+      SyncUpAgeSeconds: age(s.up.lastSuccess),
+      SyncDownAgeSeconds: age(s.down.lastSuccess),
     };
   }
 

@@ -4,7 +4,7 @@
  * conflict policy, per-model overrides). System models never sync.
  */
 
-import type { ConflictPolicy, SyncConfig } from "../lib/config/_sync.ts";
+import type { ConflictPolicy, SyncConfig } from "../lib/config/mod.ts";
 import type { Database, Model } from "../lib/db/mod.ts";
 
 /** One synced model. */

@@ -92,6 +92,11 @@ export class SyncService implements Service {
     return { running: true, ...this.#engine.status() };
   }
 
+  /** Numbers for the metrics service (see `SyncEngine.metrics`). */
+  metrics(): Record<string, number> {
+    return this.#engine?.metrics() ?? {};
+  }
+
   async [Symbol.asyncDispose](): Promise<void> {
     this.#stop.abort();
     try {

@@ -7,8 +7,7 @@
 
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
-import { configSchema, derivePermissions } from "../lib/config/mod.ts";
-import { syncSection } from "../lib/config/_sync.ts";
+import { configSchema, derivePermissions, syncSection } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { planModels } from "../sync/mod.ts";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";

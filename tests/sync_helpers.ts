@@ -8,7 +8,7 @@
 import { join } from "node:path";
 import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Clock, FakeClock } from "../lib/clock.ts";
-import { syncSection } from "../lib/config/_sync.ts";
+import { syncSection } from "../lib/config/mod.ts";
 import { Database, type ModelInput } from "../lib/db/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
 import { createDynamoClient, SyncEngine, toAttributes } from "../sync/mod.ts";

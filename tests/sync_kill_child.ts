@@ -7,7 +7,7 @@
  * Usage: deno run … sync_kill_child.ts DB_PATH ENDPOINT FIRST_N
  */
 
-import { syncSection } from "../lib/config/_sync.ts";
+import { syncSection } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { createDynamoClient, SyncEngine } from "../sync/mod.ts";
 import { SCHEMA, TABLE } from "./sync_helpers.ts";

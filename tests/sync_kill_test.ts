@@ -20,7 +20,7 @@ const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 Deno.test("kill -9 during up and down sync, 20 times: device and table end identical", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
-  await using ddb = await startDynalite();
+  await using ddb = await startDynalite({ memory: true });
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
   const path = join(dir, "d1.db");

@@ -6,7 +6,7 @@
  */
 
 import assert from "node:assert/strict";
-import { syncSection } from "../lib/config/_sync.ts";
+import { syncSection } from "../lib/config/mod.ts";
 
 const TEMPLATE = new URL("../deploy/cloudformation/tern.yaml", import.meta.url);
 

@@ -16,7 +16,7 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 Deno.test("10,000 items go up and 10,000 come down", async () => {
   await using tmp = await tempDir();
   const dir = tmp.path;
-  await using ddb = await startDynalite();
+  await using ddb = await startDynalite({ memory: true });
   const cloud = ddb.client();
   await createSyncTable(cloud, TABLE);
   const clock = new FakeClock(T0);

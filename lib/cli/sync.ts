@@ -14,8 +14,7 @@
  */
 
 import { resolve } from "node:path";
-import type { LoadedConfig } from "../config/mod.ts";
-import { syncEndpoint } from "../config/_sync.ts";
+import { type LoadedConfig, syncEndpoint } from "../config/mod.ts";
 import { Database } from "../db/mod.ts";
 import { deviceId } from "../state.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";

@@ -35,6 +35,13 @@ export { type MqttConfig } from "./_mqtt.ts";
 export { type AwsConfig } from "./_aws.ts";
 export { type HttpConfig } from "./_http.ts";
 export {
+  CONFLICT_POLICIES,
+  type ConflictPolicy,
+  type SyncConfig,
+  syncEndpoint,
+  syncSection,
+} from "./_sync.ts";
+export {
   checkPermissions,
   derivePermissions,
   type MissingPermission,

@@ -30,7 +30,7 @@ const ROUNDS = arg("rounds", 3);
 const CONCURRENCY = 8;
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 
-await using ddb = await startDynalite();
+await using ddb = await startDynalite({ memory: true });
 const client = ddb.client();
 const dir = await Deno.makeTempDir({ prefix: "tern_sync_bench_" });
 
@@ -168,7 +168,7 @@ const table = [
   "## Sync (sync/ vs raw DynamoDB calls, dynalite in-process)",
   "",
   `Command: \`deno run --allow-all tests/bench/sync_bench.ts --items ${N} --rounds ${ROUNDS}\` ` +
-  `(Deno ${Deno.version.deno}, dynalite 4 with its data on disk (temp dir), on loopback in the same process, ` +
+  `(Deno ${Deno.version.deno}, dynalite 4 in memory, on loopback in the same process, ` +
   `${
     N.toLocaleString("en-US")
   } items per round, median of ${ROUNDS} rounds, fresh tables each round; ` +

@@ -1,7 +1,7 @@
 /**
  * The `dynalite` DynamoDB emulator in-process on loopback, with its data on
  * disk so it can be stopped (an outage) and started again on the same port
- * with the same data. Optionally fronted by a fault-injecting proxy (a real
+ * with the same data (or in memory with `memory: true`). Optionally fronted by a fault-injecting proxy (a real
  * HTTP hop) that answers with throttling errors or leaves part of a
  * `BatchWriteItem` unprocessed, the way DynamoDB does under load.
  *
@@ -45,6 +45,12 @@ export interface DynaliteOptions {
   path?: string;
   /** Put the fault-injecting proxy in front. @default false */
   faults?: boolean;
+  /**
+   * Keep the data in memory instead (lost on `stop()`). For tests that never
+   * restart the emulator: no native LevelDB iterators are involved, which a
+   * client killed mid-request can leave open until teardown. @default false
+   */
+  memory?: boolean;
 }
 
 export interface Dynalite extends AsyncDisposable {
@@ -82,20 +88,36 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
   let port = 0;
   const clients: DynamoDBClient[] = [];
   const sockets = new Set<net.Socket>();
+  let inflight = 0;
 
   const start = async () => {
     if (db) return;
     db = dynalite({
-      path: join(path, "data"),
+      ...(options.memory ? {} : { path: join(path, "data") }),
       createTableMs: 0,
       deleteTableMs: 0,
       updateTableMs: 0,
     }) as unknown as Server;
+    // Count requests dynalite is still working on: it keeps going after a client
+    // went away, and closing its LevelDB under an open iterator aborts the process.
+    db.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+      if (res.writableEnded) return;
+      inflight++;
+      let done = false;
+      const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+      res.end = ((...a: unknown[]) => {
+        if (!done) {
+          done = true;
+          inflight--;
+        }
+        return end(...a);
+      }) as typeof res.end;
+    });
+    db.on("connection", (s: net.Socket) => {
+      sockets.add(s);
+      s.on("close", () => sockets.delete(s));
+    });
     if (!options.faults) {
-      db.on("connection", (s: net.Socket) => {
-        sockets.add(s);
-        s.on("close", () => sockets.delete(s));
-      });
       port = await _listen(db, port);
       return;
     }
@@ -111,10 +133,18 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
   const stop = async () => {
     const [d, p] = [db, proxy];
     db = proxy = undefined;
+    // Stop accepting, let dynalite finish what it started (bounded), then cut the connections.
+    const closed = [
+      p ? new Promise<void>((r) => p.close(() => r())) : undefined,
+      d ? new Promise<void>((r) => d.close(() => r())) : undefined,
+    ];
+    for (const end = Date.now() + 3000; inflight > 0 && Date.now() < end;) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
     for (const s of sockets) s.destroy();
     sockets.clear();
-    if (p) await new Promise<void>((r) => p.close(() => r()));
-    if (d) await new Promise<void>((r) => d.close(() => r()));
+    await closed[0];
+    await closed[1];
   };
 
   await start();
