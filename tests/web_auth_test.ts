@@ -369,7 +369,9 @@ Deno.test("data API: exposed models only, hidden fields never returned, every ba
   assert.equal(p2.items.length, 2);
   assert.equal(p2.next, undefined);
   const key = p1.items[0]._key;
-  const one = await (await call(e, "GET", `/api/data/Reading/${key}`, admin)).json();
+  const oneRes = await call(e, "GET", `/api/data/Reading/${key}`, admin);
+  assert.equal(oneRes.headers.get("cache-control"), "no-store", "private answers are not cached");
+  const one = await oneRes.json();
   assert.equal(one.item.value, 0);
   const patched = await call(e, "PATCH", `/api/data/Reading/${key}`, {
     ...admin,

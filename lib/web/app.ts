@@ -177,6 +177,10 @@ export class WebApp {
       );
     }
     res = this.#security.apply(res, info.secure);
+    // Answers to an authenticated request are private: keep them out of every cache.
+    if (ctx.user && res.status !== 101 && !res.headers.has("cache-control")) {
+      res = withHeaders(res, { "cache-control": "no-store" });
+    }
     if (req.method === "HEAD" && res.body !== null) {
       res.body.cancel().catch(() => {});
       res = new Response(null, res);
