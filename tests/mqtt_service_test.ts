@@ -58,6 +58,7 @@ Deno.test("mqtt service: connects from config, publishes through the agent's dat
       equal(details.queueDepth, 0);
       equal(details.reconnects, 0);
       ok(typeof details.since === "number");
+      ok(agent.get<MqttService>("mqtt").metrics().includes("\ntern_mqtt_connected 1\n"));
       // Offline: the message waits in the agent's own database file.
       await broker.stop();
       await until(() => !mqtt.connected);

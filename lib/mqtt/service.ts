@@ -15,6 +15,7 @@ import { mqttBrokerUrl, type MqttConfig } from "../config/_mqtt.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
+import { renderMqttMetrics } from "./metrics.ts";
 
 /** Inputs besides the config section. */
 export interface FromConfigOptions {
@@ -136,6 +137,11 @@ export class MqttService implements Service {
   status(): Record<string, unknown> {
     if (!this.#client) return { connected: false };
     return { ...this.#client.status() };
+  }
+
+  /** Prometheus text for `/metrics` (empty before start). */
+  metrics(): string {
+    return this.#client ? renderMqttMetrics(this.#client.status()) : "";
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
