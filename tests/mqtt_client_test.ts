@@ -288,3 +288,50 @@ Deno.test("ws:// transport works through a WebSocket endpoint", async () => {
     await Promise.allSettled(conns);
   }
 });
+
+Deno.test("last will: published by the broker when the device vanishes, not on a clean close", async () => {
+  await using broker = await startAedes();
+  // A TCP relay we can cut, like a device losing power or network.
+  const relay = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const conns: Deno.Conn[] = [];
+  const pipes: Promise<unknown>[] = [];
+  const serving = (async () => {
+    for await (const c of relay) {
+      const up = await Deno.connect({ hostname: "127.0.0.1", port: broker.port });
+      conns.push(c, up);
+      pipes.push(
+        Promise.allSettled([c.readable.pipeTo(up.writable), up.readable.pipeTo(c.writable)]),
+      );
+    }
+  })();
+  await using cloud = await peer(broker.url);
+  await cloud.subscribeAsync("status/#", { qos: 1 });
+  const wills: string[] = [];
+  cloud.on("message", (topic, payload) => wills.push(`${topic}=${payload}`));
+  const relayUrl = `mqtt://127.0.0.1:${(relay.addr as Deno.NetAddr).port}`;
+  const h = makeClient(relayUrl, {
+    will: { topic: "status/${thing}", payload: "offline", qos: 1, retain: false },
+    reconnect: { min: 60_000, max: 60_000 },
+  });
+  try {
+    h.client.start();
+    await h.client.waitConnected();
+    for (const c of conns) c.close(); // cut the wire: no DISCONNECT reaches the broker
+    await until(() => wills.length === 1);
+    equal(wills[0], "status/pump-1=offline");
+    // A clean close sends DISCONNECT: no will.
+    const clean = makeClient(broker.url, {
+      will: { topic: "status/clean", payload: "offline", qos: 1, retain: false },
+    });
+    clean.client.start();
+    await clean.client.waitConnected();
+    await clean[Symbol.asyncDispose]();
+    await new Promise((r) => setTimeout(r, 200));
+    deepEqual(wills, ["status/pump-1=offline"]);
+  } finally {
+    await h[Symbol.asyncDispose]();
+    relay.close();
+    await serving;
+    await Promise.allSettled(pipes);
+  }
+});
