@@ -161,3 +161,40 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "mosquitto persistent session (cleanSession false): QoS 1 sent while the device was away is delivered",
+  ignore,
+  async fn() {
+    await using broker = await startMosquitto();
+    const db = new DatabaseSync(":memory:");
+    const options = {
+      url: broker.url,
+      clientId: "persistent-dev",
+      db,
+      vars: { thing: "pump-1", deviceId: "dev-1" },
+      cleanSession: false,
+      reconnect: { min: 20, max: 200 },
+    };
+    const got: string[] = [];
+    try {
+      const first = new MqttClient(options).start();
+      await first.subscribe("cmd/${thing}", (m) => void got.push(m.text()), { qos: 1 });
+      await first.waitConnected();
+      await first.close();
+      const cloud = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
+      await cloud.publishAsync("cmd/pump-1", "while away", { qos: 1 });
+      await cloud.endAsync();
+      // A new process: it registers its handler, the broker delivers the stored message.
+      const second = new MqttClient(options);
+      await second.subscribe("cmd/${thing}", (m) => void got.push(m.text()), { qos: 1 });
+      second.start();
+      await until(() => got.length === 1);
+      equal(got[0], "while away");
+      await second.close();
+    } finally {
+      db.close();
+    }
+  },
+});
