@@ -6,6 +6,7 @@
  * | Tern case | compared with |
  * |---|---|
  * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
+ * | the same on the "guarded" engine (slowloris protection) | bare, 12-byte body |
  * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
  * | static 1 KB from memory | bare, the same 1 KB body |
  * | static 64 KB from memory | bare, the same 64 KB body |
@@ -27,9 +28,9 @@ function freePort(): number {
   return p;
 }
 
-async function spawn(mode: string, port: number) {
+async function spawn(mode: string, port: number, engine = "serve") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}server.ts`, mode, String(port)],
+    args: ["run", "-A", `${here}server.ts`, mode, String(port), engine],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -77,14 +78,16 @@ async function wrk(url: string, headers: string[] = []): Promise<Run> {
 const best = (runs: Run[]) => runs.reduce((a, b) => (b.rps > a.rps ? b : a));
 
 if (import.meta.main) {
-  const [bp, tp] = [freePort(), freePort()];
+  const [bp, tp, gp] = [freePort(), freePort(), freePort()];
   const bare = await spawn("bare", bp);
   const tern = await spawn("tern", tp);
+  const guarded = await spawn("tern", gp, "guarded");
   const pid = tern.child.pid;
   await new Promise((r) => setTimeout(r, 2000));
   const idle = rssMb(pid);
   const B = `http://127.0.0.1:${bp}`;
   const T = `http://127.0.0.1:${tp}`;
+  const G = `http://127.0.0.1:${gp}`;
   const cookie = `Cookie: ${tern.info.cookie}`;
   const cases = [
     {
@@ -93,6 +96,14 @@ if (import.meta.main) {
       bareName: "bare 12 B",
       tern: `${T}/action`,
       h: [] as string[],
+      target: 0.75,
+    },
+    {
+      name: "action route, guarded engine",
+      bare: `${B}/`,
+      bareName: "bare 12 B",
+      tern: `${G}/action`,
+      h: [],
       target: 0.75,
     },
     {
@@ -141,9 +152,8 @@ if (import.meta.main) {
   const afterLoad = rssMb(pid);
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
-  bare.child.kill("SIGTERM");
-  tern.child.kill("SIGTERM");
-  await Promise.all([bare.child.status, tern.child.status]);
+  for (const p of [bare, tern, guarded]) p.child.kill("SIGTERM");
+  await Promise.all([bare.child.status, tern.child.status, guarded.child.status]);
 
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
@@ -164,7 +174,9 @@ ${ROUNDS} rounds alternating bare and Tern, best round reported; loopback; ${
     new Date().toISOString().slice(0, 10)
   },
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
-Tern runs as the real agent (database + web services, default local config, access log off).
+Tern runs as the real agent (database + web services, default local config, access log off);
+the "guarded engine" row is the same agent with \`web.engine: "guarded"\` (slowloris protection).
+RSS is the default (serve engine) agent's.
 
 | case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |
 |---|---|---:|---:|---:|---:|---:|---|---:|
