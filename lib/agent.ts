@@ -163,6 +163,7 @@ export class Agent implements AsyncDisposable {
       log,
       clock: this.clock,
       stateDir: this.#loaded.stateDir,
+      configDir: this.#loaded.configDir,
       get: <T extends Service>(name: string) => agent.get<T>(name),
       fail,
       states: () => agent.states(),

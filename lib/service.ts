@@ -58,6 +58,8 @@ export interface ServiceContext {
   readonly clock: Clock;
   /** The agent's state directory (0700). */
   readonly stateDir: string;
+  /** The config directory: relative paths in config (certificates…) resolve from here. */
+  readonly configDir: string;
   /** A started dependency by name (throws when it is not running). */
   get<T extends Service>(name: string): T;
   /** Report a failure after start: the supervisor restarts the service with backoff. */

@@ -8,6 +8,7 @@
  * small and its permission set free of what those packages read at import.
  */
 
+import "./process_env.ts";
 import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";

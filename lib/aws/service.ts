@@ -48,7 +48,7 @@ class _AwsCredentialsService implements AwsService {
   async start(signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
     this.#creds = await credentialsFromConfig(ctx.config, {
-      configDir: (ctx as unknown as { configDir?: string }).configDir ?? Deno.cwd(),
+      configDir: ctx.configDir,
       deviceId: ctx.deviceId,
       onSecret: (s) => ctx.redactor.add(s),
       clock: ctx.clock,

@@ -16,7 +16,7 @@
  * (no backoff).
  */
 
-import "./_env.ts";
+import "../process_env.ts";
 import mqtt from "mqtt";
 import type { IClientOptions, MqttClient } from "mqtt";
 import { Backoff } from "../backoff.ts";

@@ -121,7 +121,7 @@ export class MqttService implements Service {
     const config: Config = ctx.config;
     const db = ctx.get<_DatabaseService>("database").db.sql;
     // The context may not carry the config dir yet; relative paths then resolve from the working dir.
-    const configDir = (ctx as unknown as { configDir?: string }).configDir ?? Deno.cwd();
+    const configDir = ctx.configDir;
     const options = await clientOptionsFromConfig(config.mqtt, {
       db,
       deviceId: ctx.deviceId,

@@ -8,7 +8,8 @@
  * When the process lacks full env access, this replaces `process.env` with a
  * view that returns granted variables, `undefined` for the others (as if
  * unset) and enumerates nothing; writes to granted variables pass through,
- * others stay in a local overlay. Imported before "mqtt".
+ * others stay in a local overlay. Imported by `lib/services.ts`, so it is in
+ * place before any cloud service loads its npm packages (mqtt, AWS SDK).
  */
 
 import process from "node:process";
