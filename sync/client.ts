@@ -2,12 +2,13 @@
  * The DynamoDB client sync uses: region and endpoint from the `sync` and
  * `aws` sections, credentials from the agent's credential chain (refreshed
  * transparently), the SDK's own retries off (sync retries on its clock),
- * and a timeout per request.
+ * and `fetch` underneath with a timeout per request.
  */
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AwsCredentialProvider } from "../lib/aws/mod.ts";
 import { type SyncConfig, syncEndpoint } from "../lib/config/mod.ts";
+import { FetchHandler } from "./_fetch_handler.ts";
 
 /** Options of {@linkcode createDynamoClient}. */
 export interface DynamoClientOptions {
@@ -29,9 +30,7 @@ export function createDynamoClient(options: DynamoClientOptions): DynamoDBClient
     ...(sync.endpoint ? { endpoint: sync.endpoint } : {}),
     credentials: options.credentials,
     maxAttempts: 1,
-    requestHandler: {
-      requestTimeout: sync.requestTimeout,
-      connectionTimeout: Math.min(sync.requestTimeout, 5000),
-    },
+    // fetch, not node:https: no system CA store permission, Deno's own TLS roots.
+    requestHandler: new FetchHandler({ requestTimeout: sync.requestTimeout }) as never,
   });
 }

@@ -1,0 +1,60 @@
+/**
+ * Least privilege: a process granted only what `derivePermissions` lists
+ * for a sync config (`--no-prompt`, so anything else fails at once) loads
+ * the AWS SDK and runs a sync round against dynalite.
+ */
+
+import assert from "node:assert/strict";
+import { configSchema, derivePermissions, permissionFlags } from "../lib/config/mod.ts";
+import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
+import { SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+
+const CHILD = new URL("./sync_permissions_child.ts", import.meta.url).pathname;
+const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+
+Deno.test("sync runs with exactly the permissions derived from its config", async () => {
+  await using tmp = await tempDir();
+  await using ddb = await startDynalite({ memory: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const input = {
+    aws: {
+      region: "eu-west-1",
+      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
+    },
+    sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
+    schema: { models: SCHEMA },
+  };
+  const needs = derivePermissions(configSchema.parse(input), {
+    configDir: tmp.path,
+    stateDir: tmp.path,
+  });
+  assert.ok(needs.net.includes(`127.0.0.1:${ddb.port}`));
+  const run = (flags: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--quiet",
+        "--no-prompt",
+        `--config=${CONFIG}`,
+        ...flags,
+        CHILD,
+        JSON.stringify(input),
+        tmp.path,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  // Without what sync adds (the SDK's env reads), the same child fails: the derivation matters.
+  const bare = await run(
+    permissionFlags({ ...needs, env: needs.env.filter((e) => e.startsWith("TERN_")) }),
+  );
+  assert.notEqual(bare.code, 0);
+  assert.match(new TextDecoder().decode(bare.stderr), /Requires env access/);
+  const out = await run(permissionFlags(needs));
+  const stderr = new TextDecoder().decode(out.stderr);
+  assert.equal(out.code, 0, stderr);
+  const report = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.equal(report.up.accepted, 1);
+  const items = await scanTable(ddb.client(), TABLE);
+  assert.equal(items[0]?.value, 42);
+});
