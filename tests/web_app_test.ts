@@ -307,3 +307,32 @@ Deno.test("without a database the server still serves the site, health and publi
   await status.body?.cancel();
   assert.equal((await app.request(req("POST", "/api/auth/login"))).status, 404);
 });
+
+Deno.test("a body that arrives too slowly is 408; a slow handler that read its body is 503", async () => {
+  const a = new WebApp({ requestTimeout: 100 });
+  a.post("/upload", async (_r, ctx) => Response.json({ n: (await ctx.bytes()).length }));
+  a.post("/think", async (_r, ctx) => {
+    await ctx.bytes();
+    await new Promise((r) => setTimeout(r, 250));
+    return new Response("late");
+  });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const trickle = new ReadableStream<Uint8Array>({
+    start(c) {
+      c.enqueue(new Uint8Array(10));
+      timer = setTimeout(() => c.close(), 300); // the rest never comes in time
+    },
+  });
+  const slow = await a.request(req("POST", "/upload", {
+    body: trickle,
+    // @ts-ignore: duplex is needed for a stream body
+    duplex: "half",
+  }));
+  assert.equal(slow.status, 408);
+  assert.equal((await slow.json()).error.code, "request_timeout");
+  const think = await a.request(req("POST", "/think", { body: "x" }));
+  assert.equal(think.status, 503);
+  await think.body?.cancel();
+  await new Promise((r) => setTimeout(r, 350));
+  clearTimeout(timer);
+});

@@ -188,9 +188,10 @@ export function limitStream(
 ): ReadableStream<Uint8Array> {
   const reader = body.getReader();
   let seen = 0;
-  if (ctx) ctx.bodyPending = true;
   return new ReadableStream<Uint8Array>({
     async pull(controller) {
+      // Only a body being read counts as pending: a timeout then blames the client (408).
+      if (ctx) ctx.bodyPending = true;
       const { value, done } = await reader.read();
       if (done) {
         if (ctx) ctx.bodyPending = false;
