@@ -99,6 +99,8 @@ export const webSection = z.strictObject({
     htmlCache: z.string().default("no-cache"),
     /** Cache-Control for other files. */
     assetCache: z.string().default("public, max-age=300"),
+    /** Cache-Control by path prefix, longest prefix first: { "/assets/": "public, max-age=31536000, immutable" }. */
+    cache: z.record(z.string().startsWith("/"), z.string()).default({}),
     /** Serve index.html for unknown non-API GET paths. */
     spa: z.boolean().default(true),
     /** Documents directory on disk served under /docs/; relative to the config dir. */

@@ -119,6 +119,7 @@ export function buildApp(
     const site = StaticSite.fromDir(SITE_DIR, {
       htmlCache: w.static.htmlCache,
       assetCache: w.static.assetCache,
+      cache: w.static.cache,
       spa: w.static.spa,
       ...(w.static.documents
         ? { documents: resolve(opts.configDir ?? "config", w.static.documents) }

@@ -31,6 +31,8 @@ export interface StaticSiteOptions {
   htmlCache?: string;
   /** @default "public, max-age=300" */
   assetCache?: string;
+  /** Cache-Control by path prefix (the longest matching prefix wins over html/asset). */
+  cache?: Record<string, string>;
   /** Serve /index.html for unknown extension-less paths outside /api/. @default true */
   spa?: boolean;
   /** Documents directory on disk, served under `/docs/`. */
@@ -64,6 +66,7 @@ export class StaticSite {
   readonly files: Map<string, StaticFile>;
   readonly #html: string;
   readonly #asset: string;
+  readonly #rules: [string, string][];
   readonly #spa: boolean;
   readonly #docs: string | undefined;
 
@@ -71,6 +74,7 @@ export class StaticSite {
     this.files = options.files;
     this.#html = options.htmlCache ?? "no-cache";
     this.#asset = options.assetCache ?? "public, max-age=300";
+    this.#rules = Object.entries(options.cache ?? {}).sort((a, b) => b[0].length - a[0].length);
     this.#spa = options.spa ?? true;
     this.#docs = options.documents ? Deno.realPathSync(options.documents) : undefined;
   }
@@ -84,13 +88,14 @@ export class StaticSite {
   serve = async (req: Request, ctx: { path: string }): Promise<Response> => {
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
-    let file = this.files.get(p.endsWith("/") ? p + "index.html" : p);
+    let key = p.endsWith("/") ? p + "index.html" : p;
+    let file = this.files.get(key);
     if (!file && this.#docs && p.startsWith("/docs/")) file = await this.#fromDisk(p.slice(5));
     if (!file && this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)) {
-      file = this.files.get("/index.html");
+      file = this.files.get(key = "/index.html");
     }
     if (!file) return errorJson(404, "not_found", "No such file");
-    return this.respond(req, file);
+    return this.respond(req, file, key);
   };
 
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
@@ -108,14 +113,15 @@ export class StaticSite {
   }
 
   /** Precomputed 200 headers of a variant (cached on the variant). */
-  #headersOf(file: StaticFile, v: Variant): [string, string][] {
+  #headersOf(path: string, file: StaticFile, v: Variant): [string, string][] {
     if (v.headers) return v.headers;
     const html = file.type.startsWith("text/html");
+    const rule = this.#rules.find(([prefix]) => path.startsWith(prefix));
     const h: [string, string][] = [
       ["content-type", file.type],
       ["etag", v.etag],
       ["last-modified", file.lastModified],
-      ["cache-control", html ? this.#html : this.#asset],
+      ["cache-control", rule ? rule[1] : html ? this.#html : this.#asset],
     ];
     if (v.encoding !== "identity") h.push(["content-encoding", v.encoding]);
     if (file.br || file.gzip) h.push(["vary", "Accept-Encoding"]);
@@ -123,8 +129,8 @@ export class StaticSite {
     return v.headers = h;
   }
 
-  /** Answer for one file: 200, 206, 304 or 416. */
-  respond(req: Request, file: StaticFile): Response {
+  /** Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks the Cache-Control rule. */
+  respond(req: Request, file: StaticFile, path = "/"): Response {
     const h = req.headers;
     const range = h.get("range");
     let v: Variant = file.identity;
@@ -135,7 +141,7 @@ export class StaticSite {
         else if (file.gzip && acceptsEnc(ae, "gzip")) v = file.gzip;
       }
     }
-    const list = this.#headersOf(file, v);
+    const list = this.#headersOf(path, file, v);
     const inm = h.get("if-none-match");
     if (inm !== null ? etagMatches(inm, v.etag) : notModifiedSince(h, file.mtime)) {
       return build(null, 304, list, 1);

@@ -151,3 +151,26 @@ Deno.test("documents directory on disk: served with the same headers, symlinks o
     await Deno.remove(root, { recursive: true });
   }
 });
+
+Deno.test("Cache-Control by path prefix, longest first, html and assets otherwise", async () => {
+  const files = new Map([
+    ["/index.html", prepareFile("/index.html", enc.encode("<p>x</p>"), 0)],
+    ["/assets/app.1234.js", prepareFile("/assets/app.1234.js", enc.encode("1"), 0)],
+    ["/assets/live/feed.json", prepareFile("/assets/live/feed.json", enc.encode("{}"), 0)],
+    ["/other.css", prepareFile("/other.css", enc.encode("a{}"), 0)],
+  ]);
+  const s = new StaticSite({
+    files,
+    cache: { "/assets/": "public, max-age=31536000, immutable", "/assets/live/": "no-store" },
+  });
+  const cc = async (path: string) => {
+    const r = await s.serve(new Request(`http://x${path}`), { path });
+    await r.body?.cancel();
+    return r.headers.get("cache-control");
+  };
+  assert.equal(await cc("/assets/app.1234.js"), "public, max-age=31536000, immutable");
+  assert.equal(await cc("/assets/live/feed.json"), "no-store");
+  assert.equal(await cc("/other.css"), "public, max-age=300");
+  assert.equal(await cc("/some/app/route"), "no-cache", "SPA fallback is index.html's policy");
+  assert.equal(await cc("/"), "no-cache");
+});
