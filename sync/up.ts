@@ -81,7 +81,13 @@ export class Uploader {
       if (r.origin !== "local") continue;
       keys.push({ model: m, key: { pk: r.pk, sk: r.sk } });
     }
-    const accepted = await this.send(keys, signal);
+    const accepted = new Set<string>();
+    let error: unknown;
+    try {
+      await this.send(keys, signal, false, accepted);
+    } catch (e) {
+      error = e; // keep what was accepted: the cursor still moves up to the first failure
+    }
     let stop = rows.at(-1)!.seq;
     let failed = 0;
     for (const k of keys) {
@@ -91,6 +97,7 @@ export class Uploader {
       stop = Math.min(stop, first.get(id)! - 1);
     }
     if (stop > since) cursor.set(stop);
+    if (error !== undefined) throw error;
     const advanced = rows.filter((r) => r.seq <= stop).length;
     return {
       advanced,
@@ -100,9 +107,17 @@ export class Uploader {
     };
   }
 
-  /** Send the current state of these items; returns the ids accepted. */
-  async send(keys: UpKey[], signal?: AbortSignal, force = false): Promise<Set<string>> {
-    const accepted = new Set<string>();
+  /**
+   * Send the current state of these items; returns (and adds to `accepted`)
+   * the ids accepted. After a failure no new request starts; the first
+   * failure is thrown once the requests in flight have settled.
+   */
+  async send(
+    keys: UpKey[],
+    signal?: AbortSignal,
+    force = false,
+    accepted = new Set<string>(),
+  ): Promise<Set<string>> {
     const plain = keys.filter((k) => k.model.direction === "up");
     const both = keys.filter((k) => k.model.direction === "both");
     // Both halves run to their end before a failure is reported: nothing keeps running after.
@@ -120,25 +135,29 @@ export class Uploader {
 
   async #sendBatches(keys: UpKey[], accepted: Set<string>, signal?: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
-    // Group by table, then cut into batches.
-    const byTable = new Map<string, { id: string; req: WriteRequest }[]>();
-    for (const { model: m, key: k } of keys) {
-      const { item } = localState(ctx, m, k);
-      const req: WriteRequest = item
-        ? { PutRequest: { Item: toCloudItem(m, k, item, ctx.deviceId) } }
-        : { DeleteRequest: { Key: cloudKey(k) } };
-      const list = byTable.get(m.table) ?? [];
-      list.push({ id: _id(m.name, k), req });
-      byTable.set(m.table, list);
+    // Group by table and cut into batches; each request is built just before it is sent,
+    // so reading and marshalling items overlaps the requests in flight.
+    const byTable = new Map<string, UpKey[]>();
+    for (const k of keys) {
+      const list = byTable.get(k.model.table) ?? [];
+      list.push(k);
+      byTable.set(k.model.table, list);
     }
-    const batches: { table: string; entries: { id: string; req: WriteRequest }[] }[] = [];
+    const batches: { table: string; keys: UpKey[] }[] = [];
     for (const [table, list] of byTable) {
       for (let i = 0; i < list.length; i += ctx.config.batchSize) {
-        batches.push({ table, entries: list.slice(i, i + ctx.config.batchSize) });
+        batches.push({ table, keys: list.slice(i, i + ctx.config.batchSize) });
       }
     }
     await eachLimit(batches, ctx.config.concurrency, async (b) => {
-      for (const id of await this.#writeBatch(b.table, b.entries, signal)) accepted.add(id);
+      const entries = b.keys.map(({ model: m, key: k }) => {
+        const { item } = localState(ctx, m, k);
+        const req: WriteRequest = item
+          ? { PutRequest: { Item: toCloudItem(m, k, item, ctx.deviceId) } }
+          : { DeleteRequest: { Key: cloudKey(k) } };
+        return { id: _id(m.name, k), req };
+      });
+      for (const id of await this.#writeBatch(b.table, entries, signal)) accepted.add(id);
     });
   }
 
@@ -166,11 +185,15 @@ export class Uploader {
         this.#retryOptions(signal),
       );
       const left = out.UnprocessedItems?.[table] ?? [];
-      const unprocessed = new Set(left.map((r) => JSON.stringify(_reqKey(r))));
       const still: typeof pending = [];
-      for (const e of pending) {
-        if (unprocessed.has(JSON.stringify(_reqKey(e.req)))) still.push(e);
-        else done.push(e.id);
+      if (left.length === 0) {
+        for (const e of pending) done.push(e.id);
+      } else {
+        const unprocessed = new Set(left.map((r) => JSON.stringify(_reqKey(r))));
+        for (const e of pending) {
+          if (unprocessed.has(JSON.stringify(_reqKey(e.req)))) still.push(e);
+          else done.push(e.id);
+        }
       }
       ctx.counters.sent += pending.length - still.length;
       pending = still;

@@ -38,7 +38,7 @@ export const syncSection = z.strictObject({
   /** Poll the cloud for changes this often (and at once on an MQTT notification). */
   downInterval: ms().min(1000).default(60_000),
   /** Change rows read per up pass. */
-  readSize: z.number().int().min(1).max(10_000).default(2500),
+  readSize: z.number().int().min(1).max(10_000).default(10_000),
   /** Items per BatchWriteItem request (DynamoDB allows 25). */
   batchSize: z.number().int().min(1).max(25).default(25),
   /** Requests in flight at once. */

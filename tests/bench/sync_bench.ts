@@ -13,11 +13,13 @@ import { join } from "node:path";
 import {
   type AttributeValue,
   BatchWriteItemCommand,
+  type DynamoDBClient,
   QueryCommand,
   type WriteRequest,
 } from "@aws-sdk/client-dynamodb";
 import { FakeClock } from "../../lib/clock.ts";
-import { toAttributes, toCloudItem } from "../../sync/mod.ts";
+import { createDynamoClient, toAttributes, toCloudItem } from "../../sync/mod.ts";
+import { syncSection } from "../../lib/config/mod.ts";
 import { createSyncTable, startDynalite } from "../helpers/dynalite.ts";
 import { openAgent } from "../sync_helpers.ts";
 
@@ -32,9 +34,18 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 
 await using ddb = await startDynalite({ memory: true });
 const client = ddb.client();
+// The same SDK client Tern builds (fetch underneath), for the raw loop of the same transport.
+const fetchClient = createDynamoClient({
+  sync: syncSection.parse({ enabled: true, endpoint: ddb.endpoint }),
+  credentials: () => Promise.resolve({ accessKeyId: "test", secretAccessKey: "test" }),
+});
 const dir = await Deno.makeTempDir({ prefix: "tern_sync_bench_" });
 
-async function rawUp(table: string, items: Record<string, AttributeValue>[]): Promise<number> {
+async function rawUp(
+  table: string,
+  items: Record<string, AttributeValue>[],
+  via: DynamoDBClient = client,
+): Promise<number> {
   const batches: WriteRequest[][] = [];
   for (let i = 0; i < items.length; i += 25) {
     batches.push(items.slice(i, i + 25).map((Item) => ({ PutRequest: { Item } })));
@@ -45,7 +56,7 @@ async function rawUp(table: string, items: Record<string, AttributeValue>[]): Pr
     while (next < batches.length) {
       let reqs = batches[next++]!;
       while (reqs.length) {
-        const out = await client.send(
+        const out = await via.send(
           new BatchWriteItemCommand({ RequestItems: { [table]: reqs } }),
         );
         reqs = out.UnprocessedItems?.[table] ?? [];
@@ -78,7 +89,7 @@ async function rawDown(table: string, to: string): Promise<{ ms: number; read: n
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const up = { raw: [] as number[], tern: [] as number[] };
+const up = { raw: [] as number[], rawFetch: [] as number[], tern: [] as number[] };
 const down = { raw: [] as number[], tern: [] as number[] };
 
 for (let round = 0; round < ROUNDS; round++) {
@@ -115,7 +126,12 @@ for (let round = 0; round < ROUNDS; round++) {
     ternMs = performance.now() - t;
     if (r.up.accepted !== N) throw new Error(`Tern sent ${r.up.accepted} of ${N}`);
   };
-  const runRaw = async () => void (rawMs = await rawUp(rawTable, items));
+  let rawFetchMs = 0;
+  await createSyncTable(client, `${rawTable}-f`);
+  const runRaw = async () => {
+    rawMs = await rawUp(rawTable, items);
+    rawFetchMs = await rawUp(`${rawTable}-f`, items, fetchClient);
+  };
   if (round % 2) {
     await runTern();
     await runRaw();
@@ -124,6 +140,7 @@ for (let round = 0; round < ROUNDS; round++) {
     await runTern();
   }
   up.raw.push(N / rawMs * 1000);
+  up.rawFetch.push(N / rawFetchMs * 1000);
   up.tern.push(N / ternMs * 1000);
 
   // Down: N notices for this device, read by a raw Query loop and by Tern (read + apply).
@@ -150,13 +167,14 @@ for (let round = 0; round < ROUNDS; round++) {
   down.tern.push(N / ternDown * 1000);
   await agent.close();
   console.log(
-    `round ${round + 1}: up raw ${up.raw.at(-1)!.toFixed(0)}/s tern ${
-      up.tern.at(-1)!.toFixed(0)
-    }/s; ` +
+    `round ${round + 1}: up raw ${up.raw.at(-1)!.toFixed(0)}/s raw-fetch ${
+      up.rawFetch.at(-1)!.toFixed(0)
+    }/s tern ${up.tern.at(-1)!.toFixed(0)}/s; ` +
       `down raw ${down.raw.at(-1)!.toFixed(0)}/s tern ${down.tern.at(-1)!.toFixed(0)}/s`,
   );
 }
 await Deno.remove(dir, { recursive: true });
+fetchClient.destroy();
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const row = (name: string, t: number[], r: number[], raw: string) =>
@@ -172,11 +190,23 @@ const table = [
   `${
     N.toLocaleString("en-US")
   } items per round, median of ${ROUNDS} rounds, fresh tables each round; ` +
-  `both sides send batches of 25 with ${CONCURRENCY} requests in flight). Load average: ${load}.`,
+  `both sides send batches of 25 with ${CONCURRENCY} requests in flight; Tern's client runs the ` +
+  `SDK over \`fetch\`, the SDK's default handler is \`node:https\`/\`node:http\`). Load average: ${load}.`,
   "",
   "| case | Tern items/s | raw items/s | ratio (Tern / raw) |",
   "|---|---:|---:|---:|",
-  row("up: change log → BatchWriteItem", up.tern, up.raw, "BatchWriteItem loop"),
+  row(
+    "up: change log → BatchWriteItem",
+    up.tern,
+    up.raw,
+    "BatchWriteItem loop, SDK default handler",
+  ),
+  row(
+    "up: change log → BatchWriteItem",
+    up.tern,
+    up.rawFetch,
+    "BatchWriteItem loop, same client as Tern",
+  ),
   row("down: index Query → apply on the device", down.tern, down.raw, "Query loop (read only)"),
   "",
   "Up includes reading the change log, coalescing, reading each item, marshalling and moving the " +
