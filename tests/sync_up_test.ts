@@ -151,3 +151,32 @@ Deno.test("a growing backlog while offline is logged once past backlogWarning", 
   await drive(clock, agent.engine.syncNow(), 50);
   assert.equal(agent.engine.status().backlog, 0);
 });
+
+Deno.test("a batch that keeps failing stops the pass but keeps the batches before it", async () => {
+  await using tmp = await tempDir();
+  await using ddb = await startDynalite({ faults: true });
+  await createSyncTable(ddb.client(), TABLE);
+  const clock = new FakeClock(T0);
+  await using agent = openAgent({
+    dir: tmp.path,
+    deviceId: "d1",
+    ddb,
+    clock,
+    sync: { concurrency: 1 },
+  });
+  for (let i = 0; i < 100; i++) {
+    agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i });
+  }
+  // From the 3rd BatchWriteItem on, DynamoDB throttles everything.
+  ddb.faults.onRequest = (op, n) => {
+    if (op === "BatchWriteItem" && n === 3) ddb.faults.throttle = 1000;
+  };
+  await assert.rejects(drive(clock, agent.engine.syncNow(), 50), /Injected throttling/);
+  assert.equal(agent.db.cursor(UP_CURSOR).get(), 50, "the two accepted batches are kept");
+  assert.equal(agent.engine.status().backlog, 50);
+  assert.equal(ddb.faults.seen.BatchWriteItem, 6, "no new batch after the failing one gave up");
+  ddb.faults.onRequest = undefined;
+  ddb.faults.throttle = 0;
+  await drive(clock, agent.engine.syncNow(), 50);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 100);
+});
