@@ -336,3 +336,13 @@ Deno.test("a body that arrives too slowly is 408; a slow handler that read its b
   await new Promise((r) => setTimeout(r, 350));
   clearTimeout(timer);
 });
+
+Deno.test("invented methods do not grow the metrics", async () => {
+  const a = app();
+  for (let i = 0; i < 50; i++) {
+    await (await a.request(req(`X${i}`, "/hello"))).body?.cancel();
+  }
+  const text = a.metrics.render();
+  assert.doesNotMatch(text, /method="X\d+"/);
+  assert.match(text, /method="OTHER",route="405",status="405"\} 50/);
+});

@@ -39,6 +39,7 @@ interface _Route {
 }
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
 
 export class WebApp {
@@ -194,21 +195,28 @@ export class WebApp {
       else this.#live.delete(ac);
     }
     const ms = performance.now() - t0;
-    this.metrics.record(req.method, ctx.route || "unmatched", res.status, ms);
+    // Known methods only: a client inventing methods must not grow the metrics without bound.
+    const method = METHODS.has(req.method) ? req.method : "OTHER";
+    this.metrics.record(method, ctx.route || "unmatched", res.status, ms);
     if (this.accessLog) {
       const len = res.headers.get("content-length");
-      this.accessLog.write({
-        time: this.clock.now(),
-        addr: info.remoteAddr,
-        user: ctx.user?.username,
-        method: req.method,
-        target: q < 0 ? ctx.path : url.slice(start),
-        status: res.status,
-        bytes: len === null ? undefined : Number(len),
-        ms,
-        referer: req.headers.get("referer"),
-        ua: req.headers.get("user-agent"),
-      });
+      try {
+        this.accessLog.write({
+          time: this.clock.now(),
+          addr: info.remoteAddr,
+          user: ctx.user?.username,
+          method: req.method,
+          target: q < 0 ? ctx.path : url.slice(start),
+          status: res.status,
+          bytes: len === null ? undefined : Number(len),
+          ms,
+          referer: req.headers.get("referer"),
+          ua: req.headers.get("user-agent"),
+        });
+      } catch (e) {
+        // A full disk must not fail the request.
+        this.log.warn("access log write failed", { error: String(e) });
+      }
     }
     return res;
   }
