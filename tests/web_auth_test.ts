@@ -448,3 +448,20 @@ Deno.test("a password change or token revocation by another process ends access 
   assert.equal((await call(e, "GET", "/api/status", { cookie: admin.cookie })).status, 401);
   assert.equal((await call(e, "GET", "/api/status", bearer)).status, 401);
 });
+
+Deno.test("at most 4 password hashes run at once; more logins get 503 + Retry-After", async () => {
+  await using e = await env();
+  await setupAdmin(e);
+  const results = await Promise.all(
+    Array.from(
+      { length: 12 },
+      (_, i) =>
+        login(e, "admin", "wrong-password", { remoteAddr: `198.51.100.${i}`, secure: false }),
+    ),
+  );
+  const codes = results.map((r) => r.status);
+  for (const r of results) await r.body?.cancel();
+  assert.equal(codes.filter((c) => c === 401).length, 4, codes.join(","));
+  assert.equal(codes.filter((c) => c === 503).length, 8);
+  assert.equal(results.find((r) => r.status === 503)!.headers.get("retry-after"), "1");
+});

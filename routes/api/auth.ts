@@ -62,10 +62,27 @@ function sameOrigin(ctx: WebContext): void {
   }
 }
 
+/** Password hashes computed at once; more logins wait for a 503 + Retry-After (CPU bound on a Pi). */
+const MAX_HASHING = 4;
+
 export function registerAuth(d: WebDeps): void {
   const { app, auth, throttle, db } = d;
   if (!auth || !throttle || !db) return;
   const audit = d.log.child("audit");
+  let hashing = 0;
+  const hashSlot = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (hashing >= MAX_HASHING) {
+      throw new HttpError(503, "busy", "Too many logins at once", {
+        headers: { "retry-after": "1" },
+      });
+    }
+    hashing++;
+    try {
+      return await fn();
+    } finally {
+      hashing--;
+    }
+  };
 
   app.post("/api/auth/setup", async (_req, ctx) => {
     sameOrigin(ctx);
@@ -111,7 +128,9 @@ export function registerAuth(d: WebDeps): void {
     }
     const cfg = d.config().web;
     const user = auth.store.getUser(username);
-    const check = await verifyPassword(password, user?.passwordHash, cfg.auth.iterations);
+    const check = await hashSlot(() =>
+      verifyPassword(password, user?.passwordHash, cfg.auth.iterations)
+    );
     if (!user || !check.ok || user.disabled) {
       throttle.failure(username, addr);
       audit.warn("login failed", { user: username, addr, reason: user ? "password" : "unknown" });
