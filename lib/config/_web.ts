@@ -165,6 +165,6 @@ export function webPermissions(web: WebConfig, base: PathBase): Partial<Permissi
     write.push(dir);
   }
   // The dashboard (routes/site) is read at start from beside the code.
-  read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
+  if (web.static.enabled) read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
   return { net: web.listen.map(listenHostPort), read, write };
 }
