@@ -149,7 +149,7 @@ export class WebService implements Service {
       status: { services: () => ctx.states() },
       logs: ctx.logs,
       stateDir: ctx.stateDir,
-      configDir: (ctx as { configDir?: string }).configDir ?? resolve("config"),
+      configDir: ctx.configDir,
       deviceId: ctx.deviceId,
       current: () => ctx.config,
     });
@@ -172,7 +172,7 @@ export class WebService implements Service {
     const w = this.#ctx.config.web;
     let tls: { cert: string; key: string } | undefined;
     if (w.tls && w.listen.some((u) => u.startsWith("https:"))) {
-      const dir = (this.#ctx as { configDir?: string }).configDir ?? resolve("config");
+      const dir = this.#ctx.configDir;
       tls = {
         cert: await Deno.readTextFile(resolve(dir, w.tls.cert)),
         key: await Deno.readTextFile(resolve(dir, w.tls.key)),
