@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { makeTlsFixtures } from "./helpers/tls.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CFG = new URL("../deno.json", import.meta.url).pathname;
@@ -117,6 +118,41 @@ Deno.test("first run: the logged setup token creates the admin; a restart keeps 
       await health.body?.cancel();
     } finally {
       await a2.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the agent serves https on IPv6 and http on IPv4 from config, cert files beside the config", async () => {
+  const dir = await Deno.makeTempDir();
+  await using tls = await makeTlsFixtures();
+  const [p1, p2] = [freePort(), freePort()];
+  try {
+    await Deno.mkdir(`${dir}/config/certs`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/config/certs/web.crt`, tls.serverCert);
+    await Deno.writeTextFile(`${dir}/config/certs/web.key`, tls.serverKey);
+    await Deno.writeTextFile(
+      `${dir}/config/tern.json5`,
+      `{ web: { listen: ["https://[::1]:${p1}", "http://127.0.0.1:${p2}"],
+                tls: { cert: "certs/web.crt", key: "certs/web.key" } } }`,
+    );
+    const agent = await startAgent(dir);
+    const client = Deno.createHttpClient({ caCerts: [tls.caCert] });
+    try {
+      const r = await fetch(`https://[::1]:${p1}/api/health`, { client });
+      assert.equal(r.status, 200);
+      assert.match(r.headers.get("strict-transport-security") ?? "", /max-age/);
+      await r.body?.cancel();
+      const setup = await fetch(`https://[::1]:${p1}/api/auth/setup`, { client });
+      assert.deepEqual(await setup.json(), { needed: true });
+      const plain = await fetch(`http://127.0.0.1:${p2}/api/health`);
+      assert.equal(plain.status, 200);
+      await plain.body?.cancel();
+      assert.ok(!agent.lines.join("\n").includes("PRIVATE KEY"), "the key never reaches the log");
+    } finally {
+      client.close();
+      await agent.stop();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
