@@ -47,17 +47,22 @@ export class Downloader {
   /** Read and apply what changed; `full` ignores the cursors (re-reads everything). */
   async pass(signal?: AbortSignal, full = false): Promise<DownResult> {
     const result: DownResult = { read: 0, applied: 0 };
+    const state = this.#ctx.state;
     for (const [table, models] of downTables(this.#ctx.plan)) {
+      // A model newly synced down reads its table from the start once (`initial-down:MODEL`).
+      const fresh = models.filter((m) => !state.get(`initial-down:${m.name}`));
       for (const address of [this.#ctx.deviceId, "*"]) {
         await this.#query(
           table,
           address,
           new Map(models.map((m) => [m.name, m])),
-          full,
+          full || fresh.length > 0,
           result,
           signal,
         );
       }
+      const now = new Date(this.#ctx.clock.now()).toISOString();
+      for (const m of fresh) state.set(`initial-down:${m.name}`, now);
     }
     return result;
   }
@@ -72,8 +77,9 @@ export class Downloader {
   ): Promise<void> {
     const ctx = this.#ctx;
     const key = downCursorKey(table, address);
-    const since = full ? undefined : ctx.state.get(key);
-    let high = since ?? "";
+    const stored = ctx.state.get(key);
+    const since = full ? undefined : stored;
+    let high = stored ?? "";
     const from = since === undefined
       ? undefined
       : new Date(Math.max(0, Date.parse(since) - ctx.config.overlap)).toISOString();
@@ -119,7 +125,7 @@ export class Downloader {
         }
       });
       for (const c of send) await this.#up.sendOne(models.get(c.model)!, c.key, signal);
-      if (high !== "" && high !== since) ctx.state.set(key, high);
+      if (high !== "" && high !== stored) ctx.state.set(key, high);
       start = page.LastEvaluatedKey;
     } while (start);
   }

@@ -104,8 +104,19 @@ export class SyncEngine implements AsyncDisposable {
       },
     };
     // Register the cursor so the change log keeps what sync has not sent.
-    const cursor = options.db.cursor(UP_CURSOR);
+    const db = options.db;
+    const fresh = !db.cursors().some((c) => c.name === UP_CURSOR);
+    const cursor = db.cursor(UP_CURSOR);
     cursor.set(cursor.get());
+    // A model newly synced up whose items predate what the change log holds gets them all
+    // sent once (`initial:MODEL`). Not needed when the model is empty, or on the first run
+    // over a change log that still starts at the first write.
+    const wholeLog = fresh && (db.lastSeq() === 0 || db.changes(0, { limit: 1 })[0]?.seq === 1);
+    for (const m of upModels(this.#ctx.plan)) {
+      if (!state.get(`initial:${m.name}`) && (wholeLog || db.count(m.name) === 0)) {
+        state.set(`initial:${m.name}`, new Date(this.#ctx.clock.now()).toISOString());
+      }
+    }
     this.#up = new Uploader(this.#ctx);
     this.#down = new Downloader(this.#ctx, this.#up);
   }
@@ -160,26 +171,32 @@ export class SyncEngine implements AsyncDisposable {
       const up = await this.#upAll(signal);
       let accepted = 0, failed = 0;
       for (const m of upModels(this.#ctx.plan)) {
-        let chunk: UpKey[] = [];
-        const flush = async () => {
-          const ok = await this.#up.send(chunk, signal, true);
-          accepted += ok.size;
-          failed += chunk.length - ok.size;
-          chunk = [];
-        };
-        // Keys first: no statement stays open across the awaits below.
-        const keys = [...this.#ctx.db.items(m.name)].map(({ item }) =>
-          this.#ctx.db.keyOf(m.name, item)
-        );
-        for (const key of keys) {
-          chunk.push({ model: m, key });
-          if (chunk.length >= this.#ctx.config.readSize) await flush();
-        }
-        if (chunk.length) await flush();
+        const r = await this.#sendAll(m, signal);
+        accepted += r.accepted;
+        failed += r.failed;
       }
       const down = await this.#downPass(signal, true);
       return { up: { advanced: up.advanced, accepted: up.accepted + accepted, failed }, down };
     });
+  }
+
+  /** Send every item of a model (`full`, first sync of a model with items). */
+  async #sendAll(
+    m: SyncedModel,
+    signal?: AbortSignal,
+  ): Promise<{ accepted: number; failed: number }> {
+    const db = this.#ctx.db;
+    // Keys first: no statement stays open across the awaits below.
+    const keys: UpKey[] = [...db.items(m.name)].map(({ item }) => ({
+      model: m,
+      key: db.keyOf(m.name, item),
+    }));
+    let accepted = 0;
+    for (let i = 0; i < keys.length; i += this.#ctx.config.readSize) {
+      const chunk = keys.slice(i, i + this.#ctx.config.readSize);
+      accepted += (await this.#up.send(chunk, signal, true)).size;
+    }
+    return { accepted, failed: keys.length - accepted };
   }
 
   /** Status for /api/status, metrics and `tern sync status`. */
@@ -214,6 +231,14 @@ export class SyncEngine implements AsyncDisposable {
   async #upAll(signal?: AbortSignal): Promise<UpResult> {
     const total: UpResult = { advanced: 0, accepted: 0, failed: 0, drained: false };
     try {
+      for (const m of upModels(this.#ctx.plan)) {
+        if (this.#ctx.state.get(`initial:${m.name}`)) continue;
+        const r = await this.#sendAll(m, signal);
+        total.accepted += r.accepted;
+        if (r.failed > 0) throw new Error(`${r.failed} item(s) of "${m.name}" not accepted`);
+        this.#ctx.state.set(`initial:${m.name}`, new Date(this.#ctx.clock.now()).toISOString());
+        this.#ctx.log.info(`Sync sent the ${r.accepted} existing item(s) of "${m.name}"`);
+      }
       for (;;) {
         const r = await this.#up.pass(signal);
         total.advanced += r.advanced;

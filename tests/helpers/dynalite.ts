@@ -100,7 +100,10 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
     }) as unknown as Server;
     // Count requests dynalite is still working on: it keeps going after a client
     // went away, and closing its LevelDB under an open iterator aborts the process.
-    db.on("request", (_req: http.IncomingMessage, res: http.ServerResponse) => {
+    db.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
+      // A client killed mid-request makes the request emit "aborted" errors dynalite does not handle.
+      req.on("error", () => {});
+      res.on("error", () => {});
       if (res.writableEnded) return;
       inflight++;
       let done = false;
@@ -122,7 +125,10 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
       return;
     }
     dbPort = await _listen(db, dbPort);
-    proxy = http.createServer((req, res) => void _proxy(req, res, dbPort, faults));
+    proxy = http.createServer((req, res) => {
+      req.on("error", () => {});
+      _proxy(req, res, dbPort, faults).catch(() => res.destroy());
+    });
     proxy.on("connection", (s: net.Socket) => {
       sockets.add(s);
       s.on("close", () => sockets.delete(s));
