@@ -145,3 +145,67 @@ Deno.test("a cloud change to an item the device did not touch is applied without
 
 Deno.test("device-wins, same time and version: the device's content wins with a newer stamp", () =>
   conflict({ policy: "device-wins", device: 3000, cloud: 3000, via: "up", winner: "device" }));
+
+Deno.test("delete versus update: the later one wins on both sides", async (t) => {
+  for (
+    const c of [
+      { deviceDeletes: true, later: "cloud" },
+      { deviceDeletes: true, later: "device" },
+      { deviceDeletes: false, later: "cloud" },
+      { deviceDeletes: false, later: "device" },
+    ] as const
+  ) {
+    await t.step(
+      `${c.deviceDeletes ? "device deletes" : "cloud deletes"}, ${c.later} later`,
+      async () => {
+        await using tmp = await tempDir();
+        await using ddb = await startDynalite();
+        const cloud = ddb.client();
+        await createSyncTable(cloud, TABLE);
+        const clock = new FakeClock(T0);
+        await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock });
+        agent.db.create("Setting", { ...KEY, value: "start" });
+        await agent.engine.syncNow();
+        const deviceAt = c.later === "device" ? 5000 : 2000;
+        const cloudAt = c.later === "device" ? 2000 : 5000;
+        await clock.advance(deviceAt);
+        if (c.deviceDeletes) agent.db.remove("Setting", KEY);
+        else agent.db.update("Setting", KEY, { value: "device" });
+        await cloudPut(
+          cloud,
+          {
+            pk: "Device#d1",
+            sk: "Setting#mode",
+            _model: "Setting",
+            _to: "d1",
+            updated: iso(T0 + cloudAt),
+            _version: 2,
+            ...(c.deviceDeletes
+              ? { deviceId: "d1", name: "mode", value: "cloud" }
+              : { _deleted: true, _expires: Math.floor(T0 / 1000) + 86_400 }),
+          } as Parameters<typeof cloudPut>[1],
+        );
+        await agent.engine.syncNow();
+        await agent.engine.syncNow();
+        const local = agent.db.get("Setting", KEY);
+        const got = await cloud.send(
+          new GetItemCommand({
+            TableName: TABLE,
+            Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
+          }),
+        );
+        const remote = fromAttributes(got.Item!);
+        const deletedWins = c.deviceDeletes === (c.later === "device");
+        if (deletedWins) {
+          assert.equal(local, undefined, "deleted on the device");
+          assert.equal(remote._deleted, true, "a tombstone in the cloud");
+        } else {
+          assert.equal(local?.value, c.deviceDeletes ? "cloud" : "device");
+          assert.equal(remote._deleted, undefined);
+          assert.equal(remote.value, local?.value);
+        }
+        assert.equal(agent.engine.status().conflicts, 1);
+      },
+    );
+  }
+});
