@@ -2,14 +2,14 @@
  * The `sync` section: defaults, the permissions it adds (the DynamoDB host
  * of the region, or the emulator's host:port), and plan errors that name
  * the key. Plus `full`: a table that lost its items gets every synced item
- * back, "both" models included.
+ * back, "both" models included; and expiring credentials are fetched again.
  */
 
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { configSchema, derivePermissions, syncSection } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
-import { planModels } from "../sync/mod.ts";
+import { createDynamoClient, planModels, SyncEngine } from "../sync/mod.ts";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
 import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
 import { openAgent, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
@@ -71,4 +71,35 @@ Deno.test("full re-sends every synced item after the table lost them", async () 
   assert.equal(r.up.accepted, 2);
   const items = await scanTable(cloud, TABLE);
   assert.deepEqual(items.map((i) => [i.pk, i.value]), [["Device#d1", "eco"], ["Sensor#d1", 1]]);
+});
+
+Deno.test("temporary credentials are fetched again from the provider as they expire", async () => {
+  await using tmp = await tempDir();
+  await using ddb = await startDynalite({ memory: true });
+  await createSyncTable(ddb.client(), TABLE);
+  let calls = 0;
+  const config = syncSection.parse({ enabled: true, endpoint: ddb.endpoint, table: TABLE });
+  const client = createDynamoClient({
+    sync: config,
+    credentials: () => {
+      calls++;
+      // Expiring within the SDK's refresh window: every request asks again.
+      return Promise.resolve({
+        accessKeyId: `AKID${calls}`,
+        secretAccessKey: "secret",
+        sessionToken: `token-${calls}`,
+        expiration: new Date(Date.now() + 10_000),
+      });
+    },
+  });
+  using db = Database.open({ path: `${tmp.path}/d.db`, schema: SCHEMA, purgeInterval: 0 });
+  await using engine = new SyncEngine({ db, ddb: client, deviceId: "d1", config });
+  db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 1 });
+  await engine.syncNow();
+  const first = calls;
+  db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:01Z", value: 2 });
+  await engine.syncNow();
+  assert.ok(first >= 1 && calls > first, `provider called ${first} then ${calls} times`);
+  assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
+  client.destroy();
 });
