@@ -346,3 +346,20 @@ Deno.test("invented methods do not grow the metrics", async () => {
   assert.doesNotMatch(text, /method="X\d+"/);
   assert.match(text, /method="OTHER",route="405",status="405"\} 50/);
 });
+
+Deno.test('securityHeaders "documents": headers on HTML only, data responses untouched', async () => {
+  const a = new WebApp({ securityHeaders: "documents" });
+  a.get("/data", () => Response.json({ a: 1 }));
+  a.get("/page", () => {
+    const r = new Response("<p>x</p>");
+    r.headers.set("content-type", "text/html; charset=utf-8");
+    return r;
+  });
+  const data = await a.request(req("GET", "/data"));
+  assert.equal(data.headers.get("x-content-type-options"), null);
+  await data.body?.cancel();
+  const page = await a.request(req("GET", "/page"));
+  assert.equal(page.headers.get("x-content-type-options"), "nosniff");
+  assert.match(page.headers.get("content-security-policy")!, /frame-ancestors/);
+  await page.body?.cancel();
+});

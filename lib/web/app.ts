@@ -52,7 +52,9 @@ export class WebApp {
   /** Answers requests no route matched (the static site). */
   fallback: Handler | undefined;
   accessLog: AccessLog | undefined;
-  readonly #o: Required<Omit<WebAppOptions, "log" | "clock" | "roles" | "cors" | "accessLog">>;
+  readonly #o: Required<
+    Omit<WebAppOptions, "log" | "clock" | "roles" | "cors" | "accessLog" | "securityHeaders">
+  >;
   readonly #security: SecurityHeaders;
   readonly #cors: Cors | undefined;
   readonly #limits: BodyLimits;
@@ -77,7 +79,7 @@ export class WebApp {
       uploadCount: this.#o.uploadCount,
       uploadSize: this.#o.uploadSize,
     };
-    this.#security = new SecurityHeaders(this.#o.csp);
+    this.#security = new SecurityHeaders(this.#o.csp, options.securityHeaders ?? "all");
     if (options.cors) this.#cors = new Cors(options.cors);
     this.accessLog = options.accessLog;
   }

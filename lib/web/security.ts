@@ -30,7 +30,7 @@ export class SecurityHeaders {
   readonly #doc: [string, string][];
   readonly #tls: [string, string][];
 
-  constructor(readonly csp: string) {
+  constructor(readonly csp: string, readonly scope: "all" | "documents" = "all") {
     this.#doc = [
       ["content-security-policy", csp],
       ["x-frame-options", "DENY"],
@@ -47,6 +47,11 @@ export class SecurityHeaders {
    */
   apply(res: Response, secure: boolean): Response {
     if (res.status === 101) return res;
+    if (this.scope === "documents" && !secure) {
+      // Peek without touching the headers object of a plain response (keeps the runtime's fast path).
+      const type = res.headers.get("content-type");
+      if (type !== null && !type.startsWith("text/html")) return res;
+    }
     let h = res.headers;
     try {
       this.#add(h, secure);
@@ -59,9 +64,12 @@ export class SecurityHeaders {
   }
 
   #add(h: Headers, secure: boolean): void {
-    if (!h.has("x-content-type-options")) h.append("x-content-type-options", "nosniff");
     const type = h.get("content-type");
-    if (type === null || type.startsWith("text/html")) {
+    const doc = type === null || type.startsWith("text/html");
+    if ((doc || this.scope === "all") && !h.has("x-content-type-options")) {
+      h.append("x-content-type-options", "nosniff");
+    }
+    if (doc) {
       for (const [k, v] of this.#doc) if (!h.has(k)) h.append(k, v);
     }
     if (secure && !h.has("strict-transport-security")) h.append(...this.#tls[0]!);

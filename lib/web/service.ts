@@ -60,6 +60,7 @@ export function buildApp(
     uploadCount: w.limits.uploadCount,
     uploadSize: w.limits.uploadSize,
     csp: w.csp,
+    securityHeaders: w.securityHeaders,
     ...(w.cors.origins.length ? { cors: w.cors } : {}),
   });
   if (w.accessLog) {

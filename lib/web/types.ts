@@ -61,6 +61,8 @@ export interface WebAppOptions {
   /** @default see web.csp */
   csp?: string;
   cors?: CorsOptions;
+  /** "all": nosniff on every response; "documents": security headers on HTML only. @default "all" */
+  securityHeaders?: "all" | "documents";
   accessLog?: AccessLog;
 }
 

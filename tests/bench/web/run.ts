@@ -8,6 +8,7 @@
  * |---|---|
  * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
  * | the same on the "guarded" engine (slowloris protection) | bare, 12-byte body |
+ * | the same with the lean config (headerSize 0, document-only headers) | bare, 12-byte body |
  * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
  * | static 1 KB from memory | bare, the same 1 KB body |
  * | static 64 KB from memory | bare, the same 64 KB body |
@@ -29,9 +30,9 @@ function freePort(): number {
   return p;
 }
 
-async function spawn(mode: string, port: number, engine = "serve") {
+async function spawn(mode: string, port: number, variant = "serve") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}server.ts`, mode, String(port), engine],
+    args: ["run", "-A", `${here}server.ts`, mode, String(port), variant],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -84,16 +85,18 @@ function medianPair(b: Run[], t: Run[]): { b: Run; t: Run; ratio: number } {
 }
 
 if (import.meta.main) {
-  const [bp, tp, gp] = [freePort(), freePort(), freePort()];
+  const [bp, tp, gp, lp] = [freePort(), freePort(), freePort(), freePort()];
   const bare = await spawn("bare", bp);
   const tern = await spawn("tern", tp);
   const guarded = await spawn("tern", gp, "guarded");
+  const lean = await spawn("tern", lp, "lean");
   const pid = tern.child.pid;
   await new Promise((r) => setTimeout(r, 2000));
   const idle = rssMb(pid);
   const B = `http://127.0.0.1:${bp}`;
   const T = `http://127.0.0.1:${tp}`;
   const G = `http://127.0.0.1:${gp}`;
+  const L = `http://127.0.0.1:${lp}`;
   const cookie = `Cookie: ${tern.info.cookie}`;
   const cases = [
     {
@@ -109,6 +112,14 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${G}/action`,
+      h: [],
+      target: 0.75,
+    },
+    {
+      name: "action route, lean config",
+      bare: `${B}/`,
+      bareName: "bare 12 B",
+      tern: `${L}/action`,
       h: [],
       target: 0.75,
     },
@@ -158,8 +169,8 @@ if (import.meta.main) {
   const afterLoad = rssMb(pid);
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
-  for (const p of [bare, tern, guarded]) p.child.kill("SIGTERM");
-  await Promise.all([bare.child.status, tern.child.status, guarded.child.status]);
+  for (const p of [bare, tern, guarded, lean]) p.child.kill("SIGTERM");
+  await Promise.all([bare, tern, guarded, lean].map((p) => p.child.status));
 
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
@@ -179,7 +190,9 @@ ${ROUNDS} rounds, each a bare run then a Tern run; the pair with the median rati
   },
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
 Tern runs as the real agent (database + web services, default local config, access log off);
-the "guarded engine" row is the same agent with \`web.engine: "guarded"\` (slowloris protection).
+the "guarded engine" row is the same agent with \`web.engine: "guarded"\` (slowloris protection);
+the "lean config" row has \`web.limits.headerSize: 0\` (only the parser's ~64 KB cap) and
+\`web.securityHeaders: "documents"\` (no nosniff header on non-HTML responses).
 RSS is the default (serve engine) agent's.
 
 | case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |
