@@ -217,6 +217,8 @@ export class Uploader {
     const base = ctx.state.base(m.name, k.pk, k.sk);
     if (!local.stamp || (!force && sameStamp(local.stamp, base))) return true;
     let expected: Stamp | undefined = base;
+    // The cloud holds an item without Tern's attributes (written by hand): replaced.
+    let foreign = false;
     for (let attempt = 0; attempt < 3; attempt++) {
       const item = local.item
         ? toCloudItem(m, k, local.item, ctx.deviceId)
@@ -240,6 +242,8 @@ export class Uploader {
                 Item: item,
                 ConditionExpression: expected
                   ? `(#u = :eu AND #v = :ev) OR ${mine}`
+                  : foreign
+                  ? `attribute_not_exists(pk) OR attribute_not_exists(#u) OR ${mine}`
                   : `attribute_not_exists(pk) OR ${mine}`,
                 ExpressionAttributeNames: { "#u": "updated", "#v": "_version", "#d": "_device" },
                 ExpressionAttributeValues: values,
@@ -264,6 +268,13 @@ export class Uploader {
         this.#retryOptions(signal),
       );
       const cloud = got.Item ? fromCloudItem(got.Item) : undefined;
+      if (got.Item && !cloud) {
+        ctx.log.warn(`Cloud item of "${m.name}" has no updated/_model; the device's replaces it`, {
+          pk: k.pk,
+          sk: k.sk,
+        });
+        foreign = true;
+      }
       if (cloud && sameStamp(cloud.stamp, local.stamp) && cloud.device === ctx.deviceId) {
         ctx.state.setBase(m.name, k.pk, k.sk, local.stamp);
         return true;

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { fromAttributes } from "../sync/mod.ts";
-import { GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { createSyncTable, type Dynalite, startDynalite } from "./helpers/dynalite.ts";
 import { type Agent, cloudPut, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
 
@@ -208,4 +208,29 @@ Deno.test("delete versus update: the later one wins on both sides", async (t) =>
       },
     );
   }
+});
+
+Deno.test("an item written by hand without Tern's attributes is replaced, not retried forever", async () => {
+  await using tmp = await tempDir();
+  await using ddb = await startDynalite();
+  const cloud = ddb.client();
+  await createSyncTable(cloud, TABLE);
+  await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock: new FakeClock(T0) });
+  await cloud.send(
+    new PutItemCommand({
+      TableName: TABLE,
+      Item: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" }, value: { S: "by hand" } },
+    }),
+  );
+  agent.db.create("Setting", { ...KEY, value: "device" });
+  const r = await agent.engine.syncNow();
+  assert.equal(r.up.failed, 0);
+  const got = await cloud.send(
+    new GetItemCommand({
+      TableName: TABLE,
+      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
+    }),
+  );
+  assert.equal(fromAttributes(got.Item!).value, "device");
+  assert.equal(agent.engine.status().backlog, 0);
 });
