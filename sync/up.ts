@@ -18,6 +18,7 @@
 
 import {
   BatchWriteItemCommand,
+  DeleteItemCommand,
   GetItemCommand,
   PutItemCommand,
   type WriteRequest,
@@ -176,14 +177,22 @@ export class Uploader {
         ctx.counters.retries++;
         await ctx.clock.sleep(backoff.next(), signal);
       }
-      const out = await withRetry(
-        () =>
-          ctx.ddb.send(
-            new BatchWriteItemCommand({ RequestItems: { [table]: pending.map((e) => e.req) } }),
-            signal ? { abortSignal: signal } : {},
-          ),
-        this.#retryOptions(signal),
-      );
+      let out;
+      try {
+        out = await withRetry(
+          () =>
+            ctx.ddb.send(
+              new BatchWriteItemCommand({ RequestItems: { [table]: pending.map((e) => e.req) } }),
+              signal ? { abortSignal: signal } : {},
+            ),
+          this.#retryOptions(signal),
+        );
+      } catch (e) {
+        if (!_isValidation(e)) throw e;
+        // DynamoDB refuses the batch because of some item: find it, one request each.
+        for (const id of await this.#writeOneByOne(table, pending, signal)) done.push(id);
+        return done;
+      }
       const left = out.UnprocessedItems?.[table] ?? [];
       const still: typeof pending = [];
       if (left.length === 0) {
@@ -197,6 +206,44 @@ export class Uploader {
       }
       ctx.counters.sent += pending.length - still.length;
       pending = still;
+    }
+    return done;
+  }
+
+  /**
+   * Write entries one request each after a batch was refused. An item DynamoDB
+   * refuses (a number out of its range…) can never be written: it is logged,
+   * counted as rejected and passed, so it does not block the items after it.
+   */
+  async #writeOneByOne(
+    table: string,
+    entries: { id: string; req: WriteRequest }[],
+    signal?: AbortSignal,
+  ): Promise<string[]> {
+    const ctx = this.#ctx;
+    const done: string[] = [];
+    for (const e of entries) {
+      const command = e.req.PutRequest
+        ? new PutItemCommand({ TableName: table, Item: e.req.PutRequest.Item })
+        : new DeleteItemCommand({ TableName: table, Key: e.req.DeleteRequest!.Key });
+      try {
+        await withRetry(
+          () => ctx.ddb.send(command as PutItemCommand, signal ? { abortSignal: signal } : {}),
+          this.#retryOptions(signal),
+        );
+        ctx.counters.sent++;
+      } catch (err) {
+        if (!_isValidation(err)) throw err;
+        ctx.counters.rejected++;
+        const [pk, sk] = _reqKey(e.req) as [string, string];
+        ctx.log.error("DynamoDB refused an item; it is skipped", {
+          table,
+          pk,
+          sk,
+          error: (err as Error).message,
+        });
+      }
+      done.push(e.id);
     }
     return done;
   }
@@ -256,6 +303,16 @@ export class Uploader {
         ctx.counters.sent++;
         return true;
       } catch (e) {
+        if (_isValidation(e)) {
+          ctx.counters.rejected++;
+          ctx.log.error("DynamoDB refused an item; it is skipped", {
+            table: m.table,
+            pk: k.pk,
+            sk: k.sk,
+            error: (e as Error).message,
+          });
+          return true;
+        }
         if (!isConditionFailed(e)) throw e;
       }
       // The cloud changed since the base: read it and resolve.
@@ -315,6 +372,10 @@ export class Uploader {
       onRetry: () => void ctx.counters.retries++,
     };
   }
+}
+
+function _isValidation(e: unknown): boolean {
+  return e instanceof Error && e.name === "ValidationException";
 }
 
 function _reqKey(r: WriteRequest): unknown {

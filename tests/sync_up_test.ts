@@ -180,3 +180,30 @@ Deno.test("a batch that keeps failing stops the pass but keeps the batches befor
   await drive(clock, agent.engine.syncNow(), 50);
   assert.equal((await scanTable(ddb.client(), TABLE)).length, 100);
 });
+
+Deno.test("an item DynamoDB refuses is logged and skipped; the others go through", async () => {
+  await using tmp = await tempDir();
+  await using ddb = await startDynalite();
+  await createSyncTable(ddb.client(), TABLE);
+  const ring = new RingSink(100);
+  await using agent = openAgent({
+    dir: tmp.path,
+    deviceId: "d1",
+    ddb,
+    clock: new FakeClock(T0),
+    log: new LogHub({ sinks: [ring] }).logger("sync"),
+  });
+  for (let i = 0; i < 30; i++) {
+    // 1e200 is a valid JSON number but beyond DynamoDB's range (±1e125).
+    agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i === 7 ? 1e200 : i });
+  }
+  agent.db.create("Setting", { deviceId: "d1", name: "a", value: "x".repeat(10) });
+  const r = await agent.engine.syncNow();
+  assert.equal(r.up.failed, 0);
+  const items = await scanTable(ddb.client(), TABLE);
+  assert.equal(items.length, 30);
+  assert.ok(!items.some((i) => i.sk === `Reading#${time(7)}`));
+  assert.equal(agent.engine.status().counters!.rejected, 1);
+  assert.equal(agent.db.cursor(UP_CURSOR).get(), agent.db.lastSeq());
+  assert.ok(ring.entries().some((e) => e.level === "error" && /refused an item/.test(e.msg)));
+});
