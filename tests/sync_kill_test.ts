@@ -104,6 +104,13 @@ Deno.test("kill -9 during up and down sync, 20 times: device and table end ident
     assert.equal(status.signal, "SIGKILL", `child exited by itself: ${err}`);
     next += 1; // a write may have committed without its ack being read
   }
+  // The killed agents did sync (up and down) between kills, not only the final one.
+  const synced = await scanTable(cloud, TABLE);
+  assert.ok(synced.some((i) => i._model === "Reading"), "readings went up before the last kill");
+  {
+    using db = Database.open({ path, schema: SCHEMA, purgeInterval: 0 });
+    assert.ok(db.count("Notice") > 0, "notices came down before the last kill");
+  }
   // A clean restart syncs what is left.
   {
     await using agent = openAgent({ dir, deviceId: "d1", ddb });
