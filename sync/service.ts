@@ -48,7 +48,7 @@ export class SyncService implements Service {
     const ctx = this.#ctx;
     const config = ctx.config;
     const db = ctx.get<_DatabaseService>("database").db;
-    const configDir = (ctx as unknown as { configDir?: string }).configDir ?? Deno.cwd();
+    const configDir = ctx.configDir;
     this.#creds = await credentialsFromConfig(config, {
       configDir,
       deviceId: ctx.deviceId,

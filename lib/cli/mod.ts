@@ -11,6 +11,7 @@ import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./
 import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
 import { dbCommand } from "./db.ts";
 import { runCommand } from "./run.ts";
+import { syncCommand } from "./sync.ts";
 
 export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 export { runAgent, type RunOptions } from "./run.ts";
@@ -23,6 +24,7 @@ export const COMMANDS: Command[] = [
   checkConfigCommand,
   permissionsCommand,
   dbCommand,
+  syncCommand,
   versionCommand,
 ];
 

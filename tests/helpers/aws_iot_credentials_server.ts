@@ -57,7 +57,7 @@ export async function startIotCredentialsServer(
     const n = state.requests.push({
       path: req.url ?? "",
       thing,
-      cn: (req.socket as TLSSocket).getPeerCertificate().subject?.CN,
+      cn: [(req.socket as TLSSocket).getPeerCertificate().subject?.CN].flat()[0],
     });
     res.setHeader("content-type", "application/json");
     if (state.status !== 200) {
