@@ -84,19 +84,32 @@ export class StaticSite {
     return new StaticSite({ ...options, files: loadDir(dir) });
   }
 
-  /** A handler for GET/HEAD requests; `path` is the raw URL path. */
-  serve = async (req: Request, ctx: { path: string }): Promise<Response> => {
+  /**
+   * A handler for GET/HEAD requests; `path` is the raw URL path. Synchronous
+   * for files in memory (the runtime's faster path); only the documents
+   * directory on disk returns a promise.
+   */
+  serve = (req: Request, ctx: { path: string }): Response | Promise<Response> => {
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
-    let key = p.endsWith("/") ? p + "index.html" : p;
-    let file = this.files.get(key);
-    if (!file && this.#docs && p.startsWith("/docs/")) file = await this.#fromDisk(p.slice(5));
-    if (!file && this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)) {
-      file = this.files.get(key = "/index.html");
+    const key = p.endsWith("/") ? p + "index.html" : p;
+    const file = this.files.get(key);
+    if (file) return this.respond(req, file, key);
+    if (this.#docs && p.startsWith("/docs/")) {
+      return this.#fromDisk(p.slice(5)).then((f) =>
+        f ? this.respond(req, f, p) : this.#fallback(req, p)
+      );
     }
-    if (!file) return errorJson(404, "not_found", "No such file");
-    return this.respond(req, file, key);
+    return this.#fallback(req, p);
   };
+
+  #fallback(req: Request, p: string): Response {
+    const index = this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)
+      ? this.files.get("/index.html")
+      : undefined;
+    if (!index) return errorJson(404, "not_found", "No such file");
+    return this.respond(req, index, "/index.html");
+  }
 
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
     const full = resolve(this.#docs!, "." + rel);
