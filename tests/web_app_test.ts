@@ -363,3 +363,18 @@ Deno.test('securityHeaders "documents": headers on HTML only, data responses unt
   assert.match(page.headers.get("content-security-policy")!, /frame-ancestors/);
   await page.body?.cancel();
 });
+
+Deno.test("static paths answer OPTIONS with Allow and other methods with 405", async () => {
+  const a = new WebApp();
+  a.fallback = () => new Response("file");
+  const opt = await a.request(req("OPTIONS", "/index.html"));
+  assert.equal(opt.status, 204);
+  assert.equal(opt.headers.get("allow"), "GET, HEAD, OPTIONS");
+  const post = await a.request(req("POST", "/index.html", { body: "x" }));
+  assert.equal(post.status, 405);
+  assert.equal(post.headers.get("allow"), "GET, HEAD, OPTIONS");
+  await post.body?.cancel();
+  const api = await a.request(req("POST", "/api/nothing"));
+  assert.equal(api.status, 404, "unknown API paths stay 404");
+  await api.body?.cancel();
+});

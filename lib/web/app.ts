@@ -234,9 +234,16 @@ export class WebApp {
     }
     const m = this.router.match(req.method, path);
     if (m === null) {
-      if (this.fallback && (req.method === "GET" || req.method === "HEAD")) {
+      if (this.fallback && !path.startsWith("/api/")) {
         ctx.route = "static";
-        return this.fallback(req, ctx);
+        if (req.method === "GET" || req.method === "HEAD") return this.fallback(req, ctx);
+        const allow = "GET, HEAD, OPTIONS";
+        if (req.method === "OPTIONS") {
+          return new Response(null, { status: 204, headers: { allow } });
+        }
+        return errorJson(405, "method_not_allowed", `${req.method} is not allowed here`, {
+          headers: { allow },
+        });
       }
       return errorJson(404, "not_found", `No route for ${req.method} ${path.slice(0, 200)}`);
     }
