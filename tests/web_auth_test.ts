@@ -465,3 +465,20 @@ Deno.test("at most 4 password hashes run at once; more logins get 503 + Retry-Af
   assert.equal(codes.filter((c) => c === 503).length, 8);
   assert.equal(results.find((r) => r.status === 503)!.headers.get("retry-after"), "1");
 });
+
+Deno.test("two setups racing with the token create one admin", async () => {
+  await using e = await env();
+  const token = e.deps.setup.token;
+  const [a, b] = await Promise.all([
+    call(e, "POST", "/api/auth/setup", {
+      body: { token, username: "one", password: "password-1" },
+    }),
+    call(e, "POST", "/api/auth/setup", {
+      body: { token, username: "two", password: "password-2" },
+    }),
+  ]);
+  assert.deepEqual([a.status, b.status].sort(), [201, 403]);
+  await a.body?.cancel();
+  await b.body?.cancel();
+  assert.equal(e.db.count("_User"), 1);
+});

@@ -94,15 +94,22 @@ export function registerAuth(d: WebDeps): void {
       audit.warn("setup refused", { addr: ctx.remoteAddr });
       throw new HttpError(403, "setup_refused", "Setup is closed or the token is wrong");
     }
-    const cfg = d.config().web;
-    const passwordHash = await hashPassword(body.password, cfg.auth.iterations);
-    const user = auth.store.createUser({
-      username: body.username,
-      role: "admin",
-      passwordHash,
-      ...(body.name ? { name: body.name } : {}),
-    });
+    // Spend the token before the first await: a concurrent second setup must fail.
+    const token = setup.token;
     setup.token = undefined;
+    let user;
+    try {
+      const passwordHash = await hashPassword(body.password, d.config().web.auth.iterations);
+      user = auth.store.createUser({
+        username: body.username,
+        role: "admin",
+        passwordHash,
+        ...(body.name ? { name: body.name } : {}),
+      });
+    } catch (e) {
+      setup.token = token;
+      throw e;
+    }
     audit.info("setup: first admin created", { user: user.username, addr: ctx.remoteAddr });
     const { setCookie, xsrf } = auth.login(user.username, user.role, ctx);
     const res = Response.json({ user, xsrf }, { status: 201 });
