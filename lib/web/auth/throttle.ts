@@ -5,6 +5,9 @@
  * clears the user's and the address's record. Attempts during a wait get
  * 429 with `Retry-After`, without checking the password.
  *
+ * IPv6 clients are counted per /64 (one host usually owns a whole /64 and
+ * can rotate through it), IPv4 clients per address.
+ *
  * State is in memory (bounded to `maxKeys`, oldest evicted): a restart
  * forgets it, which an attacker gains little from since restarts are rare
  * and logged.
@@ -31,6 +34,18 @@ interface _Entry {
   until: number;
 }
 
+/** The throttling key of a client address: IPv4 as is, IPv6 by its /64 prefix. */
+export function addressKey(addr: string): string {
+  if (!addr.includes(":")) return addr;
+  const v4mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(addr);
+  if (v4mapped) return v4mapped[1]!;
+  const [head = "", tail = ""] = addr.split("::");
+  const h = head ? head.split(":") : [];
+  const t = tail ? tail.split(":") : [];
+  const full = addr.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
+  return full.slice(0, 4).map((x) => x.toLowerCase().replace(/^0+(?=.)/, "")).join(":") + "::/64";
+}
+
 export class LoginThrottle {
   readonly #o: Required<ThrottleOptions>;
   #map = new Map<string, _Entry>();
@@ -43,7 +58,7 @@ export class LoginThrottle {
   wait(user: string, addr: string): number {
     const now = this.#o.clock.now();
     let w = 0;
-    for (const k of [`u:${user.toLowerCase()}`, `a:${addr}`]) {
+    for (const k of [`u:${user.toLowerCase()}`, `a:${addressKey(addr)}`]) {
       const e = this.#map.get(k);
       if (e && e.until > now) w = Math.max(w, e.until - now);
     }
@@ -52,14 +67,14 @@ export class LoginThrottle {
 
   /** True when `user` or `addr` is locked out (not just delayed). */
   locked(user: string, addr: string): boolean {
-    return [`u:${user.toLowerCase()}`, `a:${addr}`].some((k) =>
+    return [`u:${user.toLowerCase()}`, `a:${addressKey(addr)}`].some((k) =>
       (this.#map.get(k)?.failures ?? 0) >= this.#o.maxFailures && this.wait(user, addr) > 0
     );
   }
 
   failure(user: string, addr: string): void {
     const now = this.#o.clock.now();
-    for (const k of [`u:${user.toLowerCase()}`, `a:${addr}`]) {
+    for (const k of [`u:${user.toLowerCase()}`, `a:${addressKey(addr)}`]) {
       const e = this.#map.get(k) ?? { failures: 0, until: 0 };
       // A lockout that has passed starts a fresh count.
       if (e.failures >= this.#o.maxFailures && e.until <= now) e.failures = 0;
@@ -76,6 +91,6 @@ export class LoginThrottle {
 
   success(user: string, addr: string): void {
     this.#map.delete(`u:${user.toLowerCase()}`);
-    this.#map.delete(`a:${addr}`);
+    this.#map.delete(`a:${addressKey(addr)}`);
   }
 }
