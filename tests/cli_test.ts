@@ -10,7 +10,7 @@ import { collect, freePort, runDeno, spawnDeno, waitForText } from "./helpers/pr
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const ALL = ["--allow-read", "--allow-write", "--allow-env", "--allow-net"];
-const COMMANDS = ["run", "check-config", "permissions", "version"];
+const COMMANDS = ["run", "check-config", "permissions", "db", "sync", "user", "token", "version"];
 
 function configDir(files: Record<string, string>): string {
   const dir = Deno.makeTempDirSync({ prefix: "tern-cli-" });

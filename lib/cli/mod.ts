@@ -12,6 +12,7 @@ import { checkConfigCommand, permissionsCommand, versionCommand } from "./config
 import { dbCommand } from "./db.ts";
 import { runCommand } from "./run.ts";
 import { syncCommand } from "./sync.ts";
+import { tokenCommand, userCommand } from "../web/mod.ts";
 
 export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 export { runAgent, type RunOptions } from "./run.ts";
@@ -25,6 +26,8 @@ export const COMMANDS: Command[] = [
   permissionsCommand,
   dbCommand,
   syncCommand,
+  userCommand,
+  tokenCommand,
   versionCommand,
 ];
 
