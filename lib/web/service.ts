@@ -224,6 +224,7 @@ export class WebService implements Service {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#server?.close();
+    this.deps.auth?.close();
     this.app.accessLog?.close();
   }
 }

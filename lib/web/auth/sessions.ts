@@ -15,11 +15,17 @@
  * Bearer: `Authorization: Bearer tern_<43 chars>`; the database holds only
  * the SHA-256. Tokens carry a role and are revoked by removing them.
  *
- * Sessions are cached in memory (keyed by hash) and their `lastSeen` is
- * written back at most once a minute (or a tenth of the idle timeout), so
- * an authenticated request usually costs no database write; that write also
- * notices a session ended by another process (`tern user passwd`). Tokens
- * are re-read every 5 s, so `tern token revoke` takes effect within 5 s.
+ * Sessions are cached in memory (keyed by hash, a bounded LRU of
+ * `cacheSize` entries) and their `lastSeen` is written back at most once a
+ * minute (or a tenth of the idle timeout), so an authenticated request with
+ * a cached session does no database read or write. The cache cannot go
+ * stale: every committed change to `_Session` (delete), `_User` (any) or
+ * `_Token` made through this process's database evicts the affected entries
+ * at once (logout, password, role or disabled change, user removal, token
+ * revocation), and a change committed by another process (`tern user
+ * passwd`, `tern token revoke`) is noticed through SQLite's `PRAGMA
+ * data_version`, checked at most once a second on authenticated requests,
+ * which empties the caches. Tokens are also re-read every 5 s.
  */
 
 import type { Clock } from "../../clock.ts";
@@ -40,9 +46,13 @@ export interface SessionAuthOptions {
   absoluteTimeout?: number;
   /** @default "tern_session" */
   cookie?: string;
+  /** Sessions (and tokens) kept in memory; the least recently used go first. @default 10000 */
+  cacheSize?: number;
 }
 
 const TOUCH_MS = 60_000;
+/** How often (ms) to ask SQLite whether another process committed a change. */
+const FOREIGN_CHECK_MS = 1_000;
 const TOKEN_CACHE_MS = 5_000;
 const TOKEN_PREFIX = "tern_";
 
@@ -57,6 +67,11 @@ export class SessionAuth implements Authenticator {
   /** Cookie value → its SHA-256 (saves a hash per request). */
   #ids = new Map<string, string>();
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
+  readonly #max: number;
+  readonly #unsubscribe: (() => void)[] = [];
+  #dataVersion: { get(): unknown } | undefined;
+  #version: unknown;
+  #checkedAt = -Infinity;
 
   constructor(options: SessionAuthOptions) {
     this.store = options.store;
@@ -65,6 +80,59 @@ export class SessionAuth implements Authenticator {
     this.#idle = options.idleTimeout ?? 30 * 60_000;
     this.#absolute = options.absoluteTimeout ?? 12 * 3600_000;
     this.#cookie = options.cookie ?? "tern_session";
+    this.#max = Math.max(1, options.cacheSize ?? 10_000);
+    this.#watch();
+  }
+
+  /** Evict cached entries when the rows behind them change (this process or another). */
+  #watch(): void {
+    const db = this.store.db;
+    this.#unsubscribe.push(
+      db.subscribe("_Session", (c) => {
+        if (c.op === "delete" && c.pk.startsWith("Session#")) this.#cache.delete(c.pk.slice(8));
+      }),
+      db.subscribe("_User", (c) => {
+        if (c.pk.startsWith("User#")) this.#forgetUser(c.pk.slice(5));
+      }),
+      db.subscribe("_Token", () => this.#tokens.clear()),
+    );
+    try {
+      const stmt = db.sql.prepare("PRAGMA data_version");
+      this.#dataVersion = stmt;
+      this.#version = (stmt.get() as { data_version?: unknown } | undefined)?.data_version;
+    } catch (e) {
+      // Without it, another process's changes are still seen at the next lastSeen write.
+      this.#log.warn("PRAGMA data_version unavailable", { error: String(e) });
+    }
+  }
+
+  /** Empty the caches when another connection committed to the database since the last look. */
+  #foreignCheck(now: number): void {
+    if (now - this.#checkedAt < FOREIGN_CHECK_MS || !this.#dataVersion) return;
+    this.#checkedAt = now;
+    let v: unknown;
+    try {
+      v = (this.#dataVersion.get() as { data_version?: unknown } | undefined)?.data_version;
+    } catch {
+      v = undefined; // closed database: treat as changed
+    }
+    if (v !== this.#version || v === undefined) {
+      this.#version = v;
+      this.flush();
+    }
+  }
+
+  #forgetUser(username: string): void {
+    for (const [k, s] of this.#cache) if (s.username === username) this.#cache.delete(k);
+  }
+
+  /** Stop watching the database (the app is being dropped). */
+  close(): void {
+    for (const u of this.#unsubscribe.splice(0)) u();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** The cookie name for a plain or a TLS request. */
@@ -74,7 +142,10 @@ export class SessionAuth implements Authenticator {
 
   authenticate(req: Request, ctx: WebContext): WebUser | undefined {
     const auth = req.headers.get("authorization");
-    if (auth !== null) return this.#bearer(auth);
+    if (auth !== null) {
+      this.#foreignCheck(this.#clock.now());
+      return this.#bearer(auth);
+    }
     const cookie = req.headers.get("cookie");
     if (cookie === null) return undefined;
     const value = readCookie(cookie, this.cookieName(ctx.secure));
@@ -82,7 +153,7 @@ export class SessionAuth implements Authenticator {
     let key = this.#ids.get(value);
     if (key === undefined) {
       key = secretId(value);
-      if (this.#ids.size > 10_000) this.#ids.clear();
+      if (this.#ids.size >= this.#max) this.#ids.delete(this.#ids.keys().next().value!);
       this.#ids.set(value, key);
     }
     const s = this.#session(key);
@@ -94,12 +165,20 @@ export class SessionAuth implements Authenticator {
 
   #session(key: string): SessionRow | undefined {
     const now = this.#clock.now();
+    this.#foreignCheck(now);
     let s = this.#cache.get(key);
     if (!s) {
       s = this.store.getSession(key);
       if (!s) return undefined;
-      if (this.#cache.size > 10_000) this.#cache.clear();
-      this.#cache.set(key, s);
+      // The role is the user's current one (not the one at login); a disabled or removed user
+      // has no session. Cached with the session: a change to the user evicts both.
+      const user = this.store.getUser(s.username);
+      if (!user || user.disabled) {
+        this.store.removeSession(key);
+        return undefined;
+      }
+      s.role = user.role;
+      this.#remember(key, s);
     }
     if (now - s.lastSeen >= this.#idle || now - s.started >= this.#absolute) {
       this.#cache.delete(key);
@@ -114,8 +193,16 @@ export class SessionAuth implements Authenticator {
         this.#cache.delete(key);
         return undefined;
       }
+      // Recently used: move to the young end of the LRU (here, not per request: cheaper).
+      this.#cache.delete(key);
+      this.#cache.set(key, s);
     }
     return s;
+  }
+
+  #remember(key: string, s: SessionRow): void {
+    if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value!);
+    this.#cache.set(key, s);
   }
 
   #expiry(s: { lastSeen: number; started: number }): string {
@@ -132,7 +219,8 @@ export class SessionAuth implements Authenticator {
     if (t === undefined || (t !== null && now - t.at > TOKEN_CACHE_MS)) {
       const row = this.store.getToken(id);
       t = row ? { role: row.role, name: row.name, id, at: now } : null;
-      if (this.#tokens.size > 10_000) this.#tokens.clear();
+      this.#tokens.delete(id);
+      if (this.#tokens.size >= this.#max) this.#tokens.delete(this.#tokens.keys().next().value!);
       if (t) this.#tokens.set(id, t);
     }
     if (!t) return undefined;
@@ -172,7 +260,7 @@ export class SessionAuth implements Authenticator {
     };
     row.expires = this.#expiry(row);
     this.store.putSession({ ...row, addr: ctx.remoteAddr });
-    this.#cache.set(row.id, row);
+    this.#remember(row.id, row);
     ctx.sessionKey = row.id;
     ctx.state.xsrf = row.xsrf;
     return { setCookie: this.#cookieHeader(value, ctx.secure), xsrf: row.xsrf };
@@ -186,7 +274,7 @@ export class SessionAuth implements Authenticator {
 
   /** End every session of a user (password change, removal, role change). */
   logoutUser(username: string): void {
-    for (const [k, s] of this.#cache) if (s.username === username) this.#cache.delete(k);
+    this.#forgetUser(username);
     this.store.removeSessionsOf(username);
   }
 

@@ -16,12 +16,18 @@
  * Also the Tern agent's RSS (database + web services, default config) at
  * idle, the peak under load, and 30 s after the load.
  * Writes `tests/bench/results/web.md`. Run: `deno run -A tests/bench/web/run.ts`.
+ * Quick iteration: `--case <substring>` (repeatable) runs only matching cases, skips the
+ * 30 s after-load wait and does not write the results file; `WEB_BENCH_ROUNDS=1` for fewer rounds.
  */
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 3);
 const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 5);
 const CONNS = 32;
 const here = new URL(".", import.meta.url).pathname;
+const FILTER: string[] = [];
+for (let i = 0; i < Deno.args.length; i++) {
+  if (Deno.args[i] === "--case" && Deno.args[i + 1]) FILTER.push(Deno.args[++i]!);
+}
 
 function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -98,7 +104,7 @@ if (import.meta.main) {
   const G = `http://127.0.0.1:${gp}`;
   const L = `http://127.0.0.1:${lp}`;
   const cookie = `Cookie: ${tern.info.cookie}`;
-  const cases = [
+  const all = [
     {
       name: "action route",
       bare: `${B}/`,
@@ -148,6 +154,7 @@ if (import.meta.main) {
       target: 0.6,
     },
   ];
+  const cases = FILTER.length ? all.filter((c) => FILTER.some((f) => c.name.includes(f))) : all;
   const results = new Map<string, { b: Run[]; t: Run[] }>();
   let peak = idle;
   for (let round = 0; round < ROUNDS; round++) {
@@ -167,6 +174,19 @@ if (import.meta.main) {
     }
   }
   const afterLoad = rssMb(pid);
+  if (FILTER.length) {
+    for (const c of cases) {
+      const r = results.get(c.name)!;
+      const { b, t, ratio } = medianPair(r.b, r.t);
+      console.log(
+        `${c.name}: bare ${b.rps.toFixed(0)} tern ${t.rps.toFixed(0)} ratio ${ratio.toFixed(2)}`,
+      );
+    }
+    console.log(`idle RSS ${idle.toFixed(1)} MB`);
+    for (const p of [bare, tern, guarded, lean]) p.child.kill("SIGTERM");
+    await Promise.all([bare, tern, guarded, lean].map((p) => p.child.status));
+    Deno.exit(0);
+  }
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
   for (const p of [bare, tern, guarded, lean]) p.child.kill("SIGTERM");
