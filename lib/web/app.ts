@@ -41,6 +41,36 @@ interface _Route {
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const METHODS = new Set(["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]);
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
+/**
+ * Deno keeps a `Deno.serve` request's headers in the runtime until asked; its
+ * `Headers` object reaches them through this internal slot, whose
+ * `headerList` is the raw `[name, value][]` as received. Summing that is
+ * exact and skips the sorted, combined copy that iterating `Headers` builds
+ * (~3 µs per request). Any other request (or a runtime without the slot)
+ * falls back to iterating.
+ */
+const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
+  s.description === "header target"
+);
+
+/** Request line plus header bytes (name, value, ": " and CRLF per header). */
+export function headerBytes(req: Request): number {
+  let size = req.method.length + req.url.length;
+  const h = req.headers;
+  const list = HEADER_TARGET === undefined
+    ? undefined
+    : (h as unknown as Record<symbol, { headerList?: unknown } | null>)[HEADER_TARGET]
+      ?.headerList;
+  if (Array.isArray(list)) {
+    for (let i = 0; i < list.length; i++) {
+      const e = list[i] as [string, string];
+      size += e[0].length + e[1].length + 4;
+    }
+    return size;
+  }
+  for (const [k, v] of h) size += k.length + v.length + 4;
+  return size;
+}
 
 export class WebApp {
   readonly router = new Router<_Route>();
@@ -226,8 +256,7 @@ export class WebApp {
   #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {
     const limit = this.#o.headerSize;
     if (limit > 0) {
-      let size = req.method.length + req.url.length;
-      for (const [k, v] of req.headers) size += k.length + v.length + 4;
+      const size = headerBytes(req);
       if (size > limit) {
         return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
       }

@@ -1,0 +1,28 @@
+import assert from "node:assert/strict";
+import { headerBytes } from "./app.ts";
+
+Deno.test("headerBytes of a real Deno.serve request is the exact header size", async () => {
+  let got = -1;
+  let want = -1;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    got = headerBytes(req);
+    want = req.method.length + req.url.length;
+    for (const [k, v] of req.headers) want += k.length + v.length + 4;
+    return new Response("ok");
+  });
+  try {
+    const r = await fetch(`http://127.0.0.1:${server.addr.port}/x?y=1`, {
+      headers: { "x-long": "a".repeat(5000), cookie: "k=v" },
+    });
+    await r.text();
+    assert.ok(want > 5000);
+    assert.equal(got, want);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("headerBytes of a constructed request counts every header", () => {
+  const req = new Request("http://x/p", { headers: { a: "12345", b: "6" } });
+  assert.equal(headerBytes(req), 3 + "http://x/p".length + (1 + 5 + 4) + (1 + 1 + 4));
+});
