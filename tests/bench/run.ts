@@ -3,13 +3,15 @@
  * another (each `*_bench.ts`, or `web/run.ts`), each of which compares Tern
  * with the bare runtime in the same run and writes its table to
  * `tests/bench/results/<area>.md`; then assemble `tests/bench/RESULTS.md`.
+ * `deno task bench --assemble` only reassembles RESULTS.md from the results.
  * Loads go to loopback only and are bounded in time.
  */
 
 import { join } from "node:path";
 
 const dir = new URL(".", import.meta.url).pathname;
-const wanted = Deno.args;
+const assembleOnly = Deno.args.includes("--assemble");
+const wanted = Deno.args.filter((a) => a !== "--assemble");
 const scripts = [...Deno.readDirSync(dir)]
   .filter((e) => e.isFile && e.name.endsWith("_bench.ts"))
   .map((e) => e.name)
@@ -20,7 +22,7 @@ const scripts = [...Deno.readDirSync(dir)]
   .sort();
 
 let failed = 0;
-for (const script of scripts) {
+for (const script of assembleOnly ? [] : scripts) {
   const path = join(dir, script);
   try {
     Deno.statSync(path);
