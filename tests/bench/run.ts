@@ -46,7 +46,7 @@ const parts = [...Deno.readDirSync(resultsDir)]
   .filter((e) => e.isFile && e.name.endsWith(".md"))
   .map((e) => e.name)
   .sort()
-  .map((n) => Deno.readTextFileSync(join(resultsDir, n)).trim());
+  .map((n) => Deno.readTextFileSync(join(resultsDir, n)).trim().replace(/^# /gm, "## "));
 Deno.writeTextFileSync(
   join(dir, "RESULTS.md"),
   `# Benchmark results\n\nEach benchmark compares Tern with the bare runtime in the same run, as a ratio.\n` +
