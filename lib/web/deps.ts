@@ -45,4 +45,6 @@ export interface WebDeps {
   deviceId?: string;
   /** The dashboard served from memory (absent when web.static.enabled is false). */
   site?: StaticSite;
+  /** Run when the service stops (routes detach from the database here). */
+  closers?: (() => void)[];
 }

@@ -79,6 +79,7 @@ export function buildApp(
     clock: opts.clock,
     status: opts.status ?? { services: () => [] },
     setup,
+    closers: [],
     version: denoJson.version,
     startedAt: opts.clock.now(),
     ...(opts.logs ? { logs: opts.logs } : {}),
@@ -225,6 +226,7 @@ export class WebService implements Service {
   async [Symbol.asyncDispose](): Promise<void> {
     await this.#server?.close();
     this.deps.auth?.close();
+    for (const c of this.deps.closers?.splice(0) ?? []) c();
     this.app.accessLog?.close();
   }
 }

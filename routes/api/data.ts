@@ -15,6 +15,7 @@
 import { Buffer } from "node:buffer";
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item } from "../../lib/db/mod.ts";
+import { ItemCache } from "./_item_cache.ts";
 import {
   type FieldProblem,
   forbidden,
@@ -25,6 +26,13 @@ import {
 } from "../../lib/web/mod.ts";
 
 const META = new Set(["created", "updated", "_version"]);
+
+/** What `Response.json` answers, from text already serialized. */
+function jsonText(body: string): Response {
+  const r = new Response(body);
+  r.headers.set("content-type", "application/json");
+  return r;
+}
 
 function encodeKey(pk: string, sk: string): string {
   return Buffer.from(JSON.stringify([pk, sk])).toString("base64url");
@@ -164,11 +172,20 @@ export function registerData(d: WebDeps): void {
     return Response.json({ item: shape(model, it) }, { status: 201 });
   }, { auth: true });
 
+  const cache = new ItemCache(db, encodeKey);
+  d.closers?.push(() => cache.close());
   app.get("/api/data/:model/:key", (_req, ctx) => {
     const model = access(ctx, false);
-    const it = db.get(model, decodeKey(ctx.params.key!));
+    const m = db.model(model);
+    const raw = ctx.params.key!;
+    const hit = cache.get(model, raw, m);
+    if (hit !== undefined) return jsonText(hit);
+    const k = decodeKey(raw);
+    const it = db.get(model, k);
     if (!it) throw notFound(`No such ${model}`);
-    return Response.json({ item: shape(model, it, ctx.params.key) });
+    const body = JSON.stringify({ item: shape(model, it, raw) });
+    if (raw === encodeKey(k.pk, k.sk)) cache.put(model, raw, m, body);
+    return jsonText(body);
   }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {

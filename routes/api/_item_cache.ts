@@ -1,0 +1,91 @@
+/**
+ * A read-through cache of `GET /api/data/:model/:key` answers (the JSON
+ * text), so reading a hot item costs no SQLite read.
+ *
+ * It cannot serve stale data:
+ * - every committed write made through this process's database (API, sync,
+ *   device code) evicts the item at once, through the change feed;
+ * - a commit by another process (a second connection to the same file) is
+ *   noticed on every lookup through SQLite's `PRAGMA data_version`, which
+ *   empties the cache (a pragma, not a table read: under 1 µs);
+ * - items of a model with a TTL field are never cached (expiry and the
+ *   purge do not go through the change feed);
+ * - an entry remembers the model definition it was shaped with, so a schema
+ *   reload (hidden fields) is never answered from the old shape;
+ * - entries are keyed by the item key's canonical text (what `_key` holds);
+ *   a request spelling a key another way is not cached, so the entry the
+ *   change feed evicts is the only one there is.
+ *
+ * Bounded: at most `max` entries, the oldest inserted go first.
+ */
+
+import type { Database, Model } from "../../lib/db/mod.ts";
+
+interface _Entry {
+  model: Model;
+  body: string;
+}
+
+export class ItemCache {
+  readonly #max: number;
+  readonly #map = new Map<string, _Entry>();
+  readonly #unsubscribe: () => void;
+  #version: { get(): unknown } | undefined;
+  #seen: unknown;
+
+  /** `keyText` turns a raw key into its canonical text (the API's `_key`). */
+  constructor(db: Database, keyText: (pk: string, sk: string) => string, max = 1000) {
+    this.#max = max;
+    this.#unsubscribe = db.subscribe(undefined, (c) => {
+      if (this.#map.size > 0) this.#map.delete(`${c.model}\u0000${keyText(c.pk, c.sk)}`);
+    });
+    try {
+      this.#version = db.sql.prepare("PRAGMA data_version");
+      this.#seen = this.#read();
+    } catch {
+      this.#version = undefined; // no way to see other processes: do not cache at all
+    }
+  }
+
+  #read(): unknown {
+    return (this.#version!.get() as { data_version?: unknown } | undefined)?.data_version;
+  }
+
+  /** The cached JSON body, or undefined. */
+  get(model: string, key: string, current: Model): string | undefined {
+    if (!this.#version || this.#map.size === 0) return undefined;
+    let v: unknown;
+    try {
+      v = this.#read();
+    } catch {
+      v = undefined;
+    }
+    if (v === undefined || v !== this.#seen) {
+      this.#seen = v;
+      this.#map.clear();
+      return undefined;
+    }
+    const e = this.#map.get(`${model}\u0000${key}`);
+    return e && e.model === current ? e.body : undefined;
+  }
+
+  /** Remember an answer just read from the database; `key` must be canonical. */
+  put(model: string, key: string, current: Model, body: string): void {
+    if (!this.#version || current.ttlField) return;
+    if (this.#map.size === 0) {
+      // Start from the version the read saw (a foreign commit before it is already in it).
+      try {
+        this.#seen = this.#read();
+      } catch {
+        return;
+      }
+    }
+    if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
+    this.#map.set(`${model}\u0000${key}`, { model: current, body });
+  }
+
+  close(): void {
+    this.#unsubscribe();
+    this.#map.clear();
+  }
+}
