@@ -90,6 +90,7 @@ async function env(): Promise<Env> {
   };
 }
 
+// deno-lint-ignore no-explicit-any
 async function get(e: Env, path: string): Promise<{ status: number; body: Record<string, any> }> {
   const r = await e.app.request(
     new Request(`http://dev.local${path}`, { headers: { cookie: e.cookie } }),
