@@ -27,10 +27,18 @@ import {
 
 const META = new Set(["created", "updated", "_version"]);
 
-/** What `Response.json` answers, from text already serialized. */
-function jsonText(body: string): Response {
+const utf8 = new TextEncoder();
+
+/**
+ * What `Response.json` answers, from JSON already serialized to bytes (a
+ * bytes body gets no default content type, so one append sets it, and the
+ * answer is private: `no-store`, as the app adds for every logged-in call).
+ */
+function jsonBytes(body: Uint8Array<ArrayBuffer>): Response {
   const r = new Response(body);
-  r.headers.set("content-type", "application/json");
+  const h = r.headers;
+  h.append("content-type", "application/json");
+  h.append("cache-control", "no-store");
   return r;
 }
 
@@ -172,20 +180,20 @@ export function registerData(d: WebDeps): void {
     return Response.json({ item: shape(model, it) }, { status: 201 });
   }, { auth: true });
 
-  const cache = new ItemCache(db, encodeKey);
+  const cache = new ItemCache(db, encodeKey, { clock: d.clock });
   d.closers?.push(() => cache.close());
   app.get("/api/data/:model/:key", (_req, ctx) => {
     const model = access(ctx, false);
     const m = db.model(model);
     const raw = ctx.params.key!;
     const hit = cache.get(model, raw, m);
-    if (hit !== undefined) return jsonText(hit);
+    if (hit !== undefined) return jsonBytes(hit);
     const k = decodeKey(raw);
     const it = db.get(model, k);
     if (!it) throw notFound(`No such ${model}`);
-    const body = JSON.stringify({ item: shape(model, it, raw) });
+    const body = utf8.encode(JSON.stringify({ item: shape(model, it, raw) }));
     if (raw === encodeKey(k.pk, k.sk)) cache.put(model, raw, m, body);
-    return jsonText(body);
+    return jsonBytes(body);
   }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {
