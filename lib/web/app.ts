@@ -53,8 +53,12 @@ const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
   s.description === "header target"
 );
 
-/** Request line plus header bytes (name, value, ": " and CRLF per header). */
-export function headerBytes(req: Request): number {
+/**
+ * Request line plus header bytes (name, value, ": " and CRLF per header).
+ * When the raw list was available it is kept on `ctx.rawHeaders` (later
+ * readers then scan it instead of asking the runtime once per name).
+ */
+export function headerBytes(req: Request, ctx?: { rawHeaders?: [string, string][] }): number {
   let size = req.method.length + req.url.length;
   const h = req.headers;
   const list = HEADER_TARGET === undefined
@@ -62,6 +66,7 @@ export function headerBytes(req: Request): number {
     : (h as unknown as Record<symbol, { headerList?: unknown } | null>)[HEADER_TARGET]
       ?.headerList;
   if (Array.isArray(list)) {
+    if (ctx) ctx.rawHeaders = list as [string, string][];
     for (let i = 0; i < list.length; i++) {
       const e = list[i] as [string, string];
       size += e[0].length + e[1].length + 4;
@@ -256,7 +261,7 @@ export class WebApp {
   #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {
     const limit = this.#o.headerSize;
     if (limit > 0) {
-      const size = headerBytes(req);
+      const size = headerBytes(req, ctx);
       if (size > limit) {
         return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
       }

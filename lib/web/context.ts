@@ -47,6 +47,11 @@ export class WebContext {
   readonly state: Record<string, unknown> = {};
   /** Set when the body is being read (a timeout then answers 408, not 503). */
   bodyPending = false;
+  /**
+   * @internal The request headers as the runtime received them (names as
+   * the client spelled them, duplicates separate), when the header-size check obtained them.
+   */
+  rawHeaders: [string, string][] | undefined;
   #url: URL | undefined;
   #ac: AbortController | undefined;
 

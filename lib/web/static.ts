@@ -89,12 +89,15 @@ export class StaticSite {
    * for files in memory (the runtime's faster path); only the documents
    * directory on disk returns a promise.
    */
-  serve = (req: Request, ctx: { path: string }): Response | Promise<Response> => {
+  serve = (
+    req: Request,
+    ctx: { path: string; rawHeaders?: [string, string][] | undefined },
+  ): Response | Promise<Response> => {
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
     const key = p.endsWith("/") ? p + "index.html" : p;
     const file = this.files.get(key);
-    if (file) return this.respond(req, file, key);
+    if (file) return this.respond(req, file, key, ctx.rawHeaders);
     if (this.#docs && p.startsWith("/docs/")) {
       return this.#fromDisk(p.slice(5)).then((f) =>
         f ? this.respond(req, f, p) : this.#fallback(req, p)
@@ -142,25 +145,29 @@ export class StaticSite {
     return v.headers = h;
   }
 
-  /** Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks the Cache-Control rule. */
-  respond(req: Request, file: StaticFile, path = "/"): Response {
-    const h = req.headers;
-    const range = h.get("range");
+  /**
+   * Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks
+   * the Cache-Control rule; `raw` (the request's headers as received, when
+   * the app has them) is scanned once instead of asking for each header.
+   */
+  respond(req: Request, file: StaticFile, path = "/", raw?: [string, string][]): Response {
+    const c = raw ? fromRaw(raw) : fromHeaders(req.headers);
+    const range = c.range;
     let v: Variant = file.identity;
     if (range === null && (file.br || file.gzip)) {
-      const ae = h.get("accept-encoding");
+      const ae = c.ae;
       if (ae !== null) {
         if (file.br && acceptsEnc(ae, "br")) v = file.br;
         else if (file.gzip && acceptsEnc(ae, "gzip")) v = file.gzip;
       }
     }
     const list = this.#headersOf(path, file, v);
-    const inm = h.get("if-none-match");
-    if (inm !== null ? etagMatches(inm, v.etag) : notModifiedSince(h, file.mtime)) {
+    const inm = c.inm;
+    if (inm !== null ? etagMatches(inm, v.etag) : notModifiedSince(c.ims, file.mtime)) {
       return build(null, 304, list, 1);
     }
     const size = v.body.length;
-    if (range !== null && ifRangeOk(h.get("if-range"), v.etag, file.lastModified)) {
+    if (range !== null && ifRangeOk(c.ifRange, v.etag, file.lastModified)) {
       const r = parseRange(range, size);
       if (r === "unsatisfiable") {
         const res = build(null, 416, list, 1);
@@ -208,8 +215,48 @@ function etagMatches(header: string, etag: string): boolean {
   return false;
 }
 
-function notModifiedSince(h: Headers, mtime: number): boolean {
-  const ims = h.get("if-modified-since");
+/** The request headers a static answer depends on. */
+interface _Cond {
+  range: string | null;
+  ae: string | null;
+  inm: string | null;
+  ims: string | null;
+  ifRange: string | null;
+}
+
+function fromHeaders(h: Headers): _Cond {
+  return {
+    range: h.get("range"),
+    ae: h.get("accept-encoding"),
+    inm: h.get("if-none-match"),
+    ims: h.get("if-modified-since"),
+    ifRange: h.get("if-range"),
+  };
+}
+
+/** The same from the raw list in one pass; repeated headers join with ", " as `Headers.get` does. */
+function fromRaw(raw: [string, string][]): _Cond {
+  const c: _Cond = { range: null, ae: null, inm: null, ims: null, ifRange: null };
+  for (let i = 0; i < raw.length; i++) {
+    const e = raw[i]!;
+    // Names arrive as the client spelled them: filter by length, then compare lowercased.
+    const len = e[0].length;
+    if (len !== 5 && len !== 8 && len !== 13 && len !== 15 && len !== 17) continue;
+    const n = e[0].toLowerCase();
+    let k: keyof _Cond;
+    if (n === "range") k = "range";
+    else if (n === "accept-encoding") k = "ae";
+    else if (n === "if-none-match") k = "inm";
+    else if (n === "if-modified-since") k = "ims";
+    else if (n === "if-range") k = "ifRange";
+    else continue;
+    const v = e[1].trim();
+    c[k] = c[k] === null ? v : `${c[k]}, ${v}`;
+  }
+  return c;
+}
+
+function notModifiedSince(ims: string | null, mtime: number): boolean {
   if (ims === null) return false;
   const t = Date.parse(ims);
   return !Number.isNaN(t) && mtime <= t;
