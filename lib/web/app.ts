@@ -314,7 +314,7 @@ export class WebApp {
     }
     if (
       route.auth && this.authenticator &&
-      (req.headers.has("cookie") || req.headers.has("authorization"))
+      (ctx.header("cookie") !== null || ctx.header("authorization") !== null)
     ) {
       const user = this.authenticator.authenticate(req, ctx);
       if (user instanceof Promise) {

@@ -26,3 +26,26 @@ Deno.test("headerBytes of a constructed request counts every header", () => {
   const req = new Request("http://x/p", { headers: { a: "12345", b: "6" } });
   assert.equal(headerBytes(req), 3 + "http://x/p".length + (1 + 5 + 4) + (1 + 1 + 4));
 });
+
+Deno.test("ctx.header reads the raw list like Headers.get (any case, repeats joined)", async () => {
+  const { WebContext } = await import("./context.ts");
+  const { nullLogger } = await import("../log/mod.ts");
+  const req = new Request("http://x/", { headers: { cookie: "a=1", "x-xsrf-token": "t" } });
+  const ctx = new WebContext(
+    req,
+    "127.0.0.1",
+    nullLogger,
+    {
+      bodySize: 1,
+      uploadCount: 1,
+      uploadSize: 1,
+    },
+    "/",
+    false,
+  );
+  assert.equal(ctx.header("cookie"), "a=1", "from the Headers object without a raw list");
+  ctx.rawHeaders = [["Host", "a"], ["COOKIE", " a=1 "], ["Cookie", "b=2"], ["X-Xsrf-Token", "t"]];
+  assert.equal(ctx.header("cookie"), "a=1, b=2");
+  assert.equal(ctx.header("x-xsrf-token"), "t");
+  assert.equal(ctx.header("authorization"), null);
+});

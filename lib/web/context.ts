@@ -69,6 +69,25 @@ export class WebContext {
     readonly live?: Set<AbortController>,
   ) {}
 
+  /**
+   * A request header (`name` lowercase), like `req.headers.get(name)`, but
+   * from the raw list when the app has it: one scan in JS instead of a call
+   * into the runtime per name.
+   */
+  header(name: string): string | null {
+    const raw = this.rawHeaders;
+    if (raw === undefined) return this.req.headers.get(name);
+    let out: string | null = null;
+    const len = name.length;
+    for (let i = 0; i < raw.length; i++) {
+      const e = raw[i]!;
+      if (e[0].length !== len || (e[0] !== name && e[0].toLowerCase() !== name)) continue;
+      const v = e[1].trim();
+      out = out === null ? v : `${out}, ${v}`;
+    }
+    return out;
+  }
+
   /** The parsed URL (created on first use). */
   get url(): URL {
     return this.#url ??= new URL(this.req.url);

@@ -140,13 +140,13 @@ export class SessionAuth implements Authenticator {
     return secure ? `__Host-${this.#cookie}` : this.#cookie;
   }
 
-  authenticate(req: Request, ctx: WebContext): WebUser | undefined {
-    const auth = req.headers.get("authorization");
+  authenticate(_req: Request, ctx: WebContext): WebUser | undefined {
+    const auth = ctx.header("authorization");
     if (auth !== null) {
       this.#foreignCheck(this.#clock.now());
       return this.#bearer(auth);
     }
-    const cookie = req.headers.get("cookie");
+    const cookie = ctx.header("cookie");
     if (cookie === null) return undefined;
     const value = readCookie(cookie, this.cookieName(ctx.secure));
     if (value === undefined || value.length > 100) return undefined;
@@ -227,8 +227,8 @@ export class SessionAuth implements Authenticator {
     return { id: `token:${t.name}`, username: `token:${t.name}`, role: t.role, via: "token" };
   }
 
-  checkXsrf(req: Request, ctx: WebContext): boolean {
-    const sent = req.headers.get("x-xsrf-token");
+  checkXsrf(_req: Request, ctx: WebContext): boolean {
+    const sent = ctx.header("x-xsrf-token");
     const want = ctx.state.xsrf;
     return sent !== null && typeof want === "string" && timingSafeEqual(sent, want);
   }
