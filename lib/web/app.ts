@@ -23,7 +23,7 @@ import { type BodyLimits, limitStream, tooLarge, WebContext } from "./context.ts
 import { errorJson, toErrorResponse } from "./errors.ts";
 import { WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
-import { Cors, SecurityHeaders } from "./security.ts";
+import { Cors, rawDone, rawIndex, rawList, SecurityHeaders } from "./security.ts";
 import type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions } from "./types.ts";
 
 export type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions };
@@ -216,8 +216,16 @@ export class WebApp {
     }
     res = this.#security.apply(res, info.secure);
     // Answers to an authenticated request are private: keep them out of every cache.
-    if (ctx.user && res.status !== 101 && !res.headers.has("cache-control")) {
-      res = withHeaders(res, { "cache-control": "no-store" });
+    if (ctx.user && res.status !== 101) {
+      const raw = rawList(res.headers);
+      if (raw !== undefined) {
+        if (rawIndex(raw, "cache-control") < 0) {
+          raw.push(["cache-control", "no-store"]);
+          rawDone(res.headers);
+        }
+      } else if (!res.headers.has("cache-control")) {
+        res = withHeaders(res, { "cache-control": "no-store" });
+      }
     }
     if (req.method === "HEAD" && res.body !== null) {
       res.body.cancel().catch(() => {});

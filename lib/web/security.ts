@@ -26,11 +26,49 @@ export interface CorsOptions {
   maxAge: number;
 }
 
+const SLOTS = Object.getOwnPropertySymbols(new Headers());
+const LIST = SLOTS.find((s) => s.description === "header list");
+const LOWER = SLOTS.find((s) => s.description === "lowercase header names");
+const GUARD = SLOTS.find((s) => s.description === "guard");
+
+/**
+ * The mutable `[name, value][]` behind a fresh response's `Headers`, when the
+ * runtime keeps one (Deno does, in an internal slot), else undefined. Every
+ * `Headers` method re-validates its arguments through WebIDL (≈ 1–2 µs a
+ * call); pushing known-valid constants here skips that. Only lists of
+ * mutable ("response" guard) headers are returned; callers push lowercase
+ * names and values that are already valid header values, then call
+ * {@linkcode rawDone}.
+ */
+export function rawList(h: Headers): [string, string][] | undefined {
+  if (LIST === undefined || GUARD === undefined || LOWER === undefined) return undefined;
+  const slots = h as unknown as Record<symbol, unknown>;
+  if (slots[GUARD] !== "response") return undefined;
+  const l = slots[LIST];
+  return Array.isArray(l) ? l as [string, string][] : undefined;
+}
+
+/** After pushing to a {@linkcode rawList}: drop the runtime's cached lowercase names. */
+export function rawDone(h: Headers): void {
+  (h as unknown as Record<symbol, unknown>)[LOWER!] = null;
+}
+
+/** Index of header `name` (lowercase) in a raw list, or -1. */
+export function rawIndex(l: [string, string][], name: string): number {
+  const len = name.length;
+  for (let i = 0; i < l.length; i++) {
+    const n = l[i]![0];
+    if (n.length === len && (n === name || n.toLowerCase() === name)) return i;
+  }
+  return -1;
+}
+
 export class SecurityHeaders {
   readonly #doc: [string, string][];
   readonly #tls: [string, string][];
 
   constructor(readonly csp: string, readonly scope: "all" | "documents" = "all") {
+    new Headers([["content-security-policy", csp]]); // throws now on a value no header may carry
     this.#doc = [
       ["content-security-policy", csp],
       ["x-frame-options", "DENY"],
@@ -47,6 +85,11 @@ export class SecurityHeaders {
    */
   apply(res: Response, secure: boolean): Response {
     if (res.status === 101) return res;
+    const raw = rawList(res.headers);
+    if (raw !== undefined) {
+      this.#addRaw(raw, res.headers, secure);
+      return res;
+    }
     if (this.scope === "documents" && !secure) {
       // Peek without touching the headers object of a plain response (keeps the runtime's fast path).
       const type = res.headers.get("content-type");
@@ -61,6 +104,22 @@ export class SecurityHeaders {
       this.#add(h, secure);
     }
     return res;
+  }
+
+  /** `#add` on the raw list: one scan, pushes instead of validated appends. */
+  #addRaw(l: [string, string][], h: Headers, secure: boolean): void {
+    const t = rawIndex(l, "content-type");
+    const type = t < 0 ? null : l[t]![1];
+    const doc = type === null || type.startsWith("text/html");
+    const n = l.length;
+    if ((doc || this.scope === "all") && rawIndex(l, "x-content-type-options") < 0) {
+      l.push(["x-content-type-options", "nosniff"]);
+    }
+    if (doc) {
+      for (const e of this.#doc) if (rawIndex(l, e[0]) < 0) l.push([e[0], e[1]]);
+    }
+    if (secure && rawIndex(l, "strict-transport-security") < 0) l.push([...this.#tls[0]!]);
+    if (l.length !== n) rawDone(h);
   }
 
   #add(h: Headers, secure: boolean): void {

@@ -21,6 +21,8 @@ import {
   forbidden,
   HttpError,
   notFound,
+  rawDone,
+  rawList,
   type WebContext,
   type WebDeps,
 } from "../../lib/web/mod.ts";
@@ -37,6 +39,12 @@ const utf8 = new TextEncoder();
 function jsonBytes(body: Uint8Array<ArrayBuffer>): Response {
   const r = new Response(body);
   const h = r.headers;
+  const raw = rawList(h);
+  if (raw !== undefined) {
+    raw.push(["content-type", "application/json"], ["cache-control", "no-store"]);
+    rawDone(h);
+    return r;
+  }
   h.append("content-type", "application/json");
   h.append("cache-control", "no-store");
   return r;

@@ -1,0 +1,35 @@
+import assert from "node:assert/strict";
+import { rawList, SecurityHeaders } from "./security.ts";
+
+const CSP = "default-src 'self'";
+
+Deno.test("security headers land on a fresh response (raw list) like appends would", () => {
+  const s = new SecurityHeaders(CSP);
+  const json = s.apply(Response.json({ a: 1 }), true);
+  assert.deepEqual([...json.headers], [
+    ["content-type", "application/json"],
+    ["strict-transport-security", "max-age=31536000"],
+    ["x-content-type-options", "nosniff"],
+  ]);
+  const html = new Response("<p>", {
+    headers: { "Content-Type": "text/html", "X-Frame-Options": "SAMEORIGIN" },
+  });
+  assert.ok(rawList(html.headers), "the runtime exposes the list (fast path under test)");
+  s.apply(html, false);
+  assert.equal(html.headers.get("x-frame-options"), "SAMEORIGIN", "the handler's own value wins");
+  assert.equal(html.headers.get("content-security-policy"), CSP);
+  assert.equal(html.headers.get("referrer-policy"), "no-referrer");
+  assert.equal(html.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(html.headers.get("strict-transport-security"), null, "no HSTS without TLS");
+  const docsOnly = new SecurityHeaders(CSP, "documents").apply(new Response("x"), false);
+  assert.equal(docsOnly.headers.get("x-content-type-options"), null);
+});
+
+Deno.test("immutable headers are copied, and a CSP no header may carry is refused at start", () => {
+  const err = Response.redirect("http://dev.local/", 302);
+  assert.equal(rawList(err.headers), undefined);
+  const out = new SecurityHeaders(CSP).apply(err, false);
+  assert.notEqual(out, err);
+  assert.equal(out.headers.get("x-content-type-options"), "nosniff");
+  assert.throws(() => new SecurityHeaders("default-src 'self'\r\nX-Evil: 1"), TypeError);
+});
