@@ -226,6 +226,14 @@ right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1
 (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)} % vs idle; target within 20 % ${
     Math.abs(growth) <= 0.2 ? "✅" : "❌"
   }).
+
+Notes. The machine is shared with other work: bare req/s and ratios move by ±0.1–0.15 between
+runs, so read one row as a range. The authenticated JSON API row reads an item through a session
+cookie: after the first request both the session and the item answer come from memory (evicted at
+once by every write in the agent, within a second for writes by another process), so the row
+measures cookie parsing, routing, the access check, the header limit and three response headers
+(content type, \`no-store\`, \`nosniff\`), not SQLite. The idle RSS is the agent's (database +
+web) under \`deno run\`; the web code's share is small (see docs/web.md, Performance).
 `;
   const out = new URL("../results/web.md", import.meta.url).pathname;
   Deno.writeTextFileSync(out, md);
