@@ -1,6 +1,6 @@
 /**
  * A read-through cache of `GET /api/data/:model/:key` answers (the JSON
- * body bytes), so reading a hot item costs no SQLite read.
+ * text), so reading a hot item costs no SQLite read.
  *
  * It cannot serve stale data:
  * - every committed write made through this process's database (API, sync,
@@ -26,7 +26,7 @@ import type { Database, Model } from "../../lib/db/mod.ts";
 
 interface _Entry {
   model: Model;
-  body: Uint8Array<ArrayBuffer>;
+  body: string;
 }
 
 export class ItemCache {
@@ -64,7 +64,7 @@ export class ItemCache {
   }
 
   /** The cached JSON body, or undefined. */
-  get(model: string, key: string, current: Model): Uint8Array<ArrayBuffer> | undefined {
+  get(model: string, key: string, current: Model): string | undefined {
     if (!this.#version || this.#map.size === 0) return undefined;
     const now = this.#clock.now();
     if (now - this.#checkedAt < this.#every) {
@@ -88,7 +88,7 @@ export class ItemCache {
   }
 
   /** Remember an answer just read from the database; `key` must be canonical. */
-  put(model: string, key: string, current: Model, body: Uint8Array<ArrayBuffer>): void {
+  put(model: string, key: string, current: Model, body: string): void {
     if (!this.#version || current.ttlField) return;
     if (this.#map.size === 0) {
       // Start from the version the read saw (a foreign commit before it is already in it).
