@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { embeddedSite } from "../site_bundle.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 const endpoint = z.string().refine((s) => {
@@ -170,7 +171,10 @@ export function webPermissions(web: WebConfig, base: PathBase): Partial<Permissi
     read.push(dir);
     write.push(dir);
   }
-  // The dashboard (routes/site) is read at start from beside the code.
-  if (web.static.enabled) read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
+  // The dashboard (routes/site) is read at start from beside the code, unless
+  // a compiled binary carries it embedded (lib/site_bundle.ts).
+  if (web.static.enabled && !embeddedSite()) {
+    read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
+  }
   return { net: web.listen.map(listenHostPort), read, write };
 }

@@ -28,9 +28,11 @@ import { AuthStore } from "./auth/store.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 import { StaticSite } from "./static.ts";
+import { loadDir, prepareFile } from "./_static_files.ts";
+import { embeddedSite } from "../site_bundle.ts";
 import { WebServer } from "./server.ts";
 
-/** Where the dashboard lives (embedded with `deno compile --include routes/site`). */
+/** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
 export const SITE_DIR = new URL("../../routes/site/", import.meta.url);
 
 /** Build a configured app (without sockets): what the service runs, and what tests use. */
@@ -118,7 +120,12 @@ export function buildApp(
     }, { role: w.metrics.role });
   }
   if (w.static.enabled) {
-    const site = StaticSite.fromDir(SITE_DIR, {
+    const embedded = embeddedSite();
+    const files = embedded
+      ? new Map(embedded.map((f) => [f.path, prepareFile(f.path, f.bytes, f.mtime)]))
+      : loadDir(SITE_DIR);
+    const site = new StaticSite({
+      files,
       htmlCache: w.static.htmlCache,
       assetCache: w.static.assetCache,
       cache: w.static.cache,
