@@ -82,7 +82,7 @@ export const webSection = z.strictObject({
   }).prefault({}),
   /** Password hashing and login throttling. */
   auth: z.strictObject({
-    /** PBKDF2-SHA256 iterations for new hashes (see docs/web.md). */
+    /** PBKDF2-SHA256 iterations for new hashes (see README.md, Web server). */
     iterations: z.number().int().min(10_000).default(210_000),
     /** Failures (per user and per client address) before a lockout. */
     maxFailures: z.number().int().min(1).default(5),
@@ -123,7 +123,7 @@ export const webSection = z.strictObject({
   /**
    * "all": X-Content-Type-Options on every response (and CSP, X-Frame-Options,
    * Referrer-Policy on HTML documents). "documents": headers on HTML documents only
-   * (each extra response header costs the runtime ~5 µs; see docs/web.md).
+   * (each extra response header costs the runtime ~5 µs; see README.md, Web server).
    */
   securityHeaders: z.enum(["all", "documents"]).default("all"),
   /** Content-Security-Policy sent with HTML documents. */

@@ -233,7 +233,7 @@ cookie: after the first request both the session and the item answer come from m
 once by every write in the agent, within a second for writes by another process), so the row
 measures cookie parsing, routing, the access check, the header limit and three response headers
 (content type, \`no-store\`, \`nosniff\`), not SQLite. The idle RSS is the agent's (database +
-web) under \`deno run\`; the web code's share is small (see docs/web.md, Performance).
+web) under \`deno run\`; the web code's share is small (see README.md, Web server, Performance).
 `;
   const out = new URL("../results/web.md", import.meta.url).pathname;
   Deno.writeTextFileSync(out, md);
