@@ -32,6 +32,19 @@ function agentConfig(extra = ""): { dir: string; state: string; port: number } {
   return { dir, state, port };
 }
 
+/** Start the drain fixture (the real run path plus a "slow" service) and wait until it runs. */
+async function startFixture(dir: string, env: Record<string, string> = {}) {
+  const marker = Deno.makeTempFileSync();
+  const child = spawnDeno(ALL, new URL("./fixtures/drain_agent.ts", import.meta.url).pathname, [], {
+    MARKER: marker,
+    DRAIN_MS: "0",
+    CONFIG_DIR: dir,
+    ...env,
+  });
+  await waitForText(marker, "started");
+  return { child, marker };
+}
+
 Deno.test("help lists every command and --help works on each", async () => {
   const help = await runDeno(ALL, MAIN, ["help"]);
   assert.equal(help.code, 0);
@@ -146,18 +159,7 @@ Deno.test("SIGTERM drains in-flight work before exit; a blown deadline exits 1",
       join(dir, "local.json5"),
       `{ agent: { stopTimeout: ${stopTimeout} }, web: { enabled: false } }`,
     );
-    const marker = Deno.makeTempFileSync();
-    const child = spawnDeno(
-      ALL,
-      new URL("./fixtures/drain_agent.ts", import.meta.url).pathname,
-      [],
-      {
-        MARKER: marker,
-        DRAIN_MS: String(drainMs),
-        CONFIG_DIR: dir,
-      },
-    );
-    await waitForText(marker, "started");
+    const { child, marker } = await startFixture(dir, { DRAIN_MS: String(drainMs) });
     child.kill("SIGTERM");
     const r = await collect(child);
     assert.equal(r.code, code, r.stderr);
@@ -177,13 +179,7 @@ Deno.test("SIGTERM drains in-flight work before exit; a blown deadline exits 1",
 Deno.test("SIGHUP reloads the config: log level applies live, other changes are reported", async () => {
   const { dir } = agentConfig(`database: { enabled: false }`);
   Deno.writeTextFileSync(join(dir, "local.json5"), `{ web: { enabled: false } }`);
-  const marker = Deno.makeTempFileSync();
-  const child = spawnDeno(ALL, new URL("./fixtures/drain_agent.ts", import.meta.url).pathname, [], {
-    MARKER: marker,
-    DRAIN_MS: "0",
-    CONFIG_DIR: dir,
-  });
-  await waitForText(marker, "started");
+  const { child } = await startFixture(dir);
   Deno.writeTextFileSync(
     join(dir, "local.json5"),
     `{ web: { enabled: false }, log: { level: "warn" }, agent: { stopTimeout: 4000 } }`,
@@ -206,14 +202,7 @@ Deno.test("secrets in the config never reach any log output, even at debug level
     aws: { region: "eu-west-1", credentials: { accessKeyId: "AKIAEXAMPLEEXAMPLE01", secretAccessKey: "wJalrXUtnFEMI-K7MDENG-secretkey" } },`);
   Deno.writeTextFileSync(join(dir, "device.json5"), `{ name: "serial-ABC-998877" }`);
   Deno.writeTextFileSync(join(dir, "local.json5"), `{ web: { enabled: false } }`);
-  const marker = Deno.makeTempFileSync();
-  const child = spawnDeno(ALL, new URL("./fixtures/drain_agent.ts", import.meta.url).pathname, [], {
-    MARKER: marker,
-    DRAIN_MS: "0",
-    CONFIG_DIR: dir,
-    TERN_LOG_LEVEL: "debug",
-  });
-  await waitForText(marker, "started");
+  const { child } = await startFixture(dir, { TERN_LOG_LEVEL: "debug" });
   child.kill("SIGTERM");
   const r = await collect(child);
   assert.equal(r.code, 0, r.stderr);
