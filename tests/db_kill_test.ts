@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
 import { KILL_SCHEMA } from "./db_kill_writer.ts";
+import { forEachLine } from "./helpers/process.ts";
 
 const ROUNDS = 50;
 const WRITER = new URL("./db_kill_writer.ts", import.meta.url).pathname;
@@ -41,19 +42,11 @@ Deno.test("kill -9 at random moments loses no acknowledged write and corrupts no
       const lines: string[] = [];
       let writing = () => {};
       const isWriting = new Promise<void>((r) => writing = r);
-      const reader = (async () => {
-        let buf = "";
-        for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-          buf += chunk;
-          const parts = buf.split("\n");
-          buf = parts.pop()!;
-          for (const p of parts) {
-            if (p === "ready") continue;
-            lines.push(p);
-            writing();
-          }
-        }
-      })();
+      const reader = forEachLine(child.stdout, (p) => {
+        if (p === "ready") return;
+        lines.push(p);
+        writing();
+      });
       const stderr = new Response(child.stderr).text();
       const early = round % 10 === 3;
       if (!early) await Promise.race([isWriting, child.status]); // then kill mid-stream

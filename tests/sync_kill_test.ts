@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
 import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
+import { forEachLine } from "./helpers/process.ts";
 import { cloudPut, openAgent, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
 
 const ROUNDS = 20;
@@ -74,24 +75,16 @@ Deno.test("kill -9 during up and down sync, 20 times: device and table end ident
     }).spawn();
     let ready = () => {};
     const isReady = new Promise<void>((r) => ready = r);
-    const reader = (async () => {
-      let buf = "";
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        buf += chunk;
-        const parts = buf.split("\n");
-        buf = parts.pop()!;
-        for (const p of parts) {
-          if (p === "ready") ready();
-          const m = /^ack (\d+)$/.exec(p);
-          if (m) {
-            const n = Number(m[1]);
-            acked.add(n);
-            if (n % 3 === 0) lastAckedMode = Math.max(lastAckedMode, n);
-            next = Math.max(next, n + 1);
-          }
-        }
+    const reader = forEachLine(child.stdout, (p) => {
+      if (p === "ready") ready();
+      const m = /^ack (\d+)$/.exec(p);
+      if (m) {
+        const n = Number(m[1]);
+        acked.add(n);
+        if (n % 3 === 0) lastAckedMode = Math.max(lastAckedMode, n);
+        next = Math.max(next, n + 1);
       }
-    })();
+    });
     const stderr = new Response(child.stderr).text();
     await Promise.race([isReady, child.status]);
     await new Promise((r) => setTimeout(r, 30 + Math.random() * 300));

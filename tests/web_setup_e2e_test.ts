@@ -6,6 +6,7 @@
  */
 
 import assert from "node:assert/strict";
+import { forEachLine } from "./helpers/process.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
@@ -37,16 +38,8 @@ async function startAgent(dir: string) {
     stderr: "piped",
   }).spawn();
   const lines: string[] = [];
-  const drain = async (s: ReadableStream<Uint8Array>) => {
-    let buf = "";
-    for await (const chunk of s.pipeThrough(new TextDecoderStream())) {
-      buf += chunk;
-      const parts = buf.split("\n");
-      buf = parts.pop()!;
-      lines.push(...parts);
-    }
-  };
-  const done = Promise.all([drain(child.stdout), drain(child.stderr)]);
+  const push = (l: string) => void lines.push(l);
+  const done = Promise.all([forEachLine(child.stdout, push), forEachLine(child.stderr, push)]);
   const deadline = Date.now() + 30_000;
   while (!lines.some((l) => l.includes("Agent started"))) {
     if (Date.now() > deadline) throw new Error(`Agent did not start:\n${lines.join("\n")}`);

@@ -68,3 +68,17 @@ export function freePort(): number {
   l.close();
   return port;
 }
+
+/** Call `onLine` for each complete line of a byte stream; resolves when it ends. */
+export async function forEachLine(
+  stream: ReadableStream<Uint8Array>,
+  onLine: (line: string) => void,
+): Promise<void> {
+  let buf = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    buf += chunk;
+    const parts = buf.split("\n");
+    buf = parts.pop()!;
+    for (const p of parts) onLine(p);
+  }
+}
