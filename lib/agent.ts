@@ -178,17 +178,8 @@ export class Agent implements AsyncDisposable {
     for (const other of this.#supervised) {
       if (other === sup) continue;
       if (state === "running") other.poke();
-      else if (this.#dependsOn(other, sup.name)) other.dependencyStopped(sup.name);
+      else if (other.factory.deps?.includes(sup.name)) other.dependencyStopped(sup.name);
     }
-  }
-
-  #dependsOn(s: Supervised, name: string): boolean {
-    const f = this.#factories.get(s.name);
-    return (f?.deps ?? []).includes(name);
-  }
-
-  get #factories(): Map<string, ServiceFactory> {
-    return new Map(this.#supervised.map((s) => [s.name, s.factory]));
   }
 
   /**
