@@ -36,11 +36,12 @@ export const webSection = z.strictObject({
     key: z.string().min(1),
   }).optional(),
   /**
-   * "serve": Deno.serve (fastest; the runtime cannot time out a client that never
-   * finishes its headers). "guarded": our own accept loop that also enforces
+   * "guarded": Tern's accept loop over the runtime's HTTP engine, enforcing
    * limits.headerTimeout, limits.idleTimeout and limits.connections per socket.
+   * "serve": plain Deno.serve, without those three (the runtime cannot time out
+   * a client that never finishes its headers).
    */
-  engine: z.enum(["serve", "guarded"]).default("serve"),
+  engine: z.enum(["serve", "guarded"]).default("guarded"),
   /** Limits that sandbox every request. Sizes in bytes, times in ms. */
   limits: z.strictObject({
     /** Request line plus headers; beyond → 431. 0: only the runtime parser's own cap. */

@@ -95,6 +95,8 @@ export class WebApp {
   readonly #limits: BodyLimits;
   /** Requests (and their streams) whose handler uses `ctx.signal`. */
   readonly #live = new Set<AbortController>();
+  /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
+  websockets = false;
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
@@ -126,6 +128,7 @@ export class WebApp {
   route(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
     const role = options.role ?? "public";
     this.roles.check(role);
+    if (options.websocket) this.websockets = true;
     this.router.add(method, path, {
       handler,
       role,

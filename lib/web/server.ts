@@ -3,14 +3,17 @@
  * `https://` (PEM cert and key), IPv4 and `[IPv6]`.
  *
  * Engines:
- * - "serve" (default): `Deno.serve`, the fastest path. hyper rejects
- *   malformed request lines, duplicate `Content-Length` and huge headers
- *   itself, but the runtime offers no header-read timeout.
- * - "guarded": our own accept loop (`Deno.listen`/`listenTls` +
- *   `Deno.serveHttp`) that closes a socket which has not delivered complete
- *   headers within `headerTimeout` ms (slowloris) or stays idle between
- *   requests beyond `idleTimeout` ms, and caps open sockets at `connections`.
+ * - "guarded" (default): Tern's accept loop (`Deno.listen`/`listenTls`)
+ *   handing each socket to the runtime's own HTTP engine (see guarded.ts):
+ *   as fast as `Deno.serve`, and it closes a socket that has not delivered
+ *   complete headers within `headerTimeout` ms (slowloris) or stays idle
+ *   between requests beyond `idleTimeout` ms, and caps open sockets at
+ *   `connections`.
+ * - "serve": plain `Deno.serve`, without those three guards (the runtime
+ *   offers no header-read timeout).
  *
+ * In both, hyper rejects malformed request lines, duplicate `Content-Length`
+ * and headers over ~64 KB before any Tern code runs.
  * Both engines cap requests in flight at `concurrency` (503 + Retry-After).
  * `close()` stops accepting, lets in-flight requests finish and closes idle
  * sockets.
@@ -19,6 +22,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { ConnInfo, WebApp } from "./app.ts";
 import { errorJson } from "./errors.ts";
+import { listenGuarded } from "./guarded.ts";
 
 /** Options of {@linkcode WebServer.start}. */
 export interface WebServerOptions {
@@ -26,11 +30,11 @@ export interface WebServerOptions {
   listen: string[];
   /** PEM certificate and key (contents) for https endpoints. */
   tls?: { cert: string; key: string };
-  /** @default "serve" */
+  /** @default "guarded" */
   engine?: "serve" | "guarded";
   /** Requests in flight at once. @default 256 */
   concurrency?: number;
-  /** guarded: ms to receive complete headers. @default 10000 */
+  /** guarded: ms to receive the first request's complete headers. @default 10000 */
   headerTimeout?: number;
   /** guarded: ms idle between requests on a keep-alive socket. @default 60000 */
   idleTimeout?: number;
@@ -53,13 +57,6 @@ export interface BoundEndpoint {
 
 interface _Listener {
   close(): Promise<void>;
-}
-
-// Deno.serveHttp is kept by the runtime but no longer in its types.
-interface _HttpConn
-  extends AsyncIterable<{ request: Request; respondWith(r: Response): Promise<void> }> {
-  nextRequest(): Promise<{ request: Request; respondWith(r: Response): Promise<void> } | null>;
-  close(): void;
 }
 
 export class WebServer {
@@ -118,7 +115,7 @@ export class WebServer {
     if (secure && !this.options.tls) {
       throw new TypeError(`Endpoint "${raw}" is https but web.tls (cert and key) is not set`);
     }
-    const engine = this.options.engine ?? "serve";
+    const engine = this.options.engine ?? "guarded";
     const bound = engine === "serve"
       ? await this.#serve(hostname, port, secure)
       : this.#guarded(hostname, port, secure);
@@ -141,10 +138,7 @@ export class WebServer {
         port,
         ...(tls ? { cert: tls.cert, key: tls.key } : {}),
         onListen: (addr) => resolve({ port: (addr as Deno.NetAddr).port }),
-        onError: (e) => {
-          this.options.log.error("unhandled server error", { error: String(e) });
-          return errorJson(500, "internal", "Internal server error");
-        },
+        onError: this.#onError,
       }, (req, info) => {
         const remote = info.remoteAddr as Deno.NetAddr;
         return this.#handle(req, {
@@ -153,29 +147,7 @@ export class WebServer {
           completed: () => info.completed,
         });
       });
-      const grace = this.options.shutdownTimeout ?? 5000;
-      this.#listeners.push({
-        close: async () => {
-          let timer: ReturnType<typeof setTimeout> | undefined;
-          const late = new Promise<"late">((r) => timer = setTimeout(() => r("late"), grace));
-          // Graceful first; streams that outlive the grace period (SSE) are cut.
-          const how = await Promise.race([server.shutdown().then(() => "done" as const), late]);
-          clearTimeout(timer);
-          if (how === "late") {
-            // Streams still open (SSE…) end through their ctx.signal; one that
-            // ignores it is left to the process exit.
-            this.app.abortAll();
-            const again = await Promise.race([
-              server.finished.then(() => "done" as const),
-              new Promise<"late">((r) => timer = setTimeout(() => r("late"), grace)),
-            ]);
-            clearTimeout(timer);
-            if (again === "late") {
-              this.options.log.warn("Responses still streaming at shutdown", { graceMs: grace });
-            }
-          }
-        },
-      });
+      this.#drainOnClose(() => server.shutdown(), server.finished);
     } catch (e) {
       reject(e);
     }
@@ -183,84 +155,58 @@ export class WebServer {
   }
 
   #guarded(hostname: string, port: number, secure: boolean): { port: number } {
-    const tls = secure ? this.options.tls! : undefined;
-    const listener: Deno.Listener = tls
-      ? Deno.listenTls({
-        hostname,
-        port,
-        cert: tls.cert,
-        key: tls.key,
-        alpnProtocols: ["http/1.1"],
-      })
-      : Deno.listen({ hostname, port });
-    const conns = new Set<_HttpConn>();
-    const maxConns = this.options.connections ?? 512;
-    const headerMs = this.options.headerTimeout ?? 10_000;
-    const idleMs = this.options.idleTimeout ?? 60_000;
-    const metrics = this.app.metrics;
-    metrics.connections = Math.max(0, metrics.connections);
-    const serveConn = async (conn: Deno.Conn) => {
-      // deno-lint-ignore no-explicit-any
-      const http = (Deno as any).serveHttp(conn) as _HttpConn;
-      conns.add(http);
-      metrics.connections++;
-      const remote = (conn.remoteAddr as Deno.NetAddr).hostname;
-      let first = true;
-      try {
-        for (;;) {
-          // Headers must arrive within headerTimeout on a new socket, idleTimeout between requests.
-          const timer = setTimeout(() => http.close(), first ? headerMs : idleMs);
-          let ev;
-          try {
-            ev = await http.nextRequest();
-          } catch {
-            ev = null;
-          } finally {
-            clearTimeout(timer);
-          }
-          if (!ev) break;
-          first = false;
-          const res = await this.#handle(ev.request, { remoteAddr: remote, secure });
-          await ev.respondWith(res).catch(() => {});
-        }
-      } finally {
-        conns.delete(http);
-        metrics.connections--;
-        try {
-          http.close();
-        } catch { /* already closed */ }
-      }
-    };
-    let closed = false;
-    const loop = (async () => {
-      for (;;) {
-        let conn: Deno.Conn;
-        try {
-          conn = await listener.accept();
-        } catch {
-          if (closed) return;
-          continue;
-        }
-        if (conns.size >= maxConns) {
-          conn.close();
-          continue;
-        }
-        serveConn(conn).catch(() => {});
-      }
-    })();
+    const l = listenGuarded({
+      hostname,
+      port,
+      ...(secure ? { tls: this.options.tls! } : {}),
+      handler: (req, info) => this.#handle(req, info),
+      onError: this.#onError,
+      headerTimeout: this.options.headerTimeout ?? 10_000,
+      idleTimeout: this.options.idleTimeout ?? 60_000,
+      connections: this.options.connections ?? 512,
+      metrics: this.app.metrics,
+      log: this.options.log,
+      websockets: () => this.app.websockets,
+      onUndeclaredUpgrade: () => {
+        if (this.app.websockets) return;
+        this.app.websockets = true;
+        this.options.log.error(
+          "A route answered a WebSocket upgrade without { websocket: true }: that first socket " +
+            "was dropped; new connections now use the WebSocket-capable loop. Declare the route.",
+        );
+      },
+    });
+    this.#drainOnClose(() => l.shutdown(), l.finished);
+    return { port: l.port };
+  }
+
+  #onError = (e: unknown): Response => {
+    this.options.log.error("unhandled server error", { error: String(e) });
+    return errorJson(500, "internal", "Internal server error");
+  };
+
+  /**
+   * On close: graceful shutdown first; streams that outlive `shutdownTimeout`
+   * (SSE…) end through their `ctx.signal`, one that ignores it is left to
+   * the process exit.
+   */
+  #drainOnClose(shutdown: () => Promise<void>, finished: Promise<void>): void {
+    const grace = this.options.shutdownTimeout ?? 5000;
     this.#listeners.push({
       close: async () => {
-        closed = true;
-        listener.close();
-        await loop;
-        for (const c of conns) {
-          try {
-            c.close();
-          } catch { /* gone */ }
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = () => new Promise<"late">((r) => timer = setTimeout(() => r("late"), grace));
+        const how = await Promise.race([shutdown().then(() => "done" as const), late()]);
+        clearTimeout(timer);
+        if (how === "done") return;
+        this.app.abortAll();
+        const again = await Promise.race([finished.then(() => "done" as const), late()]);
+        clearTimeout(timer);
+        if (again === "late") {
+          this.options.log.warn("Responses still streaming at shutdown", { graceMs: grace });
         }
       },
     });
-    return { port: (listener.addr as Deno.NetAddr).port };
   }
 
   /** Stop listening and drain. Idempotent. */

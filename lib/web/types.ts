@@ -29,6 +29,12 @@ export interface RouteOptions {
    * @default true unless role is "public"
    */
   auth?: boolean;
+  /**
+   * The handler upgrades to a WebSocket (`upgrade(req)`). The default
+   * "guarded" engine then serves new sockets on its WebSocket-capable loop.
+   * @default false
+   */
+  websocket?: boolean;
 }
 
 /** Resolves who is calling; implemented by lib/web/auth on the database. */

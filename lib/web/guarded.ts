@@ -1,0 +1,257 @@
+/**
+ * The "guarded" engine: Tern owns the accept loop, so it can do what
+ * `Deno.serve` cannot — close a socket that never completes its request
+ * headers (slowloris), close keep-alive sockets idle too long, and cap open
+ * sockets.
+ *
+ * Each accepted socket is handed to the runtime's own HTTP engine (the one
+ * behind `Deno.serve`, through `Deno[Deno.internal].serveHttpOnConnection`),
+ * so requests cost the same as on `Deno.serve`. Per request the only extra
+ * work is one counter increment; a sweep every `tick` ms compares counters
+ * and shuts a socket down gracefully when it has had no new request for
+ * `headerTimeout` (none yet) or `idleTimeout` (after one). Graceful means the
+ * runtime finishes a response in progress (an SSE stream, a download) and
+ * then closes, while a socket still waiting for headers closes at once.
+ *
+ * That entry point cannot keep a WebSocket: it closes the upgraded socket
+ * when the HTTP exchange ends. So once the app has a WebSocket route
+ * (`{ websocket: true }`, or a 101 seen), new sockets go to the legacy
+ * `Deno.serveHttp` loop (about half the throughput), which keeps the same
+ * guarantees; so do runtimes without the entry point. A TLS client that
+ * stalls its handshake is not cut off: the runtime runs the handshake in a
+ * task that closing the socket does not stop. A test fails loudly if
+ * the fast entry point disappears on a Deno upgrade.
+ */
+
+import type { Logger } from "../log/mod.ts";
+import type { ConnInfo } from "./app.ts";
+import type { WebMetrics } from "./metrics.ts";
+
+/** What the guarded engine needs from the server. */
+export interface GuardedOptions {
+  hostname: string;
+  port: number;
+  tls?: { cert: string; key: string };
+  handler: (req: Request, info: ConnInfo) => Response | Promise<Response>;
+  onError: (e: unknown) => Response;
+  /** ms to receive the first request's headers. */
+  headerTimeout: number;
+  /** ms without a new request on a kept-alive socket. */
+  idleTimeout: number;
+  /** Open sockets at once; beyond, new ones are closed at accept. */
+  connections: number;
+  metrics: WebMetrics;
+  log: Logger;
+  /**
+   * True when the app has WebSocket routes: the runtime's per-connection
+   * engine closes an upgraded socket as soon as the HTTP exchange ends, so
+   * sockets accepted from then on use the `Deno.serveHttp` loop instead.
+   */
+  websockets(): boolean;
+  /** A 101 came back on the per-connection engine (an undeclared WebSocket route). */
+  onUndeclaredUpgrade(): void;
+}
+
+/** A running guarded listener. */
+export interface GuardedListener {
+  port: number;
+  /** Stop accepting and shut every socket down gracefully (responses in progress finish). */
+  shutdown(): Promise<void>;
+  /** Resolves when every socket has closed after `shutdown()`. */
+  finished: Promise<void>;
+}
+
+interface _Served {
+  finished: Promise<void>;
+  shutdown(): Promise<void>;
+}
+
+type _ServeOn = (
+  conn: Deno.Conn,
+  signal: AbortSignal | undefined,
+  handler: (req: Request, info: { completed: Promise<void> }) => Response | Promise<Response>,
+  onError: (e: unknown) => Response,
+  onListen: (scheme: string) => void,
+) => _Served;
+
+/** The runtime's per-connection HTTP engine, or undefined on a runtime without it. */
+export const serveOnConnection: _ServeOn | undefined = (() => {
+  const key = (Deno as unknown as { internal?: symbol }).internal;
+  const internal = key === undefined
+    ? undefined
+    : (Deno as unknown as Record<symbol, Record<string, unknown> | undefined>)[key];
+  const f = internal?.serveHttpOnConnection;
+  return typeof f === "function" ? f as _ServeOn : undefined;
+})();
+
+// Deno.serveHttp is kept by the runtime but no longer in its types.
+interface _HttpConn {
+  nextRequest(): Promise<{ request: Request; respondWith(r: Response): Promise<void> } | null>;
+  close(): void;
+}
+
+interface _Conn {
+  /** Requests started on this socket (the only per-request write). */
+  served: number;
+  /** `served` at the last sweep, and when it last changed (ms, monotonic). */
+  seen: number;
+  since: number;
+  closing: boolean;
+  shutdown(): void;
+}
+
+/** Start a guarded listener on `hostname:port` (TLS when `tls` is set). */
+export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): GuardedListener {
+  const listener: Deno.Listener = o.tls
+    ? Deno.listenTls({
+      hostname: o.hostname,
+      port: o.port,
+      cert: o.tls.cert,
+      key: o.tls.key,
+      alpnProtocols: ["http/1.1"],
+    })
+    : Deno.listen({ hostname: o.hostname, port: o.port });
+  const secure = o.tls !== undefined;
+  const conns = new Set<_Conn>();
+  const done = new Set<Promise<void>>();
+  const metrics = o.metrics;
+  metrics.connections = Math.max(0, metrics.connections);
+  if (!fast) o.log.warn("guarded engine: runtime entry point missing, using Deno.serveHttp");
+  else if (o.websockets()) o.log.info("guarded engine: WebSocket routes, using Deno.serveHttp");
+
+  const track = (shutdown: () => void): _Conn => {
+    const c: _Conn = { served: 0, seen: 0, since: performance.now(), closing: false, shutdown };
+    conns.add(c);
+    metrics.connections++;
+    return c;
+  };
+  const untrack = (c: _Conn, finished: Promise<void>) => {
+    conns.delete(c);
+    done.delete(finished);
+    metrics.connections--;
+  };
+
+  const serveFast = (conn: Deno.Conn, remote: string) => {
+    let served: _Served | undefined;
+    const c = track(() => served?.shutdown().catch(() => {}));
+    served = fast!(
+      conn,
+      undefined,
+      (req, info) => {
+        c.served++;
+        const r = o.handler(req, { remoteAddr: remote, secure, completed: () => info.completed });
+        if (r instanceof Response) {
+          if (r.status === 101) o.onUndeclaredUpgrade();
+          return r;
+        }
+        return r.then((res) => {
+          if (res.status === 101) o.onUndeclaredUpgrade();
+          return res;
+        });
+      },
+      o.onError,
+      () => {},
+    );
+    const finished = served.finished.catch(() => {}).finally(() => untrack(c, finished));
+    done.add(finished);
+  };
+
+  const serveLegacy = (conn: Deno.Conn, remote: string) => {
+    // deno-lint-ignore no-explicit-any
+    const http = (Deno as any).serveHttp(conn) as _HttpConn;
+    let busy = false;
+    const close = () => {
+      try {
+        http.close();
+      } catch { /* already closed */ }
+    };
+    // Like the fast path's graceful shutdown: a response in progress finishes first.
+    const c = track(() => busy || close());
+    const finished = (async () => {
+      for (;;) {
+        const ev = await http.nextRequest().catch(() => null);
+        if (!ev || c.closing) break;
+        c.served++;
+        busy = true;
+        const res = await o.handler(ev.request, { remoteAddr: remote, secure });
+        await ev.respondWith(res).catch(() => {});
+        busy = false;
+        if (c.closing) break;
+      }
+    })().catch(() => {}).finally(() => {
+      close();
+      untrack(c, finished);
+    });
+    done.add(finished);
+  };
+
+  // One sweep for all sockets: no timer per request or per socket.
+  const tick = Math.max(
+    50,
+    Math.min(1000, Math.floor(Math.min(o.headerTimeout, o.idleTimeout) / 4)),
+  );
+  const sweeper = setInterval(() => {
+    const now = performance.now();
+    for (const c of conns) {
+      if (c.served !== c.seen) {
+        c.seen = c.served;
+        c.since = now;
+      } else if (!c.closing && now - c.since > (c.served === 0 ? o.headerTimeout : o.idleTimeout)) {
+        c.closing = true;
+        c.shutdown();
+      }
+    }
+  }, tick);
+  Deno.unrefTimer(sweeper);
+
+  const serve = (conn: Deno.Conn) => {
+    const remote = (conn.remoteAddr as Deno.NetAddr).hostname;
+    try {
+      if (fast && !o.websockets()) serveFast(conn, remote);
+      else serveLegacy(conn, remote);
+    } catch (e) {
+      o.log.warn("could not serve a connection", { error: String(e) });
+      try {
+        conn.close();
+      } catch { /* gone */ }
+    }
+  };
+
+  let closed = false;
+  const loop = (async () => {
+    for (;;) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch {
+        if (closed) return;
+        continue;
+      }
+      if (conns.size >= o.connections) {
+        conn.close();
+        continue;
+      }
+      serve(conn);
+    }
+  })();
+
+  const { promise: finished, resolve } = Promise.withResolvers<void>();
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    finished,
+    async shutdown() {
+      if (!closed) {
+        closed = true;
+        listener.close();
+        await loop;
+        clearInterval(sweeper);
+      }
+      for (const c of conns) {
+        c.closing = true;
+        c.shutdown();
+      }
+      await Promise.all([...done]);
+      resolve();
+    },
+  };
+}
