@@ -132,9 +132,8 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
   };
 
   const serveFast = (conn: Deno.Conn, remote: string) => {
-    let served: _Served | undefined;
-    const c = track(() => served?.shutdown().catch(() => {}));
-    served = fast!(
+    const c = track(() => {});
+    const served = fast!(
       conn,
       undefined,
       (req, info) => {
@@ -152,6 +151,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
       o.onError,
       () => {},
     );
+    c.shutdown = () => served.shutdown().catch(() => {});
     const finished = served.finished.catch(() => {}).finally(() => untrack(c, finished));
     done.add(finished);
   };
