@@ -156,7 +156,7 @@ Deno.test("a slow handler is cut off at requestTimeout with 503, and sees its si
   await new Promise((r) => setTimeout(r, 250)); // let the handler's timer finish
 });
 
-Deno.test("security headers: nosniff always; CSP, frame and referrer policy on documents", async () => {
+Deno.test("security headers: nosniff, CSP, frame and referrer policy on documents only", async () => {
   const a = app();
   a.get("/page", () => {
     const r = new Response("<p>x</p>");
@@ -164,9 +164,14 @@ Deno.test("security headers: nosniff always; CSP, frame and referrer policy on d
     return r;
   });
   const json = await a.request(req("GET", "/items/1"));
-  assert.equal(json.headers.get("x-content-type-options"), "nosniff");
+  assert.equal(json.headers.get("x-content-type-options"), null, "typed data: one header");
   assert.equal(json.headers.get("content-security-policy"), null);
   await json.body?.cancel();
+  const all = new WebApp({ securityHeaders: "all" });
+  all.get("/j", () => Response.json({}));
+  const j = await all.request(req("GET", "/j"));
+  assert.equal(j.headers.get("x-content-type-options"), "nosniff", "scope all: on every response");
+  await j.body?.cancel();
   const page = await a.request(req("GET", "/page"));
   assert.match(page.headers.get("content-security-policy")!, /frame-ancestors 'none'/);
   assert.equal(page.headers.get("x-frame-options"), "DENY");

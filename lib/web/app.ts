@@ -116,7 +116,7 @@ export class WebApp {
       uploadCount: this.#o.uploadCount,
       uploadSize: this.#o.uploadSize,
     };
-    this.#security = new SecurityHeaders(this.#o.csp, options.securityHeaders ?? "all");
+    this.#security = new SecurityHeaders(this.#o.csp, options.securityHeaders ?? "documents");
     if (options.cors) this.#cors = new Cors(options.cors);
     this.accessLog = options.accessLog;
   }

@@ -4,7 +4,7 @@ import { rawList, SecurityHeaders } from "./security.ts";
 const CSP = "default-src 'self'";
 
 Deno.test("security headers land on a fresh response (raw list) like appends would", () => {
-  const s = new SecurityHeaders(CSP);
+  const s = new SecurityHeaders(CSP, "all");
   const json = s.apply(Response.json({ a: 1 }), true);
   assert.deepEqual([...json.headers], [
     ["content-type", "application/json"],
@@ -21,8 +21,31 @@ Deno.test("security headers land on a fresh response (raw list) like appends wou
   assert.equal(html.headers.get("referrer-policy"), "no-referrer");
   assert.equal(html.headers.get("x-content-type-options"), "nosniff");
   assert.equal(html.headers.get("strict-transport-security"), null, "no HSTS without TLS");
-  const docsOnly = new SecurityHeaders(CSP, "documents").apply(new Response("x"), false);
-  assert.equal(docsOnly.headers.get("x-content-type-options"), null);
+});
+
+Deno.test("by default only documents get security headers: a typed data response stays at one header", () => {
+  const s = new SecurityHeaders(CSP);
+  assert.equal(s.scope, "documents");
+  const json = s.apply(Response.json({ a: 1 }), false);
+  assert.deepEqual([...json.headers], [["content-type", "application/json"]]);
+  const text = s.apply(new Response("x"), false);
+  assert.deepEqual([...text.headers], [["content-type", "text/plain;charset=UTF-8"]]);
+  for (
+    const type of ["image/svg+xml", "application/xhtml+xml", "text/xml", "TEXT/HTML; charset=utf-8"]
+  ) {
+    const doc = s.apply(new Response("<x/>", { headers: { "content-type": type } }), false);
+    assert.equal(doc.headers.get("x-content-type-options"), "nosniff", type);
+    assert.equal(doc.headers.get("content-security-policy"), CSP, type);
+  }
+  const untyped = s.apply(new Response(new Uint8Array([60, 112, 62])), false);
+  assert.equal(
+    untyped.headers.get("x-content-type-options"),
+    "nosniff",
+    "no type: it would be sniffed",
+  );
+  assert.equal(untyped.headers.get("content-security-policy"), CSP);
+  const tls = s.apply(Response.json({}), true);
+  assert.equal(tls.headers.get("strict-transport-security"), "max-age=31536000");
 });
 
 Deno.test("immutable headers are copied, and a CSP no header may carry is refused at start", () => {

@@ -67,7 +67,7 @@ export interface WebAppOptions {
   /** @default see web.csp */
   csp?: string;
   cors?: CorsOptions;
-  /** "all": nosniff on every response; "documents": security headers on HTML only. @default "all" */
+  /** "documents": security headers on documents (HTML, SVG, XML, untyped); "all": nosniff on every response too. @default "documents" */
   securityHeaders?: "all" | "documents";
   accessLog?: AccessLog;
 }

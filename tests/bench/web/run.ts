@@ -7,7 +7,7 @@
  * | Tern case | compared with |
  * |---|---|
  * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
- * | the same on the "guarded" engine (slowloris protection) | bare, 12-byte body |
+ * | the same on the "serve" engine (plain Deno.serve, no slowloris guard) | bare, 12-byte body |
  * | the same with the lean config (headerSize 0, document-only headers) | bare, 12-byte body |
  * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
  * | static 1 KB from memory | bare, the same 1 KB body |
@@ -36,7 +36,7 @@ function freePort(): number {
   return p;
 }
 
-async function spawn(mode: string, port: number, variant = "serve") {
+async function spawn(mode: string, port: number, variant = "default") {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${here}server.ts`, mode, String(port), variant],
     stdout: "piped",
@@ -94,7 +94,7 @@ if (import.meta.main) {
   const [bp, tp, gp, lp] = [freePort(), freePort(), freePort(), freePort()];
   const bare = await spawn("bare", bp);
   const tern = await spawn("tern", tp);
-  const guarded = await spawn("tern", gp, "guarded");
+  const plain = await spawn("tern", gp, "serve");
   const lean = await spawn("tern", lp, "lean");
   const pid = tern.child.pid;
   await new Promise((r) => setTimeout(r, 2000));
@@ -114,7 +114,7 @@ if (import.meta.main) {
       target: 0.75,
     },
     {
-      name: "action route, guarded engine",
+      name: "action route, serve engine",
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${G}/action`,
@@ -183,14 +183,14 @@ if (import.meta.main) {
       );
     }
     console.log(`idle RSS ${idle.toFixed(1)} MB`);
-    for (const p of [bare, tern, guarded, lean]) p.child.kill("SIGTERM");
-    await Promise.all([bare, tern, guarded, lean].map((p) => p.child.status));
+    for (const p of [bare, tern, plain, lean]) p.child.kill("SIGTERM");
+    await Promise.all([bare, tern, plain, lean].map((p) => p.child.status));
     Deno.exit(0);
   }
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
-  for (const p of [bare, tern, guarded, lean]) p.child.kill("SIGTERM");
-  await Promise.all([bare, tern, guarded, lean].map((p) => p.child.status));
+  for (const p of [bare, tern, plain, lean]) p.child.kill("SIGTERM");
+  await Promise.all([bare, tern, plain, lean].map((p) => p.child.status));
 
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
@@ -210,10 +210,11 @@ ${ROUNDS} rounds, each a bare run then a Tern run; the pair with the median rati
   },
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
 Tern runs as the real agent (database + web services, default local config, access log off);
-the "guarded engine" row is the same agent with \`web.engine: "guarded"\` (slowloris protection);
+its default engine is "guarded" (slowloris, idle and socket guards); the "serve engine" row is the
+same agent with \`web.engine: "serve"\` (plain Deno.serve, without those guards);
 the "lean config" row has \`web.limits.headerSize: 0\` (only the parser's ~64 KB cap) and
 \`web.securityHeaders: "documents"\` (no nosniff header on non-HTML responses).
-RSS is the default (serve engine) agent's.
+RSS is the default agent's.
 
 | case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |
 |---|---|---:|---:|---:|---:|---:|---|---:|

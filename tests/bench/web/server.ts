@@ -2,7 +2,7 @@
  * A server process for the web benchmark.
  * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else: 12 bytes,
  *   or 1 KB / 64 KB bytes at `/1k` and `/64k` (the same sizes as Tern's static cases).
- * - `tern PORT [serve|guarded|lean]`: the real agent (database + web services, default local
+ * - `tern PORT [default|serve|lean]`: the real agent (database + web services, default local
  *   config) with a device action `GET /action`, an exposed model holding one
  *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
  *   in the in-memory site. Prints one JSON line `{cookie, item}` when ready.
@@ -13,8 +13,8 @@ import { loadConfig } from "../../../lib/config/mod.ts";
 import type { DatabaseService } from "../../../lib/db/mod.ts";
 import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
 
-/** "serve" (default config), "guarded" (web.engine guarded), "lean" (headerSize 0, document-only headers). */
-const [mode, portArg, variant = "serve"] = Deno.args;
+/** "default" (default config), "serve" (web.engine serve), "lean" (headerSize 0, document-only headers). */
+const [mode, portArg, variant = "default"] = Deno.args;
 const port = Number(portArg);
 const BODY = "hello world\n";
 
@@ -37,8 +37,9 @@ if (mode === "bare") {
       log: { level: "warn" },
       web: {
         listen: [`http://127.0.0.1:${port}`],
-        engine: variant === "guarded" ? "guarded" : "serve",
+        ...(variant === "serve" ? { engine: "serve" } : {}),
         ...(variant === "lean" ? { limits: { headerSize: 0 }, securityHeaders: "documents" } : {}),
+        ...(variant === "docs" ? { securityHeaders: "documents" } : {}),
         auth: { iterations: 10_000 },
         api: { models: { Reading: { read: "user", write: "admin" } } },
       },
