@@ -13,7 +13,8 @@
  * machine without internet set DENORT_BIN to a local binary: the build then
  * checks the module graph, the embedded files and the baked-in flags, but the
  * output is NOT a runnable agent for that target (this script says so).
- * Outputs `dist/tern-<target>` and `dist/tern-<target>.flags` (the flags used).
+ * Outputs `dist/tern-<target>` and `dist/tern-<target>.flags` (the flags used:
+ * `RUNTIME_FLAGS`, then the permissions).
  */
 
 import { parseArgs } from "node:util";
@@ -59,6 +60,15 @@ export function writeEntry(root: string): string {
   return entry;
 }
 
+/**
+ * Runtime flags baked into every binary (and used by the start task), for a
+ * small resident set: no V8 code cache (compiled code for every function that
+ * ever ran is otherwise loaded at start; about 2 MB), and `gc()` exposed so the
+ * agent frees what only its start needed (`settleHeap()` in lib/cli/run.ts;
+ * about 10 MB). Neither costs request throughput.
+ */
+export const RUNTIME_FLAGS: readonly string[] = ["--no-code-cache", "--v8-flags=--expose-gc"];
+
 /** The flags baked into the binary for a device config (the site is embedded, not read). */
 export function bakedFlags(configDir: string, deviceConfigDir: string): string[] {
   const loaded = loadConfig({ dir: configDir, required: true, env: () => undefined });
@@ -92,7 +102,11 @@ async function main(): Promise<number> {
   const flags = bakedFlags(values.config!, values["device-config"]!);
   const denort = Deno.env.get("DENORT_BIN");
   Deno.mkdirSync(values.out!, { recursive: true });
-  console.log(`Permission flags baked in (from ${values.config}):\n  ${flags.join("\n  ")}`);
+  console.log(
+    `Flags baked in (permissions from ${values.config}):\n  ${
+      [...RUNTIME_FLAGS, ...flags].join("\n  ")
+    }`,
+  );
   if (denort) {
     console.log(
       `DENORT_BIN=${denort}: the runtime is not downloaded; this build checks the module graph, ` +
@@ -109,6 +123,7 @@ async function main(): Promise<number> {
       target,
       "--output",
       output,
+      ...RUNTIME_FLAGS,
       ...flags,
       entry,
       "run",
@@ -129,7 +144,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    Deno.writeTextFileSync(`${output}.flags`, flags.join("\n") + "\n");
+    Deno.writeTextFileSync(`${output}.flags`, [...RUNTIME_FLAGS, ...flags].join("\n") + "\n");
     const size = (Deno.statSync(output).size / 1048576).toFixed(1);
     console.log(
       `Built ${output} (${size} MiB, ${((performance.now() - t0) / 1000).toFixed(1)} s)` +
