@@ -44,10 +44,13 @@ export const webSection = z.strictObject({
   engine: z.enum(["serve", "guarded"]).default("guarded"),
   /** Limits that sandbox every request. Sizes in bytes, times in ms. */
   limits: z.strictObject({
-    /** Request line plus headers; beyond → 431. 0: only the runtime parser's own cap. */
-    headerSize: bytes().refine((n) => n === 0 || n >= 1024, "0, or at least 1024").default(
-      16 * 1024,
-    ),
+    /**
+     * Request line plus headers; beyond → 431. 0: the HTTP parser's own cap (64 KB or
+     * 100 headers → 400, before any Tern code runs), which costs nothing per request;
+     * a value enforces that exact limit on every request (the runtime then hands over
+     * every header, ~1 µs per request).
+     */
+    headerSize: bytes().refine((n) => n === 0 || n >= 1024, "0, or at least 1024").default(0),
     /** Request body, enforced while streaming; beyond → 413. */
     bodySize: bytes().default(1024 * 1024),
     /** Time for a handler to produce response headers (body read included); beyond → 408/503. */

@@ -5,21 +5,47 @@
  * - `tern_http_active_requests` / `tern_http_active_connections` gauges
  * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`
  *
- * Recording is two Map lookups and an array increment per request.
+ * Recording is one Map lookup by route (pattern strings, whose hash V8
+ * keeps), one by a number (method × 1000 + status) and an array increment:
+ * no string is built per request. Methods outside the standard seven count
+ * as "OTHER", so a client inventing methods cannot grow the metrics.
  */
 
 /** Histogram bucket bounds in seconds. */
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OTHER"];
 
-interface _Hist {
+function methodIndex(m: string): number {
+  switch (m) {
+    case "GET":
+      return 0;
+    case "HEAD":
+      return 1;
+    case "POST":
+      return 2;
+    case "PUT":
+      return 3;
+    case "PATCH":
+      return 4;
+    case "DELETE":
+      return 5;
+    case "OPTIONS":
+      return 6;
+    default:
+      return 7;
+  }
+}
+
+interface _Route {
+  /** method index × 1000 + status → count */
+  requests: Map<number, number>;
   counts: number[];
   sum: number;
   count: number;
 }
 
 export class WebMetrics {
-  #requests = new Map<string, number>();
-  #hist = new Map<string, _Hist>();
+  #routes = new Map<string, _Route>();
   /** Requests being handled now. */
   active = 0;
   /** Open sockets (guarded engine only; -1 when unknown). */
@@ -27,29 +53,31 @@ export class WebMetrics {
 
   /** Count one finished request; `ms` is the time to response headers. */
   record(method: string, route: string, status: number, ms: number): void {
-    const key = `${method}\u0000${route}\u0000${status}`;
-    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
-    let h = this.#hist.get(route);
-    if (!h) {
-      this.#hist.set(route, h = { counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 });
+    let r = this.#routes.get(route);
+    if (!r) {
+      this.#routes.set(
+        route,
+        r = { requests: new Map(), counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 },
+      );
     }
+    const key = methodIndex(method) * 1000 + status;
+    r.requests.set(key, (r.requests.get(key) ?? 0) + 1);
     const s = ms / 1000;
     for (let i = 0; i < BUCKETS.length; i++) {
       if (s <= BUCKETS[i]!) {
-        h.counts[i]!++;
+        r.counts[i]!++;
         break;
       }
     }
-    h.sum += s;
-    h.count++;
+    r.sum += s;
+    r.count++;
   }
 
   /** Requests counted for a route and status (tests, status page). */
   count(route: string, status?: number): number {
     let n = 0;
-    for (const [k, v] of this.#requests) {
-      const [, r, st] = k.split("\u0000");
-      if (r === route && (status === undefined || Number(st) === status)) n += v;
+    for (const [k, v] of this.#routes.get(route)?.requests ?? []) {
+      if (status === undefined || k % 1000 === status) n += v;
     }
     return n;
   }
@@ -59,13 +87,17 @@ export class WebMetrics {
     const out: string[] = [];
     out.push("# HELP tern_http_requests_total HTTP requests by method, route and status.");
     out.push("# TYPE tern_http_requests_total counter");
-    for (const [k, v] of this.#requests) {
-      const [m, r, s] = k.split("\u0000");
-      out.push(`tern_http_requests_total{method="${m}",route="${esc(r!)}",status="${s}"} ${v}`);
+    for (const [r, st] of this.#routes) {
+      for (const [k, v] of st.requests) {
+        const m = METHODS[Math.floor(k / 1000)];
+        out.push(
+          `tern_http_requests_total{method="${m}",route="${esc(r)}",status="${k % 1000}"} ${v}`,
+        );
+      }
     }
     out.push("# HELP tern_http_request_duration_seconds Time to response headers.");
     out.push("# TYPE tern_http_request_duration_seconds histogram");
-    for (const [r, h] of this.#hist) {
+    for (const [r, h] of this.#routes) {
       let cum = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cum += h.counts[i]!;

@@ -12,6 +12,7 @@
  * `match` returns the value and parameters, or `allowed` (the methods the
  * path has) when the path exists but the method does not (→ 405), or null.
  * Parameters are returned raw (still percent-encoded); the caller decodes.
+ * The match of a route without parameters is one shared, read-only object.
  */
 
 /** Result of {@linkcode Router.match}. */
@@ -30,7 +31,12 @@ interface _Entry<T> {
   value: T;
   pattern: string;
   names: string[];
+  /** For a route without parameters: the one match object every lookup returns. */
+  fixed?: { value: T; params: Record<string, string>; pattern: string };
 }
+
+/** The parameters of every fixed route (read-only: callers copy what they need). */
+const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, string>;
 
 const newNode = <T>(): _Node<T> => ({ statics: new Map(), methods: new Map() });
 
@@ -77,7 +83,7 @@ export class Router<T> {
     if (names.length === 0) {
       let m = this.#fixed.get(pattern);
       if (!m) this.#fixed.set(pattern, m = new Map());
-      m.set(method, { value, pattern, names });
+      m.set(method, { value, pattern, names, fixed: { value, params: NO_PARAMS, pattern } });
     }
   }
 
@@ -95,7 +101,7 @@ export class Router<T> {
     if (fixed) {
       const e = fixed.get(method) ?? fixed.get("*") ??
         (method === "HEAD" ? fixed.get("GET") : undefined);
-      if (e) return { value: e.value, params: {}, pattern: e.pattern };
+      if (e) return e.fixed!;
     }
     const segs = path.split("/");
     const values: string[] = [];

@@ -64,9 +64,22 @@ export function rawIndex(l: [string, string][], name: string): number {
   const len = name.length;
   for (let i = 0; i < l.length; i++) {
     const n = l[i]![0];
-    if (n.length === len && (n === name || n.toLowerCase() === name)) return i;
+    if (n.length === len && (n === name || startsLower(n, name))) return i;
   }
   return -1;
+}
+
+/**
+ * True when `s` starts with `prefix` (lowercase ASCII) ignoring ASCII case,
+ * without allocating a lowercased copy (this runs on every response).
+ */
+export function startsLower(s: string, prefix: string): boolean {
+  if (s.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 /**
@@ -85,8 +98,8 @@ const DOCUMENT_TYPES = [
 /** True when a response with this Content-Type is (or may be sniffed into) a document. */
 export function isDocumentType(type: string | null): boolean {
   if (type === null) return true;
-  for (const t of DOCUMENT_TYPES) {
-    if (type.length >= t.length && type.slice(0, t.length).toLowerCase() === t) return true;
+  for (let i = 0; i < DOCUMENT_TYPES.length; i++) {
+    if (startsLower(type, DOCUMENT_TYPES[i]!)) return true;
   }
   return false;
 }

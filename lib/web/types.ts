@@ -54,7 +54,7 @@ export interface WebAppOptions {
   clock?: Clock;
   /** Roles and inheritance. @default admin ⊃ user ⊃ public */
   roles?: Record<string, string[]>;
-  /** Request line + headers in bytes; 0 leaves it to the runtime's parser. @default 16384 */
+  /** Request line + headers in bytes; 0 leaves it to the runtime's parser (64 KB, 100 headers). @default 0 */
   headerSize?: number;
   /** @default 1048576 */
   bodySize?: number;

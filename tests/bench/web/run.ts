@@ -7,8 +7,8 @@
  * | Tern case | compared with |
  * |---|---|
  * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
- * | the same on the "serve" engine (plain Deno.serve, no slowloris guard) | bare, 12-byte body |
- * | the same with the lean config (headerSize 0, document-only headers) | bare, 12-byte body |
+ * | the same on the "serve" engine (serveEngine Deno.serve, no slowloris guard) | bare, 12-byte body |
+ * | the same with the strict config (exact 16 KB header check, nosniff on every response) | bare, 12-byte body |
  * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
  * | static 1 KB from memory | bare, the same 1 KB body |
  * | static 64 KB from memory | bare, the same 64 KB body |
@@ -94,8 +94,8 @@ if (import.meta.main) {
   const [bp, tp, gp, lp] = [freePort(), freePort(), freePort(), freePort()];
   const bare = await spawn("bare", bp);
   const tern = await spawn("tern", tp);
-  const plain = await spawn("tern", gp, "serve");
-  const lean = await spawn("tern", lp, "lean");
+  const serveEngine = await spawn("tern", gp, "serve");
+  const strict = await spawn("tern", lp, "strict");
   const pid = tern.child.pid;
   await new Promise((r) => setTimeout(r, 2000));
   const idle = rssMb(pid);
@@ -122,7 +122,7 @@ if (import.meta.main) {
       target: 0.75,
     },
     {
-      name: "action route, lean config",
+      name: "action route, strict config",
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${L}/action`,
@@ -183,14 +183,14 @@ if (import.meta.main) {
       );
     }
     console.log(`idle RSS ${idle.toFixed(1)} MB`);
-    for (const p of [bare, tern, plain, lean]) p.child.kill("SIGTERM");
-    await Promise.all([bare, tern, plain, lean].map((p) => p.child.status));
+    for (const p of [bare, tern, serveEngine, strict]) p.child.kill("SIGTERM");
+    await Promise.all([bare, tern, serveEngine, strict].map((p) => p.child.status));
     Deno.exit(0);
   }
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
-  for (const p of [bare, tern, plain, lean]) p.child.kill("SIGTERM");
-  await Promise.all([bare, tern, plain, lean].map((p) => p.child.status));
+  for (const p of [bare, tern, serveEngine, strict]) p.child.kill("SIGTERM");
+  await Promise.all([bare, tern, serveEngine, strict].map((p) => p.child.status));
 
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
@@ -211,9 +211,9 @@ ${ROUNDS} rounds, each a bare run then a Tern run; the pair with the median rati
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
 Tern runs as the real agent (database + web services, default local config, access log off);
 its default engine is "guarded" (slowloris, idle and socket guards); the "serve engine" row is the
-same agent with \`web.engine: "serve"\` (plain Deno.serve, without those guards);
-the "lean config" row has \`web.limits.headerSize: 0\` (only the parser's ~64 KB cap) and
-\`web.securityHeaders: "documents"\` (no nosniff header on non-HTML responses).
+same agent with \`web.engine: "serve"\` (serveEngine Deno.serve, without those guards);
+the "strict config" row has \`web.limits.headerSize: 16384\` (an exact header check on every
+request) and \`web.securityHeaders: "all"\` (nosniff on every response, a second header).
 RSS is the default agent's.
 
 | case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |

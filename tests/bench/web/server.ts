@@ -2,7 +2,7 @@
  * A server process for the web benchmark.
  * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else: 12 bytes,
  *   or 1 KB / 64 KB bytes at `/1k` and `/64k` (the same sizes as Tern's static cases).
- * - `tern PORT [default|serve|lean]`: the real agent (database + web services, default local
+ * - `tern PORT [default|serve|strict]`: the real agent (database + web services, default local
  *   config) with a device action `GET /action`, an exposed model holding one
  *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
  *   in the in-memory site. Prints one JSON line `{cookie, item}` when ready.
@@ -13,7 +13,7 @@ import { loadConfig } from "../../../lib/config/mod.ts";
 import type { DatabaseService } from "../../../lib/db/mod.ts";
 import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
 
-/** "default" (default config), "serve" (web.engine serve), "lean" (headerSize 0, document-only headers). */
+/** "default" (default config), "serve" (web.engine serve), "strict" (headerSize 16384, nosniff on every response). */
 const [mode, portArg, variant = "default"] = Deno.args;
 const port = Number(portArg);
 const BODY = "hello world\n";
@@ -38,8 +38,7 @@ if (mode === "bare") {
       web: {
         listen: [`http://127.0.0.1:${port}`],
         ...(variant === "serve" ? { engine: "serve" } : {}),
-        ...(variant === "lean" ? { limits: { headerSize: 0 }, securityHeaders: "documents" } : {}),
-        ...(variant === "docs" ? { securityHeaders: "documents" } : {}),
+        ...(variant === "strict" ? { limits: { headerSize: 16384 }, securityHeaders: "all" } : {}),
         auth: { iterations: 10_000 },
         api: { models: { Reading: { read: "user", write: "admin" } } },
       },
