@@ -7,7 +7,7 @@
  * | Tern case | compared with |
  * |---|---|
  * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
- * | the same on the "serve" engine (serveEngine Deno.serve, no slowloris guard) | bare, 12-byte body |
+ * | the same on the "serve" engine (plain Deno.serve, no slowloris guard) | bare, 12-byte body |
  * | the same with the strict config (exact 16 KB header check, nosniff on every response) | bare, 12-byte body |
  * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
  * | static 1 KB from memory | bare, the same 1 KB body |
@@ -211,7 +211,7 @@ ${ROUNDS} rounds, each a bare run then a Tern run; the pair with the median rati
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
 Tern runs as the real agent (database + web services, default local config, access log off);
 its default engine is "guarded" (slowloris, idle and socket guards); the "serve engine" row is the
-same agent with \`web.engine: "serve"\` (serveEngine Deno.serve, without those guards);
+same agent with \`web.engine: "serve"\` (plain Deno.serve, without those guards);
 the "strict config" row has \`web.limits.headerSize: 16384\` (an exact header check on every
 request) and \`web.securityHeaders: "all"\` (nosniff on every response, a second header).
 RSS is the default agent's.
