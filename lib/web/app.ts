@@ -19,7 +19,13 @@ import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import type { AccessLog } from "./access_log.ts";
 import { Roles } from "./auth/roles.ts";
-import { type BodyLimits, limitStream, tooLarge, WebContext } from "./context.ts";
+import {
+  type BodyLimits,
+  limitStream,
+  requestHeaderList,
+  tooLarge,
+  WebContext,
+} from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
 import { WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
@@ -43,38 +49,22 @@ const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const perf = performance;
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
 /**
- * Deno keeps a `Deno.serve` request's headers in the runtime until asked; its
- * `Headers` object reaches them through this internal slot, whose
- * `headerList` is the raw `[name, value][]` as received. Summing that is
- * exact and skips the sorted, combined copy that iterating `Headers` builds
- * (~3 µs per request). Any other request (or a runtime without the slot)
- * falls back to iterating.
- */
-const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
-  s.description === "header target"
-);
-
-/**
  * Request line plus header bytes (name, value, ": " and CRLF per header).
- * When the raw list was available it is kept on `ctx.rawHeaders` (later
- * readers then scan it instead of asking the runtime once per name).
+ * The raw list, when available, is kept on `ctx.rawHeaders` (later readers
+ * then scan it instead of asking the runtime once per name).
  */
 export function headerBytes(req: Request, ctx?: { rawHeaders?: [string, string][] }): number {
   let size = req.method.length + req.url.length;
-  const h = req.headers;
-  const list = HEADER_TARGET === undefined
-    ? undefined
-    : (h as unknown as Record<symbol, { headerList?: unknown } | null>)[HEADER_TARGET]
-      ?.headerList;
-  if (Array.isArray(list)) {
-    if (ctx) ctx.rawHeaders = list as [string, string][];
+  const list = requestHeaderList(req);
+  if (list !== undefined) {
+    if (ctx) ctx.rawHeaders = list;
     for (let i = 0; i < list.length; i++) {
-      const e = list[i] as [string, string];
+      const e = list[i]!;
       size += e[0].length + e[1].length + 4;
     }
     return size;
   }
-  for (const [k, v] of h) size += k.length + v.length + 4;
+  for (const [k, v] of req.headers) size += k.length + v.length + 4;
   return size;
 }
 
@@ -295,8 +285,13 @@ export class WebApp {
     const route = m.value;
     ctx.route = m.pattern;
     for (const k in m.params) {
+      const v = m.params[k]!;
+      if (!v.includes("%")) {
+        ctx.params[k] = v;
+        continue;
+      }
       try {
-        ctx.params[k] = decodeURIComponent(m.params[k]!);
+        ctx.params[k] = decodeURIComponent(v);
       } catch {
         return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
       }

@@ -1,10 +1,14 @@
 import assert from "node:assert/strict";
 import { headerBytes } from "./app.ts";
+import { requestHeaderList } from "./context.ts";
 
 Deno.test("headerBytes of a real Deno.serve request is the exact header size", async () => {
   let got = -1;
   let want = -1;
+  let raw: unknown;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    // The fast path reads Deno's internal header slot: fail loudly if an upgrade removes it.
+    raw = requestHeaderList(req);
     got = headerBytes(req);
     want = req.method.length + req.url.length;
     for (const [k, v] of req.headers) want += k.length + v.length + 4;
@@ -17,6 +21,7 @@ Deno.test("headerBytes of a real Deno.serve request is the exact header size", a
     await r.text();
     assert.ok(want > 5000);
     assert.equal(got, want);
+    assert.ok(Array.isArray(raw), "the runtime exposes the raw request header list");
   } finally {
     await server.shutdown();
   }

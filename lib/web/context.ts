@@ -35,6 +35,28 @@ export interface BodyLimits {
   uploadSize: number;
 }
 
+/**
+ * Deno keeps a request's headers in an internal slot of its `Headers`
+ * object ("header target"), whose `headerList` is the raw `[name, value][]`
+ * as received (names as the client spelled them, duplicates separate); for
+ * a `Deno.serve` request the runtime fills it on first use with one call.
+ * Scanning it in JS skips the WebIDL conversions every `Headers.get` does
+ * and the sorted, combined copy iteration builds. Undefined on a runtime
+ * without the slot (callers then use `Headers`); a test fails loudly then.
+ */
+const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
+  s.description === "header target"
+);
+
+/** The raw header list of a request, or undefined when the runtime does not expose it. */
+export function requestHeaderList(req: Request): [string, string][] | undefined {
+  if (HEADER_TARGET === undefined) return undefined;
+  const list = (req.headers as unknown as Record<symbol, { headerList?: unknown } | null>)[
+    HEADER_TARGET
+  ]?.headerList;
+  return Array.isArray(list) ? list as [string, string][] : undefined;
+}
+
 export class WebContext {
   /** Route parameters, percent-decoded. `*` holds the tail of a prefix route. */
   params: Record<string, string> = {};
@@ -49,7 +71,7 @@ export class WebContext {
   bodyPending = false;
   /**
    * @internal The request headers as the runtime received them (names as
-   * the client spelled them, duplicates separate), when the header-size check obtained them.
+   * the client spelled them, duplicates separate), once something read them.
    */
   rawHeaders: [string, string][] | undefined;
   #url: URL | undefined;
@@ -75,7 +97,7 @@ export class WebContext {
    * into the runtime per name.
    */
   header(name: string): string | null {
-    const raw = this.rawHeaders;
+    const raw = this.rawHeaders ??= requestHeaderList(this.req);
     if (raw === undefined) return this.req.headers.get(name);
     let out: string | null = null;
     const len = name.length;

@@ -103,9 +103,8 @@ export class Router<T> {
         (method === "HEAD" ? fixed.get("GET") : undefined);
       if (e) return e.fixed!;
     }
-    const segs = path.split("/");
     const values: string[] = [];
-    const found = this.#walk(this.#root, segs, 1, values);
+    const found = this.#walk(this.#root, path, 1, values);
     if (!found) return null;
     const e = pick(found.methods, method);
     if (!e) return { value: undefined, allowed: allowedOf(found.methods) };
@@ -115,30 +114,33 @@ export class Router<T> {
     return { value: e.value, params, pattern: e.pattern };
   }
 
+  /** Match the segment starting at `pos` (just after a "/"); past the end: the path is consumed. */
   #walk(
     node: _Node<T>,
-    segs: string[],
-    i: number,
+    path: string,
+    pos: number,
     values: string[],
   ): { methods: Map<string, _Entry<T>>; tailValue?: string } | null {
-    if (i === segs.length) {
+    if (pos > path.length) {
       if (node.methods.size > 0) return { methods: node.methods };
       if (node.tail) return { methods: node.tail.methods, tailValue: "" };
       return null;
     }
-    const seg = segs[i]!;
+    let end = path.indexOf("/", pos);
+    if (end < 0) end = path.length;
+    const seg = path.slice(pos, end);
     const child = node.statics.get(seg);
     if (child) {
-      const r = this.#walk(child, segs, i + 1, values);
+      const r = this.#walk(child, path, end + 1, values);
       if (r) return r;
     }
     if (node.param && seg !== "") {
       values.push(seg);
-      const r = this.#walk(node.param.node, segs, i + 1, values);
+      const r = this.#walk(node.param.node, path, end + 1, values);
       if (r) return r;
       values.pop();
     }
-    if (node.tail) return { methods: node.tail.methods, tailValue: segs.slice(i).join("/") };
+    if (node.tail) return { methods: node.tail.methods, tailValue: path.slice(pos) };
     return null;
   }
 
