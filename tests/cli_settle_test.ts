@@ -10,12 +10,12 @@ import assert from "node:assert/strict";
 import { RUNTIME_FLAGS } from "../deploy/compile.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const runTs = new URL("../lib/cli/run.ts", import.meta.url).href;
+const settleTs = new URL("../lib/cli/_settle.ts", import.meta.url).href;
 
 // Grow the heap with ~30 MB of short-lived objects (like a start: config
 // schemas, parsed files), keep a little, then settle.
 const SCRIPT = `
-import { settleHeap } from ${JSON.stringify(runTs)};
+import { settleHeap } from ${JSON.stringify(settleTs)};
 let keep = [];
 for (let i = 0; i < 300; i++) {
   const batch = Array.from({ length: 1000 }, (_, j) => ({ i, j, s: "x".repeat(64) + j }));

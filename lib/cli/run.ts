@@ -15,6 +15,7 @@ import {
 import { isPermanent, type ServiceFactory } from "../service.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { buildLogHub, loadFromFlags } from "./_setup.ts";
+import { settleHeap, settleWhenIdle } from "./_settle.ts";
 
 /** Options of {@linkcode runAgent}. */
 export interface RunOptions {
@@ -24,22 +25,6 @@ export interface RunOptions {
   onStarted?: (agent: Agent) => void;
   /** Skip the permission check (in-process tests that run with -A anyway). @default false */
   skipPermissionCheck?: boolean;
-}
-
-/**
- * One memory-reducing full GC (V8's "last resort" collection): frees what only
- * the start or a reload needed (config schemas and files, module loading) and
- * shrinks the young generation the start grew, giving those pages back to the
- * OS (about 10 MB of an 80 MB agent). Needs `--v8-flags=--expose-gc`, which
- * compiled binaries and the start task pass (`RUNTIME_FLAGS` in
- * deploy/compile.ts); without it, does nothing and returns false. Synchronous,
- * a few tens of ms: for after the start and after a reload, never per request.
- */
-export function settleHeap(): boolean {
-  const gc = (globalThis as { gc?: (options?: unknown) => void }).gc;
-  if (typeof gc !== "function") return false;
-  gc({ type: "major", execution: "sync", flavor: "last-resort" });
-  return true;
 }
 
 /** Start the agent for `loaded` and serve until a stop signal; returns the exit code. */
@@ -114,10 +99,15 @@ export async function runAgent(
     }
     return EXIT.failure;
   }
+  // Give back what only the start needed, and again after each burst of work.
   settleHeap();
+  const settling = new AbortController();
+  const settled = settleWhenIdle({ signal: settling.signal });
   options.onStarted?.(agent);
 
   const signal = await stop.promise;
+  settling.abort();
+  await settled;
   log.info("Stop signal received", { signal });
   const inTime = await agent.stop();
   unlisten();
