@@ -20,6 +20,8 @@
  * 30 s after-load wait and does not write the results file; `WEB_BENCH_ROUNDS=1` for fewer rounds.
  */
 
+import { RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 3);
 const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 5);
 const CONNS = 32;
@@ -38,7 +40,16 @@ function freePort(): number {
 
 async function spawn(mode: string, port: number, variant = "default") {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}server.ts`, mode, String(port), variant],
+    // Tern runs with the runtime flags of the start task and compiled binaries.
+    args: [
+      "run",
+      "-A",
+      ...(mode === "tern" ? RUNTIME_FLAGS : []),
+      `${here}server.ts`,
+      mode,
+      String(port),
+      variant,
+    ],
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
