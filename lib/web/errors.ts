@@ -25,19 +25,27 @@ export interface HttpErrorOptions {
   cause?: unknown;
 }
 
-/** An error meant for the client: its status, code and message are sent as they are. */
+/**
+ * An error meant for the client: its status, code and message are sent as
+ * they are. It is control flow, not a bug, so it carries no stack trace:
+ * capturing one is most of what a throw costs, and a client hammering a
+ * 401 or 404 should cost the device little.
+ */
 export class HttpError extends Error {
-  override readonly name = "HttpError";
+  override readonly name: "HttpError";
+  readonly status: number;
+  readonly code: string;
   readonly fields?: FieldProblem[];
   readonly headers?: Record<string, string>;
 
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-    options: HttpErrorOptions = {},
-  ) {
+  constructor(status: number, code: string, message: string, options: HttpErrorOptions = {}) {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    Error.stackTraceLimit = limit;
+    this.name = "HttpError";
+    this.status = status;
+    this.code = code;
     if (options.fields) this.fields = options.fields;
     if (options.headers) this.headers = options.headers;
   }

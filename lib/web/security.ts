@@ -82,6 +82,31 @@ export function startsLower(s: string, prefix: string): boolean {
   return true;
 }
 
+const FAST = Object.getOwnPropertySymbols(new Response("x"));
+const FAST_STATUS = FAST.find((s) => s.description === "serve fast status");
+const FAST_KIND = FAST.find((s) => s.description === "serve fast header kind");
+const FAST_TYPE = FAST.find((s) => s.description === "serve fast content type");
+
+/**
+ * Deno marks a response it can send on its fastest path — status 200, a
+ * string or bytes body, no header but the content type — in internal slots,
+ * and drops the mark as soon as anyone reads `response.headers`. For such a
+ * response this returns its content type (null: none) without touching the
+ * headers; for any other response, or a runtime without the slots,
+ * undefined. Leaving a data response untouched keeps it on that path.
+ */
+export function fastStaticType(res: Response): string | null | undefined {
+  if (FAST_STATUS === undefined || FAST_KIND === undefined || FAST_TYPE === undefined) {
+    return undefined;
+  }
+  const r = res as unknown as Record<symbol, unknown>;
+  if (r[FAST_STATUS] !== 200) return undefined;
+  const kind = r[FAST_KIND];
+  if (kind === 1) return "text/plain;charset=UTF-8";
+  if (kind === 2) return typeof r[FAST_TYPE] === "string" ? r[FAST_TYPE] as string : undefined;
+  return kind === 0 ? null : undefined;
+}
+
 /**
  * Types a browser renders as a document, where a script can run: HTML,
  * XHTML, SVG and XML (XSLT). A response without a type counts too (it gets
@@ -125,6 +150,10 @@ export class SecurityHeaders {
    * Appending to a fresh response is far cheaper in Deno than a headers init.
    */
   apply(res: Response, secure: boolean): Response {
+    if (this.scope === "documents" && !secure) {
+      const fast = fastStaticType(res);
+      if (typeof fast === "string" && !isDocumentType(fast)) return res; // nothing to add
+    }
     if (res.status === 101) return res;
     const raw = rawList(res.headers);
     if (raw !== undefined) {

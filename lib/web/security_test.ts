@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { rawList, SecurityHeaders } from "./security.ts";
+import { fastStaticType, rawList, SecurityHeaders } from "./security.ts";
 
 const CSP = "default-src 'self'";
 
@@ -55,4 +55,24 @@ Deno.test("immutable headers are copied, and a CSP no header may carry is refuse
   assert.notEqual(out, err);
   assert.equal(out.headers.get("x-content-type-options"), "nosniff");
   assert.throws(() => new SecurityHeaders("default-src 'self'\r\nX-Evil: 1"), TypeError);
+});
+
+Deno.test("a plain data response is left untouched, on the runtime's fastest path", () => {
+  const res = new Response("hello");
+  assert.equal(
+    fastStaticType(res),
+    "text/plain;charset=UTF-8",
+    "the runtime exposes the fast-path slots",
+  );
+  assert.equal(fastStaticType(Response.json({})), "application/json");
+  assert.equal(fastStaticType(new Response(new Uint8Array(1))), null);
+  assert.equal(fastStaticType(new Response("x", { status: 404 })), undefined);
+  const out = new SecurityHeaders(CSP).apply(res, false);
+  assert.equal(out, res);
+  assert.equal(fastStaticType(out), "text/plain;charset=UTF-8", "still on the fast path");
+  const html = new SecurityHeaders(CSP).apply(
+    new Response("<p>", { headers: { "content-type": "text/html" } }),
+    false,
+  );
+  assert.equal(html.headers.get("content-security-policy"), CSP);
 });
