@@ -21,6 +21,10 @@ import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
 
+// No generated (eval'd) parser per object schema: config is parsed once at
+// start, and the compiled parsers would stay resident (about 1 MB).
+z.config({ jitless: true });
+
 export const configSchema = z.strictObject({
   agent: agentSection,
   log: logSection,
