@@ -317,10 +317,7 @@ export class WebApp {
         (ctx as { limits: BodyLimits }).limits = { ...this.#limits, bodySize: route.bodySize };
       }
     }
-    if (
-      route.auth && this.authenticator &&
-      (ctx.header("cookie") !== null || ctx.header("authorization") !== null)
-    ) {
+    if (route.auth && this.authenticator) {
       const user = this.authenticator.authenticate(req, ctx);
       if (user instanceof Promise) {
         return user.then((u) => {

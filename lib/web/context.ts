@@ -57,6 +57,29 @@ export function requestHeaderList(req: Request): [string, string][] | undefined 
   return Array.isArray(list) ? list as [string, string][] : undefined;
 }
 
+/**
+ * A `Deno.serve` request keeps its runtime-side state in an internal slot
+ * ("request") whose `header(name)` asks the runtime for one header. Unlike
+ * `req.headers`, that does not hand the whole header list to JavaScript —
+ * and once a handler has exposed `req.headers`, Deno sends the response on
+ * a slower, promise-based path. Undefined when the slot or method is missing.
+ */
+const REQUEST_SLOT = Object.getOwnPropertySymbols(new Request("http://x/")).find((s) =>
+  s.description === "request"
+);
+
+function runtimeHeader(req: Request, name: string): string | null | undefined {
+  if (REQUEST_SLOT === undefined) return undefined;
+  const inner = (req as unknown as Record<symbol, { header?: unknown } | undefined>)[REQUEST_SLOT];
+  if (typeof inner?.header !== "function") return undefined;
+  try {
+    const v = (inner.header as (n: string) => unknown)(name);
+    return typeof v === "string" ? v : null;
+  } catch {
+    return undefined; // closed request: let Headers answer (or throw) as usual
+  }
+}
+
 export class WebContext {
   /** Route parameters, percent-decoded. `*` holds the tail of a prefix route. */
   params: Record<string, string> = {};
@@ -92,13 +115,19 @@ export class WebContext {
   ) {}
 
   /**
-   * A request header (`name` lowercase), like `req.headers.get(name)`, but
-   * from the raw list when the app has it: one scan in JS instead of a call
-   * into the runtime per name.
+   * A request header (`name` lowercase), like `req.headers.get(name)`: from
+   * the raw list when something already fetched it (one scan in JS), else one
+   * header from the runtime without exposing the others.
    */
   header(name: string): string | null {
-    const raw = this.rawHeaders ??= requestHeaderList(this.req);
-    if (raw === undefined) return this.req.headers.get(name);
+    let raw = this.rawHeaders;
+    if (raw === undefined) {
+      // One header from the runtime, without exposing the rest (see runtimeHeader).
+      const one = runtimeHeader(this.req, name);
+      if (one !== undefined) return one;
+      raw = this.rawHeaders = requestHeaderList(this.req);
+      if (raw === undefined) return this.req.headers.get(name);
+    }
     let out: string | null = null;
     const len = name.length;
     for (let i = 0; i < raw.length; i++) {
