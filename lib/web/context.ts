@@ -36,44 +36,52 @@ export interface BodyLimits {
 }
 
 /**
- * Deno keeps a request's headers in an internal slot of its `Headers`
- * object ("header target"), whose `headerList` is the raw `[name, value][]`
- * as received (names as the client spelled them, duplicates separate); for
- * a `Deno.serve` request the runtime fills it on first use with one call.
- * Scanning it in JS skips the WebIDL conversions every `Headers.get` does
- * and the sorted, combined copy iteration builds. Undefined on a runtime
- * without the slot (callers then use `Headers`); a test fails loudly then.
+ * A `Deno.serve` request keeps its runtime-side state in an internal slot
+ * ("request"): its `header(name)` asks the runtime for one header and its
+ * `headerList` for all of them as the raw `[name, value][]` received (names
+ * as the client spelled them, duplicates separate). Neither hands JavaScript
+ * a `Headers` object — and once a handler has exposed `req.headers`, Deno
+ * sends the response on a slower, promise-based path. A request built in JS
+ * keeps the same raw list in its `Headers` ("header target" slot). Both
+ * fall back to `Headers` on a runtime without the slots; tests fail loudly
+ * then (lib/web/app_test.ts).
  */
+const REQUEST_SLOT = Object.getOwnPropertySymbols(new Request("http://x/")).find((s) =>
+  s.description === "request"
+);
 const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
   s.description === "header target"
 );
 
+type _Inner = { header?: unknown; headerList?: unknown } | undefined;
+
+function inner(req: Request): _Inner {
+  return REQUEST_SLOT === undefined
+    ? undefined
+    : (req as unknown as Record<symbol, _Inner>)[REQUEST_SLOT];
+}
+
 /** The raw header list of a request, or undefined when the runtime does not expose it. */
 export function requestHeaderList(req: Request): [string, string][] | undefined {
+  let list: unknown;
+  try {
+    list = inner(req)?.headerList;
+  } catch {
+    list = undefined; // closed request
+  }
+  if (Array.isArray(list)) return list as [string, string][];
   if (HEADER_TARGET === undefined) return undefined;
-  const list = (req.headers as unknown as Record<symbol, { headerList?: unknown } | null>)[
+  list = (req.headers as unknown as Record<symbol, { headerList?: unknown } | null>)[
     HEADER_TARGET
   ]?.headerList;
   return Array.isArray(list) ? list as [string, string][] : undefined;
 }
 
-/**
- * A `Deno.serve` request keeps its runtime-side state in an internal slot
- * ("request") whose `header(name)` asks the runtime for one header. Unlike
- * `req.headers`, that does not hand the whole header list to JavaScript —
- * and once a handler has exposed `req.headers`, Deno sends the response on
- * a slower, promise-based path. Undefined when the slot or method is missing.
- */
-const REQUEST_SLOT = Object.getOwnPropertySymbols(new Request("http://x/")).find((s) =>
-  s.description === "request"
-);
-
 function runtimeHeader(req: Request, name: string): string | null | undefined {
-  if (REQUEST_SLOT === undefined) return undefined;
-  const inner = (req as unknown as Record<symbol, { header?: unknown } | undefined>)[REQUEST_SLOT];
-  if (typeof inner?.header !== "function") return undefined;
+  const i = inner(req);
+  if (typeof i?.header !== "function") return undefined;
   try {
-    const v = (inner.header as (n: string) => unknown)(name);
+    const v = (i.header as (n: string) => unknown)(name);
     return typeof v === "string" ? v : null;
   } catch {
     return undefined; // closed request: let Headers answer (or throw) as usual
@@ -137,6 +145,11 @@ export class WebContext {
       out = out === null ? v : `${out}, ${v}`;
     }
     return out;
+  }
+
+  /** All request headers as received (fetched from the runtime once, then kept). */
+  headerList(): [string, string][] | undefined {
+    return this.rawHeaders ??= requestHeaderList(this.req);
   }
 
   /** The parsed URL (created on first use). */
