@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
+import { RUNTIME_FLAGS } from "../deploy/compile.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const denoJson = JSON.parse(Deno.readTextFileSync(resolve(root, "deno.json")));
@@ -24,6 +25,8 @@ Deno.test("the start task holds exactly what the default config needs, scoped", 
   assert.doesNotMatch(start, /(^|\s)(-A|--allow-all)(\s|$)/);
   const flags = flagsOf(start);
   for (const [k, v] of flags) assert.ok(!v.includes("*"), `--allow-${k} is unscoped`);
+  // The same runtime flags as a compiled binary (small resident set).
+  for (const f of RUNTIME_FLAGS) assert.ok(start.split(/\s+/).includes(f), `start task lacks ${f}`);
   const needs = derivePermissions(defaultConfig(), {
     configDir: resolve(root, "config"),
     stateDir: resolve(root, "state"),

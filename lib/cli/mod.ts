@@ -16,6 +16,7 @@ import { tokenCommand, userCommand } from "../web/mod.ts";
 
 export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 export { runAgent, type RunOptions } from "./run.ts";
+export { settleHeap, settleWhenIdle } from "./_settle.ts";
 export { buildLogHub, loadFromFlags } from "./_setup.ts";
 export { VERSION } from "./config_commands.ts";
 

@@ -9,6 +9,7 @@
  */
 
 import { Agent } from "../../../lib/agent.ts";
+import { settleHeap, settleWhenIdle } from "../../../lib/cli/mod.ts";
 import { loadConfig } from "../../../lib/config/mod.ts";
 import type { DatabaseService } from "../../../lib/db/mod.ts";
 import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
@@ -84,8 +85,13 @@ if (mode === "bare") {
   await setup.body?.cancel();
   const list = await (await fetch(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } }))
     .json();
+  // As `tern run` does after start (needs --v8-flags=--expose-gc, which run.ts passes).
+  settleHeap();
+  const settling = new AbortController();
+  void settleWhenIdle({ signal: settling.signal });
   console.log(JSON.stringify({ ready: true, cookie, item: list.items[0]._key }));
   Deno.addSignalListener("SIGTERM", async () => {
+    settling.abort();
     await agent.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     Deno.exit(0);
