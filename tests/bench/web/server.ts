@@ -1,7 +1,9 @@
 /**
  * A server process for the web benchmark.
  * - `bare PORT`: `Deno.serve` answering a fixed body, nothing else: 12 bytes,
- *   or 1 KB / 64 KB bytes at `/1k` and `/64k` (the same sizes as Tern's static cases).
+ *   or 1 KB / 64 KB bytes at `/1k` and `/64k` (the same sizes as Tern's static cases);
+ *   at `/json`, the minimum of an authenticated JSON answer (cookie read, content type
+ *   and no-store), as a reference for the API row.
  * - `tern PORT [default|serve|strict]`: the real agent (database + web services, default local
  *   config) with a device action `GET /action`, an exposed model holding one
  *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
@@ -18,6 +20,18 @@ import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
 const [mode, portArg, variant = "default"] = Deno.args;
 const port = Number(portArg);
 const BODY = "hello world\n";
+/** As long as the API row's answer (one Reading item with its metadata). */
+const ITEM_JSON = JSON.stringify({
+  item: {
+    sensor: "s1",
+    time: "2026-01-01T00:00:00.000Z",
+    value: 21.5,
+    created: "2026-11-26T01:25:44.240Z",
+    updated: "2026-11-26T01:25:44.240Z",
+    _version: 1,
+    _key: "WyJTZW5zb3IjczEiLCJSZWFkaW5nIzIwMjYtMDEtMDFUMDA6MDA6MDAuMDAwWiJd",
+  },
+});
 
 if (mode === "bare") {
   const k1 = crypto.getRandomValues(new Uint8Array(1024));
@@ -26,6 +40,14 @@ if (mode === "bare") {
     const u = req.url;
     if (u.endsWith("/1k")) return new Response(k1);
     if (u.endsWith("/64k")) return new Response(k64);
+    if (u.endsWith("/json")) {
+      // The least an authenticated JSON answer costs on this runtime: read the cookie, send a
+      // JSON body of the API row's size with its content type and no-store (two headers).
+      if (req.headers.get("cookie") === null) return new Response(null, { status: 401 });
+      return new Response(ITEM_JSON, {
+        headers: { "content-type": "application/json", "cache-control": "no-store" },
+      });
+    }
     return new Response(BODY);
   });
   console.log(JSON.stringify({ ready: true }));
