@@ -69,6 +69,15 @@ export function writeEntry(root: string): string {
  */
 export const RUNTIME_FLAGS: readonly string[] = ["--no-code-cache", "--v8-flags=--expose-gc"];
 
+/**
+ * Environment the agent should start with (the start task and the systemd
+ * unit set it; a binary cannot set it for itself): glibc keeps one malloc
+ * arena per runtime thread and never gives their freed pages back, so a
+ * burst of requests left the agent ~70 MB larger for good; with two arenas
+ * it returns to within a few MB of idle, at no measured throughput cost.
+ */
+export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
+
 /** The flags baked into the binary for a device config (the site is embedded, not read). */
 export function bakedFlags(configDir: string, deviceConfigDir: string): string[] {
   const loaded = loadConfig({ dir: configDir, required: true, env: () => undefined });

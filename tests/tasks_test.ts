@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
-import { RUNTIME_FLAGS } from "../deploy/compile.ts";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const denoJson = JSON.parse(Deno.readTextFileSync(resolve(root, "deno.json")));
@@ -27,6 +27,16 @@ Deno.test("the start task holds exactly what the default config needs, scoped", 
   for (const [k, v] of flags) assert.ok(!v.includes("*"), `--allow-${k} is unscoped`);
   // The same runtime flags as a compiled binary (small resident set).
   for (const f of RUNTIME_FLAGS) assert.ok(start.split(/\s+/).includes(f), `start task lacks ${f}`);
+  for (const [k, v] of Object.entries(RUNTIME_ENV)) {
+    assert.ok(
+      start.startsWith(`${k}=${v} `) || start.includes(` ${k}=${v} `),
+      `start task lacks ${k}`,
+    );
+  }
+  const unit = Deno.readTextFileSync(resolve(root, "deploy/systemd/tern.service"));
+  for (const [k, v] of Object.entries(RUNTIME_ENV)) {
+    assert.match(unit, new RegExp(`Environment=${k}=${v}`));
+  }
   const needs = derivePermissions(defaultConfig(), {
     configDir: resolve(root, "config"),
     stateDir: resolve(root, "state"),

@@ -20,7 +20,7 @@
  * 30 s after-load wait and does not write the results file; `WEB_BENCH_ROUNDS=1` for fewer rounds.
  */
 
-import { RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 3);
 const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 5);
@@ -50,6 +50,8 @@ async function spawn(mode: string, port: number, variant = "default") {
       String(port),
       variant,
     ],
+    // ... and their environment (both servers: it does not change throughput).
+    env: { ...RUNTIME_ENV },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -256,7 +258,8 @@ and two response headers (content type and \`no-store\`), not SQLite. The "refer
 Tern: it is bare \`Deno.serve\` reading the cookie and answering the same JSON with the same two
 headers, i.e. the most the API row could reach on this runtime — a response with any header besides
 its content type leaves Deno's fastest send path. The idle RSS is the agent's (database + web)
-under \`deno run\` with the runtime flags of the start task and the binaries.
+under \`deno run\` with the runtime flags and environment of the start task (\`RUNTIME_FLAGS\`,
+\`RUNTIME_ENV\` in deploy/compile.ts: no code cache, a heap settle once idle, two malloc arenas).
 `;
   const out = new URL("../results/web.md", import.meta.url).pathname;
   Deno.writeTextFileSync(out, md);
