@@ -33,6 +33,8 @@ export function settleHeap(): boolean {
 export interface HeapUsage {
   heapUsed: number;
   heapTotal: number;
+  /** Resident set size; growth here also counts (V8 pages a burst committed). */
+  rss?: number;
 }
 
 /** Options of {@linkcode settleWhenIdle}. */
@@ -54,8 +56,8 @@ export interface SettleOptions {
 }
 
 /**
- * Every `interval`, settle the heap when it grew by `growth` since the last
- * settle and the process allocated less than `quiet` since the previous look
+ * Every `interval`, settle the heap when it (or the RSS, by twice `growth`)
+ * grew by `growth` since the last settle and the process allocated less than `quiet` since the previous look
  * (idle: under load it allocates megabytes a second, and a full GC then would
  * only pause requests). Resolves when `signal` aborts; at once without `gc`.
  */
@@ -70,8 +72,10 @@ export async function settleWhenIdle(options: SettleOptions = {}): Promise<void>
     settle = settleHeap,
   } = options;
   if (!options.settle && typeof (globalThis as { gc?: unknown }).gc !== "function") return;
-  let base = usage().heapTotal;
-  let last = usage().heapUsed;
+  const first = usage();
+  let base = first.heapTotal;
+  let baseRss = first.rss ?? 0;
+  let last = first.heapUsed;
   while (!signal?.aborted) {
     try {
       await clock.sleep(interval, signal);
@@ -81,10 +85,14 @@ export async function settleWhenIdle(options: SettleOptions = {}): Promise<void>
     const now = usage();
     const idle = Math.abs(now.heapUsed - last) < quiet;
     last = now.heapUsed;
-    if (idle && now.heapTotal > base + growth) {
+    const grew = now.heapTotal > base + growth ||
+      (now.rss !== undefined && now.rss > baseRss + 2 * growth);
+    if (idle && grew) {
       if (!settle()) return;
       const after = usage();
       base = after.heapTotal;
+      // What a GC cannot return (malloc'd runtime memory) raises the bar: no settle loop.
+      baseRss = after.rss ?? 0;
       last = after.heapUsed;
     }
   }

@@ -61,6 +61,32 @@ Deno.test("settleWhenIdle settles once the heap grew and the process went quiet"
   assert.equal(clock.pending, 0);
 });
 
+Deno.test("settleWhenIdle also settles after the RSS grew, once, not in a loop", async () => {
+  const clock = new FakeClock();
+  const heap: HeapUsage = { heapUsed: 11 * MB, heapTotal: 12 * MB, rss: 70 * MB };
+  let settles = 0;
+  const stop = new AbortController();
+  const loop = settleWhenIdle({
+    clock,
+    usage: () => ({ ...heap }),
+    settle: () => {
+      settles++;
+      heap.rss = 80 * MB; // the GC returned its pages; malloc kept 10 MB
+      return true;
+    },
+    signal: stop.signal,
+    interval: 1000,
+  });
+  await clock.waitForSleepers();
+  heap.rss = 140 * MB; // a burst grew the process, not the measured heap
+  await clock.advance(1000);
+  assert.equal(settles, 1);
+  await clock.advance(10_000);
+  assert.equal(settles, 1, "what the GC cannot return does not trigger more settles");
+  stop.abort();
+  await loop;
+});
+
 Deno.test("settleWhenIdle returns at once when gc is not exposed", async () => {
   // The test runner has no --expose-gc: with the default settle the loop never starts.
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, "undefined");
