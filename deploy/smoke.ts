@@ -1,6 +1,7 @@
 /**
- * Smoke test of a real agent process: start it with exactly the permission
- * flags its config needs (production flags, never -A), wait until every
+ * Smoke test of a real agent process: start it as a binary runs — the
+ * runtime flags and environment of deploy/compile.ts and exactly the
+ * permission flags its config needs (production flags, never -A) — wait until every
  * service is running, check `/api/health` when the web server is on, send
  * SIGTERM and require a clean stop with exit 0.
  *
@@ -12,6 +13,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "./compile.ts";
 
 /** Options of {@linkcode smoke}. */
 export interface SmokeOptions {
@@ -48,6 +50,7 @@ export async function smoke(options: SmokeOptions = {}): Promise<boolean> {
     "run",
     "--quiet",
     "--no-prompt",
+    ...RUNTIME_FLAGS,
     ...flags,
     join(root, "main.ts"),
     "run",
@@ -66,7 +69,7 @@ export async function smoke(options: SmokeOptions = {}): Promise<boolean> {
     stdin: "null",
     stdout: "inherit",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...RUNTIME_ENV },
   }).spawn();
   const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
   let text = "";
