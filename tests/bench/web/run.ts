@@ -23,7 +23,7 @@
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 3);
-const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 5);
+const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 7);
 const CONNS = 32;
 const here = new URL(".", import.meta.url).pathname;
 const FILTER: string[] = [];
