@@ -3,7 +3,8 @@
  * - `tern_http_requests_total{method,route,status}` counter
  * - `tern_http_request_duration_seconds{route}` histogram (time to response headers)
  * - `tern_http_active_requests` / `tern_http_active_connections` gauges
- * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`
+ * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`,
+ *   `tern_process_heap_total_bytes`, `tern_process_external_bytes`
  *
  * Recording is one Map lookup by route (pattern strings, whose hash V8
  * keeps), one by a number (method × 1000 + status) and an array increment:
@@ -124,6 +125,14 @@ export class WebMetrics {
     out.push("# HELP tern_process_heap_used_bytes V8 heap in use.");
     out.push("# TYPE tern_process_heap_used_bytes gauge");
     out.push(`tern_process_heap_used_bytes ${mem.heapUsed}`);
+    out.push("# HELP tern_process_heap_total_bytes V8 heap committed.");
+    out.push("# TYPE tern_process_heap_total_bytes gauge");
+    out.push(`tern_process_heap_total_bytes ${mem.heapTotal}`);
+    out.push(
+      "# HELP tern_process_external_bytes Memory of JS objects outside the V8 heap (buffers).",
+    );
+    out.push("# TYPE tern_process_external_bytes gauge");
+    out.push(`tern_process_external_bytes ${mem.external}`);
     return out.join("\n") + "\n";
   }
 }

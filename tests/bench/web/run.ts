@@ -210,6 +210,11 @@ if (import.meta.main) {
   }
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
+  // Where the memory is then, from the agent's own /metrics (admin session).
+  const metrics = await (await fetch(`${T}/metrics`, { headers: { cookie: tern.info.cookie } }))
+    .text();
+  const gauge = (name: string) =>
+    Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1048576;
   for (const p of [bare, tern, serveEngine, strict]) p.child.kill("SIGTERM");
   await Promise.all([bare, tern, serveEngine, strict].map((p) => p.child.status));
 
@@ -247,7 +252,9 @@ Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌
 right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1)} MB
 (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)} % vs idle; target within 20 % ${
     Math.abs(growth) <= 0.2 ? "✅" : "❌"
-  }).
+  }); then V8 heap ${gauge("tern_process_heap_used_bytes").toFixed(1)} MB used of ${
+    gauge("tern_process_heap_total_bytes").toFixed(1)
+  } MB, external ${gauge("tern_process_external_bytes").toFixed(1)} MB.
 
 Notes. The machine is shared with other work (and its host with other machines): bare req/s and
 ratios move by ±0.1–0.2 between runs, so read one row as a range. The authenticated JSON API row
