@@ -220,7 +220,7 @@ export class Database {
     return this.#write(() => {
       const now = this.clock.now();
       const iso = new Date(now).toISOString();
-      return this.#insert(m, key, fields, iso, iso, 1, now, options.origin ?? "local");
+      return this.#store("create", m, key, fields, iso, iso, 1, now, options.origin ?? "local");
     });
   }
 
@@ -312,12 +312,12 @@ export class Database {
         const source = typeof key.pk === "string" ? patch : { ...key, ...patch };
         const fields = m.prepare(source, this.#newId);
         _sameKey(m, k, m.keyOf(fields));
-        return this.#insert(m, k, fields, iso, iso, 1, now, origin);
+        return this.#store("create", m, k, fields, iso, iso, 1, now, origin);
       }
       this.#checkVersion(m, k, row.version, options.ifVersion);
       const stored = JSON.parse(row.data) as Item;
       const fields = m.patch(_fields(stored), patch, this.#newId);
-      return this.#replace(m, k, fields, stored.created, iso, row.version + 1, now, origin);
+      return this.#store("update", m, k, fields, stored.created, iso, row.version + 1, now, origin);
     });
   }
 
@@ -343,10 +343,20 @@ export class Database {
       const version = meta?._version ?? (row ? row.version + 1 : 1);
       const updated = meta?.updated ?? iso;
       if (!row) {
-        return this.#insert(m, k, fields, meta?.created ?? iso, updated, version, now, origin);
+        return this.#store(
+          "create",
+          m,
+          k,
+          fields,
+          meta?.created ?? iso,
+          updated,
+          version,
+          now,
+          origin,
+        );
       }
       const created = meta?.created ?? (JSON.parse(row.data) as Item).created;
-      return this.#replace(m, k, fields, created, updated, version, now, origin);
+      return this.#store("update", m, k, fields, created, updated, version, now, origin);
     });
   }
 
@@ -545,7 +555,9 @@ export class Database {
     );
   }
 
-  #insert(
+  /** Store an item's new state: insert (`create`, conflict if it exists) or replace (`update`). */
+  #store(
+    op: "create" | "update",
     m: Model,
     k: RawKey,
     fields: Fields,
@@ -558,50 +570,21 @@ export class Database {
     const item = { ...fields, created, updated, _version: version } as Item;
     const data = _serialize(m, k, item);
     const indexKeys = m.indexes.size > 0 ? m.indexKeys(fields) : undefined;
-    const r = this.#stmts.get(INSERT_ITEM).run(
-      m.name,
-      k.pk,
-      k.sk,
-      version,
-      Date.parse(created),
-      m.expiresAt(fields),
-      data,
-      now,
-    );
-    if (r.changes === 0) {
-      throw new DbError("conflict", `Item ${_keyText(k)} of "${m.name}" already exists`, {
-        model: m.name,
-      });
+    const createdMs = Date.parse(created);
+    const expires = m.expiresAt(fields);
+    if (op === "create") {
+      const r = this.#stmts.get(INSERT_ITEM)
+        .run(m.name, k.pk, k.sk, version, createdMs, expires, data, now);
+      if (r.changes === 0) {
+        throw new DbError("conflict", `Item ${_keyText(k)} of "${m.name}" already exists`, {
+          model: m.name,
+        });
+      }
+    } else {
+      this.#stmts.get(UPDATE_ITEM).run(version, createdMs, expires, data, m.name, k.pk, k.sk);
     }
     if (indexKeys) this.#writeIndexes(m, k, indexKeys);
-    this.#changes.append(m.name, k.pk, k.sk, "create", version, updated, origin);
-    return item;
-  }
-
-  #replace(
-    m: Model,
-    k: RawKey,
-    fields: Fields,
-    created: string,
-    updated: string,
-    version: number,
-    _now: number,
-    origin: Origin,
-  ): Item {
-    const item = { ...fields, created, updated, _version: version } as Item;
-    const data = _serialize(m, k, item);
-    const indexKeys = m.indexes.size > 0 ? m.indexKeys(fields) : undefined;
-    this.#stmts.get(UPDATE_ITEM).run(
-      version,
-      Date.parse(created),
-      m.expiresAt(fields),
-      data,
-      m.name,
-      k.pk,
-      k.sk,
-    );
-    if (indexKeys) this.#writeIndexes(m, k, indexKeys);
-    this.#changes.append(m.name, k.pk, k.sk, "update", version, updated, origin);
+    this.#changes.append(m.name, k.pk, k.sk, op, version, updated, origin);
     return item;
   }
 
