@@ -10,18 +10,14 @@ import { FakeClock } from "../lib/clock.ts";
 import { UP_CURSOR } from "../sync/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+import { drive, openAgent, syncSetup, TABLE, tempDir } from "./sync_helpers.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const time = (i: number) => new Date(T0 + i * 1000).toISOString();
 
 Deno.test("up sends the current state of changed items, coalesced and in batches", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0, faults: true });
+  const { ddb, agent } = s;
   const { db } = agent;
   for (let i = 0; i < 60; i++) db.create("Reading", { deviceId: "d1", time: time(i), value: i });
   for (let i = 0; i < 10; i++) {
@@ -55,12 +51,8 @@ Deno.test("up sends the current state of changed items, coalesced and in batches
 });
 
 Deno.test("throttling and unprocessed items are retried until DynamoDB accepted them", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0, faults: true });
+  const { ddb, clock, agent } = s;
   for (let i = 0; i < 40; i++) {
     agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i });
   }
@@ -76,12 +68,8 @@ Deno.test("throttling and unprocessed items are retried until DynamoDB accepted 
 });
 
 Deno.test("the cursor does not move past changes DynamoDB did not accept", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0, faults: true });
+  const { ddb, clock, agent } = s;
   agent.db.create("Reading", { deviceId: "d1", time: time(0), value: 0 });
   // Every request throttled: the pass fails after its retries, nothing is acknowledged.
   ddb.faults.throttle = 1000;
@@ -98,12 +86,8 @@ Deno.test("the cursor does not move past changes DynamoDB did not accept", async
 });
 
 Deno.test("a held-back item stops the cursor just before its change; the rest is not lost", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0, faults: true });
+  const { ddb, clock, agent } = s;
   const { db } = agent;
   for (let i = 0; i < 5; i++) db.create("Reading", { deviceId: "d1", time: time(i), value: i });
   db.create("Reading", { deviceId: "held", time: time(5), value: 5 });
