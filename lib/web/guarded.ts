@@ -219,12 +219,18 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
 
   let closed = false;
   const loop = (async () => {
+    let pause = 0;
     for (;;) {
       let conn: Deno.Conn;
       try {
         conn = await listener.accept();
-      } catch {
+        pause = 0;
+      } catch (e) {
         if (closed) return;
+        // Out of file descriptors or memory: back off (up to 1 s) instead of spinning.
+        if (pause === 0) o.log.warn("accept failed", { error: String(e) });
+        pause = Math.min(1000, Math.max(10, pause * 2));
+        await new Promise((r) => setTimeout(r, pause));
         continue;
       }
       if (conns.size >= o.connections) {
