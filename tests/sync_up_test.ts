@@ -10,7 +10,8 @@ import { FakeClock } from "../lib/clock.ts";
 import { UP_CURSOR } from "../sync/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { drive, openAgent, syncSetup, TABLE, tempDir } from "./sync_helpers.ts";
+import { drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+import { syncSetup } from "./sync_setup.ts";
 
 const T0 = Date.parse("2026-01-01T00:00:00Z");
 const time = (i: number) => new Date(T0 + i * 1000).toISOString();
