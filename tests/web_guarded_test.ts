@@ -120,7 +120,7 @@ Deno.test("guarded engine: an undeclared WebSocket route works from the next con
   const log = Object.assign(Object.create(nullLogger), {
     error: (m: string) => logged.push(m),
   }) as typeof nullLogger;
-  const app = new WebApp();
+  const app = new WebApp({ log });
   app.get("/ws", (req) => {
     const { socket, response } = upgrade(req);
     socket.onmessage = (e) => socket.send(e.data);

@@ -50,14 +50,13 @@ const perf = performance;
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
 /**
  * Request line plus header bytes (name, value, ": " and CRLF per header).
- * The raw list, when available, is kept on `ctx.rawHeaders` (later readers
- * then scan it instead of asking the runtime once per name).
+ * The raw list, when available, is kept on the context (later readers then
+ * scan it instead of asking the runtime once per name).
  */
-export function headerBytes(req: Request, ctx?: { rawHeaders?: [string, string][] }): number {
+export function headerBytes(req: Request, ctx?: WebContext): number {
   let size = req.method.length + req.url.length;
-  const list = requestHeaderList(req);
+  const list = ctx ? ctx.headerList() : requestHeaderList(req);
   if (list !== undefined) {
-    if (ctx) ctx.rawHeaders = list;
     for (let i = 0; i < list.length; i++) {
       const e = list[i]!;
       size += e[0].length + e[1].length + 4;
@@ -208,6 +207,7 @@ export class WebApp {
         ctx.route,
       );
     }
+    if (res.status === 101 && !this.websockets) this.#undeclaredUpgrade(ctx.route);
     res = this.#security.apply(res, info.secure);
     // Answers to an authenticated request are private: keep them out of every cache.
     if (ctx.user && res.status !== 101) {
@@ -256,6 +256,15 @@ export class WebApp {
       }
     }
     return res;
+  }
+
+  /** Learn about a WebSocket route that was not declared (the guarded engine then adapts). */
+  #undeclaredUpgrade(route: string): void {
+    this.websockets = true;
+    this.log.error(
+      `Route ${route} answered a WebSocket upgrade without { websocket: true }: declare it. ` +
+        "On the guarded engine that first socket was dropped; new ones use its WebSocket loop.",
+    );
   }
 
   #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {

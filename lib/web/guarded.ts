@@ -15,7 +15,7 @@
  *
  * That entry point cannot keep a WebSocket: it closes the upgraded socket
  * when the HTTP exchange ends. So once the app has a WebSocket route
- * (`{ websocket: true }`, or a 101 seen), new sockets go to the legacy
+ * (`{ websocket: true }`, or a 101 seen by the app), new sockets go to the legacy
  * `Deno.serveHttp` loop (about half the throughput), which keeps the same
  * guarantees; so do runtimes without the entry point. A TLS client that
  * stalls its handshake is not cut off: the runtime runs the handshake in a
@@ -48,8 +48,6 @@ export interface GuardedOptions {
    * sockets accepted from then on use the `Deno.serveHttp` loop instead.
    */
   websockets(): boolean;
-  /** A 101 came back on the per-connection engine (an undeclared WebSocket route). */
-  onUndeclaredUpgrade(): void;
 }
 
 /** A running guarded listener. */
@@ -138,15 +136,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
       undefined,
       (req, info) => {
         c.served++;
-        const r = o.handler(req, { remoteAddr: remote, secure, completed: () => info.completed });
-        if (r instanceof Response) {
-          if (r.status === 101) o.onUndeclaredUpgrade();
-          return r;
-        }
-        return r.then((res) => {
-          if (res.status === 101) o.onUndeclaredUpgrade();
-          return res;
-        });
+        return o.handler(req, { remoteAddr: remote, secure, completed: () => info.completed });
       },
       o.onError,
       () => {},

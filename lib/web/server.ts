@@ -167,14 +167,6 @@ export class WebServer {
       metrics: this.app.metrics,
       log: this.options.log,
       websockets: () => this.app.websockets,
-      onUndeclaredUpgrade: () => {
-        if (this.app.websockets) return;
-        this.app.websockets = true;
-        this.options.log.error(
-          "A route answered a WebSocket upgrade without { websocket: true }: that first socket " +
-            "was dropped; new connections now use the WebSocket-capable loop. Declare the route.",
-        );
-      },
     });
     this.#drainOnClose(() => l.shutdown(), l.finished);
     return { port: l.port };

@@ -101,18 +101,22 @@ export class StaticSite {
     if (file) return this.respond(req, file, key, ctx.headerList?.());
     if (this.#docs && p.startsWith("/docs/")) {
       return this.#fromDisk(p.slice(5)).then((f) =>
-        f ? this.respond(req, f, p) : this.#fallback(req, p)
+        f ? this.respond(req, f, p, ctx.headerList?.()) : this.#fallback(req, p, ctx)
       );
     }
-    return this.#fallback(req, p);
+    return this.#fallback(req, p, ctx);
   };
 
-  #fallback(req: Request, p: string): Response {
+  #fallback(
+    req: Request,
+    p: string,
+    ctx: { headerList?(): [string, string][] | undefined },
+  ): Response {
     const index = this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)
       ? this.files.get("/index.html")
       : undefined;
     if (!index) return errorJson(404, "not_found", "No such file");
-    return this.respond(req, index, "/index.html");
+    return this.respond(req, index, "/index.html", ctx.headerList?.());
   }
 
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
