@@ -9,7 +9,7 @@
  * ```
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { bytes, ms } from "./_types.ts";
 

@@ -18,7 +18,7 @@
  * the config directory.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { resolve } from "node:path";
 import { ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 

@@ -19,7 +19,7 @@
  * ```
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { dirname, resolve } from "node:path";
 import type { PathBase, PermissionNeeds } from "./_types.ts";
 import { ms } from "./_types.ts";

@@ -18,7 +18,7 @@
  * also applies them to its mTLS / custom-CA connections explicitly.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { resolve } from "node:path";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 

@@ -18,7 +18,7 @@
  * Relative cert/key/ca paths are resolved against the config directory.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { resolve } from "node:path";
 import { bytes, ms, type PathBase, type PermissionNeeds, port } from "./_types.ts";
 

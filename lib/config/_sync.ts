@@ -14,7 +14,7 @@
  * Units: every duration in ms.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 /** How a conflict on a model synced "both" is resolved (see README.md, Sync). */

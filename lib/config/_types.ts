@@ -1,9 +1,9 @@
 /**
  * Shared pieces of the config sections: the permission needs each section
- * contributes, and small zod helpers used by every section.
+ * contributes, and small schema helpers used by every section.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 
 /** What a section needs from Deno's permission system. Paths are absolute. */
 export interface PermissionNeeds {

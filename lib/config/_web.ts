@@ -10,7 +10,7 @@
  * ```
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { dirname, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { embeddedSite } from "../site_bundle.ts";

@@ -1,6 +1,6 @@
 /**
  * Loads a config directory: parse the JSON5 files, deep-merge the overlays,
- * apply env overrides, validate with zod, and turn every zod issue into a
+ * apply env overrides, validate with the config schema, and turn every issue into a
  * `ConfigProblem` that names its file. All problems are collected before
  * throwing one `ConfigError`.
  *
@@ -9,9 +9,10 @@
  * Objects merge key by key; arrays and scalars replace.
  */
 
-import JSON5 from "json5";
 import { join, resolve } from "node:path";
-import type { z } from "zod";
+import type * as z from "../validate/mod.ts";
+import { keysAt } from "../validate/mod.ts";
+import { Json5Error, parseJson5 } from "./json5.ts";
 import { isSecretKey } from "../log/mod.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { type Config, configSchema, MAIN_FILE, SECTION_FILE } from "./schema.ts";
@@ -102,12 +103,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     files.push(name);
     let parsed: unknown;
     try {
-      parsed = JSON5.parse(text);
+      parsed = parseJson5(text);
     } catch (e) {
-      const err = e as SyntaxError & { lineNumber?: number; columnNumber?: number };
-      const where = err.lineNumber ? ` at line ${err.lineNumber}, column ${err.columnNumber}` : "";
-      const why = err.message.replace(/^JSON5: /, "").replace(/ at \d+:\d+$/, "");
-      problems.push({ file: name, path: "", message: `Syntax error in ${name}${where}: ${why}` });
+      if (!(e instanceof Json5Error)) throw e;
+      const where = ` at line ${e.lineNumber}, column ${e.columnNumber}`;
+      problems.push({
+        file: name,
+        path: "",
+        message: `Syntax error in ${name}${where}: ${e.message}`,
+      });
       return;
     }
     if (!_isObject(parsed)) {
@@ -288,7 +292,7 @@ function _inFile(file: string): string {
 }
 
 function _problems(
-  issue: z.core.$ZodIssue,
+  issue: z.Issue,
   tree: Json,
   origin: Map<string, string>,
 ): ConfigProblem[] {
@@ -296,8 +300,8 @@ function _problems(
   const file = _fileOf(path, origin);
   const where = formatPath(path);
   if (issue.code === "unrecognized_keys") {
-    const known = _knownKeys(configSchema, path);
-    return issue.keys.map((k) => {
+    const known = keysAt(configSchema, path);
+    return (issue.keys ?? []).map((k) => {
       const full = where ? `${where}.${k}` : k;
       const hit = suggest(k, known);
       const kFile = origin.get(formatPath([...path.filter((p) => typeof p !== "number"), k])) ??
@@ -310,6 +314,16 @@ function _problems(
       return { file: kFile, path: full, message: `Unknown key "${full}" ${_inFile(kFile)}${hint}` };
     });
   }
+  if (issue.code === "invalid_key") {
+    const key = String(path.at(-1));
+    const inner = issue.issues?.[0];
+    return [{
+      file,
+      path: where,
+      message: `Invalid key "${key}" at "${formatPath(path.slice(0, -1))}" ${_inFile(file)}: ` +
+        `expected ${inner ? _expected(inner) : "a valid key"}`,
+    }];
+  }
   const value = _getPath(tree, path);
   const secret = path.some((k) => typeof k === "string" && isSecretKey(k));
   if (issue.code === "invalid_type" && value === undefined) {
@@ -317,7 +331,7 @@ function _problems(
       file,
       path: where,
       message: `Missing required key "${where}" ${_inFile(file)}: expected ${
-        _article(issue.expected)
+        _article(issue.expected ?? "value")
       }`,
     }];
   }
@@ -335,12 +349,16 @@ function _article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-function _expected(issue: z.core.$ZodIssue): string {
+function _expected(issue: z.Issue): string {
   switch (issue.code) {
     case "invalid_type":
-      return _article(issue.expected);
-    case "invalid_value":
-      return `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+      return _article(issue.expected ?? "value");
+    case "invalid_value": {
+      const values = issue.values ?? [];
+      return values.length === 1
+        ? JSON.stringify(values[0])
+        : `one of ${values.map((v) => JSON.stringify(v)).join(", ")}`;
+    }
     case "too_small": {
       const op = issue.inclusive === false ? ">" : "≥";
       if (issue.origin === "string") return `at least ${issue.minimum} character(s)`;
@@ -370,30 +388,4 @@ function _describe(v: unknown, secret: boolean): string {
     return `string ${JSON.stringify(v.length > 60 ? v.slice(0, 57) + "..." : v)}`;
   }
   return `${typeof v} ${String(v)}`;
-}
-
-/** Keys an object schema accepts at `path` (for suggestions). */
-function _knownKeys(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
-  let node: unknown = schema;
-  const unwrap = (n: unknown): unknown => {
-    for (let i = 0; i < 10; i++) {
-      const def = (n as { _zod?: { def?: Record<string, unknown> } })?._zod?.def;
-      if (!def) return n;
-      if (def.innerType) n = def.innerType;
-      else if (def.type === "pipe") n = def.in;
-      else return n;
-    }
-    return n;
-  };
-  for (const k of path) {
-    node = unwrap(node);
-    const def = (node as { _zod: { def: Record<string, unknown> } })._zod.def;
-    if (def.type === "object") node = (def.shape as Record<string, unknown>)[k as string];
-    else if (def.type === "array") node = def.element;
-    else if (def.type === "record") node = def.valueType;
-    else return [];
-  }
-  node = unwrap(node);
-  const def = (node as { _zod?: { def: Record<string, unknown> } })?._zod?.def;
-  return def?.type === "object" ? Object.keys(def.shape as object) : [];
 }

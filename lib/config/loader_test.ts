@@ -47,7 +47,7 @@ Deno.test("a named config directory that does not exist is an error", () => {
 Deno.test("a syntax error names the file, line and column", () => {
   const dir = configDir({ "tern.json5": "{\n  web: {\n    enabled: true,,\n  }\n}" });
   assert.deepEqual(problems(dir), [
-    "Syntax error in tern.json5 at line 3, column 19: invalid character ','",
+    'Syntax error in tern.json5 at line 3, column 19: Invalid character ","',
   ]);
 });
 

@@ -1,5 +1,5 @@
 /**
- * The whole configuration, composed from one zod schema per section. Defaults
+ * The whole configuration, composed from one schema per section (lib/validate). Defaults
  * live here and in the section files only (`configSchema.parse({})` is the
  * embedded default: local mode, web on http://127.0.0.1:8080, database on,
  * every cloud feature off).
@@ -12,7 +12,7 @@
  *   (`{ web: {...}, device: {...} }`), deep-merged in that order.
  */
 
-import { z } from "zod";
+import * as z from "../validate/mod.ts";
 import { agentSection, deviceSection, logSection } from "./_agent.ts";
 import { awsSection } from "./_aws.ts";
 import { httpSection } from "./_http.ts";
@@ -20,10 +20,6 @@ import { databaseSection, schemaSection } from "./_database.ts";
 import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
-
-// No generated (eval'd) parser per object schema: config is parsed once at
-// start, and the compiled parsers would stay resident (about 1 MB).
-z.config({ jitless: true });
 
 export const configSchema = z.strictObject({
   agent: agentSection,

@@ -23,7 +23,7 @@ export interface WebUser {
   via: "session" | "token";
 }
 
-/** Anything with zod's `parse` (a zod schema). */
+/** Anything with a `parse` method: a lib/validate schema, or a zod schema. */
 export interface Parser<T> {
   parse(data: unknown): T;
 }

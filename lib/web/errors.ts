@@ -1,7 +1,7 @@
 /**
  * HTTP errors and the one place they become responses.
  *
- * A handler throws `HttpError` (or a `DbError`, a zod error…); the app turns
+ * A handler throws `HttpError` (or a `DbError`, a schema error…); the app turns
  * it into `{"error": {"code", "message", "fields"?}}` with the right status.
  * Anything that is not an `HttpError` (or a known validation error) is an
  * internal error: it is logged with its stack and the client only sees
@@ -74,10 +74,14 @@ export function errorJson(
   return new Response(JSON.stringify({ error }), { status, headers });
 }
 
-/** Duck-typed zod error (any version): has `issues` with `path` and `message`. */
-function zodFields(e: unknown): FieldProblem[] | undefined {
+/**
+ * Duck-typed validation error: lib/validate's `SchemaError`, or a zod error of
+ * any version (a device maker's own schemas): `issues` with `path` and `message`.
+ */
+function schemaFields(e: unknown): FieldProblem[] | undefined {
   const issues = (e as { issues?: unknown })?.issues;
-  if (!Array.isArray(issues) || (e as Error).name !== "ZodError") return undefined;
+  const name = (e as Error)?.name;
+  if (!Array.isArray(issues) || (name !== "SchemaError" && name !== "ZodError")) return undefined;
   return issues.map((i: { path?: PropertyKey[]; message?: string }) => ({
     path: (i.path ?? []).map(String).join("."),
     message: String(i.message ?? "invalid"),
@@ -109,7 +113,7 @@ export function toErrorResponse(e: unknown, log: Logger, where: string): Respons
     if (e.headers) extra.headers = e.headers;
     return errorJson(e.status, e.code, e.message, extra);
   }
-  const fields = zodFields(e);
+  const fields = schemaFields(e);
   if (fields) return errorJson(400, "invalid", "Invalid request body", { fields });
   const err = e as { name?: string; code?: unknown; message?: string; fields?: unknown };
   if (err?.name === "DbError" && typeof err.code === "string" && DB_STATUS[err.code]) {

@@ -13,7 +13,7 @@
  * Every login success and failure is an audit event (log source "web.audit").
  */
 
-import { z } from "zod";
+import * as z from "../../lib/validate/mod.ts";
 import {
   hashPassword,
   HttpError,

@@ -5,7 +5,7 @@
  * remove, demote or disable themselves (so the device keeps an admin).
  */
 
-import { z } from "zod";
+import * as z from "../../lib/validate/mod.ts";
 import {
   badRequest,
   hashPassword,

@@ -110,10 +110,22 @@ if (import.meta.main) {
   const serveEngine = await spawn("tern", gp, "serve");
   const strict = await spawn("tern", lp, "strict");
   const pid = tern.child.pid;
-  await new Promise((r) => setTimeout(r, 2000));
-  const idle = rssMb(pid);
   const B = `http://127.0.0.1:${bp}`;
   const T = `http://127.0.0.1:${tp}`;
+  // Idle means after having served: one request of each benchmarked kind (from this process),
+  // then quiet long enough for the agent's settle-when-idle GC.
+  for (
+    const [path, headers] of [["/action", {}], ["/bench-1k.bin", {}], ["/", {}], [
+      `/api/data/Reading/${tern.info.item}`,
+      { cookie: tern.info.cookie },
+    ]] as const
+  ) {
+    const r = await fetch(`${T}${path}`, { headers });
+    if (!r.ok) throw new Error(`warm-up ${path}: ${r.status}`);
+    await r.arrayBuffer();
+  }
+  await new Promise((r) => setTimeout(r, 6000));
+  const idle = rssMb(pid);
   const G = `http://127.0.0.1:${gp}`;
   const L = `http://127.0.0.1:${lp}`;
   const cookie = `Cookie: ${tern.info.cookie}`;

@@ -93,20 +93,25 @@ if (mode === "bare") {
   const bytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
   site.files.set("/bench-1k.bin", prepareFile("/bench-1k.bin", bytes(1024), Date.now()));
   site.files.set("/bench-64k.bin", prepareFile("/bench-64k.bin", bytes(65536), Date.now()));
+  // Log in through the app itself, not with fetch: an HTTP client in this process would add
+  // its own code and buffers to the agent's RSS (a local-mode agent has no client running).
   const base = `http://127.0.0.1:${port}`;
-  const setup = await fetch(`${base}/api/auth/setup`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      token: web.deps.setup.token,
-      username: "admin",
-      password: "bench-password",
+  const setup = await web.app.request(
+    new Request(`${base}/api/auth/setup`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        token: web.deps.setup.token,
+        username: "admin",
+        password: "bench-password",
+      }),
     }),
-  });
+  );
   const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
   await setup.body?.cancel();
-  const list = await (await fetch(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } }))
-    .json();
+  const list = await (await web.app.request(
+    new Request(`${base}/api/data/Reading?sensor=s1`, { headers: { cookie } }),
+  )).json();
   // As `tern run` does after start (needs --v8-flags=--expose-gc, which run.ts passes).
   settleHeap();
   const settling = new AbortController();
