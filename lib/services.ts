@@ -8,20 +8,31 @@
  * small and its permission set free of what those packages read at import.
  */
 
-import "./process_env.ts";
 import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
 import { webService } from "./web/mod.ts";
 
-/** A factory whose implementation module is imported on first `create()`. */
+/**
+ * A factory whose implementation module is imported on first `create()`, after
+ * the `process.env` shim its npm packages need (lib/process_env.ts: it loads
+ * Node's `process`, which a local-mode agent does without).
+ */
 export function lazy(
   name: string,
   deps: readonly string[],
   enabled: (config: Config) => boolean,
   load: () => Promise<ServiceFactory>,
 ): ServiceFactory {
-  return { name, deps, enabled, create: async (ctx) => (await load()).create(ctx) };
+  return {
+    name,
+    deps,
+    enabled,
+    create: async (ctx) => {
+      await import("./process_env.ts");
+      return (await load()).create(ctx);
+    },
+  };
 }
 
 export const SERVICES: ServiceFactory[] = [

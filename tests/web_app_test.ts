@@ -297,10 +297,11 @@ Deno.test("without a database the server still serves the site, health and publi
   const { configSchema } = await import("../lib/config/mod.ts");
   const { systemClock } = await import("../lib/clock.ts");
   const { nullLogger } = await import("../lib/log/mod.ts");
-  const { app } = buildApp(configSchema.parse({ database: { enabled: false } }), {
+  const { app, deps } = buildApp(configSchema.parse({ database: { enabled: false } }), {
     log: nullLogger,
     clock: systemClock,
   });
+  await deps.site?.ready;
   app.get("/api/led", () => Response.json({ on: true }));
   const page = await app.request(req("GET", "/"));
   assert.equal(page.status, 200);

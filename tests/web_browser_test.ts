@@ -57,7 +57,7 @@ Deno.test({
       passwordHash: await hashPassword("owner-password", 10_000),
     });
     db.create("Reading", { sensor: "boiler", time: "2026-01-01T00:00:00Z", value: 71.5 });
-    const { app } = buildApp(config, {
+    const { app, deps } = buildApp(config, {
       log: nullLogger,
       clock: systemClock,
       db,
@@ -65,6 +65,7 @@ Deno.test({
         services: () => [{ name: "database", state: "running", since: 0, restarts: 0 }],
       },
     });
+    await deps.site?.ready;
     const server = await WebServer.start(app, { listen: ["http://127.0.0.1:0"], log: nullLogger });
     const browser = await chromium.launch({
       executablePath: CHROMIUM,

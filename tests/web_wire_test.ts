@@ -55,6 +55,7 @@ async function battery(engine: "serve" | "guarded") {
   });
   const db = Database.open({ path: `${dir}/tern.db`, clock: systemClock, purgeInterval: 0 });
   const { app, deps } = buildApp(config, { log: nullLogger, clock: systemClock, db });
+  await deps.site?.ready;
   app.post("/api/echo", async (_r, ctx) => Response.json(await ctx.json()));
   const server = await WebServer.start(app, {
     listen: ["http://127.0.0.1:0"],

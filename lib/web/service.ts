@@ -28,7 +28,7 @@ import { AuthStore } from "./auth/store.ts";
 import { LoginThrottle } from "./auth/throttle.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 import { StaticSite } from "./static.ts";
-import { loadDir, prepareFile } from "./_static_files.ts";
+import { prepareAll, readDir } from "./_static_files.ts";
 import { embeddedSite } from "../site_bundle.ts";
 import { WebServer } from "./server.ts";
 
@@ -121,11 +121,16 @@ export function buildApp(
   }
   if (w.static.enabled) {
     const embedded = embeddedSite();
-    const files = embedded
-      ? new Map(embedded.map((f) => [f.path, prepareFile(f.path, f.bytes, f.mtime)]))
-      : loadDir(SITE_DIR);
+    const files = new Map();
+    const ready = prepareAll(
+      embedded
+        ? embedded.map((f) => ({ path: f.path, body: f.bytes, mtime: f.mtime }))
+        : readDir(SITE_DIR),
+      files,
+    );
     const site = new StaticSite({
       files,
+      ready,
       htmlCache: w.static.htmlCache,
       assetCache: w.static.assetCache,
       cache: w.static.cache,
@@ -188,6 +193,7 @@ export class WebService implements Service {
       };
       this.#ctx.redactor?.add?.(tls.key);
     }
+    await this.deps.site?.ready;
     this.#server = await WebServer.start(this.app, {
       listen: w.listen,
       ...(tls ? { tls } : {}),

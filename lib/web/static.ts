@@ -26,8 +26,10 @@ import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_f
 
 /** Options of {@linkcode StaticSite}. */
 export interface StaticSiteOptions {
-  /** Files by "/path" (from `loadDir`, or embedded). */
+  /** Files by "/path" (from `loadDir`, or embedded); may still be filling until `ready`. */
   files: Map<string, StaticFile>;
+  /** Settles when `files` is complete. @default already complete */
+  ready?: Promise<unknown>;
   /** @default "no-cache" */
   htmlCache?: string;
   /** @default "public, max-age=300" */
@@ -65,6 +67,8 @@ export function safePath(raw: string): string | null {
 
 export class StaticSite {
   readonly files: Map<string, StaticFile>;
+  /** Resolves when every file is in the table (the web service waits for it before listening). */
+  readonly ready: Promise<void>;
   readonly #html: string;
   readonly #asset: string;
   readonly #rules: [string, string][];
@@ -73,6 +77,7 @@ export class StaticSite {
 
   constructor(options: StaticSiteOptions) {
     this.files = options.files;
+    this.ready = Promise.resolve(options.ready).then(() => {});
     this.#html = options.htmlCache ?? "no-cache";
     this.#asset = options.assetCache ?? "public, max-age=300";
     this.#rules = Object.entries(options.cache ?? {}).sort((a, b) => b[0].length - a[0].length);
@@ -81,8 +86,11 @@ export class StaticSite {
   }
 
   /** Load a directory into memory. */
-  static fromDir(dir: string | URL, options: Omit<StaticSiteOptions, "files"> = {}): StaticSite {
-    return new StaticSite({ ...options, files: loadDir(dir) });
+  static async fromDir(
+    dir: string | URL,
+    options: Omit<StaticSiteOptions, "files" | "ready"> = {},
+  ): Promise<StaticSite> {
+    return new StaticSite({ ...options, files: await loadDir(dir) });
   }
 
   /**
@@ -127,7 +135,7 @@ export class StaticSite {
       if (!real.startsWith(this.#docs! + sep)) return undefined;
       const st = await Deno.stat(real);
       if (!st.isFile || st.size > 64 * 1024 * 1024) return undefined;
-      return prepareFile(real, await Deno.readFile(real), st.mtime?.getTime() ?? 0);
+      return await prepareFile(real, await Deno.readFile(real), st.mtime?.getTime() ?? 0);
     } catch {
       return undefined;
     }

@@ -1,33 +1,30 @@
 import assert from "node:assert/strict";
 import { parseRange, safePath, StaticSite } from "./static.ts";
-import { prepareFile } from "./_static_files.ts";
+import { prepareAll } from "./_static_files.ts";
 
 const enc = new TextEncoder();
 
+const at = 1_700_000_000_000;
+
 function site(): StaticSite {
-  const files = new Map([
-    [
-      "/index.html",
-      prepareFile(
-        "/index.html",
-        enc.encode("<!doctype html><p>hi</p>" + " ".repeat(400)),
-        1_700_000_000_000,
-      ),
-    ],
-    [
-      "/app.js",
-      prepareFile("/app.js", enc.encode("console.log(1);\n".repeat(100)), 1_700_000_000_000),
-    ],
-    [
-      "/data.bin",
-      prepareFile("/data.bin", new Uint8Array(1000).map((_, i) => i % 256), 1_700_000_000_000),
-    ],
-  ]);
-  return new StaticSite({ files });
+  const files = new Map();
+  const ready = prepareAll([
+    {
+      path: "/index.html",
+      body: enc.encode("<!doctype html><p>hi</p>" + " ".repeat(400)),
+      mtime: at,
+    },
+    { path: "/app.js", body: enc.encode("console.log(1);\n".repeat(100)), mtime: at },
+    { path: "/data.bin", body: new Uint8Array(1000).map((_, i) => i % 256), mtime: at },
+  ], files);
+  return new StaticSite({ files, ready });
 }
 
-const get = (path: string, headers: Record<string, string> = {}) =>
-  site().serve(new Request(`http://x${path}`, { headers }), { path });
+async function get(path: string, headers: Record<string, string> = {}): Promise<Response> {
+  const s = site();
+  await s.ready;
+  return await s.serve(new Request(`http://x${path}`, { headers }), { path });
+}
 
 Deno.test("safePath refuses every traversal form", () => {
   for (
@@ -67,7 +64,20 @@ Deno.test("static serves br, gzip or identity by Accept-Encoding with Vary and a
     ),
   ).text();
   assert.equal(unzipped, "console.log(1);\n".repeat(100));
-  await br.body?.cancel();
+  const unbrotli = await new Response(br.body!.pipeThrough(new DecompressionStream("brotli")))
+    .text();
+  assert.equal(unbrotli, "console.log(1);\n".repeat(100));
+  // The ETag is the SHA-256 of the identity bytes (base64url, 22 characters).
+  const digest = new Uint8Array(
+    await crypto.subtle.digest(
+      "SHA-256",
+      new TextEncoder().encode("console.log(1);\n".repeat(100)),
+    ),
+  );
+  assert.equal(
+    plain.headers.get("etag"),
+    `"${digest.toBase64({ alphabet: "base64url", omitPadding: true }).slice(0, 22)}"`,
+  );
 });
 
 Deno.test("static answers 304 to a matching If-None-Match and If-Modified-Since", async () => {
@@ -153,11 +163,11 @@ Deno.test("documents directory on disk: served with the same headers, symlinks o
 });
 
 Deno.test("Cache-Control by path prefix, longest first, html and assets otherwise", async () => {
-  const files = new Map([
-    ["/index.html", prepareFile("/index.html", enc.encode("<p>x</p>"), 0)],
-    ["/assets/app.1234.js", prepareFile("/assets/app.1234.js", enc.encode("1"), 0)],
-    ["/assets/live/feed.json", prepareFile("/assets/live/feed.json", enc.encode("{}"), 0)],
-    ["/other.css", prepareFile("/other.css", enc.encode("a{}"), 0)],
+  const files = await prepareAll([
+    { path: "/index.html", body: enc.encode("<p>x</p>"), mtime: 0 },
+    { path: "/assets/app.1234.js", body: enc.encode("1"), mtime: 0 },
+    { path: "/assets/live/feed.json", body: enc.encode("{}"), mtime: 0 },
+    { path: "/other.css", body: enc.encode("a{}"), mtime: 0 },
   ]);
   const s = new StaticSite({
     files,

@@ -12,7 +12,6 @@
  *   PATCH and DELETE conditional (409 on a mismatch)
  */
 
-import { Buffer } from "node:buffer";
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
@@ -52,12 +51,14 @@ function jsonText(body: string): Response {
 }
 
 function encodeKey(pk: string, sk: string): string {
-  return Buffer.from(JSON.stringify([pk, sk])).toString("base64url");
+  return new TextEncoder().encode(JSON.stringify([pk, sk]))
+    .toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
 function decodeKey(s: string): { pk: string; sk: string } {
   try {
-    const [pk, sk] = JSON.parse(Buffer.from(s, "base64url").toString("utf8"));
+    const bytes = Uint8Array.fromBase64(s, { alphabet: "base64url" });
+    const [pk, sk] = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
     if (typeof pk === "string" && typeof sk === "string") return { pk, sk };
   } catch { /* fall through */ }
   throw new HttpError(400, "bad_key", "Malformed item key");

@@ -12,7 +12,7 @@
  * requests on the server's fast path.
  */
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../../sha256.ts";
 import type { Database } from "../../db/mod.ts";
 
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
@@ -85,7 +85,7 @@ export interface TokenInfo {
 
 /** SHA-256 hex of a secret (cookie value, bearer token): what the database stores. */
 export function secretId(secret: string): string {
-  return createHash("sha256").update(secret).digest("hex");
+  return sha256Hex(secret);
 }
 
 /** Register the system models (idempotent). */

@@ -91,8 +91,8 @@ if (mode === "bare") {
   db.create("Reading", { sensor: "s1", time: "2026-01-01T00:00:00Z", value: 21.5 });
   const site = web.deps.site!;
   const bytes = (n: number) => crypto.getRandomValues(new Uint8Array(n));
-  site.files.set("/bench-1k.bin", prepareFile("/bench-1k.bin", bytes(1024), Date.now()));
-  site.files.set("/bench-64k.bin", prepareFile("/bench-64k.bin", bytes(65536), Date.now()));
+  site.files.set("/bench-1k.bin", await prepareFile("/bench-1k.bin", bytes(1024), Date.now()));
+  site.files.set("/bench-64k.bin", await prepareFile("/bench-64k.bin", bytes(65536), Date.now()));
   // Log in through the app itself, not with fetch: an HTTP client in this process would add
   // its own code and buffers to the agent's RSS (a local-mode agent has no client running).
   const base = `http://127.0.0.1:${port}`;
