@@ -7,7 +7,7 @@
  * Files: `device-id` (the generated id when config has none).
  */
 
-import { join } from "node:path";
+import { join } from "./path.ts";
 
 /** Create `dir` (and parents) with mode 0700; tighten an existing one that is looser. */
 export function ensureStateDir(dir: string): void {

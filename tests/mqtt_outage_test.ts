@@ -39,23 +39,30 @@ async function outage(total: number, downMs: number): Promise<void> {
   try {
     const started = Date.now();
     let stoppedAt = 0;
-    let restarted: Promise<void> | undefined;
+    let atStop = 0;
     const half = Math.floor(total / 2);
+    // The outage starts when the broker has half the messages, whatever the producer's pace.
+    const outageDone = (async () => {
+      while (broker.received.length < half) await new Promise((r) => setTimeout(r, 1));
+      stoppedAt = Date.now();
+      atStop = broker.received.length;
+      await broker.stop();
+      await new Promise((r) => setTimeout(r, downMs));
+      await broker.start();
+    })();
     for (let i = 0; i < total; i += 50) {
       const batch = [];
       for (let j = i; j < Math.min(total, i + 50); j++) {
         batch.push(client.publish("outage/seq", String(j), { qos: 1 }));
       }
       await Promise.all(batch);
-      if (!stoppedAt && broker.received.length >= half) {
-        stoppedAt = Date.now();
-        await broker.stop();
-        restarted = new Promise((r) => setTimeout(r, downMs)).then(() => broker.start());
-      }
       await new Promise((r) => setTimeout(r, 1)); // a device produces over time
     }
-    ok(stoppedAt > 0, "the broker was stopped mid-way");
-    await restarted;
+    await outageDone;
+    ok(
+      stoppedAt > 0 && atStop < total,
+      `the broker was stopped mid-way (at ${atStop} of ${total})`,
+    );
     const distinctSeen = () =>
       new Set(
         broker.received.filter((m) => m.topic === "outage/seq").map((m) => dec.decode(m.payload)),

@@ -11,7 +11,7 @@
  * ```
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";

@@ -4,7 +4,7 @@
  * config asks for.
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { loadConfig, type LoadedConfig, safeEnv } from "../config/mod.ts";
 import { ConsoleSink, type Level, LEVELS, LogHub, RingSink, RotatingFileSink } from "../log/mod.ts";
 import { ensureStateDir } from "../state.ts";

@@ -13,7 +13,7 @@
  * no region), 1 the sync failed (network, credentials, table missing).
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { type LoadedConfig, syncEndpoint } from "../config/mod.ts";
 import { Database } from "../db/mod.ts";
 import { deviceId } from "../state.ts";

@@ -19,7 +19,7 @@
  */
 
 import * as z from "../validate/mod.ts";
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 export const awsSection = z.strictObject({

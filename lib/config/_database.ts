@@ -20,7 +20,7 @@
  */
 
 import * as z from "../validate/mod.ts";
-import { dirname, resolve } from "node:path";
+import { dirname, resolve } from "../path.ts";
 import type { PathBase, PermissionNeeds } from "./_types.ts";
 import { ms } from "./_types.ts";
 import { suggest } from "./_suggest.ts";

@@ -19,7 +19,7 @@
  */
 
 import * as z from "../validate/mod.ts";
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds, port } from "./_types.ts";
 
 /** A topic or template: `${thing}` and `${deviceId}` are replaced at run time. */

@@ -11,8 +11,7 @@
  */
 
 import * as z from "../validate/mod.ts";
-import { dirname, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, fromFileUrl, resolve } from "../path.ts";
 import { embeddedSite } from "../site_bundle.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
@@ -179,7 +178,7 @@ export function webPermissions(web: WebConfig, base: PathBase): Partial<Permissi
   // The dashboard (routes/site) is read at start from beside the code, unless
   // a compiled binary carries it embedded (lib/site_bundle.ts).
   if (web.static.enabled && !embeddedSite()) {
-    read.push(fileURLToPath(new URL("../../routes/site", import.meta.url)));
+    read.push(fromFileUrl(new URL("../../routes/site", import.meta.url)));
   }
   return { net: web.listen.map(listenHostPort), read, write };
 }

@@ -9,7 +9,7 @@
  * Objects merge key by key; arrays and scalars replace.
  */
 
-import { join, resolve } from "node:path";
+import { join, resolve } from "../path.ts";
 import type * as z from "../validate/mod.ts";
 import { keysAt } from "../validate/mod.ts";
 import { Json5Error, parseJson5 } from "./json5.ts";

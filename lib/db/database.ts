@@ -13,7 +13,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 import { type Clock, systemClock } from "../clock.ts";
 import { isModelName, type ModelInput } from "../config/mod.ts";
 import { type Logger, nullLogger } from "../log/mod.ts";

@@ -4,7 +4,7 @@
  * The purge loop is off: a CLI run is short and the agent purges.
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { loadConfig, safeEnv } from "../config/mod.ts";
 import type { GlobalFlags } from "../cli/_command.ts";
 import type { Logger } from "../log/mod.ts";

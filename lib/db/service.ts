@@ -6,7 +6,7 @@
  * (and `db.define("_Name", def)` for their own system models).
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { Config } from "../config/mod.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { Database } from "./database.ts";

@@ -3,7 +3,7 @@
  * retries, size cap, proxy, extra CA file read from the config directory).
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { Clock } from "../clock.ts";
 import type { HttpConfig } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";

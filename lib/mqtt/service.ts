@@ -8,7 +8,7 @@
  * lastError, queueDepth, inflight, dropped, poison…
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type { Config } from "../config/mod.ts";
 import { mqttBrokerUrl, type MqttConfig } from "../config/_mqtt.ts";

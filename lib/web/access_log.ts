@@ -8,7 +8,7 @@
  * json:     `{"time":"…","addr":"127.0.0.1","user":"alice","method":"GET","path":"/api/status","status":200,"bytes":512,"ms":1.2,"ua":"curl/8"}`
  */
 
-import { dirname } from "node:path";
+import { dirname } from "../path.ts";
 
 /** Options of {@linkcode AccessLog}. */
 export interface AccessLogOptions {

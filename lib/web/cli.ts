@@ -15,7 +15,7 @@
  * Exit codes: 0 ok, 64 bad arguments, 78 configuration problem, 1 refused.
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import { loadConfig, safeEnv } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import { type Database, openFromFlags } from "../db/mod.ts";

@@ -14,7 +14,7 @@
  * ```
  */
 
-import { resolve } from "node:path";
+import { resolve } from "../path.ts";
 import denoJson from "../../deno.json" with { type: "json" };
 import type { Config } from "../config/mod.ts";
 import type { Database, DatabaseService } from "../db/mod.ts";

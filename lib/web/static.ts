@@ -19,7 +19,7 @@
  *   symlinks.
  */
 
-import { resolve, sep } from "node:path";
+import { resolve, sep } from "../path.ts";
 import { errorJson } from "./errors.ts";
 import { rawDone, rawList } from "./security.ts";
 import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
