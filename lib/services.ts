@@ -12,6 +12,7 @@ import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
 import { webService } from "./web/mod.ts";
+import { later } from "./later.ts";
 
 /**
  * A factory whose implementation module is imported on first `create()`, after
@@ -41,19 +42,19 @@ export const SERVICES: ServiceFactory[] = [
     "aws",
     [],
     (c) => !!(c.aws.credentials || c.aws.useEnv || c.aws.iot),
-    async () => (await import("./aws/mod.ts")).awsService,
+    async () => (await later<typeof import("./aws/mod.ts")>("lib/aws/mod.ts")).awsService,
   ),
   webService,
   lazy(
     "mqtt",
     ["database"],
     (c) => c.mqtt.enabled,
-    async () => (await import("./mqtt/mod.ts")).mqttService,
+    async () => (await later<typeof import("./mqtt/mod.ts")>("lib/mqtt/mod.ts")).mqttService,
   ),
   lazy(
     "sync",
     ["database", "mqtt"],
     (c) => c.sync.enabled,
-    async () => (await import("../sync/mod.ts")).syncService,
+    async () => (await later<typeof import("../sync/mod.ts")>("sync/mod.ts")).syncService,
   ),
 ];

@@ -13,6 +13,7 @@
  * no region), 1 the sync failed (network, credentials, table missing).
  */
 
+import { later } from "../later.ts";
 import { resolve } from "../path.ts";
 import { type LoadedConfig, syncEndpoint } from "../config/mod.ts";
 import { Database } from "../db/mod.ts";
@@ -68,7 +69,9 @@ export const syncCommand: Command = {
 };
 
 async function _status(db: Database, loaded: LoadedConfig, json: boolean, io: CliIo) {
-  const { SyncState, planModels, readStatus } = await import("../../sync/status_mod.ts");
+  const { SyncState, planModels, readStatus } = await later<
+    typeof import("../../sync/status_mod.ts")
+  >("sync/status_mod.ts");
   const status = readStatus(db, new SyncState(db.sql), planModels(db, loaded.config.sync));
   if (json) {
     io.out(JSON.stringify({ enabled: loaded.config.sync.enabled, ...status }, null, 2));
@@ -97,8 +100,10 @@ async function _status(db: Database, loaded: LoadedConfig, json: boolean, io: Cl
 
 async function _run(db: Database, loaded: LoadedConfig, sub: "now" | "full", io: CliIo) {
   const { config } = loaded;
-  const { credentialsFromConfig } = await import("../aws/mod.ts");
-  const { createDynamoClient, SyncEngine } = await import("../../sync/mod.ts");
+  const { credentialsFromConfig } = await later<typeof import("../aws/mod.ts")>("lib/aws/mod.ts");
+  const { createDynamoClient, SyncEngine } = await later<typeof import("../../sync/mod.ts")>(
+    "sync/mod.ts",
+  );
   const id = deviceId(loaded.stateDir, config.device.id);
   if (!syncEndpoint(config.sync, config.aws.region)) {
     io.err('tern sync: sync needs a region: set "aws.region" or "sync.region"');

@@ -8,6 +8,7 @@
  * broker host, cert files, AWS hosts…).
  */
 
+import { laterReadPaths } from "../later.ts";
 import type { PathBase, PermissionNeeds } from "./_types.ts";
 import { awsPermissions } from "./_aws.ts";
 import { httpPermissions } from "./_http.ts";
@@ -43,6 +44,8 @@ export function derivePermissions(config: Config, base: PathBase): PermissionNee
       needs[k].push(...(part[k] ?? []));
     }
   }
+  // Cloud services load their modules when enabled; from source that is a read beside the code.
+  if (config.agent.mode === "cloud") needs.read.push(...laterReadPaths());
   for (const k of Object.keys(needs) as (keyof PermissionNeeds)[]) {
     needs[k] = _compact([...new Set(needs[k])].sort(), k === "read" || k === "write");
   }

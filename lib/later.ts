@@ -1,0 +1,51 @@
+/**
+ * Modules imported only when a config needs them (the cloud services), by a
+ * path computed at run time. `deno run` resolves every statically written
+ * `import("…")` at start, npm packages included: the cloud services' packages
+ * (mqtt, the AWS SDK) then cost a local-mode agent about 2.5 MB it never uses.
+ *
+ * - From source, `later("lib/mqtt/mod.ts")` imports the file beside the code;
+ *   the process needs read access to it (`laterReadPaths()`, which the
+ *   permission derivation adds when a cloud service is on).
+ * - A compiled binary's generated entry (deploy/compile.ts) registers every
+ *   module of `LATER_MODULES` with `provideLater()` as a statically analyzable
+ *   import, so `deno compile` embeds them and nothing is read from disk.
+ */
+
+import { fromFileUrl } from "./path.ts";
+
+/** Every module loaded through `later`, relative to the repository root. */
+export const LATER_MODULES = [
+  "lib/aws/mod.ts",
+  "lib/mqtt/mod.ts",
+  "sync/mod.ts",
+  "sync/status_mod.ts",
+] as const;
+
+export type LaterModule = typeof LATER_MODULES[number];
+
+const ROOT = new URL("../", import.meta.url);
+let _provided: Partial<Record<LaterModule, () => Promise<unknown>>> | undefined;
+
+/** Register the compiled binary's importers (called by the generated entry). */
+export function provideLater(importers: Record<LaterModule, () => Promise<unknown>>): void {
+  _provided = importers;
+}
+
+/** Forget the registered importers (tests). */
+export function clearProvidedLater(): void {
+  _provided = undefined;
+}
+
+/** Import one of `LATER_MODULES`: `await later<typeof import("./mqtt/mod.ts")>("lib/mqtt/mod.ts")`. */
+export function later<T>(module: LaterModule): Promise<T> {
+  const provided = _provided?.[module];
+  return (provided ? provided() : import(new URL(module, ROOT).href)) as Promise<T>;
+}
+
+/** Directories a from-source agent reads the later modules from; none in a compiled binary. */
+export function laterReadPaths(): string[] {
+  if (_provided) return [];
+  const dirs = new Set(LATER_MODULES.map((m) => m.slice(0, m.indexOf("/"))));
+  return [...dirs].map((d) => fromFileUrl(new URL(d, ROOT)));
+}
