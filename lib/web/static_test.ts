@@ -184,3 +184,24 @@ Deno.test("Cache-Control by path prefix, longest first, html and assets otherwis
   assert.equal(await cc("/some/app/route"), "no-cache", "SPA fallback is index.html's policy");
   assert.equal(await cc("/"), "no-cache");
 });
+
+Deno.test("a large file streams in one chunk with its exact Content-Length, whole or ranged", async () => {
+  const big = new Uint8Array(100_000).map((_, i) => (i * 7) & 255);
+  const s = new StaticSite({
+    files: await prepareAll([{ path: "/big.bin", body: big, mtime: at }]),
+  });
+  const serve = (headers: Record<string, string> = {}) =>
+    s.serve(new Request("http://x/big.bin", { headers }), { path: "/big.bin" });
+  const whole = await serve();
+  assert.equal(whole.status, 200);
+  assert.equal(whole.headers.get("content-length"), "100000");
+  assert.ok(whole.body instanceof ReadableStream);
+  assert.deepEqual(new Uint8Array(await whole.arrayBuffer()), big);
+  const part = await serve({ range: "bytes=50000-99999" });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get("content-length"), "50000");
+  assert.equal(part.headers.get("content-range"), "bytes 50000-99999/100000");
+  assert.deepEqual(new Uint8Array(await part.arrayBuffer()), big.subarray(50000));
+  // The in-memory bytes are shared, never detached: a second answer is whole again.
+  assert.deepEqual(new Uint8Array(await (await serve()).arrayBuffer()), big);
+});
