@@ -239,6 +239,11 @@ if (import.meta.main) {
   }
   await new Promise((r) => setTimeout(r, 30_000));
   const after30 = rssMb(pid);
+  // Growth or a plateau? The same load once more (one round of every case), then 30 s again: a
+  // leak grows again, memory the allocator merely keeps does not.
+  for (const c of cases) await wrk(c.tern, c.h);
+  await new Promise((r) => setTimeout(r, 30_000));
+  const afterSecond = rssMb(pid);
   // Where the memory is then, from the agent's own /metrics (admin session).
   const metrics = await (await fetch(`${T}/metrics`, { headers: { cookie: tern.info.cookie } }))
     .text();
@@ -283,9 +288,13 @@ Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌
 right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1)} MB
 (${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)} % vs idle; target within 20 % ${
     Math.abs(growth) <= 0.2 ? "✅" : "❌"
-  }); then V8 heap ${gauge("tern_process_heap_used_bytes").toFixed(1)} MB used of ${
-    gauge("tern_process_heap_total_bytes").toFixed(1)
-  } MB, external ${gauge("tern_process_external_bytes").toFixed(1)} MB.
+  }); 30 s after a second load (one more round of every case) ${afterSecond.toFixed(1)} MB (${
+    afterSecond >= after30 ? "+" : ""
+  }${(afterSecond - after30).toFixed(1)} MB vs the first); then V8 heap ${
+    gauge("tern_process_heap_used_bytes").toFixed(1)
+  } MB used of ${gauge("tern_process_heap_total_bytes").toFixed(1)} MB, external ${
+    gauge("tern_process_external_bytes").toFixed(1)
+  } MB.
 
 Notes. The machine is shared with other work (and its host with other machines): bare req/s and
 ratios move by ±0.1–0.2 between runs, so read one row as a range. The authenticated JSON API row
