@@ -321,12 +321,17 @@ export class UnionSchema<T extends readonly AnySchema[]>
         message: `Expected one of ${values.map((x) => JSON.stringify(x)).join(", ")}`,
       });
     } else {
+      // What each option wanted, as one phrase: 'one of "env", "none", or a proxy URL'.
+      const wanted = (i: Issue) =>
+        i.code === "invalid_value" && i.values
+          ? `${i.values.length > 1 ? "one of " : ""}${
+            i.values.map((x) => JSON.stringify(x)).join(", ")
+          }`
+          : i.message;
       issues.push({
         code: "invalid_union",
         path,
-        message: `one of: ${
-          near.map((is) => is.map((i) => i.message).join(" and ")).join("; or ")
-        }`,
+        message: near.map((is) => is.map(wanted).join(" and ")).join(", or "),
       });
     }
     return FAIL;

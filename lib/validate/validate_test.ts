@@ -151,7 +151,7 @@ Deno.test("union: one type list when no option matches the type, else the neares
   const proxy = z.union([z.enum(["env", "none"]), z.string().regex(/^http:/, "a proxy URL")]);
   assert.equal(
     issues(proxy, "ftp:")[0]!.message,
-    'one of: Expected one of "env", "none"; or a proxy URL',
+    'one of "env", "none", or a proxy URL',
   );
   assert.deepEqual(issues(z.union([z.literal(4), z.literal(5)]), 6)[0]!.values, [4, 5]);
   const obj = z.union([z.number(), z.strictObject({ n: z.number() })]);
