@@ -311,6 +311,34 @@ Deno.test("brute force: growing delay, lockout per user and per address, audit e
   assert.ok(!JSON.stringify(e.logs).includes("correct horse"), "no password in any log line");
 });
 
+Deno.test("a lockout survives a restart: the throttle is kept in the database", async () => {
+  const dir = await Deno.makeTempDir();
+  const web = { auth: { iterations: 10_000, maxFailures: 2, delay: 1000, lockout: 60_000 } };
+  {
+    const e = await env(web, dir);
+    await setupAdmin(e);
+    for (let i = 0; i < 2; i++) {
+      const r = await login(e, "admin", "wrong");
+      assert.equal(r.status, 401);
+      await r.body?.cancel();
+      await e.clock.advance(1000 * 2 ** i);
+    }
+    const rows = e.db.find("_LoginThrottle", {}).items.map((i) => [i.key, i.failures]);
+    assert.deepEqual(rows.sort(), [["a:192.0.2.7", 2], ["u:admin", 2]].sort());
+    e.db.close();
+  }
+  await using e2 = await env(web, dir);
+  const locked = await login(e2, "admin", "correct horse");
+  assert.equal(locked.status, 429);
+  assert.equal((await locked.json()).error.code, "locked_out");
+  // The restarted agent's clock starts where the first one did: the lockout began 1 s later.
+  await e2.clock.advance(61_000);
+  const ok = await login(e2, "admin", "correct horse");
+  assert.equal(ok.status, 200);
+  await ok.body?.cancel();
+  assert.equal(e2.db.find("_LoginThrottle", {}).items.length, 0, "a success clears the record");
+});
+
 Deno.test("API tokens authenticate without XSRF, are stored hashed and can be revoked", async () => {
   await using e = await env();
   await setupAdmin(e);

@@ -105,6 +105,7 @@ export function buildApp(
       maxFailures: w.auth.maxFailures,
       lockout: w.auth.lockout,
       delay: w.auth.delay,
+      store: store.throttleStore(),
     });
     if (store.userCount() === 0) {
       setup.token = randomToken(18);

@@ -14,6 +14,7 @@
 
 import { sha256Hex } from "../../sha256.ts";
 import type { Database } from "../../db/mod.ts";
+import type { ThrottleStore } from "./throttle.ts";
 
 export const USER_NAME = /^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$/;
 
@@ -40,6 +41,16 @@ export const SYSTEM_MODELS = {
       started: { type: "number", required: true },
       expires: { type: "date", required: true, ttl: true },
       addr: { type: "string" },
+    },
+  },
+  /** Login throttling state (lib/web/auth/throttle.ts), so a restart keeps a lockout. */
+  _LoginThrottle: {
+    pk: "Throttle#${key}",
+    fields: {
+      key: { type: "string", required: true },
+      failures: { type: "number", required: true },
+      until: { type: "number", required: true },
+      forget: { type: "date", required: true, ttl: true },
     },
   },
   _Token: {
@@ -146,6 +157,40 @@ export class AuthStore {
     const it = this.db.update("_User", { username }, patch);
     const { passwordHash: _, ...info } = toUser(it) as UserInfo & { passwordHash: string };
     return info;
+  }
+
+  /** The login throttle's persistence (`LoginThrottle` option `store`). */
+  throttleStore(): ThrottleStore {
+    return {
+      load: () => {
+        const out: { key: string; failures: number; until: number }[] = [];
+        let next: string | undefined;
+        do {
+          const page = this.db.find("_LoginThrottle", {}, {
+            limit: 1000,
+            ...(next ? { next } : {}),
+          });
+          for (const i of page.items) {
+            out.push({ key: String(i.key), failures: Number(i.failures), until: Number(i.until) });
+          }
+          next = page.next;
+        } while (next);
+        return out;
+      },
+      save: (key, failures, until, forget) => {
+        this.db.put("_LoginThrottle", {
+          key,
+          failures,
+          until,
+          forget: new Date(forget).toISOString(),
+        });
+      },
+      remove: (key) => {
+        try {
+          this.db.remove("_LoginThrottle", { key });
+        } catch { /* already gone */ }
+      },
+    };
   }
 
   removeUser(username: string): void {

@@ -8,9 +8,10 @@
  * IPv6 clients are counted per /64 (one host usually owns a whole /64 and
  * can rotate through it), IPv4 clients per address.
  *
- * State is in memory (bounded to `maxKeys`, oldest evicted): a restart
- * forgets it, which an attacker gains little from since restarts are rare
- * and logged.
+ * State is in memory (bounded to `maxKeys`, oldest evicted) and, with a
+ * `store`, written through to the database, so a restart (a crash, a power
+ * cut) does not lift a lockout. A key is forgotten `lockout` ms after its
+ * last wait ended without a new failure.
  */
 
 import type { Clock } from "../../clock.ts";
@@ -26,6 +27,17 @@ export interface ThrottleOptions {
   delay?: number;
   /** Keys remembered. @default 10000 */
   maxKeys?: number;
+  /** Where the state survives a restart. @default memory only */
+  store?: ThrottleStore;
+}
+
+/** Persistence of the throttle: the agent keeps it in the database (`_LoginThrottle`). */
+export interface ThrottleStore {
+  /** Every remembered key: failures and the end of its wait (ms since epoch). */
+  load(): Iterable<{ key: string; failures: number; until: number }>;
+  /** Remember a key until `forget` (ms since epoch). */
+  save(key: string, failures: number, until: number, forget: number): void;
+  remove(key: string): void;
 }
 
 interface _Entry {
@@ -50,8 +62,34 @@ export class LoginThrottle {
   readonly #o: Required<ThrottleOptions>;
   #map = new Map<string, _Entry>();
 
+  readonly #store: ThrottleStore | undefined;
+
   constructor(options: ThrottleOptions) {
-    this.#o = { maxFailures: 5, lockout: 15 * 60_000, delay: 250, maxKeys: 10_000, ...options };
+    const { store, ...rest } = options;
+    this.#o = {
+      maxFailures: 5,
+      lockout: 15 * 60_000,
+      delay: 250,
+      maxKeys: 10_000,
+      ...rest,
+    } as Required<ThrottleOptions>;
+    this.#store = store;
+    if (!store) return;
+    const now = this.#o.clock.now();
+    for (const e of this.#persisted(() => store.load()) ?? []) {
+      if (e.until + this.#o.lockout > now) {
+        this.#map.set(e.key, { failures: e.failures, until: e.until });
+      }
+    }
+  }
+
+  /** Run a store call; a failing database must not fail a login (memory still throttles). */
+  #persisted<T>(fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch {
+      return undefined;
+    }
   }
 
   /** ms to wait before trying `user` from `addr` (0: go ahead). */
@@ -76,8 +114,11 @@ export class LoginThrottle {
     const now = this.#o.clock.now();
     for (const k of [`u:${user.toLowerCase()}`, `a:${addressKey(addr)}`]) {
       const e = this.#map.get(k) ?? { failures: 0, until: 0 };
-      // A lockout that has passed starts a fresh count.
-      if (e.failures >= this.#o.maxFailures && e.until <= now) e.failures = 0;
+      // A lockout that has passed, or a long quiet, starts a fresh count.
+      if (
+        (e.failures >= this.#o.maxFailures && e.until <= now) ||
+        e.until + this.#o.lockout <= now
+      ) e.failures = 0;
       e.failures++;
       e.until = now +
         (e.failures >= this.#o.maxFailures
@@ -85,12 +126,18 @@ export class LoginThrottle {
           : this.#o.delay * 2 ** (e.failures - 1));
       this.#map.delete(k);
       this.#map.set(k, e);
+      this.#persisted(() => this.#store?.save(k, e.failures, e.until, e.until + this.#o.lockout));
     }
-    while (this.#map.size > this.#o.maxKeys) this.#map.delete(this.#map.keys().next().value!);
+    while (this.#map.size > this.#o.maxKeys) {
+      const oldest = this.#map.keys().next().value!;
+      this.#map.delete(oldest);
+      this.#persisted(() => this.#store?.remove(oldest));
+    }
   }
 
   success(user: string, addr: string): void {
-    this.#map.delete(`u:${user.toLowerCase()}`);
-    this.#map.delete(`a:${addressKey(addr)}`);
+    for (const k of [`u:${user.toLowerCase()}`, `a:${addressKey(addr)}`]) {
+      if (this.#map.delete(k)) this.#persisted(() => this.#store?.remove(k));
+    }
   }
 }
