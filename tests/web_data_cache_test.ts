@@ -24,6 +24,16 @@ const SCHEMA = {
       secret: { type: "string", hidden: true },
     },
   },
+  /** Same key templates as Reading: its items' key text collides with Reading's. */
+  Twin: {
+    pk: "Sensor#${sensor}",
+    sk: "Reading#${time}",
+    fields: {
+      sensor: { type: "string", required: true },
+      time: { type: "date", required: true },
+      value: { type: "number", required: true },
+    },
+  },
   Temp: {
     pk: "T#${id}",
     fields: {
@@ -52,7 +62,11 @@ async function env(): Promise<Env> {
       auth: { iterations: 10_000 },
       static: { enabled: false },
       api: {
-        models: { Reading: { read: "user", write: "user" }, Temp: { read: "user", write: "user" } },
+        models: {
+          Reading: { read: "user", write: "user" },
+          Twin: { read: "user", write: "user" },
+          Temp: { read: "user", write: "user" },
+        },
       },
     },
     schema: { models: SCHEMA },
@@ -190,4 +204,17 @@ Deno.test("another spelling of a key and TTL models are not served from memory",
   await get(e, `/api/data/Temp/${t}`);
   const n = await reads(e.db, () => get(e, `/api/data/Temp/${t}`));
   assert.equal(n, 1, "TTL model read from the database every time");
+});
+
+Deno.test("two models whose items have the same key text never answer for each other", async () => {
+  await using e = await env();
+  const key = await keyOf(e);
+  e.db.create("Twin", { sensor: "s1", time: "2026-01-01T00:00:00Z", value: 99 });
+  for (let i = 0; i < 2; i++) {
+    assert.equal((await get(e, `/api/data/Reading/${key}`)).body.item.value, 1);
+    assert.equal((await get(e, `/api/data/Twin/${key}`)).body.item.value, 99);
+  }
+  e.db.update("Twin", { sensor: "s1", time: "2026-01-01T00:00:00Z" }, { value: 100 });
+  assert.equal((await get(e, `/api/data/Twin/${key}`)).body.item.value, 100);
+  assert.equal((await get(e, `/api/data/Reading/${key}`)).body.item.value, 1);
 });

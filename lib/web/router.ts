@@ -12,7 +12,10 @@
  * `match` returns the value and parameters, or `allowed` (the methods the
  * path has) when the path exists but the method does not (→ 405), or null.
  * Parameters are returned raw (still percent-encoded); the caller decodes.
- * The match of a route without parameters is one shared, read-only object.
+ * The match of a route without parameters is one shared, read-only object;
+ * the last `CACHE_SIZE` matches of routes with parameters (paths up to 256
+ * characters) are remembered by method and path (a device's clients poll the
+ * same few URLs), and shared read-only too.
  */
 
 /** Result of {@linkcode Router.match}. */
@@ -40,9 +43,14 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 
 const newNode = <T>(): _Node<T> => ({ statics: new Map(), methods: new Map() });
 
+/** Parameterized matches remembered; the whole cache is dropped when full (bounded memory). */
+const CACHE_SIZE = 512;
+
 export class Router<T> {
   #root: _Node<T> = newNode();
   #fixed = new Map<string, Map<string, _Entry<T>>>();
+  /** Recent parameterized matches by path, then method (only hits: misses are rare and cheap). */
+  #recent = new Map<string, Map<string, RouteMatch<T>>>();
 
   /** Add a route. Throws `TypeError` on a malformed pattern or a duplicate. */
   add(method: string, pattern: string, value: T): void {
@@ -80,6 +88,7 @@ export class Router<T> {
       }
     }
     this.#put(node.methods, method, { value, pattern, names });
+    this.#recent.clear();
     if (names.length === 0) {
       let m = this.#fixed.get(pattern);
       if (!m) this.#fixed.set(pattern, m = new Map());
@@ -103,6 +112,11 @@ export class Router<T> {
         (method === "HEAD" ? fixed.get("GET") : undefined);
       if (e) return e.fixed!;
     }
+    const recent = this.#recent.get(path);
+    if (recent) {
+      const hit = recent.get(method);
+      if (hit) return hit;
+    }
     const values: string[] = [];
     const found = this.#walk(this.#root, path, 1, values);
     if (!found) return null;
@@ -111,7 +125,13 @@ export class Router<T> {
     const params: Record<string, string> = {};
     for (let i = 0; i < e.names.length; i++) params[e.names[i]!] = values[i]!;
     if (found.tailValue !== undefined) params["*"] = found.tailValue;
-    return { value: e.value, params, pattern: e.pattern };
+    const m = { value: e.value, params: Object.freeze(params), pattern: e.pattern };
+    if (recent) recent.set(method, m);
+    else if (path.length <= 256) {
+      if (this.#recent.size >= CACHE_SIZE) this.#recent.clear();
+      this.#recent.set(path, new Map([[method, m]]));
+    }
+    return m;
   }
 
   /** Match the segment starting at `pos` (just after a "/"); past the end: the path is consumed. */
@@ -129,7 +149,8 @@ export class Router<T> {
     let end = path.indexOf("/", pos);
     if (end < 0) end = path.length;
     const seg = path.slice(pos, end);
-    const child = node.statics.get(seg);
+    // (No lookup in an empty map: it would hash the segment, e.g. a long item key, for nothing.)
+    const child = node.statics.size > 0 ? node.statics.get(seg) : undefined;
     if (child) {
       const r = this.#walk(child, path, end + 1, values);
       if (r) return r;

@@ -52,3 +52,25 @@ Deno.test("router lookup cost does not depend on the number of routes", () => {
   assert.ok(m && m.value === 4999);
   assert.equal(r.list().length, 5000);
 });
+
+Deno.test("a repeated parameterized match is remembered, read-only, and forgotten when routes change", () => {
+  const r = new Router<string>();
+  r.add("GET", "/api/data/:model/:key", "item");
+  r.add("PUT", "/api/data/:model/:key", "put");
+  const a = r.match("GET", "/api/data/Reading/k1");
+  const b = r.match("GET", "/api/data/Reading/k1");
+  assert.ok(a && a.value === "item" && a === b, "the same match object");
+  assert.ok(Object.isFrozen((a as { params: object }).params));
+  const put = r.match("PUT", "/api/data/Reading/k1");
+  assert.ok(put && put.value === "put", "remembered per method");
+  assert.deepEqual((r.match("GET", "/api/data/Reading/k2") as { params: object }).params, {
+    model: "Reading",
+    key: "k2",
+  });
+  r.add("GET", "/api/data/Reading/k1", "static");
+  const after = r.match("GET", "/api/data/Reading/k1");
+  assert.ok(after && after.value === "static", "a new route wins over a remembered match");
+  // Long paths are matched but not remembered (bounded memory).
+  const long = `/api/data/Reading/${"x".repeat(300)}`;
+  assert.notEqual(r.match("GET", long), r.match("GET", long));
+});

@@ -16,7 +16,10 @@
  *   reload (hidden fields) is never answered from the old shape;
  * - entries are keyed by the item key's canonical text (what `_key` holds);
  *   a request spelling a key another way is not cached, so the entry the
- *   change feed evicts is the only one there is.
+ *   change feed evicts is the only one there is. The model name is checked
+ *   on the entry, not built into the map key: a request then allocates no
+ *   key string (two models' items with the same key text share a slot, and
+ *   a write to either evicts it).
  *
  * Bounded: at most `max` entries, the oldest inserted go first.
  */
@@ -25,6 +28,7 @@ import type { Clock } from "../../lib/clock.ts";
 import type { Database, Model } from "../../lib/db/mod.ts";
 
 interface _Entry {
+  name: string;
   model: Model;
   body: string;
 }
@@ -49,7 +53,7 @@ export class ItemCache {
     this.#every = options.foreignCheckMs ?? 1000;
     this.#max = options.max ?? 1000;
     this.#unsubscribe = db.subscribe(undefined, (c) => {
-      if (this.#map.size > 0) this.#map.delete(`${c.model}\u0000${keyText(c.pk, c.sk)}`);
+      if (this.#map.size > 0) this.#map.delete(keyText(c.pk, c.sk));
     });
     try {
       this.#version = db.sql.prepare("PRAGMA data_version");
@@ -68,8 +72,8 @@ export class ItemCache {
     if (!this.#version || this.#map.size === 0) return undefined;
     const now = this.#clock.now();
     if (now - this.#checkedAt < this.#every) {
-      const e = this.#map.get(`${model}\u0000${key}`);
-      return e && e.model === current ? e.body : undefined;
+      const e = this.#map.get(key);
+      return e && e.name === model && e.model === current ? e.body : undefined;
     }
     this.#checkedAt = now;
     let v: unknown;
@@ -83,8 +87,8 @@ export class ItemCache {
       this.#map.clear();
       return undefined;
     }
-    const e = this.#map.get(`${model}\u0000${key}`);
-    return e && e.model === current ? e.body : undefined;
+    const e = this.#map.get(key);
+    return e && e.name === model && e.model === current ? e.body : undefined;
   }
 
   /** Remember an answer just read from the database; `key` must be canonical. */
@@ -99,7 +103,7 @@ export class ItemCache {
       }
     }
     if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
-    this.#map.set(`${model}\u0000${key}`, { model: current, body });
+    this.#map.set(key, { name: model, model: current, body });
   }
 
   close(): void {
