@@ -180,6 +180,8 @@ export class StaticSite {
       return build(null, 304, list, 1);
     }
     const size = v.body.length;
+    // HEAD answers what GET would, Content-Length included (an empty body would say 0).
+    const head = req.method === "HEAD";
     if (range !== null && ifRangeOk(c.ifRange, v.etag, file.lastModified)) {
       const r = parseRange(range, size);
       if (r === "unsatisfiable") {
@@ -188,22 +190,51 @@ export class StaticSite {
         return res;
       }
       if (r) {
-        const res = build(v.body.subarray(r[0], r[1] + 1), 206, list, 0);
+        const part = v.body.subarray(r[0], r[1] + 1);
+        const res = head ? headOf(part, 206, list) : build(part, 206, list, 0);
         res.headers.set("content-range", `bytes ${r[0]}-${r[1]}/${size}`);
         return res;
       }
     }
-    return build(v.body, 200, list, 0);
+    return head ? headOf(v.body, 200, list) : build(v.body, 200, list, 0);
   }
 }
 
 /**
- * Bodies from this size on are sent as a one-chunk stream with an explicit
- * Content-Length. Deno sends a byte body through the process allocator, which
- * under load keeps what it took: serving 64 KB files left the agent about 50 MB
- * larger for good, where a stream leaves it flat (and is as fast).
+ * Static bodies are sent from the file's own bytes, never copied. The Fetch
+ * standard has `new Response(bytes)` copy its bytes, and Deno does: per
+ * request that was a copy of the whole file, the larger part of a 1 KB
+ * answer's cost, and under a 64 KB load about 50 MB the process allocator then
+ * kept. So the response is built around an empty body and the inner body's
+ * bytes are pointed at the file's (Deno's internal "response" slot, whose
+ * static body the server hands to the runtime without copying). Without the
+ * slot (another runtime), bodies from 32 KB are sent as a one-chunk stream
+ * with their Content-Length instead, which avoids the copy too.
  */
+const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) =>
+  s.description === "response"
+);
+const EMPTY = new Uint8Array(0);
 const STREAM_FROM = 32 * 1024;
+
+type _InnerBody = {
+  streamOrStatic?: { body?: unknown; consumed?: boolean };
+  source?: unknown;
+  length?: number | null;
+};
+
+/** Point `res`'s static body at `body`; false when this runtime has no such slot. */
+export function shareBody(res: Response, body: Uint8Array): boolean {
+  const inner = INNER === undefined
+    ? undefined
+    : (res as unknown as Record<symbol, { body?: _InnerBody } | undefined>)[INNER]?.body;
+  const stat = inner?.streamOrStatic;
+  if (!stat || stat instanceof ReadableStream || !(stat.body instanceof Uint8Array)) return false;
+  stat.body = body;
+  inner.source = body;
+  inner.length = body.length;
+  return true;
+}
 
 function oneChunk(body: Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array> {
   return new ReadableStream({
@@ -221,10 +252,16 @@ function build(
   list: [string, string][],
   from: number,
 ): Response {
-  const large = body !== null && body.length >= STREAM_FROM;
-  const payload = large ? oneChunk(body) : body;
+  // Only a whole buffer (every file and variant is one): a JavaScript reader of the body gets the
+  // view's whole buffer back (`arrayBuffer()`), which for a range would be the whole file.
+  const share = body !== null && INNER !== undefined && body.byteOffset === 0 &&
+    body.byteLength === body.buffer.byteLength;
+  const large = body !== null && !share && body.length >= STREAM_FROM;
+  const payload = share ? EMPTY : large ? oneChunk(body) : body;
   // A ResponseInit costs Deno several µs (WebIDL conversion): a 200 needs none.
   const res = status === 200 ? new Response(payload) : new Response(payload, { status });
+  // Reading `headers` also drops the runtime's prepared answers (fast path, native response),
+  // which were made from the empty body: what is sent is the inner body set below.
   const h = res.headers;
   const raw = rawList(h);
   if (raw !== undefined) {
@@ -232,10 +269,33 @@ function build(
     for (let i = from; i < list.length; i++) raw.push([list[i]![0], list[i]![1]]);
     if (large) raw.push(["content-length", String(body.length)]);
     rawDone(h);
-    return res;
+  } else {
+    for (let i = from; i < list.length; i++) h.append(list[i]![0], list[i]![1]);
+    if (large) h.set("content-length", String(body.length));
   }
-  for (let i = from; i < list.length; i++) h.append(list[i]![0], list[i]![1]);
-  if (large) h.set("content-length", String(body.length));
+  if (share && !shareBody(res, body)) {
+    // The slot changed shape: answer with a copy rather than an empty body.
+    return build2(body, status, list, from);
+  }
+  return res;
+}
+
+/** The answer to HEAD: no body, the headers and the Content-Length of the GET answer. */
+function headOf(body: Uint8Array, status: number, list: [string, string][]): Response {
+  const res = build(null, status, list, 0);
+  res.headers.set("content-length", String(body.length));
+  return res;
+}
+
+/** The plain path (a copy of the bytes), for a runtime whose body slot is not as expected. */
+function build2(
+  body: Uint8Array<ArrayBuffer>,
+  status: number,
+  list: [string, string][],
+  from: number,
+): Response {
+  const res = new Response(body, { status });
+  for (let i = from; i < list.length; i++) res.headers.append(list[i]![0], list[i]![1]);
   return res;
 }
 
