@@ -1,7 +1,8 @@
 /**
- * Synchronous SHA-256 (FIPS 180-4) for the places that need a digest without
- * awaiting: the hashed session and token ids looked up on every request, and
- * the static site's ETags. WebCrypto's `digest` is async, and `node:crypto`
+ * Synchronous SHA-256 (FIPS 180-4) for the one place that needs a digest
+ * without awaiting: the hashed session and token ids, looked up inside the
+ * synchronous request path (and cached per cookie). WebCrypto's `digest` is
+ * async, and `node:crypto`
  * would load Node's compatibility layer (about 1.5 MB resident) into an agent
  * that otherwise has no use for it. Checked against WebCrypto in
  * lib/sha256_test.ts.

@@ -205,45 +205,36 @@ export class StaticSite {
  * standard has `new Response(bytes)` copy its bytes, and Deno does: per
  * request that was a copy of the whole file, the larger part of a 1 KB
  * answer's cost, and under a 64 KB load about 50 MB the process allocator then
- * kept. So the response is built around an empty body and the inner body's
- * bytes are pointed at the file's (Deno's internal "response" slot, whose
- * static body the server hands to the runtime without copying). Without the
- * slot (another runtime), bodies from 32 KB are sent as a one-chunk stream
- * with their Content-Length instead, which avoids the copy too.
+ * kept. So the response is built around an empty body and its inner body is
+ * pointed at the file's bytes (Deno's internal "response" slot; the server
+ * hands a static body to the runtime without copying). Whether this runtime
+ * allows it is checked once, here; without it bodies are copied as usual.
  */
 const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) =>
   s.description === "response"
 );
 const EMPTY = new Uint8Array(0);
-const STREAM_FROM = 32 * 1024;
 
-type _InnerBody = {
-  streamOrStatic?: { body?: unknown; consumed?: boolean };
-  source?: unknown;
-  length?: number | null;
-};
+type _InnerBody = { streamOrStatic: { body: unknown }; source: unknown; length: number | null };
 
-/** Point `res`'s static body at `body`; false when this runtime has no such slot. */
-export function shareBody(res: Response, body: Uint8Array): boolean {
-  const inner = INNER === undefined
-    ? undefined
-    : (res as unknown as Record<symbol, { body?: _InnerBody } | undefined>)[INNER]?.body;
-  const stat = inner?.streamOrStatic;
-  if (!stat || stat instanceof ReadableStream || !(stat.body instanceof Uint8Array)) return false;
-  stat.body = body;
+function innerBody(res: Response): _InnerBody | undefined {
+  const b = (res as unknown as Record<symbol, { body?: _InnerBody } | undefined>)[INNER!]?.body;
+  const stat = b?.streamOrStatic;
+  return stat && !(stat instanceof ReadableStream) && stat.body instanceof Uint8Array
+    ? b
+    : undefined;
+}
+
+/** Point the (static, empty) body of `res` at `body`. */
+function shareBody(res: Response, body: Uint8Array): void {
+  const inner = innerBody(res)!;
+  inner.streamOrStatic.body = body;
   inner.source = body;
   inner.length = body.length;
-  return true;
 }
 
-function oneChunk(body: Uint8Array<ArrayBuffer>): ReadableStream<Uint8Array> {
-  return new ReadableStream({
-    pull(c) {
-      c.enqueue(body);
-      c.close();
-    },
-  });
-}
+/** The slot is there and shaped as expected. */
+const SHARING = INNER !== undefined && innerBody(new Response(EMPTY)) !== undefined;
 
 /** A response with precomputed headers (from index `from`); appending beats a headers init in Deno. */
 function build(
@@ -254,10 +245,9 @@ function build(
 ): Response {
   // Only a whole buffer (every file and variant is one): a JavaScript reader of the body gets the
   // view's whole buffer back (`arrayBuffer()`), which for a range would be the whole file.
-  const share = body !== null && INNER !== undefined && body.byteOffset === 0 &&
+  const share = SHARING && body !== null && body.byteOffset === 0 &&
     body.byteLength === body.buffer.byteLength;
-  const large = body !== null && !share && body.length >= STREAM_FROM;
-  const payload = share ? EMPTY : large ? oneChunk(body) : body;
+  const payload = share ? EMPTY : body;
   // A ResponseInit costs Deno several µs (WebIDL conversion): a 200 needs none.
   const res = status === 200 ? new Response(payload) : new Response(payload, { status });
   // Reading `headers` also drops the runtime's prepared answers (fast path, native response),
@@ -267,16 +257,11 @@ function build(
   if (raw !== undefined) {
     // Precomputed, valid values: skip the per-call validation of Headers.append.
     for (let i = from; i < list.length; i++) raw.push([list[i]![0], list[i]![1]]);
-    if (large) raw.push(["content-length", String(body.length)]);
     rawDone(h);
   } else {
     for (let i = from; i < list.length; i++) h.append(list[i]![0], list[i]![1]);
-    if (large) h.set("content-length", String(body.length));
   }
-  if (share && !shareBody(res, body)) {
-    // The slot changed shape: answer with a copy rather than an empty body.
-    return build2(body, status, list, from);
-  }
+  if (share) shareBody(res, body);
   return res;
 }
 
@@ -284,18 +269,6 @@ function build(
 function headOf(body: Uint8Array, status: number, list: [string, string][]): Response {
   const res = build(null, status, list, 0);
   res.headers.set("content-length", String(body.length));
-  return res;
-}
-
-/** The plain path (a copy of the bytes), for a runtime whose body slot is not as expected. */
-function build2(
-  body: Uint8Array<ArrayBuffer>,
-  status: number,
-  list: [string, string][],
-  from: number,
-): Response {
-  const res = new Response(body, { status });
-  for (let i = from; i < list.length; i++) res.headers.append(list[i]![0], list[i]![1]);
   return res;
 }
 
