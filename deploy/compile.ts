@@ -20,8 +20,8 @@
 import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
-import { embedSite } from "../lib/site_bundle.ts";
-import { LATER_MODULES, provideLater } from "../lib/later.ts";
+import { clearEmbeddedSite, embedSite } from "../lib/site_bundle.ts";
+import { clearProvidedLater, LATER_MODULES, provideLater } from "../lib/later.ts";
 
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
 
@@ -85,14 +85,27 @@ export const RUNTIME_FLAGS: readonly string[] = ["--no-code-cache", "--v8-flags=
  */
 export const RUNTIME_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
 
-/** The flags baked into the binary for a device config (the site is embedded, not read). */
+/**
+ * The flags baked into the binary for a device config. They are derived as the
+ * binary will see itself: the site embedded and the cloud modules carried, so
+ * no read of routes/site or of the code.
+ */
 export function bakedFlags(configDir: string, deviceConfigDir: string): string[] {
-  const loaded = loadConfig({ dir: configDir, required: true, env: () => undefined });
-  const needs = derivePermissions(loaded.config, {
-    configDir: deviceConfigDir,
-    stateDir: loaded.stateDir,
-  });
-  return permissionFlags(needs);
+  embedSite([]);
+  provideLater(
+    Object.fromEntries(LATER_MODULES.map((m) => [m, () => Promise.reject(new Error(m))])) as never,
+  );
+  try {
+    const loaded = loadConfig({ dir: configDir, required: true, env: () => undefined });
+    const needs = derivePermissions(loaded.config, {
+      configDir: deviceConfigDir,
+      stateDir: loaded.stateDir,
+    });
+    return permissionFlags(needs);
+  } finally {
+    clearEmbeddedSite();
+    clearProvidedLater();
+  }
 }
 
 async function main(): Promise<number> {
@@ -114,12 +127,6 @@ async function main(): Promise<number> {
   }
   const root = resolve(new URL("..", import.meta.url).pathname);
   const entry = writeEntry(root);
-  // The binary serves the embedded site and carries the cloud modules: derive flags without
-  // reads of routes/site or of the code.
-  embedSite([]);
-  provideLater(
-    Object.fromEntries(LATER_MODULES.map((m) => [m, () => Promise.reject(new Error(m))])) as never,
-  );
   const flags = bakedFlags(values.config!, values["device-config"]!);
   const denort = Deno.env.get("DENORT_BIN");
   Deno.mkdirSync(values.out!, { recursive: true });

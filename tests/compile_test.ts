@@ -10,10 +10,8 @@
 
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
-import { writeEntry } from "../deploy/compile.ts";
+import { bakedFlags, writeEntry } from "../deploy/compile.ts";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
-import { clearProvidedLater, LATER_MODULES, provideLater } from "../lib/later.ts";
-import { clearEmbeddedSite, embedSite } from "../lib/site_bundle.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { freePort } from "./helpers/process.ts";
 
@@ -21,21 +19,9 @@ const root = resolve(new URL("..", import.meta.url).pathname);
 
 /** Flags for a config directory, derived as for a binary (`compiled`) or a run from source. */
 function flagsFor(dir: string, compiled: boolean): string[] {
-  if (compiled) {
-    embedSite([]);
-    provideLater(
-      Object.fromEntries(
-        LATER_MODULES.map((m) => [m, () => Promise.reject(new Error(m))]),
-      ) as never,
-    );
-  }
-  try {
-    const loaded = loadConfig({ dir, required: true, env: () => undefined });
-    return permissionFlags(derivePermissions(loaded.config, loaded));
-  } finally {
-    clearEmbeddedSite();
-    clearProvidedLater();
-  }
+  if (compiled) return bakedFlags(dir, dir);
+  const loaded = loadConfig({ dir, required: true, env: () => undefined });
+  return permissionFlags(derivePermissions(loaded.config, loaded));
 }
 
 /** Start `module run --config dir` with `flags`; resolves with its log once started. */

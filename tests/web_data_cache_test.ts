@@ -13,27 +13,21 @@ import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { buildApp, type WebApp, type WebDeps } from "../lib/web/mod.ts";
 
+const READING = {
+  pk: "Sensor#${sensor}",
+  sk: "Reading#${time}",
+  fields: {
+    sensor: { type: "string", required: true },
+    time: { type: "date", required: true },
+    value: { type: "number", required: true },
+    secret: { type: "string", hidden: true },
+  },
+};
+
 const SCHEMA = {
-  Reading: {
-    pk: "Sensor#${sensor}",
-    sk: "Reading#${time}",
-    fields: {
-      sensor: { type: "string", required: true },
-      time: { type: "date", required: true },
-      value: { type: "number", required: true },
-      secret: { type: "string", hidden: true },
-    },
-  },
+  Reading: READING,
   /** Same key templates as Reading: its items' key text collides with Reading's. */
-  Twin: {
-    pk: "Sensor#${sensor}",
-    sk: "Reading#${time}",
-    fields: {
-      sensor: { type: "string", required: true },
-      time: { type: "date", required: true },
-      value: { type: "number", required: true },
-    },
-  },
+  Twin: READING,
   Temp: {
     pk: "T#${id}",
     fields: {

@@ -154,16 +154,7 @@ class Parser {
           configurable: true,
         });
       } else obj[key] = value;
-      this.skipSpace();
-      let c = this.s.charCodeAt(this.i);
-      if (c === 0x2c) { // ,
-        this.i++;
-        this.skipSpace();
-        c = this.s.charCodeAt(this.i);
-        if (c !== 0x7d) continue;
-      }
-      if (c === 0x7d) return this.i++, obj;
-      this.unexpected();
+      if (this.closes(0x7d)) return obj;
     }
   }
 
@@ -174,17 +165,26 @@ class Parser {
     if (this.s.charCodeAt(this.i) === 0x5d) return this.i++, arr;
     for (;;) {
       arr.push(this.value(depth));
-      this.skipSpace();
-      let c = this.s.charCodeAt(this.i);
-      if (c === 0x2c) { // ,
-        this.i++;
-        this.skipSpace();
-        c = this.s.charCodeAt(this.i);
-        if (c !== 0x5d) continue;
-      }
-      if (c === 0x5d) return this.i++, arr;
-      this.unexpected();
+      if (this.closes(0x5d)) return arr;
     }
+  }
+
+  /**
+   * After a member: true when the container ends here (`close`, after at most
+   * one trailing comma), false when another member follows a comma.
+   */
+  closes(close: number): boolean {
+    this.skipSpace();
+    let c = this.s.charCodeAt(this.i);
+    if (c === 0x2c) { // ,
+      this.i++;
+      this.skipSpace();
+      c = this.s.charCodeAt(this.i);
+      if (c !== close) return false;
+    }
+    if (c !== close) this.unexpected();
+    this.i++;
+    return true;
   }
 
   key(): string {
