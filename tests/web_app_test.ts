@@ -48,10 +48,41 @@ Deno.test("unknown path is a JSON 404; wrong method is 405 with Allow; OPTIONS l
   assert.equal(opt.headers.get("allow"), "GET, HEAD, OPTIONS");
 });
 
-Deno.test("HEAD runs the GET handler and sends no body", async () => {
-  const r = await app().request(req("HEAD", "/hello"));
-  assert.equal(r.status, 200);
-  assert.equal(r.body, null);
+Deno.test("HEAD runs the GET handler and sends no body, with the GET's Content-Length", async () => {
+  const a = app();
+  a.get("/utf8", () => new Response("héllo wörld"));
+  a.get("/bytes", () => new Response(new Uint8Array(1234)));
+  a.get("/json", () => Response.json({ ok: true }));
+  a.get("/declared", () => new Response("abc", { headers: { "content-length": "3" } }));
+  let cancelled = false;
+  a.get("/stream", () =>
+    new Response(
+      new ReadableStream({
+        pull(c) {
+          c.enqueue(new Uint8Array(8));
+        },
+        cancel() {
+          cancelled = true;
+        },
+      }),
+    ));
+  const cases: [string, string | null][] = [
+    ["/hello", "5"],
+    ["/utf8", String(new TextEncoder().encode("héllo wörld").length)],
+    ["/bytes", "1234"],
+    ["/json", String(JSON.stringify({ ok: true }).length)],
+    ["/declared", "3"],
+    ["/stream", null],
+  ];
+  for (const [path, len] of cases) {
+    const r = await a.request(req("HEAD", path));
+    assert.equal(r.status, 200, path);
+    assert.equal(r.body, null, path);
+    assert.equal(r.headers.get("content-length"), len, path);
+  }
+  assert.ok(cancelled, "the unread stream was cancelled");
+  const json = await a.request(req("HEAD", "/json"));
+  assert.equal(json.headers.get("content-type"), "application/json");
 });
 
 Deno.test("errors become JSON in one place; internals are logged, not sent", async () => {

@@ -189,6 +189,9 @@ for (const engine of ["serve", "guarded"] as const) {
       );
       assert.equal(status(head), 200);
       assert.ok(head.endsWith("\r\n\r\n"), "no body after HEAD headers");
+      const get = await fetch(`${base}/api/health`);
+      const body = await get.bytes();
+      assert.match(head, new RegExp(`\r\ncontent-length: ${body.length}\r\n`, "i"));
       const opt = await fetch(`${base}/api/auth/login`, { method: "OPTIONS" });
       assert.equal(opt.status, 204);
       assert.equal(opt.headers.get("allow"), "OPTIONS, POST");

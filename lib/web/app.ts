@@ -29,7 +29,7 @@ import {
 import { errorJson, toErrorResponse } from "./errors.ts";
 import { WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
-import { Cors, rawDone, rawIndex, rawList, SecurityHeaders } from "./security.ts";
+import { bodyLength, Cors, rawDone, rawIndex, rawList, SecurityHeaders } from "./security.ts";
 import type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions } from "./types.ts";
 
 export type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions };
@@ -65,6 +65,22 @@ export function headerBytes(req: Request, ctx?: WebContext): number {
   }
   for (const [k, v] of req.headers) size += k.length + v.length + 4;
   return size;
+}
+
+/**
+ * The answer to HEAD from the GET handler's: its status and headers, no body,
+ * and the Content-Length the GET answer has when that is known without reading
+ * the body (a string or bytes; a stream's length is not known, so none).
+ */
+function headAnswer(res: Response): Response {
+  // Reading the headers settles a lazy body; the length is read before `body`, which makes a stream.
+  const declared = res.headers.get("content-length");
+  const len = declared ?? bodyLength(res);
+  if (res.body === null) return res;
+  res.body.cancel().catch(() => {});
+  const head = new Response(null, res);
+  if (declared === null && len !== null) head.headers.set("content-length", String(len));
+  return head;
 }
 
 export class WebApp {
@@ -221,10 +237,7 @@ export class WebApp {
         res = withHeaders(res, { "cache-control": "no-store" });
       }
     }
-    if (req.method === "HEAD" && res.body !== null) {
-      res.body.cancel().catch(() => {});
-      res = new Response(null, res);
-    }
+    if (req.method === "HEAD") res = headAnswer(res);
     this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) {

@@ -82,6 +82,40 @@ export function startsLower(s: string, prefix: string): boolean {
   return true;
 }
 
+const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) =>
+  s.description === "response"
+);
+
+/** Deno's inner body of a response (internal "response" slot). */
+export type InnerBody = {
+  streamOrStatic: { body: unknown };
+  source: unknown;
+  length: number | null;
+};
+
+/**
+ * The inner body of a response whose body is held whole (a string or bytes,
+ * not a stream), or undefined (a stream, no body, or a runtime without the slot).
+ */
+export function staticBody(res: Response): InnerBody | undefined {
+  if (INNER === undefined) return undefined;
+  const b = (res as unknown as Record<symbol, { body?: InnerBody } | undefined>)[INNER]?.body;
+  const stat = b?.streamOrStatic;
+  return stat && !(stat instanceof ReadableStream) ? b : undefined;
+}
+
+/**
+ * The byte length a response's body will have on the wire when it is known
+ * without reading it (a string or bytes body), else null.
+ */
+export function bodyLength(res: Response): number | null {
+  const b = staticBody(res);
+  if (b === undefined) return null;
+  if (b.length !== null) return b.length;
+  const body = b.streamOrStatic.body;
+  return typeof body === "string" ? new TextEncoder().encode(body).length : null;
+}
+
 const FAST = Object.getOwnPropertySymbols(new Response("x"));
 const FAST_STATUS = FAST.find((s) => s.description === "serve fast status");
 const FAST_KIND = FAST.find((s) => s.description === "serve fast header kind");

@@ -21,7 +21,7 @@
 
 import { resolve, sep } from "../path.ts";
 import { errorJson } from "./errors.ts";
-import { rawDone, rawList } from "./security.ts";
+import { type InnerBody, rawDone, rawList, staticBody } from "./security.ts";
 import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
 
 /** Options of {@linkcode StaticSite}. */
@@ -210,19 +210,11 @@ export class StaticSite {
  * hands a static body to the runtime without copying). Whether this runtime
  * allows it is checked once, here; without it bodies are copied as usual.
  */
-const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) =>
-  s.description === "response"
-);
 const EMPTY = new Uint8Array(0);
 
-type _InnerBody = { streamOrStatic: { body: unknown }; source: unknown; length: number | null };
-
-function innerBody(res: Response): _InnerBody | undefined {
-  const b = (res as unknown as Record<symbol, { body?: _InnerBody } | undefined>)[INNER!]?.body;
-  const stat = b?.streamOrStatic;
-  return stat && !(stat instanceof ReadableStream) && stat.body instanceof Uint8Array
-    ? b
-    : undefined;
+function innerBody(res: Response): InnerBody | undefined {
+  const b = staticBody(res);
+  return b && b.streamOrStatic.body instanceof Uint8Array ? b : undefined;
 }
 
 /** Point the (static, empty) body of `res` at `body`. */
@@ -234,7 +226,7 @@ function shareBody(res: Response, body: Uint8Array): void {
 }
 
 /** The slot is there and shaped as expected. */
-const SHARING = INNER !== undefined && innerBody(new Response(EMPTY)) !== undefined;
+const SHARING = innerBody(new Response(EMPTY)) !== undefined;
 
 /** A response with precomputed headers (from index `from`); appending beats a headers init in Deno. */
 function build(
