@@ -152,3 +152,51 @@ Deno.test("guarded engine: an undeclared WebSocket route works from the next con
   assert.match(logged.join("\n"), /websocket: true/);
   assert.equal(await echo(), "hello");
 });
+
+for (const ws of [false, true]) {
+  const name = ws ? "WebSocket-capable loop" : "fast path";
+  Deno.test(`guarded engine (${name}): silent TLS clients do not keep their slots`, async () => {
+    // The fast path cannot close a socket stuck in its TLS handshake; it must not hold a slot.
+    const { makeTlsFixtures } = await import("./helpers/tls.ts");
+    await using tls = await makeTlsFixtures();
+    const app = new WebApp();
+    app.get("/", () => new Response("ok"));
+    if (ws) app.get("/ws", (req) => upgrade(req).response, { websocket: true });
+    await using server = await start(app, {
+      listen: ["https://127.0.0.1:0"],
+      tls: { cert: tls.serverCert, key: tls.serverKey },
+      connections: 2,
+    });
+    const port = server.endpoints[0]!.port;
+    const silent = [
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+      await Deno.connect({ hostname: "127.0.0.1", port }),
+    ];
+    const client = Deno.createHttpClient({ caCerts: [tls.caCert] });
+    try {
+      await new Promise((r) => setTimeout(r, 100));
+      assert.equal(app.metrics.connections, 2, "both silent sockets hold a slot at first");
+      // headerTimeout 300 ms, sweeps every 75 ms: given back after about 450 ms.
+      const t0 = Date.now();
+      while (app.metrics.connections > 0 && Date.now() - t0 < 3000) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(app.metrics.connections, 0);
+      if (!ws) {
+        // (The Deno.serveHttp loop lets go of such a socket when it stops, uncounted.)
+        assert.equal(app.metrics.tlsStalled, 2);
+        assert.match(app.metrics.render(), /^tern_http_stalled_tls_connections 2$/m);
+      }
+      const ok = await fetch(`https://localhost:${port}/`, { client });
+      assert.equal(await ok.text(), "ok", "a client is served although two silent ones stay");
+    } finally {
+      client.close();
+      for (const c of silent) c.close();
+    }
+    const t0 = Date.now();
+    while (app.metrics.tlsStalled > 0 && Date.now() - t0 < 3000) {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(app.metrics.tlsStalled, 0, "the runtime lets go once the clients leave");
+  });
+}

@@ -18,9 +18,15 @@
  * (`{ websocket: true }`, or a 101 seen by the app), new sockets go to the legacy
  * `Deno.serveHttp` loop (about half the throughput), which keeps the same
  * guarantees; so do runtimes without the entry point. A TLS client that
- * stalls its handshake is not cut off: the runtime runs the handshake in a
- * task that closing the socket does not stop. A test fails loudly if
- * the fast entry point disappears on a Deno upgrade.
+ * stalls its handshake cannot be cut off: the runtime runs the handshake in a
+ * task that neither a graceful shutdown nor closing the socket stops, so the
+ * socket stays open until the client leaves. Such a socket gives its slot back
+ * instead: once it has outlived the header timeout and a grace period without
+ * a request, it no longer counts toward `connections` (nor does a server
+ * shutdown wait for it), and it is counted as stalled. Without that, as many
+ * silent TLS clients as the cap would lock everyone else out for as long as
+ * they stay. A test fails loudly if the fast entry point disappears on a Deno
+ * upgrade.
  */
 
 import type { Logger } from "../log/mod.ts";
@@ -95,6 +101,10 @@ interface _Conn {
   seen: number;
   since: number;
   closing: boolean;
+  /** No longer counted: a TLS handshake that outlived its shutdown (see the module doc). */
+  released: boolean;
+  /** Settles when the socket has closed. */
+  finished?: Promise<void>;
   shutdown(): void;
 }
 
@@ -118,16 +128,43 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
   else if (o.websockets()) o.log.info("guarded engine: WebSocket routes, using Deno.serveHttp");
 
   const track = (shutdown: () => void): _Conn => {
-    const c: _Conn = { served: 0, seen: 0, since: performance.now(), closing: false, shutdown };
+    const c: _Conn = {
+      served: 0,
+      seen: 0,
+      since: performance.now(),
+      closing: false,
+      released: false,
+      shutdown,
+    };
     conns.add(c);
     metrics.connections++;
     return c;
   };
   const untrack = (c: _Conn, finished: Promise<void>) => {
-    conns.delete(c);
     done.delete(finished);
+    if (c.released) {
+      metrics.tlsStalled--;
+      return;
+    }
+    conns.delete(c);
     metrics.connections--;
   };
+  /** Give the slot of a socket stuck in its TLS handshake back (see the module doc). */
+  const release = (c: _Conn) => {
+    c.released = true;
+    conns.delete(c);
+    if (c.finished) done.delete(c.finished);
+    metrics.connections--;
+    metrics.tlsStalled++;
+    const now = performance.now();
+    if (now - lastStallLog > 60_000) {
+      lastStallLog = now;
+      o.log.warn("TLS handshakes stalled past the header timeout (slots given back)", {
+        stalled: metrics.tlsStalled,
+      });
+    }
+  };
+  let lastStallLog = -Infinity;
 
   const serveFast = (conn: Deno.Conn, remote: string) => {
     const c = track(() => {});
@@ -143,6 +180,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
     );
     c.shutdown = () => served.shutdown().catch(() => {});
     const finished = served.finished.catch(() => {}).finally(() => untrack(c, finished));
+    c.finished = finished;
     done.add(finished);
   };
 
@@ -172,6 +210,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
       close();
       untrack(c, finished);
     });
+    c.finished = finished;
     done.add(finished);
   };
 
@@ -189,6 +228,10 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
       } else if (!c.closing && now - c.since > (c.served === 0 ? o.headerTimeout : o.idleTimeout)) {
         c.closing = true;
         c.shutdown();
+      } else if (
+        secure && c.closing && c.served === 0 && now - c.since > o.headerTimeout + 2 * tick
+      ) {
+        release(c); // shut down at least two sweeps ago and still open: stuck in its handshake
       }
     }
   }, tick);

@@ -2,7 +2,8 @@
  * Request metrics in Prometheus text format (`GET /metrics`):
  * - `tern_http_requests_total{method,route,status}` counter
  * - `tern_http_request_duration_seconds{route}` histogram (time to response headers)
- * - `tern_http_active_requests` / `tern_http_active_connections` gauges
+ * - `tern_http_active_requests` / `tern_http_active_connections` /
+ *   `tern_http_stalled_tls_connections` gauges
  * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`,
  *   `tern_process_heap_total_bytes`, `tern_process_external_bytes`
  *
@@ -36,6 +37,8 @@ export class WebMetrics {
   active = 0;
   /** Open sockets (guarded engine only; -1 when unknown). */
   connections = -1;
+  /** Sockets stuck in a TLS handshake past the header timeout (not in `connections`). */
+  tlsStalled = 0;
 
   /** Count one finished request; `ms` is the time to response headers. */
   record(method: string, route: string, status: number, ms: number): void {
@@ -102,6 +105,11 @@ export class WebMetrics {
       out.push("# HELP tern_http_active_connections Open client sockets.");
       out.push("# TYPE tern_http_active_connections gauge");
       out.push(`tern_http_active_connections ${this.connections}`);
+      out.push(
+        "# HELP tern_http_stalled_tls_connections Sockets stuck in a TLS handshake past the header timeout (open until the client leaves; not counted as connections).",
+      );
+      out.push("# TYPE tern_http_stalled_tls_connections gauge");
+      out.push(`tern_http_stalled_tls_connections ${this.tlsStalled}`);
     }
     const mem = Deno.memoryUsage();
     out.push("# HELP tern_process_resident_memory_bytes Resident set size.");
