@@ -8,6 +8,8 @@
  * @module
  */
 
+import { setOwn } from "../own.ts";
+
 /** Nesting deeper than this is an error (instead of a stack overflow). */
 const MAX_DEPTH = 1000;
 
@@ -146,14 +148,7 @@ class Parser {
       this.i++;
       this.skipSpace();
       const value = this.value(depth);
-      if (key === "__proto__") {
-        Object.defineProperty(obj, key, {
-          value,
-          writable: true,
-          enumerable: true,
-          configurable: true,
-        });
-      } else obj[key] = value;
+      setOwn(obj, key, value);
       if (this.closes(0x7d)) return obj;
     }
   }

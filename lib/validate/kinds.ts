@@ -5,6 +5,7 @@
  * strict object reports unknown keys, a plain object drops them.
  */
 
+import { setOwn as put } from "../own.ts";
 import { FAIL, type Fail, type Issue, type Path, Schema, wrongType } from "./schema.ts";
 
 /** The output type of a schema. */
@@ -222,13 +223,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === Object.prototype || proto === null;
-}
-
-/** Set `k` as an own data property even when it is "__proto__". */
-function put(o: Record<string, unknown>, k: string, v: unknown): void {
-  if (k === "__proto__") {
-    Object.defineProperty(o, k, { value: v, enumerable: true, writable: true });
-  } else o[k] = v;
 }
 
 export class ObjectSchema<T extends Shape> extends Schema<ObjectOf<T, "o">, ObjectOf<T, "i">> {
