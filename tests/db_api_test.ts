@@ -268,3 +268,21 @@ Deno.test("the file is in WAL mode with the chosen synchronous level", async () 
     assert.equal(sync.synchronous, value);
   }
 });
+
+Deno.test("a write lock held by another process past busyTimeout is DbError busy; nothing written", async () => {
+  await using t = await tempDb({ busyTimeout: 50 });
+  const other = new DatabaseSync(t.path);
+  try {
+    other.exec("BEGIN IMMEDIATE"); // e.g. a CLI run in the middle of a long write
+    const e = dbError(() => t.db.create("Reading", { ...KEY, value: 1 }), "busy");
+    assert.match(e.message, /locked by another process/);
+    assert.match(String((e as Error).cause), /database is locked/);
+    other.exec("ROLLBACK");
+    assert.equal(t.db.get("Reading", KEY), undefined, "nothing was written");
+    assert.deepEqual(t.db.changes(), [], "no change recorded");
+    t.db.create("Reading", { ...KEY, value: 2 }); // the lock gone, the same write succeeds
+    assert.equal(t.db.get("Reading", KEY)!.value, 2);
+  } finally {
+    other.close();
+  }
+});

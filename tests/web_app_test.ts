@@ -415,3 +415,21 @@ Deno.test("static paths answer OPTIONS with Allow and other methods with 405", a
   assert.equal(api.status, 404, "unknown API paths stay 404");
   await api.body?.cancel();
 });
+
+Deno.test("a database busy error is 503 with Retry-After; too large is 413", async () => {
+  const { DbError } = await import("../lib/db/mod.ts");
+  const a = app();
+  a.get("/busy", () => {
+    throw new DbError("busy", "The database is locked by another process");
+  });
+  a.get("/big", () => {
+    throw new DbError("too_large", "Item over 400 KB");
+  });
+  const busy = await a.request(req("GET", "/busy"));
+  assert.equal(busy.status, 503);
+  assert.equal(busy.headers.get("retry-after"), "1");
+  assert.equal((await busy.json()).error.code, "busy");
+  const big = await a.request(req("GET", "/big"));
+  assert.equal(big.status, 413);
+  assert.equal((await big.json()).error.code, "too_large");
+});

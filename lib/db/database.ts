@@ -20,7 +20,7 @@ import { type Logger, nullLogger } from "../log/mod.ts";
 import { suggest } from "../config/_suggest.ts";
 import { DDL, FORMAT, pragmas, Statements } from "./_sql.ts";
 import { ChangeLog } from "./changes.ts";
-import { DbError } from "./errors.ts";
+import { asBusy, DbError } from "./errors.ts";
 import { applyModel, loadStoredModels } from "./migrate.ts";
 import { MAX_ITEM_BYTES, META, Model } from "./model.ts";
 import { purge, type PurgeResult } from "./purge.ts";
@@ -403,7 +403,11 @@ export class Database {
     this.#open();
     const outer = this.#depth === 0 && !this.sql.isTransaction;
     const sp = `tern_sp${this.#depth}`;
-    this.#stmts.get(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${sp}`).run();
+    try {
+      this.#stmts.get(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${sp}`).run();
+    } catch (e) {
+      throw asBusy(e);
+    }
     this.#depth++;
     let result: T;
     try {
@@ -433,7 +437,7 @@ export class Database {
           this.#stmts.get("ROLLBACK").run();
         } catch { /* nothing to roll back */ }
         this.#changes.discard();
-        throw e;
+        throw asBusy(e);
       }
       this.#changes.flush();
     } else this.#stmts.get(`RELEASE ${sp}`).run();

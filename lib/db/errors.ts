@@ -2,7 +2,7 @@
  * `DbError`: the one error class of the database for conditions callers
  * catch. `code` says what happened; `model` and `field` say where. The web
  * server maps codes to HTTP statuses (validation 400, not_found 404,
- * conflict 409, too_large 413).
+ * conflict 409, too_large 413, busy 503).
  */
 
 /** What went wrong. */
@@ -22,7 +22,13 @@ export type DbErrorCode =
   /** The stored data cannot be migrated to the new schema without losing or rewriting data. */
   | "migration"
   /** The database is closed. */
-  | "closed";
+  | "closed"
+  /**
+   * Another process held the write lock for longer than `busyTimeout`
+   * (SQLite's "database is locked"). Nothing was written; retrying later can
+   * succeed (the web server answers 503 with Retry-After).
+   */
+  | "busy";
 
 /** Options of {@linkcode DbError}. */
 export interface DbErrorOptions extends ErrorOptions {
@@ -53,4 +59,21 @@ export class DbError extends Error {
     this.model = options.model;
     this.field = options.field;
   }
+}
+
+/** SQLite's messages for a lock another connection holds (BUSY, LOCKED). */
+const LOCKED = /^database (table )?is locked|^database is busy/;
+
+/**
+ * `e` as a `DbError("busy")` when it is SQLite reporting a lock held by
+ * another connection, else `e` unchanged (node:sqlite gives no error number
+ * here, only the message).
+ */
+export function asBusy(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof DbError || !LOCKED.test(e.message)) return e;
+  return new DbError(
+    "busy",
+    "The database is locked by another process (longer than busyTimeout); nothing was written, retry later",
+    { cause: e },
+  );
 }

@@ -103,6 +103,8 @@ const DB_STATUS: Record<string, number> = {
   exists: 409,
   unknown_model: 404,
   UNKNOWN_MODEL: 404,
+  too_large: 413,
+  busy: 503,
 };
 
 /** Turn anything thrown by a handler into a response; log what the client must not see. */
@@ -118,8 +120,12 @@ export function toErrorResponse(e: unknown, log: Logger, where: string): Respons
   const err = e as { name?: string; code?: unknown; message?: string; fields?: unknown };
   if (err?.name === "DbError" && typeof err.code === "string" && DB_STATUS[err.code]) {
     const status = DB_STATUS[err.code]!;
-    const extra: { fields?: FieldProblem[] } = {};
+    const extra: { fields?: FieldProblem[]; headers?: Record<string, string> } = {};
     if (Array.isArray(err.fields)) extra.fields = err.fields as FieldProblem[];
+    if (status === 503) {
+      extra.headers = { "retry-after": "1" };
+      log.warn("database busy", { where });
+    }
     return errorJson(status, err.code.toLowerCase(), String(err.message), extra);
   }
   if ((e as Error)?.name === "AbortError" || (e as Error)?.name === "TimeoutError") {
