@@ -92,19 +92,42 @@ interface Run {
   rps: number;
   p99: number;
   errors: number;
+  /** Server CPU time (user + system) per request, µs. */
+  cpu: number;
 }
 
-async function wrk(url: string, headers: string[] = []): Promise<Run> {
+/** CPU time a process has used so far, µs (/proc/PID/stat utime + stime, 100 ticks a second). */
+function cpuUs(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return (Number(f[11]) + Number(f[12])) * 10_000;
+}
+
+/** One wrk run against `url`, served by process `pid`. */
+async function wrk(url: string, pid: number, headers: string[] = []): Promise<Run> {
   const args = ["-t1", `-c${CONNS}`, `-d${SECONDS}s`, "--latency"];
   for (const h of headers) args.push("-H", h);
+  const cpu0 = cpuUs(pid);
   const out = await new Deno.Command("wrk", { args: [...args, url], stdout: "piped" }).output();
+  const cpu = cpuUs(pid) - cpu0;
   const text = new TextDecoder().decode(out.stdout);
+  const n = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
   const p99 = ms(/\s99%\s+(\S+)/.exec(text)?.[1] ?? "0ms");
   const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p99, errors };
+  return { rps, p99, errors, cpu: n > 0 ? cpu / n : NaN };
+}
+
+/** Median of the per-round ratios bare CPU / Tern CPU per request (1 = Tern costs what bare does). */
+function medianCpuRatio(b: Run[], t: Run[]): number {
+  const r = b.map((x, i) => x.cpu / t[i]!.cpu).sort((x, y) => x - y);
+  return r[Math.floor(r.length / 2)]!;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.floor(s.length / 2)]!;
 }
 
 /** The bare/Tern pair with the median ratio (robust to load from other work on the machine). */
@@ -152,6 +175,7 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${T}/action`,
+      pid: tern.child.pid,
       h: [] as string[],
       target: 0.75,
     },
@@ -160,6 +184,7 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${G}/action`,
+      pid: serveEngine.child.pid,
       h: [],
       target: 0.75,
     },
@@ -168,6 +193,7 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${L}/action`,
+      pid: strict.child.pid,
       h: [],
       target: 0.75,
     },
@@ -176,6 +202,7 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${T}/api/data/Reading/${tern.info.item}`,
+      pid: tern.child.pid,
       h: [cookie],
       target: 0.6,
     },
@@ -184,6 +211,7 @@ if (import.meta.main) {
       bare: `${B}/`,
       bareName: "bare 12 B",
       tern: `${B}/json`,
+      pid: bare.child.pid,
       h: [cookie],
       target: 0,
     },
@@ -192,6 +220,7 @@ if (import.meta.main) {
       bare: `${B}/1k`,
       bareName: "bare 1 KB",
       tern: `${T}/bench-1k.bin`,
+      pid: tern.child.pid,
       h: [],
       target: 0.6,
     },
@@ -200,6 +229,7 @@ if (import.meta.main) {
       bare: `${B}/64k`,
       bareName: "bare 64 KB",
       tern: `${T}/bench-64k.bin`,
+      pid: tern.child.pid,
       h: [],
       target: 0.6,
     },
@@ -210,16 +240,16 @@ if (import.meta.main) {
   for (let round = 0; round < ROUNDS; round++) {
     for (const c of cases) {
       const r = results.get(c.name) ?? { b: [], t: [] };
-      r.b.push(await wrk(c.bare));
+      r.b.push(await wrk(c.bare, bare.child.pid));
       const sampler = setInterval(() => peak = Math.max(peak, rssMb(pid)), 250);
-      r.t.push(await wrk(c.tern, c.h));
+      r.t.push(await wrk(c.tern, c.pid, c.h));
       clearInterval(sampler);
       peak = Math.max(peak, rssMb(pid));
       results.set(c.name, r);
       console.error(
         `round ${round + 1}: ${c.name} bare ${r.b.at(-1)!.rps.toFixed(0)} tern ${
           r.t.at(-1)!.rps.toFixed(0)
-        } req/s`,
+        } req/s, CPU ${r.b.at(-1)!.cpu.toFixed(1)} / ${r.t.at(-1)!.cpu.toFixed(1)} µs/req`,
       );
     }
   }
@@ -229,7 +259,9 @@ if (import.meta.main) {
       const r = results.get(c.name)!;
       const { b, t, ratio } = medianPair(r.b, r.t);
       console.log(
-        `${c.name}: bare ${b.rps.toFixed(0)} tern ${t.rps.toFixed(0)} ratio ${ratio.toFixed(2)}`,
+        `${c.name}: bare ${b.rps.toFixed(0)} tern ${t.rps.toFixed(0)} ratio ${
+          ratio.toFixed(2)
+        }, CPU ratio ${medianCpuRatio(r.b, r.t).toFixed(2)}`,
       );
     }
     console.log(`idle RSS ${idle.toFixed(1)} MB`);
@@ -241,7 +273,7 @@ if (import.meta.main) {
   const after30 = rssMb(pid);
   // Growth or a plateau? The same load once more (one round of every case), then 30 s again: a
   // leak grows again, memory the allocator merely keeps does not.
-  for (const c of cases) await wrk(c.tern, c.h);
+  for (const c of cases) await wrk(c.tern, c.pid, c.h);
   await new Promise((r) => setTimeout(r, 30_000));
   const afterSecond = rssMb(pid);
   // Where the memory is then, from the agent's own /metrics (admin session).
@@ -255,11 +287,12 @@ if (import.meta.main) {
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
     const { b, t, ratio } = medianPair(r.b, r.t);
+    const cpu = (runs: Run[]) => median(runs.map((x) => x.cpu)).toFixed(1);
     return `| ${c.name} | ${c.bareName} | ${b.rps.toFixed(0)} | ${b.p99.toFixed(2)} | ${
       t.rps.toFixed(0)
     } | ${t.p99.toFixed(2)} | ${ratio.toFixed(2)} | ${
       c.target ? `≥ ${c.target} ${ratio >= c.target ? "✅" : "❌"}` : "—"
-    } | ${t.errors} |`;
+    } | ${t.errors} | ${cpu(r.b)} | ${cpu(r.t)} | ${medianCpuRatio(r.b, r.t).toFixed(2)} |`;
   });
   const growth = (after30 - idle) / idle;
   const md = `## Web server (\`lib/web\`)
@@ -276,8 +309,8 @@ the "strict config" row has \`web.limits.headerSize: 16384\` (an exact header ch
 request) and \`web.securityHeaders: "all"\` (nosniff on every response, a second header).
 RSS is the default agent's.
 
-| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors |
-|---|---|---:|---:|---:|---:|---:|---|---:|
+| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors | bare CPU µs/req | Tern CPU µs/req | CPU ratio |
+|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|
 ${rows.join("\n")}
 
 Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌"}; ${
@@ -297,7 +330,10 @@ right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1
   } MB.
 
 Notes. The machine is shared with other work (and its host with other machines): bare req/s and
-ratios move by ±0.1–0.2 between runs, so read one row as a range. The authenticated JSON API row
+ratios move by ±0.1–0.2 between runs, so read one row as a range. The three CPU columns are a
+second view, less sensitive to that: each server's CPU time (user + system, from /proc) per
+request served, as medians over the rounds, and the median of the per-round ratios bare ÷ Tern
+(1.00: Tern costs what bare costs). The targets are judged on req/s. The authenticated JSON API row
 reads an item through a session cookie: after the first request both the session and the item
 answer come from memory (evicted at once by every write in the agent, within a second for writes by
 another process), so the row measures reading the cookie, the session and access checks, routing
