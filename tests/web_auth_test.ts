@@ -9,6 +9,7 @@ import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { LogHub, type LogRecord } from "../lib/log/mod.ts";
 import { buildApp, type WebApp, type WebDeps } from "../lib/web/mod.ts";
+import { READING } from "./helpers/reading.ts";
 
 const ADDR = { remoteAddr: "192.0.2.7", secure: false };
 
@@ -37,11 +38,9 @@ async function env(web: Record<string, unknown> = {}, dir?: string): Promise<Env
     schema: {
       models: {
         Reading: {
-          pk: "Sensor#${sensor}",
-          sk: "Reading#${time}",
+          ...READING,
           fields: {
-            sensor: { type: "string", required: true },
-            time: { type: "date", required: true },
+            ...READING.fields,
             value: { type: "number", min: -50, max: 150, required: true },
             secret: { type: "string", hidden: true },
           },

@@ -11,6 +11,7 @@ import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { AuthStore, buildApp, hashPassword, WebServer } from "../lib/web/mod.ts";
+import { READING } from "./helpers/reading.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const present = await Deno.stat(CHROMIUM).then(() => true, () => false);
@@ -31,17 +32,7 @@ Deno.test({
         api: { models: { Reading: { read: "user", write: "admin" } } },
       },
       schema: {
-        models: {
-          Reading: {
-            pk: "Sensor#${sensor}",
-            sk: "Reading#${time}",
-            fields: {
-              sensor: { type: "string", required: true },
-              time: { type: "date", required: true },
-              value: { type: "number", required: true },
-            },
-          },
-        },
+        models: { Reading: READING },
       },
     });
     const db = Database.open({

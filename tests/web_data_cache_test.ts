@@ -12,16 +12,11 @@ import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { buildApp, type WebApp, type WebDeps } from "../lib/web/mod.ts";
+import { READING as BASE_READING } from "./helpers/reading.ts";
 
 const READING = {
-  pk: "Sensor#${sensor}",
-  sk: "Reading#${time}",
-  fields: {
-    sensor: { type: "string", required: true },
-    time: { type: "date", required: true },
-    value: { type: "number", required: true },
-    secret: { type: "string", hidden: true },
-  },
+  ...BASE_READING,
+  fields: { ...BASE_READING.fields, secret: { type: "string", hidden: true } },
 };
 
 const SCHEMA = {

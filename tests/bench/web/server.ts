@@ -15,6 +15,7 @@ import { settleHeap, settleWhenIdle } from "../../../lib/cli/mod.ts";
 import { loadConfig } from "../../../lib/config/mod.ts";
 import type { DatabaseService } from "../../../lib/db/mod.ts";
 import { prepareFile, type WebService } from "../../../lib/web/mod.ts";
+import { READING } from "../../helpers/reading.ts";
 
 /** "default" (default config), "serve" (web.engine serve), "strict" (headerSize 16384, nosniff on every response). */
 const [mode, portArg, variant = "default"] = Deno.args;
@@ -70,17 +71,7 @@ if (mode === "bare") {
   await Deno.writeTextFile(
     `${dir}/schema.json5`,
     JSON.stringify({
-      models: {
-        Reading: {
-          pk: "Sensor#${sensor}",
-          sk: "Reading#${time}",
-          fields: {
-            sensor: { type: "string", required: true },
-            time: { type: "date", required: true },
-            value: { type: "number", required: true },
-          },
-        },
-      },
+      models: { Reading: READING },
     }),
   );
   const loaded = loadConfig({ dir });
