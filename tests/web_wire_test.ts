@@ -245,6 +245,17 @@ for (const engine of ["serve", "guarded"] as const) {
       const cookie = login.headers.get("set-cookie")!.split(";")[0]!;
       assert.notEqual(cookie, planted);
       const { xsrf } = await login.json();
+      // Private answers carry no-store once, beside their own type (the bytes on the wire).
+      for (const path of ["/api/auth/me", "/api/users"]) {
+        const got = await raw(
+          port,
+          `GET ${path} HTTP/1.1\r\nHost: x\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+        );
+        const head = got.slice(0, got.indexOf("\r\n\r\n")).toLowerCase();
+        assert.equal(status(got), 200, path);
+        assert.equal(head.split("cache-control: no-store").length, 2, `${path}: ${head}`);
+        assert.match(head, /\r\ncontent-type: application\/json/, path);
+      }
       const noX = await fetch(`${base}/api/users`, {
         method: "POST",
         headers: { "content-type": "application/json", cookie },

@@ -29,7 +29,7 @@ import {
 import { errorJson, toErrorResponse } from "./errors.ts";
 import { WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
-import { bodyLength, Cors, rawDone, rawIndex, rawList, SecurityHeaders } from "./security.ts";
+import { bodyLength, Cors, SecurityHeaders } from "./security.ts";
 import type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions } from "./types.ts";
 
 export type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions };
@@ -170,6 +170,7 @@ export class WebApp {
   request(req: Request, info: ConnInfo = LOCAL): Response | Promise<Response> {
     const t0 = perf.now();
     this.metrics.active++;
+    const method = req.method;
     const url = req.url;
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", start);
@@ -185,18 +186,19 @@ export class WebApp {
     );
     let r: Response | Promise<Response>;
     try {
-      r = this.#handle(req, ctx, path);
+      r = this.#handle(req, method, ctx, path);
     } catch (e) {
-      r = toErrorResponse(e, this.log, `${req.method} ${ctx.route || path}`);
+      r = toErrorResponse(e, this.log, `${method} ${ctx.route || path}`);
     }
-    if (r instanceof Response) return this.#finish(req, ctx, r, info, t0, url, start, q);
+    if (r instanceof Response) return this.#finish(req, method, ctx, r, info, t0, url, start, q);
     return r.then(
-      (res) => this.#finish(req, ctx, res, info, t0, url, start, q),
+      (res) => this.#finish(req, method, ctx, res, info, t0, url, start, q),
       (e) =>
         this.#finish(
           req,
+          method,
           ctx,
-          toErrorResponse(e, this.log, `${req.method} ${ctx.route || path}`),
+          toErrorResponse(e, this.log, `${method} ${ctx.route || path}`),
           info,
           t0,
           url,
@@ -208,6 +210,7 @@ export class WebApp {
 
   #finish(
     req: Request,
+    method: string,
     ctx: WebContext,
     res: Response,
     info: ConnInfo,
@@ -224,20 +227,9 @@ export class WebApp {
       );
     }
     if (res.status === 101 && !this.websockets) this.#undeclaredUpgrade(ctx.route);
-    res = this.#security.apply(res, info.secure);
-    // Answers to an authenticated request are private: keep them out of every cache.
-    if (ctx.user && res.status !== 101) {
-      const raw = rawList(res.headers);
-      if (raw !== undefined) {
-        if (rawIndex(raw, "cache-control") < 0) {
-          raw.push(["cache-control", "no-store"]);
-          rawDone(res.headers);
-        }
-      } else if (!res.headers.has("cache-control")) {
-        res = withHeaders(res, { "cache-control": "no-store" });
-      }
-    }
-    if (req.method === "HEAD") res = headAnswer(res);
+    // Answers to an authenticated request are private: kept out of every cache (no-store).
+    res = this.#security.apply(res, info.secure, ctx.user !== undefined);
+    if (method === "HEAD") res = headAnswer(res);
     this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) {
@@ -247,7 +239,7 @@ export class WebApp {
       else this.#live.delete(ac);
     }
     const ms = perf.now() - t0;
-    this.metrics.record(req.method, ctx.route || "unmatched", res.status, ms);
+    this.metrics.record(method, ctx.route || "unmatched", res.status, ms);
     if (this.accessLog) {
       const len = res.headers.get("content-length");
       try {
@@ -255,7 +247,7 @@ export class WebApp {
           time: this.clock.now(),
           addr: info.remoteAddr,
           user: ctx.user?.username,
-          method: req.method,
+          method,
           target: q < 0 ? ctx.path : url.slice(start),
           status: res.status,
           bytes: len === null ? undefined : Number(len),
@@ -280,7 +272,12 @@ export class WebApp {
     );
   }
 
-  #handle(req: Request, ctx: WebContext, path: string): Response | Promise<Response> {
+  #handle(
+    req: Request,
+    method: string,
+    ctx: WebContext,
+    path: string,
+  ): Response | Promise<Response> {
     const limit = this.#o.headerSize;
     if (limit > 0) {
       const size = headerBytes(req, ctx);
@@ -288,37 +285,29 @@ export class WebApp {
         return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
       }
     }
-    const m = this.router.match(req.method, path);
+    const m = this.router.match(method, path);
     if (m === null) {
       if (this.fallback && !path.startsWith("/api/")) {
         ctx.route = "static";
-        if (req.method === "GET" || req.method === "HEAD") return this.fallback(req, ctx);
+        if (method === "GET" || method === "HEAD") return this.fallback(req, ctx);
         const allow = "GET, HEAD, OPTIONS";
-        if (req.method === "OPTIONS") {
+        if (method === "OPTIONS") {
           return new Response(null, { status: 204, headers: { allow } });
         }
-        return errorJson(405, "method_not_allowed", `${req.method} is not allowed here`, {
+        return errorJson(405, "method_not_allowed", `${method} is not allowed here`, {
           headers: { allow },
         });
       }
-      return errorJson(404, "not_found", `No route for ${req.method} ${path.slice(0, 200)}`);
+      return errorJson(404, "not_found", `No route for ${method} ${path.slice(0, 200)}`);
     }
     if (m.value === undefined) return this.#noMethod(req, ctx, path, m.allowed);
     const route = m.value;
     ctx.route = m.pattern;
-    for (const k in m.params) {
-      const v = m.params[k]!;
-      if (!v.includes("%")) {
-        ctx.params[k] = v;
-        continue;
-      }
-      try {
-        ctx.params[k] = decodeURIComponent(v);
-      } catch {
-        return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
-      }
+    if (m.decoded === null) {
+      return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
     }
-    if (req.method !== "GET" && req.method !== "HEAD") {
+    ctx.params = m.decoded;
+    if (method !== "GET" && method !== "HEAD") {
       const headers = req.headers;
       // Body limit: refuse a declared oversize at once; count a streamed one.
       const cl = headers.get("content-length");
@@ -326,7 +315,7 @@ export class WebApp {
       if (req.body !== null && (cl === null || Number(cl) > 0)) {
         const limited = limitStream(req.body, route.bodySize, ctx);
         req = new Request(req.url, {
-          method: req.method,
+          method,
           headers,
           body: limited,
           signal: ctx.signal,
@@ -344,15 +333,20 @@ export class WebApp {
       if (user instanceof Promise) {
         return user.then((u) => {
           ctx.user = u;
-          return this.#authorized(req, ctx, route);
+          return this.#authorized(req, method, ctx, route);
         });
       }
       ctx.user = user;
     }
-    return this.#authorized(req, ctx, route);
+    return this.#authorized(req, method, ctx, route);
   }
 
-  #authorized(req: Request, ctx: WebContext, route: _Route): Response | Promise<Response> {
+  #authorized(
+    req: Request,
+    method: string,
+    ctx: WebContext,
+    route: _Route,
+  ): Response | Promise<Response> {
     if (route.role !== "public") {
       if (!ctx.user) {
         return errorJson(401, "unauthorized", "Login required", {
@@ -364,7 +358,7 @@ export class WebApp {
       }
     }
     if (
-      route.xsrf && ctx.user?.via === "session" && UNSAFE.has(req.method) &&
+      route.xsrf && ctx.user?.via === "session" && UNSAFE.has(method) &&
       !this.authenticator!.checkXsrf(req, ctx)
     ) {
       return errorJson(403, "xsrf", "Missing or wrong X-XSRF-Token header");

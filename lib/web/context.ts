@@ -88,9 +88,11 @@ function runtimeHeader(req: Request, name: string): string | null | undefined {
   }
 }
 
+const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
 export class WebContext {
-  /** Route parameters, percent-decoded. `*` holds the tail of a prefix route. */
-  params: Record<string, string> = {};
+  /** Route parameters, percent-decoded (read-only). `*` holds the tail of a prefix route. */
+  params: Readonly<Record<string, string>> = NO_PARAMS;
   /** The route pattern that matched ("/api/data/:model"), or "" when none did. */
   route = "";
   user: WebUser | undefined;

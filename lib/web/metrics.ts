@@ -19,6 +19,7 @@ const METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "OT
 
 /** Index of a method in METHODS; anything unknown is "OTHER" (the last). */
 function methodIndex(m: string): number {
+  if (m === "GET") return 0; // most requests: one comparison
   const i = METHODS.indexOf(m);
   return i < 0 ? METHODS.length - 1 : i;
 }

@@ -40,7 +40,16 @@ export {
 } from "./access_log.ts";
 export { WebMetrics } from "./metrics.ts";
 export { type BoundEndpoint, WebServer, type WebServerOptions } from "./server.ts";
-export { Cors, type CorsOptions, rawDone, rawIndex, rawList, SecurityHeaders } from "./security.ts";
+export {
+  Cors,
+  type CorsOptions,
+  rawDone,
+  rawIndex,
+  rawList,
+  responseDone,
+  responseList,
+  SecurityHeaders,
+} from "./security.ts";
 export { Roles } from "./auth/roles.ts";
 export {
   hashPassword,

@@ -11,7 +11,9 @@
  *
  * `match` returns the value and parameters, or `allowed` (the methods the
  * path has) when the path exists but the method does not (→ 405), or null.
- * Parameters are returned raw (still percent-encoded); the caller decodes.
+ * Parameters are returned raw (still percent-encoded) in `params`, and
+ * percent-decoded in `decoded` (null when an escape is malformed: the caller
+ * answers 400); both are computed once per remembered match.
  * The match of a route without parameters is one shared, read-only object;
  * the last `CACHE_SIZE` matches of routes with parameters (paths up to 256
  * characters) are remembered by method and path (a device's clients poll the
@@ -20,7 +22,12 @@
 
 /** Result of {@linkcode Router.match}. */
 export type RouteMatch<T> =
-  | { value: T; params: Record<string, string>; pattern: string }
+  | {
+    value: T;
+    params: Readonly<Record<string, string>>;
+    decoded: Readonly<Record<string, string>> | null;
+    pattern: string;
+  }
   | { value: undefined; allowed: string[] };
 
 interface _Node<T> {
@@ -35,7 +42,12 @@ interface _Entry<T> {
   pattern: string;
   names: string[];
   /** For a route without parameters: the one match object every lookup returns. */
-  fixed?: { value: T; params: Record<string, string>; pattern: string };
+  fixed?: {
+    value: T;
+    params: Readonly<Record<string, string>>;
+    decoded: Readonly<Record<string, string>>;
+    pattern: string;
+  };
 }
 
 /** The parameters of every fixed route (read-only: callers copy what they need). */
@@ -92,7 +104,12 @@ export class Router<T> {
     if (names.length === 0) {
       let m = this.#fixed.get(pattern);
       if (!m) this.#fixed.set(pattern, m = new Map());
-      m.set(method, { value, pattern, names, fixed: { value, params: NO_PARAMS, pattern } });
+      m.set(method, {
+        value,
+        pattern,
+        names,
+        fixed: { value, params: NO_PARAMS, decoded: NO_PARAMS, pattern },
+      });
     }
   }
 
@@ -125,7 +142,12 @@ export class Router<T> {
     const params: Record<string, string> = {};
     for (let i = 0; i < e.names.length; i++) params[e.names[i]!] = values[i]!;
     if (found.tailValue !== undefined) params["*"] = found.tailValue;
-    const m = { value: e.value, params: Object.freeze(params), pattern: e.pattern };
+    const m = {
+      value: e.value,
+      params: Object.freeze(params),
+      decoded: decodeAll(params),
+      pattern: e.pattern,
+    };
     if (recent) recent.set(method, m);
     else if (path.length <= 256) {
       if (this.#recent.size >= CACHE_SIZE) this.#recent.clear();
@@ -177,6 +199,22 @@ export class Router<T> {
     visit(this.#root);
     return out.sort();
   }
+}
+
+/** The parameters percent-decoded (frozen; the same object when none is encoded), or null when an escape is malformed. */
+function decodeAll(raw: Readonly<Record<string, string>>): Readonly<Record<string, string>> | null {
+  let out: Record<string, string> | undefined;
+  for (const k in raw) {
+    const v = raw[k]!;
+    if (!v.includes("%")) continue;
+    out ??= { ...raw };
+    try {
+      out[k] = decodeURIComponent(v);
+    } catch {
+      return null;
+    }
+  }
+  return out === undefined ? raw : Object.freeze(out);
 }
 
 function pick<T>(methods: Map<string, _Entry<T>>, method: string): _Entry<T> | undefined {

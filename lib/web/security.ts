@@ -120,6 +120,67 @@ const FAST = Object.getOwnPropertySymbols(new Response("x"));
 const FAST_STATUS = FAST.find((s) => s.description === "serve fast status");
 const FAST_KIND = FAST.find((s) => s.description === "serve fast header kind");
 const FAST_TYPE = FAST.find((s) => s.description === "serve fast content type");
+const FAST_BODY = FAST.find((s) => s.description === "serve fast body");
+const HEADERS = FAST.find((s) => s.description === "headers");
+const HEADERS_GUARD = FAST.find((s) => s.description === "headers guard");
+const NATIVE = FAST.find((s) => s.description === "serve native response");
+const LAZY_BODY = FAST.find((s) => s.description === "lazy static body");
+const LAZY_TYPE = FAST.find((s) => s.description === "lazy static content type");
+const RESPONSE_SLOTS = [
+  INNER,
+  FAST_STATUS,
+  FAST_KIND,
+  FAST_TYPE,
+  FAST_BODY,
+  HEADERS,
+  HEADERS_GUARD,
+  NATIVE,
+  LAZY_BODY,
+  LAZY_TYPE,
+];
+const HAS_RESPONSE_SLOTS = RESPONSE_SLOTS.every((s) => s !== undefined);
+
+/**
+ * The mutable `[name, value][]` a fresh response will be sent with, like
+ * `rawList(res.headers)` but without building the `Headers` object when the
+ * response has none yet: Deno keeps the list in the inner response and a
+ * content type given at construction in a "lazy" slot, which this settles
+ * the way the runtime does. Like reading `res.headers`, it takes the response
+ * off the runtime's fastest send path (which ignores the list), so callers
+ * use it only to add headers. After pushing, call {@linkcode responseDone}.
+ * Undefined for responses whose headers are immutable, or on a runtime
+ * without these slots (callers then use `Headers`).
+ */
+export function responseList(res: Response): [string, string][] | undefined {
+  if (!HAS_RESPONSE_SLOTS) return rawList(res.headers);
+  const r = res as unknown as Record<symbol, unknown>;
+  const h = r[HEADERS!];
+  if (h !== null) return h === undefined ? undefined : rawList(h as Headers);
+  // A lazy string body or a prebuilt native answer: let the runtime settle them.
+  if (r[HEADERS_GUARD!] !== "response" || r[NATIVE!] != null || r[LAZY_BODY!] != null) {
+    return rawList(res.headers);
+  }
+  const list = (r[INNER!] as { headerList?: unknown } | undefined)?.headerList;
+  if (!Array.isArray(list)) return undefined;
+  const type = r[LAZY_TYPE!];
+  if (typeof type === "string") {
+    list.push(["content-type", type]);
+    r[LAZY_TYPE!] = null;
+  }
+  r[FAST_STATUS!] = 0;
+  r[FAST_BODY!] = null;
+  r[FAST_KIND!] = 0;
+  r[FAST_TYPE!] = null;
+  return list as [string, string][];
+}
+
+/** After pushing to a {@linkcode responseList}: drop cached names of its `Headers`, if built. */
+export function responseDone(res: Response): void {
+  const h = HEADERS === undefined
+    ? res.headers
+    : (res as unknown as Record<symbol, Headers | null>)[HEADERS];
+  if (h) rawDone(h);
+}
 
 /**
  * Deno marks a response it can send on its fastest path — status 200, a
@@ -157,6 +218,17 @@ const DOCUMENT_TYPES = [
 /** True when a response with this Content-Type is (or may be sniffed into) a document. */
 export function isDocumentType(type: string | null): boolean {
   if (type === null) return true;
+  if (type === lastType) return lastDoc;
+  lastDoc = documentType(type);
+  lastType = type;
+  return lastDoc;
+}
+
+/** The last type asked about and its answer: most answers of a device carry one or two types. */
+let lastType: string | undefined;
+let lastDoc = false;
+
+function documentType(type: string): boolean {
   for (let i = 0; i < DOCUMENT_TYPES.length; i++) {
     if (startsLower(type, DOCUMENT_TYPES[i]!)) return true;
   }
@@ -181,36 +253,38 @@ export class SecurityHeaders {
    * Add the headers in place (copying the response when its headers are
    * immutable). Every response gets nosniff; documents (HTML, or no content
    * type) also get the CSP, X-Frame-Options and Referrer-Policy; TLS adds HSTS.
-   * Appending to a fresh response is far cheaper in Deno than a headers init.
+   * A private answer (to an authenticated request) also gets
+   * `Cache-Control: no-store` unless it set its own cache policy. Pushing to
+   * the response's own header list is far cheaper in Deno than validated
+   * appends or a headers init.
    */
-  apply(res: Response, secure: boolean): Response {
-    if (this.scope === "documents" && !secure) {
+  apply(res: Response, secure: boolean, priv = false): Response {
+    if (!priv && this.scope === "documents" && !secure) {
       const fast = fastStaticType(res);
       if (typeof fast === "string" && !isDocumentType(fast)) return res; // nothing to add
     }
     if (res.status === 101) return res;
-    const raw = rawList(res.headers);
+    const raw = responseList(res);
     if (raw !== undefined) {
-      this.#addRaw(raw, res.headers, secure);
+      this.#addRaw(raw, res, secure, priv);
       return res;
     }
-    if (this.scope === "documents" && !secure) {
-      // Peek without touching the headers object of a plain response (keeps the runtime's fast path).
+    if (!priv && this.scope === "documents" && !secure) {
       if (!isDocumentType(res.headers.get("content-type"))) return res;
     }
     let h = res.headers;
     try {
-      this.#add(h, secure);
+      this.#add(h, secure, priv);
     } catch {
       res = new Response(res.body, res);
       h = res.headers;
-      this.#add(h, secure);
+      this.#add(h, secure, priv);
     }
     return res;
   }
 
-  /** `#add` on the raw list: one scan, pushes instead of validated appends. */
-  #addRaw(l: [string, string][], h: Headers, secure: boolean): void {
+  /** `#add` on the raw list: one scan per name, pushes instead of validated appends. */
+  #addRaw(l: [string, string][], res: Response, secure: boolean, priv: boolean): void {
     const t = rawIndex(l, "content-type");
     const doc = isDocumentType(t < 0 ? null : l[t]![1]);
     const n = l.length;
@@ -221,10 +295,11 @@ export class SecurityHeaders {
       for (const e of this.#doc) if (rawIndex(l, e[0]) < 0) l.push([e[0], e[1]]);
     }
     if (secure && rawIndex(l, "strict-transport-security") < 0) l.push([...this.#tls[0]!]);
-    if (l.length !== n) rawDone(h);
+    if (priv && rawIndex(l, "cache-control") < 0) l.push(["cache-control", "no-store"]);
+    if (l.length !== n) responseDone(res);
   }
 
-  #add(h: Headers, secure: boolean): void {
+  #add(h: Headers, secure: boolean, priv: boolean): void {
     const doc = isDocumentType(h.get("content-type"));
     if ((doc || this.scope === "all") && !h.has("x-content-type-options")) {
       h.append("x-content-type-options", "nosniff");
@@ -233,6 +308,7 @@ export class SecurityHeaders {
       for (const [k, v] of this.#doc) if (!h.has(k)) h.append(k, v);
     }
     if (secure && !h.has("strict-transport-security")) h.append(...this.#tls[0]!);
+    if (priv && !h.has("cache-control")) h.append("cache-control", "no-store");
   }
 }
 

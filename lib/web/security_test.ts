@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { fastStaticType, rawList, SecurityHeaders } from "./security.ts";
+import {
+  fastStaticType,
+  rawList,
+  responseDone,
+  responseList,
+  SecurityHeaders,
+} from "./security.ts";
 
 const CSP = "default-src 'self'";
 
@@ -75,4 +81,85 @@ Deno.test("a plain data response is left untouched, on the runtime's fastest pat
     false,
   );
   assert.equal(html.headers.get("content-security-policy"), CSP);
+});
+
+Deno.test("responseList: every kind of response takes pushed headers, and the wire carries them", async () => {
+  const kinds: [string, () => Response, string | null][] = [
+    [
+      "lone JSON type (lazy slot)",
+      () => new Response("{}", { headers: { "content-type": "application/json" } }),
+      "application/json",
+    ],
+    ["lazy string body", () => new Response("hi"), "text/plain;charset=UTF-8"],
+    ["Response.json", () => Response.json({ a: 1 }), "application/json"],
+    ["bytes, no type", () => new Response(new Uint8Array([1])), null],
+    [
+      "two headers (native answer)",
+      () => new Response("x", { headers: { "content-type": "text/csv", "x-a": "1" } }),
+      "text/csv",
+    ],
+    ["headers already read", () => {
+      const r = new Response("x", { headers: { "content-type": "text/csv" } });
+      r.headers.get("content-type");
+      return r;
+    }, "text/csv"],
+    [
+      "404",
+      () => new Response("x", { status: 404, headers: { "content-type": "application/json" } }),
+      "application/json",
+    ],
+  ];
+  const build = (i: number) => {
+    const res = kinds[i]![1]();
+    const l = responseList(res);
+    assert.ok(l, kinds[i]![0]);
+    l.push(["cache-control", "no-store"]);
+    responseDone(res);
+    return res;
+  };
+  for (let i = 0; i < kinds.length; i++) {
+    const res = build(i);
+    assert.equal(fastStaticType(res), undefined, `${kinds[i]![0]}: off the fast path`);
+    assert.equal(res.headers.get("cache-control"), "no-store", kinds[i]![0]);
+    assert.equal(res.headers.get("content-type"), kinds[i]![2], kinds[i]![0]);
+  }
+  assert.equal(responseList(Response.redirect("http://x/", 302)), undefined, "immutable headers");
+  // What the runtime sends: build each kind in a real handler and read the wire.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
+    return build(Number(new URL(req.url).pathname.slice(1)));
+  });
+  try {
+    for (let i = 0; i < kinds.length; i++) {
+      const r = await fetch(`http://127.0.0.1:${server.addr.port}/${i}`);
+      await r.body?.cancel();
+      assert.equal(r.headers.get("cache-control"), "no-store", `wire: ${kinds[i]![0]}`);
+      assert.equal(r.headers.get("content-type"), kinds[i]![2], `wire: ${kinds[i]![0]}`);
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("a private answer gets no-store once, and keeps its own cache policy", () => {
+  const s = new SecurityHeaders(CSP);
+  const json = s.apply(
+    new Response("{}", { headers: { "content-type": "application/json" } }),
+    false,
+    true,
+  );
+  assert.deepEqual([...json.headers], [["cache-control", "no-store"], [
+    "content-type",
+    "application/json",
+  ]]);
+  const own = new Response("{}", {
+    headers: { "content-type": "application/json", "cache-control": "max-age=5" },
+  });
+  assert.equal(s.apply(own, false, true).headers.get("cache-control"), "max-age=5");
+  const redirect = s.apply(Response.redirect("http://x/", 302), false, true);
+  assert.equal(redirect.headers.get("cache-control"), "no-store", "immutable headers are copied");
+  const pub = s.apply(
+    new Response("{}", { headers: { "content-type": "application/json" } }),
+    false,
+  );
+  assert.equal(pub.headers.get("cache-control"), null);
 });

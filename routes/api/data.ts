@@ -20,14 +20,16 @@ import {
   forbidden,
   HttpError,
   notFound,
-  rawDone,
-  rawIndex,
-  rawList,
+  responseDone,
+  responseList,
   type WebContext,
   type WebDeps,
 } from "../../lib/web/mod.ts";
 
 const META = new Set(["created", "updated", "_version"]);
+
+/** The init of a JSON answer: the runtime keeps a lone JSON content type in a fast slot. */
+const JSON_TYPE = { headers: { "content-type": "application/json" } };
 
 /**
  * What `Response.json` answers, from JSON already serialized (a string body:
@@ -35,18 +37,14 @@ const META = new Set(["created", "updated", "_version"]);
  * `no-store`, as the app adds for every logged-in call.
  */
 function jsonText(body: string): Response {
-  const r = new Response(body);
-  const h = r.headers;
-  const raw = rawList(h);
+  const r = new Response(body, JSON_TYPE);
+  const raw = responseList(r);
   if (raw !== undefined) {
-    const i = rawIndex(raw, "content-type");
-    if (i >= 0) raw.splice(i, 1);
-    raw.push(["content-type", "application/json"], ["cache-control", "no-store"]);
-    rawDone(h);
+    raw.push(["cache-control", "no-store"]);
+    responseDone(r);
     return r;
   }
-  h.set("content-type", "application/json");
-  h.append("cache-control", "no-store");
+  r.headers.append("cache-control", "no-store");
   return r;
 }
 

@@ -55,6 +55,12 @@ const TOUCH_MS = 60_000;
 const FOREIGN_CHECK_MS = 1_000;
 const TOKEN_CACHE_MS = 5_000;
 const TOKEN_PREFIX = "tern_";
+/** Cookie headers remembered (see `#plainHeaders`), and the longest remembered. */
+const HEADER_MEMO_SIZE = 256;
+const HEADER_MEMO_LENGTH = 512;
+
+/** A session row as cached, with the principal requests made with it get. */
+type _CachedSession = SessionRow & { principal?: Readonly<WebUser> };
 
 export class SessionAuth implements Authenticator {
   readonly store: AuthStore;
@@ -63,7 +69,14 @@ export class SessionAuth implements Authenticator {
   readonly #idle: number;
   readonly #absolute: number;
   readonly #cookie: string;
-  #cache = new Map<string, SessionRow>();
+  #cache = new Map<string, _CachedSession>();
+  /**
+   * Cookie header exactly as sent → session key, for plain and TLS requests:
+   * a browser sends the same header on every call, so this skips parsing it
+   * and the id lookup. Short headers only, few entries (dropped when full).
+   */
+  #plainHeaders = new Map<string, string>();
+  #secureHeaders = new Map<string, string>();
   /** Cookie value → its SHA-256 (saves a hash per request). */
   #ids = new Map<string, string>();
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
@@ -148,22 +161,36 @@ export class SessionAuth implements Authenticator {
     }
     const cookie = ctx.header("cookie");
     if (cookie === null) return undefined;
-    const value = readCookie(cookie, this.cookieName(ctx.secure));
-    if (value === undefined || value.length > 100) return undefined;
-    let key = this.#ids.get(value);
+    const seen = ctx.secure ? this.#secureHeaders : this.#plainHeaders;
+    let key = seen.get(cookie);
     if (key === undefined) {
-      key = secretId(value);
-      if (this.#ids.size >= this.#max) this.#ids.delete(this.#ids.keys().next().value!);
-      this.#ids.set(value, key);
+      const value = readCookie(cookie, this.cookieName(ctx.secure));
+      if (value === undefined || value.length > 100) return undefined;
+      key = this.#ids.get(value);
+      if (key === undefined) {
+        key = secretId(value);
+        if (this.#ids.size >= this.#max) this.#ids.delete(this.#ids.keys().next().value!);
+        this.#ids.set(value, key);
+      }
+      if (cookie.length <= HEADER_MEMO_LENGTH) {
+        if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
+        seen.set(cookie, key);
+      }
     }
     const s = this.#session(key);
     if (!s) return undefined;
     ctx.sessionKey = key;
     ctx.state.xsrf = s.xsrf;
-    return { id: s.username, username: s.username, role: s.role, via: "session" };
+    // One frozen principal per cached session: a change to the user evicts the session.
+    return s.principal ??= Object.freeze({
+      id: s.username,
+      username: s.username,
+      role: s.role,
+      via: "session",
+    });
   }
 
-  #session(key: string): SessionRow | undefined {
+  #session(key: string): _CachedSession | undefined {
     const now = this.#clock.now();
     this.#foreignCheck(now);
     let s = this.#cache.get(key);
@@ -200,7 +227,7 @@ export class SessionAuth implements Authenticator {
     return s;
   }
 
-  #remember(key: string, s: SessionRow): void {
+  #remember(key: string, s: _CachedSession): void {
     if (this.#cache.size >= this.#max) this.#cache.delete(this.#cache.keys().next().value!);
     this.#cache.set(key, s);
   }
