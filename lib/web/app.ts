@@ -103,6 +103,19 @@ export class WebApp {
   readonly #live = new Set<AbortController>();
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
+  /**
+   * The last request's context (with its request), answer and connection
+   * info, kept alive on purpose. The JIT's optimized code for the request
+   * path refers weakly to the shapes ("maps") of these objects; a full GC
+   * while no request is in flight (the agent's settle-when-idle, V8's memory
+   * reducer) would find no object of those shapes, drop them, and throw that
+   * code away, so the next burst would run unoptimized until it re-warms:
+   * measured, about twice the CPU per request for its first second and more
+   * for the next two. One request's objects keep the shapes, and the code.
+   */
+  #lastCtx: WebContext | undefined;
+  #lastRes: Response | undefined;
+  #lastInfo: ConnInfo | undefined;
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
@@ -230,6 +243,9 @@ export class WebApp {
     // Answers to an authenticated request are private: kept out of every cache (no-store).
     res = this.#security.apply(res, info.secure, ctx.user !== undefined);
     if (method === "HEAD") res = headAnswer(res);
+    this.#lastCtx = ctx;
+    this.#lastRes = res;
+    this.#lastInfo = info;
     this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) {

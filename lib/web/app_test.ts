@@ -54,3 +54,30 @@ Deno.test("ctx.header reads the raw list like Headers.get (any case, repeats joi
   assert.equal(ctx.header("x-xsrf-token"), "t");
   assert.equal(ctx.header("authorization"), null);
 });
+
+Deno.test("the last request's objects outlive a full GC (the JIT keeps the request path's code)", async () => {
+  // In a child with gc exposed: what an idle agent's settle does between two bursts.
+  const script = `
+    import { WebApp } from "${new URL("./app.ts", import.meta.url).href}";
+    const app = new WebApp();
+    app.get("/a", () => Response.json({ ok: true }));
+    const once = async (answer) => {
+      const res = await answer();
+      await res.arrayBuffer();
+      return new WeakRef(res);
+    };
+    const ref = await once(() => app.request(new Request("http://x/a")));
+    const gone = await once(() => Response.json({ other: true }));
+    await new Promise((r) => setTimeout(r, 0));
+    gc({ type: "major", execution: "sync", flavor: "last-resort" });
+    console.log(JSON.stringify({ kept: ref.deref() !== undefined, control: gone.deref() === undefined }));
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--expose-gc", script],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success);
+  const got = JSON.parse(new TextDecoder().decode(out.stdout));
+  assert.deepEqual(got, { kept: true, control: true });
+});
