@@ -104,18 +104,18 @@ export class WebApp {
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
   /**
-   * The last request's context (with its request), answer and connection
-   * info, kept alive on purpose. The JIT's optimized code for the request
-   * path refers weakly to the shapes ("maps") of these objects; a full GC
-   * while no request is in flight (the agent's settle-when-idle, V8's memory
-   * reducer) would find no object of those shapes, drop them, and throw that
-   * code away, so the next burst would run unoptimized until it re-warms:
-   * measured, about twice the CPU per request for its first second and more
-   * for the next two. One request's objects keep the shapes, and the code.
+   * Per route, the last request's context (with its request), answer and
+   * connection info, kept alive on purpose. The JIT's optimized code for a
+   * request path refers weakly to the shapes ("maps") of these objects; a
+   * full GC while none is alive (the agent's settle-when-idle, V8's memory
+   * reducer) drops those shapes and throws that code away, so the next burst
+   * runs unoptimized until it re-warms: measured, about twice the CPU per
+   * request for its first second and more for the next two. One request's
+   * objects per route keep the shapes, and the code. Keyed by route pattern
+   * (or "static", "405", ""): as many entries as routes, at most one answer
+   * each.
    */
-  #lastCtx: WebContext | undefined;
-  #lastRes: Response | undefined;
-  #lastInfo: ConnInfo | undefined;
+  #specimens = new Map<string, { ctx: WebContext; res: Response; info: ConnInfo }>();
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
@@ -243,9 +243,13 @@ export class WebApp {
     // Answers to an authenticated request are private: kept out of every cache (no-store).
     res = this.#security.apply(res, info.secure, ctx.user !== undefined);
     if (method === "HEAD") res = headAnswer(res);
-    this.#lastCtx = ctx;
-    this.#lastRes = res;
-    this.#lastInfo = info;
+    const kept = this.#specimens.get(ctx.route);
+    if (kept === undefined) this.#specimens.set(ctx.route, { ctx, res, info });
+    else {
+      kept.ctx = ctx;
+      kept.res = res;
+      kept.info = info;
+    }
     this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) {

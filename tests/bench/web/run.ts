@@ -339,8 +339,9 @@ answer come from memory (evicted at once by every write in the agent, within a s
 another process), so the row measures reading the cookie, the session and access checks, routing
 and two response headers (content type and \`no-store\`), not SQLite. The "reference" row is not
 Tern: it is bare \`Deno.serve\` reading the cookie and answering the same JSON with the same two
-headers, i.e. the most the API row could reach on this runtime — a response with any header besides
-its content type leaves Deno's fastest send path. The idle RSS is the agent's (database + web)
+headers, each the cheapest way the runtime allows (one header asked from the runtime; the second
+header pushed onto the answer's own list), i.e. the most the API row could reach on this runtime —
+a response with any header besides its content type leaves Deno's fastest send path. The idle RSS is the agent's (database + web)
 under \`deno run\` with the runtime flags and environment of the start task (\`RUNTIME_FLAGS\`,
 \`RUNTIME_ENV\` in deploy/compile.ts: no code cache, a heap settle once idle, two malloc arenas).
 `;
