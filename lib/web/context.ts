@@ -99,7 +99,11 @@ export class WebContext {
   /** Session id hash when logged in by cookie (for logout, XSRF). */
   sessionKey: string | undefined;
   /** Per-request scratch space for middleware and handlers. */
-  readonly state: Record<string, unknown> = {};
+  get state(): Record<string, unknown> {
+    return this.#state ??= {};
+  }
+  /** The session's XSRF token when logged in by cookie. */
+  xsrf: string | undefined;
   /** Set when the body is being read (a timeout then answers 408, not 503). */
   bodyPending = false;
   /**
@@ -109,6 +113,7 @@ export class WebContext {
   rawHeaders: [string, string][] | undefined;
   #url: URL | undefined;
   #ac: AbortController | undefined;
+  #state: Record<string, unknown> | undefined;
 
   constructor(
     readonly req: Request,

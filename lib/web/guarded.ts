@@ -33,6 +33,19 @@ import type { Logger } from "../log/mod.ts";
 import type { ConnInfo } from "./app.ts";
 import type { WebMetrics } from "./metrics.ts";
 
+/** A request's connection info: one object, no closure (built per request). */
+class _Info implements ConnInfo {
+  constructor(
+    readonly remoteAddr: string,
+    readonly secure: boolean,
+    readonly runtime: { completed: Promise<void> },
+  ) {}
+
+  completed(): Promise<void> {
+    return this.runtime.completed;
+  }
+}
+
 /** What the guarded engine needs from the server. */
 export interface GuardedOptions {
   hostname: string;
@@ -173,7 +186,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
       undefined,
       (req, info) => {
         c.served++;
-        return o.handler(req, { remoteAddr: remote, secure, completed: () => info.completed });
+        return o.handler(req, new _Info(remote, secure, info));
       },
       o.onError,
       () => {},

@@ -177,7 +177,7 @@ export function registerAuth(d: WebDeps): void {
         : { username: ctx.user.username, role: ctx.user.role },
       via: ctx.user.via,
     };
-    if (ctx.user.via === "session") out.xsrf = ctx.state.xsrf;
+    if (ctx.user.via === "session") out.xsrf = ctx.xsrf;
     const res = Response.json(out);
     res.headers.append("cache-control", "no-store");
     return res;

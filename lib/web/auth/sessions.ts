@@ -180,7 +180,7 @@ export class SessionAuth implements Authenticator {
     const s = this.#session(key);
     if (!s) return undefined;
     ctx.sessionKey = key;
-    ctx.state.xsrf = s.xsrf;
+    ctx.xsrf = s.xsrf;
     // One frozen principal per cached session: a change to the user evicts the session.
     return s.principal ??= Object.freeze({
       id: s.username,
@@ -256,7 +256,7 @@ export class SessionAuth implements Authenticator {
 
   checkXsrf(_req: Request, ctx: WebContext): boolean {
     const sent = ctx.header("x-xsrf-token");
-    const want = ctx.state.xsrf;
+    const want = ctx.xsrf;
     return sent !== null && typeof want === "string" && timingSafeEqual(sent, want);
   }
 
@@ -289,7 +289,7 @@ export class SessionAuth implements Authenticator {
     this.store.putSession({ ...row, addr: ctx.remoteAddr });
     this.#remember(row.id, row);
     ctx.sessionKey = row.id;
-    ctx.state.xsrf = row.xsrf;
+    ctx.xsrf = row.xsrf;
     return { setCookie: this.#cookieHeader(value, ctx.secure), xsrf: row.xsrf };
   }
 
