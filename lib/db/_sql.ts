@@ -67,3 +67,21 @@ export class Statements {
     this.#cache.clear();
   }
 }
+
+/**
+ * A reader of SQLite's `PRAGMA data_version`, which changes when another
+ * connection commits. The row comes back as an array: a row object of
+ * `node:sqlite` has a fresh shape each time, which kept the JIT's code for a
+ * hot caller deoptimizing ("wrong map") once a second. Throws like
+ * `prepare` when the database cannot answer.
+ */
+export function dataVersionReader(sql: DatabaseSync): () => unknown {
+  const stmt = sql.prepare("PRAGMA data_version") as StatementSync & {
+    setReturnArrays?(on: boolean): void;
+  };
+  if (typeof stmt.setReturnArrays === "function") {
+    stmt.setReturnArrays(true);
+    return () => (stmt.get() as unknown as unknown[] | undefined)?.[0];
+  }
+  return () => (stmt.get() as { data_version?: unknown } | undefined)?.data_version;
+}

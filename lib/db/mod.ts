@@ -5,6 +5,7 @@
  */
 
 export { Database } from "./database.ts";
+export { dataVersionReader } from "./_sql.ts";
 export { DbError, type DbErrorCode, type DbErrorOptions } from "./errors.ts";
 export { MAX_ITEM_BYTES, MAX_KEY_BYTES, Model } from "./model.ts";
 export type { PurgeResult } from "./purge.ts";

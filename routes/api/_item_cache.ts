@@ -25,7 +25,7 @@
  */
 
 import type { Clock } from "../../lib/clock.ts";
-import type { Database, Model } from "../../lib/db/mod.ts";
+import { type Database, dataVersionReader, type Model } from "../../lib/db/mod.ts";
 
 interface _Entry {
   name: string;
@@ -37,7 +37,7 @@ export class ItemCache {
   readonly #max: number;
   readonly #map = new Map<string, _Entry>();
   readonly #unsubscribe: () => void;
-  #version: { get(): unknown } | undefined;
+  #version: (() => unknown) | undefined;
   #seen: unknown;
   readonly #clock: Clock;
   readonly #every: number;
@@ -56,7 +56,7 @@ export class ItemCache {
       if (this.#map.size > 0) this.#map.delete(keyText(c.pk, c.sk));
     });
     try {
-      this.#version = db.sql.prepare("PRAGMA data_version");
+      this.#version = dataVersionReader(db.sql);
       this.#seen = this.#read();
     } catch {
       this.#version = undefined; // no way to see other processes: do not cache at all
@@ -64,7 +64,7 @@ export class ItemCache {
   }
 
   #read(): unknown {
-    return (this.#version!.get() as { data_version?: unknown } | undefined)?.data_version;
+    return this.#version!();
   }
 
   /** The cached JSON body, or undefined. */

@@ -29,6 +29,7 @@
  */
 
 import type { Clock } from "../../clock.ts";
+import { dataVersionReader } from "../../db/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { Authenticator } from "../app.ts";
 import type { WebContext, WebUser } from "../context.ts";
@@ -82,7 +83,7 @@ export class SessionAuth implements Authenticator {
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
   readonly #max: number;
   readonly #unsubscribe: (() => void)[] = [];
-  #dataVersion: { get(): unknown } | undefined;
+  #dataVersion: (() => unknown) | undefined;
   #version: unknown;
   #checkedAt = -Infinity;
 
@@ -110,9 +111,9 @@ export class SessionAuth implements Authenticator {
       db.subscribe("_Token", () => this.#tokens.clear()),
     );
     try {
-      const stmt = db.sql.prepare("PRAGMA data_version");
-      this.#dataVersion = stmt;
-      this.#version = (stmt.get() as { data_version?: unknown } | undefined)?.data_version;
+      const read = dataVersionReader(db.sql);
+      this.#dataVersion = read;
+      this.#version = read();
     } catch (e) {
       // Without it, another process's changes are still seen at the next lastSeen write.
       this.#log.warn("PRAGMA data_version unavailable", { error: String(e) });
@@ -125,7 +126,7 @@ export class SessionAuth implements Authenticator {
     this.#checkedAt = now;
     let v: unknown;
     try {
-      v = (this.#dataVersion.get() as { data_version?: unknown } | undefined)?.data_version;
+      v = this.#dataVersion();
     } catch {
       v = undefined; // closed database: treat as changed
     }
