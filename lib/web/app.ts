@@ -323,10 +323,10 @@ export class WebApp {
     if (m.value === undefined) return this.#noMethod(req, ctx, path, m.allowed);
     const route = m.value;
     ctx.route = m.pattern;
-    if (m.decoded === null) {
+    if (m.params === null) {
       return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
     }
-    ctx.params = m.decoded;
+    ctx.params = m.params;
     if (method !== "GET" && method !== "HEAD") {
       const headers = req.headers;
       // Body limit: refuse a declared oversize at once; count a streamed one.

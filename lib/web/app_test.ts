@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { headerBytes } from "./app.ts";
+import { headerBytes, WebApp } from "./app.ts";
 import { requestHeaderList } from "./context.ts";
 
 Deno.test("headerBytes of a real Deno.serve request is the exact header size", async () => {
@@ -82,4 +82,13 @@ Deno.test("each route's last request objects outlive a full GC (the JIT keeps th
   assert.ok(out.success);
   const got = JSON.parse(new TextDecoder().decode(out.stdout));
   assert.deepEqual(got, { kept: true, control: true });
+});
+
+Deno.test("route parameters reach the handler decoded; a malformed escape is 400 bad_path", async () => {
+  const app = new WebApp();
+  app.get("/f/:name", (_req, ctx) => new Response(ctx.params.name));
+  assert.equal(await (await app.request(new Request("http://x/f/a%20b"))).text(), "a b");
+  const bad = await app.request(new Request("http://x/f/%E0%A4%A"));
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.code, "bad_path");
 });

@@ -11,9 +11,8 @@
  *
  * `match` returns the value and parameters, or `allowed` (the methods the
  * path has) when the path exists but the method does not (→ 405), or null.
- * Parameters are returned raw (still percent-encoded) in `params`, and
- * percent-decoded in `decoded` (null when an escape is malformed: the caller
- * answers 400); both are computed once per remembered match.
+ * Parameters are percent-decoded, once per remembered match; `params` is
+ * null when an escape is malformed (the caller answers 400).
  * The match of a route without parameters is one shared, read-only object;
  * the last `CACHE_SIZE` matches of routes with parameters (paths up to 256
  * characters) are remembered by method and path (a device's clients poll the
@@ -22,12 +21,7 @@
 
 /** Result of {@linkcode Router.match}. */
 export type RouteMatch<T> =
-  | {
-    value: T;
-    params: Readonly<Record<string, string>>;
-    decoded: Readonly<Record<string, string>> | null;
-    pattern: string;
-  }
+  | { value: T; params: Readonly<Record<string, string>> | null; pattern: string }
   | { value: undefined; allowed: string[] };
 
 interface _Node<T> {
@@ -42,12 +36,7 @@ interface _Entry<T> {
   pattern: string;
   names: string[];
   /** For a route without parameters: the one match object every lookup returns. */
-  fixed?: {
-    value: T;
-    params: Readonly<Record<string, string>>;
-    decoded: Readonly<Record<string, string>>;
-    pattern: string;
-  };
+  fixed?: { value: T; params: Readonly<Record<string, string>>; pattern: string };
 }
 
 /** The parameters of every fixed route (read-only: callers copy what they need). */
@@ -104,12 +93,7 @@ export class Router<T> {
     if (names.length === 0) {
       let m = this.#fixed.get(pattern);
       if (!m) this.#fixed.set(pattern, m = new Map());
-      m.set(method, {
-        value,
-        pattern,
-        names,
-        fixed: { value, params: NO_PARAMS, decoded: NO_PARAMS, pattern },
-      });
+      m.set(method, { value, pattern, names, fixed: { value, params: NO_PARAMS, pattern } });
     }
   }
 
@@ -142,12 +126,7 @@ export class Router<T> {
     const params: Record<string, string> = {};
     for (let i = 0; i < e.names.length; i++) params[e.names[i]!] = values[i]!;
     if (found.tailValue !== undefined) params["*"] = found.tailValue;
-    const m = {
-      value: e.value,
-      params: Object.freeze(params),
-      decoded: decodeAll(params),
-      pattern: e.pattern,
-    };
+    const m = { value: e.value, params: decodeAll(params), pattern: e.pattern };
     if (recent) recent.set(method, m);
     else if (path.length <= 256) {
       if (this.#recent.size >= CACHE_SIZE) this.#recent.clear();
@@ -201,20 +180,18 @@ export class Router<T> {
   }
 }
 
-/** The parameters percent-decoded (frozen; the same object when none is encoded), or null when an escape is malformed. */
-function decodeAll(raw: Readonly<Record<string, string>>): Readonly<Record<string, string>> | null {
-  let out: Record<string, string> | undefined;
-  for (const k in raw) {
-    const v = raw[k]!;
+/** The parameters percent-decoded in place and frozen, or null when an escape is malformed. */
+function decodeAll(params: Record<string, string>): Readonly<Record<string, string>> | null {
+  for (const k in params) {
+    const v = params[k]!;
     if (!v.includes("%")) continue;
-    out ??= { ...raw };
     try {
-      out[k] = decodeURIComponent(v);
+      params[k] = decodeURIComponent(v);
     } catch {
       return null;
     }
   }
-  return out === undefined ? raw : Object.freeze(out);
+  return Object.freeze(params);
 }
 
 function pick<T>(methods: Map<string, _Entry<T>>, method: string): _Entry<T> | undefined {

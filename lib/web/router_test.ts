@@ -18,7 +18,7 @@ Deno.test("router matches static, parameter and prefix routes with static first"
   assert.ok(m3 && m3.value === "special");
   const m4 = r.match("GET", "/files/a/b/c.txt");
   assert.ok(m4 && m4.value === "files");
-  assert.equal(m4.params["*"], "a/b/c.txt");
+  assert.equal(m4.params?.["*"], "a/b/c.txt");
   const m5 = r.match("DELETE", "/any");
   assert.ok(m5 && m5.value === "any");
   assert.equal(r.match("GET", "/api/data/"), null, "an empty segment is not a parameter");
@@ -73,4 +73,15 @@ Deno.test("a repeated parameterized match is remembered, read-only, and forgotte
   // Long paths are matched but not remembered (bounded memory).
   const long = `/api/data/Reading/${"x".repeat(300)}`;
   assert.notEqual(r.match("GET", long), r.match("GET", long));
+});
+
+Deno.test("parameters come percent-decoded, and a malformed escape gives null params", () => {
+  const r = new Router<string>();
+  r.add("GET", "/files/:name", "file");
+  r.add("GET", "/raw/*", "tail");
+  const m = r.match("GET", "/files/a%20b%2Fc") as { params: Record<string, string> | null };
+  assert.deepEqual(m.params, { name: "a b/c" });
+  assert.equal(r.match("GET", "/files/a%20b%2Fc"), m, "decoded once, then remembered");
+  assert.deepEqual((r.match("GET", "/raw/x%41/y") as { params: object }).params, { "*": "xA/y" });
+  assert.equal((r.match("GET", "/files/%E0%A4%A") as { params: object | null }).params, null);
 });
