@@ -46,7 +46,6 @@ export {
   rawDone,
   rawIndex,
   rawList,
-  responseDone,
   responseList,
   SecurityHeaders,
 } from "./security.ts";

@@ -82,9 +82,10 @@ export function startsLower(s: string, prefix: string): boolean {
   return true;
 }
 
-const INNER = Object.getOwnPropertySymbols(new Response("")).find((s) =>
-  s.description === "response"
-);
+/** Deno's internal slots of a `Response`, by description (see each use). */
+const RESPONSE_SYMBOLS = Object.getOwnPropertySymbols(new Response("x"));
+const slot = (d: string) => RESPONSE_SYMBOLS.find((s) => s.description === d);
+const INNER = slot("response");
 
 /** Deno's inner body of a response (internal "response" slot). */
 export type InnerBody = {
@@ -116,16 +117,15 @@ export function bodyLength(res: Response): number | null {
   return typeof body === "string" ? new TextEncoder().encode(body).length : null;
 }
 
-const FAST = Object.getOwnPropertySymbols(new Response("x"));
-const FAST_STATUS = FAST.find((s) => s.description === "serve fast status");
-const FAST_KIND = FAST.find((s) => s.description === "serve fast header kind");
-const FAST_TYPE = FAST.find((s) => s.description === "serve fast content type");
-const FAST_BODY = FAST.find((s) => s.description === "serve fast body");
-const HEADERS = FAST.find((s) => s.description === "headers");
-const HEADERS_GUARD = FAST.find((s) => s.description === "headers guard");
-const NATIVE = FAST.find((s) => s.description === "serve native response");
-const LAZY_BODY = FAST.find((s) => s.description === "lazy static body");
-const LAZY_TYPE = FAST.find((s) => s.description === "lazy static content type");
+const FAST_STATUS = slot("serve fast status");
+const FAST_KIND = slot("serve fast header kind");
+const FAST_TYPE = slot("serve fast content type");
+const FAST_BODY = slot("serve fast body");
+const HEADERS = slot("headers");
+const HEADERS_GUARD = slot("headers guard");
+const NATIVE = slot("serve native response");
+const LAZY_BODY = slot("lazy static body");
+const LAZY_TYPE = slot("lazy static content type");
 const RESPONSE_SLOTS = [
   INNER,
   FAST_STATUS,
