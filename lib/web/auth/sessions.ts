@@ -56,7 +56,7 @@ const TOUCH_MS = 60_000;
 const FOREIGN_CHECK_MS = 1_000;
 const TOKEN_CACHE_MS = 5_000;
 const TOKEN_PREFIX = "tern_";
-/** Cookie headers remembered (see `#plainHeaders`), and the longest remembered. */
+/** Cookie headers remembered per scheme (see `#plainHeaders`), and the longest remembered. */
 const HEADER_MEMO_SIZE = 256;
 const HEADER_MEMO_LENGTH = 512;
 
@@ -72,14 +72,14 @@ export class SessionAuth implements Authenticator {
   readonly #cookie: string;
   #cache = new Map<string, _CachedSession>();
   /**
-   * Cookie header exactly as sent → session key, for plain and TLS requests:
-   * a browser sends the same header on every call, so this skips parsing it
-   * and the id lookup. Short headers only, few entries (dropped when full).
+   * Cookie header exactly as sent → session key (the SHA-256 of the cookie's
+   * value), for plain and TLS requests: a browser sends the same header on
+   * every call, so this skips parsing it and hashing the value. Headers up to
+   * `HEADER_MEMO_LENGTH` characters, `HEADER_MEMO_SIZE` of them (dropped when
+   * full); a longer header is parsed and hashed each time.
    */
   #plainHeaders = new Map<string, string>();
   #secureHeaders = new Map<string, string>();
-  /** Cookie value → its SHA-256 (saves a hash per request). */
-  #ids = new Map<string, string>();
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
   readonly #max: number;
   readonly #unsubscribe: (() => void)[] = [];
@@ -167,12 +167,7 @@ export class SessionAuth implements Authenticator {
     if (key === undefined) {
       const value = readCookie(cookie, this.cookieName(ctx.secure));
       if (value === undefined || value.length > 100) return undefined;
-      key = this.#ids.get(value);
-      if (key === undefined) {
-        key = secretId(value);
-        if (this.#ids.size >= this.#max) this.#ids.delete(this.#ids.keys().next().value!);
-        this.#ids.set(value, key);
-      }
+      key = secretId(value);
       if (cookie.length <= HEADER_MEMO_LENGTH) {
         if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
         seen.set(cookie, key);
