@@ -1,8 +1,12 @@
 /**
  * Web benchmark: bare `Deno.serve` against Tern on loopback with `wrk`,
- * same run, same machine. Cases (each `ROUNDS` × `SECONDS` s per side: a
- * bare run right before each Tern run; the pair with the median ratio is
- * reported, which keeps a burst of load from other work out of the result):
+ * same run, same machine. Each case alternates bare and Tern runs of `SECONDS` s,
+ * bare first and last (B T B T … B, `ROUNDS` Tern runs), so every Tern run has a
+ * bare run right before and right after it. This machine's CPU speed changes by
+ * up to 1.6× in phases of one to ten seconds (a fixed C loop shows it; see the
+ * notes in the results), so a Tern run is compared only when the bare runs on
+ * both sides of it agree (the machine kept its speed across the three runs);
+ * the median of those steady rounds is reported. Cases:
  *
  * | Tern case | compared with |
  * |---|---|
@@ -22,8 +26,10 @@
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
 
-const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 3);
-const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 7);
+const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
+const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 9);
+/** Bare runs on both sides of a Tern run within this fraction: the machine's speed held. */
+const STEADY = 0.1;
 const CONNS = 32;
 const here = new URL(".", import.meta.url).pathname;
 const FILTER: string[] = [];
@@ -38,18 +44,40 @@ function freePort(): number {
   return p;
 }
 
+/**
+ * Servers on the last core, wrk on the first (`taskset`, when there are two cores or more and
+ * `WEB_BENCH_PIN` is not "0"): each side always sees the same core's speed, so the bare runs
+ * around a Tern run show whether that core kept its speed.
+ */
+const PIN = Deno.env.get("WEB_BENCH_PIN") !== "0" && navigator.hardwareConcurrency >= 2 &&
+  (() => {
+    try {
+      return new Deno.Command("taskset", { args: ["-V"], stdout: "null", stderr: "null" })
+        .outputSync().success;
+    } catch {
+      return false; // not installed
+    }
+  })();
+const SERVER_CORE = String(navigator.hardwareConcurrency - 1);
+
+/** `cmd args…`, under `taskset -c core` when pinning. */
+function pinned(core: string, cmd: string, args: string[]): [string, string[]] {
+  return PIN ? ["taskset", ["-c", core, cmd, ...args]] : [cmd, args];
+}
+
 async function spawn(mode: string, port: number, variant = "default") {
-  const child = new Deno.Command(Deno.execPath(), {
+  const [cmd, args] = pinned(SERVER_CORE, Deno.execPath(), [
+    "run",
+    "-A",
+    ...(mode === "tern" ? RUNTIME_FLAGS : []),
+    `${here}server.ts`,
+    mode,
+    String(port),
+    variant,
+  ]);
+  const child = new Deno.Command(cmd, {
     // Tern runs with the runtime flags of the start task and compiled binaries.
-    args: [
-      "run",
-      "-A",
-      ...(mode === "tern" ? RUNTIME_FLAGS : []),
-      `${here}server.ts`,
-      mode,
-      String(port),
-      variant,
-    ],
+    args,
     // ... and their environment (both servers: it does not change throughput).
     env: { ...RUNTIME_ENV },
     stdout: "piped",
@@ -103,11 +131,17 @@ function cpuUs(pid: number): number {
 }
 
 /** One wrk run against `url`, served by process `pid`. */
-async function wrk(url: string, pid: number, headers: string[] = []): Promise<Run> {
-  const args = ["-t1", `-c${CONNS}`, `-d${SECONDS}s`, "--latency"];
+async function wrk(
+  url: string,
+  pid: number,
+  headers: string[] = [],
+  seconds = SECONDS,
+): Promise<Run> {
+  const args = ["-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency"];
   for (const h of headers) args.push("-H", h);
   const cpu0 = cpuUs(pid);
-  const out = await new Deno.Command("wrk", { args: [...args, url], stdout: "piped" }).output();
+  const [cmd, all] = pinned("0", "wrk", [...args, url]);
+  const out = await new Deno.Command(cmd, { args: all, stdout: "piped" }).output();
   const cpu = cpuUs(pid) - cpu0;
   const text = new TextDecoder().decode(out.stdout);
   const n = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
@@ -119,22 +153,62 @@ async function wrk(url: string, pid: number, headers: string[] = []): Promise<Ru
   return { rps, p99, errors, cpu: n > 0 ? cpu / n : NaN };
 }
 
-/** Median of the per-round ratios bare CPU / Tern CPU per request (1 = Tern costs what bare does). */
-function medianCpuRatio(b: Run[], t: Run[]): number {
-  const r = b.map((x, i) => x.cpu / t[i]!.cpu).sort((x, y) => x - y);
-  return r[Math.floor(r.length / 2)]!;
-}
-
 function median(xs: number[]): number {
   const s = [...xs].sort((x, y) => x - y);
   return s[Math.floor(s.length / 2)]!;
 }
 
-/** The bare/Tern pair with the median ratio (robust to load from other work on the machine). */
-function medianPair(b: Run[], t: Run[]): { b: Run; t: Run; ratio: number } {
-  const pairs = b.map((x, i) => ({ b: x, t: t[i]!, ratio: t[i]!.rps / x.rps }))
-    .sort((x, y) => x.ratio - y.ratio);
-  return pairs[Math.floor(pairs.length / 2)]!;
+/** One Tern run with the bare runs right before and after it. */
+interface Round {
+  t: Run;
+  /** Bare req/s and CPU µs/req: the geometric mean of the two sides. */
+  b: Run;
+  ratio: number;
+  cpuRatio: number;
+  /** The two bare runs agree: the machine kept its speed across the round. */
+  steady: boolean;
+}
+
+/** The rounds of a B T B T … B sequence (`b` has one run more than `t`). */
+export function rounds(b: Run[], t: Run[]): Round[] {
+  return t.map((tr, i) => {
+    const [x, y] = [b[i]!, b[i + 1]!];
+    const g = (p: number, q: number) => Math.sqrt(p * q);
+    const side: Run = {
+      rps: g(x.rps, y.rps),
+      p99: g(x.p99, y.p99),
+      errors: x.errors + y.errors,
+      cpu: g(x.cpu, y.cpu),
+    };
+    return {
+      t: tr,
+      b: side,
+      ratio: tr.rps / side.rps,
+      cpuRatio: side.cpu / tr.cpu,
+      steady: Math.abs(x.rps - y.rps) <= STEADY * Math.max(x.rps, y.rps),
+    };
+  });
+}
+
+/**
+ * The round with the median ratio among the steady ones (all rounds when fewer than three are
+ * steady), the median CPU ratio over the same rounds, and how many rounds were steady.
+ */
+export function summary(
+  b: Run[],
+  t: Run[],
+): { pick: Round; cpuRatio: number; steady: number; total: number; used: Round[] } {
+  const all = rounds(b, t);
+  const steady = all.filter((r) => r.steady);
+  const used = steady.length >= 3 ? steady : all;
+  const sorted = [...used].sort((x, y) => x.ratio - y.ratio);
+  return {
+    pick: sorted[Math.floor(sorted.length / 2)]!,
+    cpuRatio: median(used.map((r) => r.cpuRatio)),
+    steady: steady.length,
+    total: all.length,
+    used,
+  };
 }
 
 if (import.meta.main) {
@@ -237,31 +311,41 @@ if (import.meta.main) {
   const cases = FILTER.length ? all.filter((c) => FILTER.some((f) => c.name.includes(f))) : all;
   const results = new Map<string, { b: Run[]; t: Run[] }>();
   let peak = idle;
-  for (let round = 0; round < ROUNDS; round++) {
-    for (const c of cases) {
-      const r = results.get(c.name) ?? { b: [], t: [] };
+  const sampled = async (c: (typeof cases)[number], seconds = SECONDS) => {
+    const sampler = setInterval(() => peak = Math.max(peak, rssMb(pid)), 250);
+    const run = await wrk(c.tern, c.pid, c.h, seconds);
+    clearInterval(sampler);
+    peak = Math.max(peak, rssMb(pid));
+    return run;
+  };
+  for (const c of cases) {
+    // One second of each first, not counted (connections, JIT).
+    await wrk(c.bare, bare.child.pid, [], 1);
+    await sampled(c, 1);
+    const r = { b: [await wrk(c.bare, bare.child.pid)], t: [] as Run[] };
+    for (let round = 0; round < ROUNDS; round++) {
+      r.t.push(await sampled(c));
       r.b.push(await wrk(c.bare, bare.child.pid));
-      const sampler = setInterval(() => peak = Math.max(peak, rssMb(pid)), 250);
-      r.t.push(await wrk(c.tern, c.pid, c.h));
-      clearInterval(sampler);
-      peak = Math.max(peak, rssMb(pid));
-      results.set(c.name, r);
+      const [x, t, y] = [r.b.at(-2)!, r.t.at(-1)!, r.b.at(-1)!];
       console.error(
-        `round ${round + 1}: ${c.name} bare ${r.b.at(-1)!.rps.toFixed(0)} tern ${
-          r.t.at(-1)!.rps.toFixed(0)
-        } req/s, CPU ${r.b.at(-1)!.cpu.toFixed(1)} / ${r.t.at(-1)!.cpu.toFixed(1)} µs/req`,
+        `${c.name} round ${round + 1}: bare ${x.rps.toFixed(0)} tern ${t.rps.toFixed(0)} bare ${
+          y.rps.toFixed(0)
+        } req/s, CPU ${x.cpu.toFixed(1)} / ${t.cpu.toFixed(1)} / ${y.cpu.toFixed(1)} µs/req${
+          rounds([x, y], [t])[0]!.steady ? "" : " (not steady)"
+        }`,
       );
     }
+    results.set(c.name, r);
   }
   const afterLoad = rssMb(pid);
   if (FILTER.length) {
     for (const c of cases) {
       const r = results.get(c.name)!;
-      const { b, t, ratio } = medianPair(r.b, r.t);
+      const { pick, cpuRatio, steady, total } = summary(r.b, r.t);
       console.log(
-        `${c.name}: bare ${b.rps.toFixed(0)} tern ${t.rps.toFixed(0)} ratio ${
-          ratio.toFixed(2)
-        }, CPU ratio ${medianCpuRatio(r.b, r.t).toFixed(2)}`,
+        `${c.name}: bare ${pick.b.rps.toFixed(0)} tern ${pick.t.rps.toFixed(0)} ratio ${
+          pick.ratio.toFixed(2)
+        }, CPU ratio ${cpuRatio.toFixed(2)}, steady rounds ${steady}/${total}`,
       );
     }
     console.log(`idle RSS ${idle.toFixed(1)} MB`);
@@ -286,19 +370,21 @@ if (import.meta.main) {
 
   const rows = cases.map((c) => {
     const r = results.get(c.name)!;
-    const { b, t, ratio } = medianPair(r.b, r.t);
-    const cpu = (runs: Run[]) => median(runs.map((x) => x.cpu)).toFixed(1);
+    const { pick, cpuRatio, steady, total, used } = summary(r.b, r.t);
+    const { b, t, ratio } = pick;
+    const cpu = (side: "b" | "t") => median(used.map((x) => x[side].cpu)).toFixed(1);
+    const errors = r.t.reduce((n, x) => n + x.errors, 0);
     return `| ${c.name} | ${c.bareName} | ${b.rps.toFixed(0)} | ${b.p99.toFixed(2)} | ${
       t.rps.toFixed(0)
     } | ${t.p99.toFixed(2)} | ${ratio.toFixed(2)} | ${
       c.target ? `≥ ${c.target} ${ratio >= c.target ? "✅" : "❌"}` : "—"
-    } | ${t.errors} | ${cpu(r.b)} | ${cpu(r.t)} | ${medianCpuRatio(r.b, r.t).toFixed(2)} |`;
+    } | ${steady}/${total} | ${errors} | ${cpu("b")} | ${cpu("t")} | ${cpuRatio.toFixed(2)} |`;
   });
   const growth = (after30 - idle) / idle;
   const md = `## Web server (\`lib/web\`)
 
-Command: \`deno run -A tests/bench/web/run.ts\` (wrk, 1 thread, ${CONNS} connections, ${SECONDS} s per side,
-${ROUNDS} rounds, each a bare run then a Tern run; the pair with the median ratio is reported; loopback; ${
+Command: \`deno run -A tests/bench/web/run.ts\` (wrk, 1 thread, ${CONNS} connections, runs of ${SECONDS} s;
+per case ${ROUNDS} Tern runs, each between two bare runs; the median of the steady rounds is reported; loopback; ${
     new Date().toISOString().slice(0, 10)
   },
 Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
@@ -309,8 +395,8 @@ the "strict config" row has \`web.limits.headerSize: 16384\` (an exact header ch
 request) and \`web.securityHeaders: "all"\` (nosniff on every response, a second header).
 RSS is the default agent's.
 
-| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | Tern errors | bare CPU µs/req | Tern CPU µs/req | CPU ratio |
-|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|
+| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | steady rounds | Tern errors | bare CPU µs/req | Tern CPU µs/req | CPU ratio |
+|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|
 ${rows.join("\n")}
 
 Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌"}; ${
@@ -329,11 +415,20 @@ right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1
     gauge("tern_process_external_bytes").toFixed(1)
   } MB.
 
-Notes. The machine is shared with other work (and its host with other machines): bare req/s and
-ratios move by ±0.1–0.2 between runs, so read one row as a range. The three CPU columns are a
-second view, less sensitive to that: each server's CPU time (user + system, from /proc) per
-request served, as medians over the rounds, and the median of the per-round ratios bare ÷ Tern
-(1.00: Tern costs what bare costs). The targets are judged on req/s. The authenticated JSON API row
+Notes. How the rows are chosen: this machine's CPU speed is not constant. A fixed C loop of
+integer work takes 20 ms in one phase and 31–34 ms in the next, and the phases last one to ten
+seconds (the host's other work). A run in a slow phase costs about 1.6× the CPU per request, user
+and system time alike, bare and Tern alike, so a bare run and a Tern run compared across a phase
+change give a ratio off by up to 1.6× either way. Each Tern run therefore sits between two bare
+runs (a round), and a round counts as steady when those two bare runs are within
+${
+    STEADY * 100
+  } % of each other; the ratio is the Tern run against the geometric mean of the two, and the row
+shows the steady round with the median ratio ("steady rounds": how many of the rounds held; with fewer
+than three, all rounds are used). Bare and Tern columns come from that round; Tern errors are over
+every Tern run. The three CPU columns are a second view: each server's CPU time (user + system,
+from /proc) per request served, as medians over the same rounds, and the median of the per-round
+ratios bare ÷ Tern (1.00: Tern costs what bare costs). The targets are judged on req/s. The authenticated JSON API row
 reads an item through a session cookie: after the first request both the session and the item
 answer come from memory (evicted at once by every write in the agent, within a second for writes by
 another process), so the row measures reading the cookie, the session and access checks, routing
