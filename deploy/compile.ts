@@ -72,15 +72,18 @@ export function writeEntry(root: string): string {
  * small resident set: no V8 code cache (compiled code for every function that
  * ever ran is otherwise loaded at start; about 2 MB); `gc()` exposed so the
  * agent frees what only its start needed (`settleHeap()` in lib/cli/run.ts;
- * about 10 MB); and Maglev as V8's top JIT tier (`--max-opt=2`): TurboFan's
+ * about 10 MB); Maglev as V8's top JIT tier (`--max-opt=2`): TurboFan's
  * code pages, woken by the first load, stayed resident (about 3 MB, the
- * difference between +20 % and +13 % of idle 30 s after the web benchmark).
- * None of them measurably costs request throughput (CPU per request, the bench
- * routes, interleaved runs).
+ * difference between +20 % and +13 % of idle 30 s after the web benchmark);
+ * and no V8 helper threads (`--single-threaded`: garbage collection and JIT
+ * compilation run on the agent's own thread): the stacks of the helper threads,
+ * touched by a load, stayed resident (about 2.5 MB: +13–14 % → +9 % of idle
+ * 30 s after a load). None of them measurably costs request throughput (CPU
+ * per request, the bench routes, interleaved runs).
  */
 export const RUNTIME_FLAGS: readonly string[] = [
   "--no-code-cache",
-  "--v8-flags=--expose-gc,--max-opt=2",
+  "--v8-flags=--expose-gc,--max-opt=2,--single-threaded",
 ];
 
 /**
