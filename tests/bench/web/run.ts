@@ -6,8 +6,8 @@
  * phases of one to twenty seconds (see the notes in the results), so a Tern run
  * is compared only when the bare runs on both sides of it agree, in req/s and in
  * server CPU per request (the machine kept its state across the three runs); the
- * median of those steady rounds is reported. Servers run on the last core, wrk on
- * the first. Cases:
+ * median of those steady rounds is reported (tests/bench/web/rounds.ts). Servers run
+ * on the last core, wrk on the first (`WEB_BENCH_PIN=0`: not pinned). Cases:
  *
  * | Tern case | compared with |
  * |---|---|
@@ -26,11 +26,10 @@
  */
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+import { median, rounds, type Run, STEADY, summary } from "./rounds.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
 const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 9);
-/** Bare runs on both sides of a Tern run within this fraction (req/s and CPU per request). */
-const STEADY = 0.1;
 const CONNS = 32;
 const here = new URL(".", import.meta.url).pathname;
 const FILTER: string[] = [];
@@ -117,14 +116,6 @@ function ms(v: string): number {
   return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
 }
 
-interface Run {
-  rps: number;
-  p99: number;
-  errors: number;
-  /** Server CPU time (user + system) per request, µs. */
-  cpu: number;
-}
-
 /** CPU time a process has used so far, µs (/proc/PID/stat utime + stime, 100 ticks a second). */
 function cpuUs(pid: number): number {
   const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
@@ -152,69 +143,6 @@ async function wrk(
   const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
   const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
   return { rps, p99, errors, cpu: n > 0 ? cpu / n : NaN };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((x, y) => x - y);
-  return s[Math.floor(s.length / 2)]!;
-}
-
-/** One Tern run with the bare runs right before and after it. */
-interface Round {
-  t: Run;
-  /** Bare req/s and CPU µs/req: the geometric mean of the two sides. */
-  b: Run;
-  ratio: number;
-  cpuRatio: number;
-  /** The two bare runs agree (req/s and CPU per request): the machine kept its state. */
-  steady: boolean;
-}
-
-/** Within STEADY of each other. */
-function near(a: number, b: number): boolean {
-  return Math.abs(a - b) <= STEADY * Math.max(a, b);
-}
-
-/** The rounds of a B T B T … B sequence (`b` has one run more than `t`). */
-export function rounds(b: Run[], t: Run[]): Round[] {
-  return t.map((tr, i) => {
-    const [x, y] = [b[i]!, b[i + 1]!];
-    const g = (p: number, q: number) => Math.sqrt(p * q);
-    const side: Run = {
-      rps: g(x.rps, y.rps),
-      p99: g(x.p99, y.p99),
-      errors: x.errors + y.errors,
-      cpu: g(x.cpu, y.cpu),
-    };
-    return {
-      t: tr,
-      b: side,
-      ratio: tr.rps / side.rps,
-      cpuRatio: side.cpu / tr.cpu,
-      steady: near(x.rps, y.rps) && near(x.cpu, y.cpu),
-    };
-  });
-}
-
-/**
- * The round with the median ratio among the steady ones (all rounds when fewer than three are
- * steady), the median CPU ratio over the same rounds, and how many rounds were steady.
- */
-export function summary(
-  b: Run[],
-  t: Run[],
-): { pick: Round; cpuRatio: number; steady: number; total: number; used: Round[] } {
-  const all = rounds(b, t);
-  const steady = all.filter((r) => r.steady);
-  const used = steady.length >= 3 ? steady : all;
-  const sorted = [...used].sort((x, y) => x.ratio - y.ratio);
-  return {
-    pick: sorted[Math.floor(sorted.length / 2)]!,
-    cpuRatio: median(used.map((r) => r.cpuRatio)),
-    steady: steady.length,
-    total: all.length,
-    used,
-  };
 }
 
 if (import.meta.main) {
