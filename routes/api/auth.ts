@@ -178,9 +178,7 @@ export function registerAuth(d: WebDeps): void {
       via: ctx.user.via,
     };
     if (ctx.user.via === "session") out.xsrf = ctx.xsrf;
-    const res = Response.json(out);
-    res.headers.append("cache-control", "no-store");
-    return res;
+    return Response.json(out); // private: the app adds no-store to every logged-in answer
   }, { auth: true });
 
   app.get("/api/auth/setup", () => Response.json({ needed: auth.store.userCount() === 0 }));
