@@ -46,8 +46,8 @@ function freePort(): number {
 
 /**
  * Servers on the last core, wrk on the first (`taskset`, when there are two cores or more and
- * `WEB_BENCH_PIN` is not "0"): each side always sees the same core's speed, so the bare runs
- * around a Tern run show whether that core kept its speed.
+ * `WEB_BENCH_PIN` is not "0"): every server runs where the others ran, and wrk never competes
+ * with a server for a core, so bare and Tern runs differ only in the server.
  */
 const PIN = Deno.env.get("WEB_BENCH_PIN") !== "0" && navigator.hardwareConcurrency >= 2 &&
   (() => {
@@ -353,7 +353,7 @@ Notes. How the rows are chosen: this machine (2 vCPUs of a shared host) does not
 In phases of one to twenty seconds, every server's CPU time per request rises (bare's by about
 1.3×, Tern's authenticated API by up to 2×, user and system time alike) while a pure arithmetic loop
 on the same core keeps its speed and the packets per request do not change; L2 and L3 latency probes
-rise at those times: the host's other tenants compete for the memory hierarchy, and a request path
+rise in most slow runs: most likely the host's other tenants compete for the memory hierarchy, and a request path
 that touches more memory pays more. Bare \`Deno.serve\` is limited by wrk (its server idles between
 requests), so its req/s hardly shows these phases; a saturated Tern server shows them in full. A bare
 run and a Tern run compared across a phase change give a ratio off by up to 2×. Each Tern run therefore
