@@ -277,6 +277,7 @@ Deno.test("SSE sends events as text/event-stream and ends when the client leaves
 
 Deno.test("metrics count requests by route and status in Prometheus text", async () => {
   const a = app();
+  a.get("/never", () => new Response("x"));
   await (await a.request(req("GET", "/items/1"))).body?.cancel();
   await (await a.request(req("GET", "/items/2"))).body?.cancel();
   await (await a.request(req("GET", "/nope"))).body?.cancel();
@@ -291,6 +292,7 @@ Deno.test("metrics count requests by route and status in Prometheus text", async
     /tern_http_request_duration_seconds_bucket\{route="\/items\/:id",le="\+Inf"\} 2/,
   );
   assert.match(text, /tern_process_resident_memory_bytes \d+/);
+  assert.doesNotMatch(text, /route="\/never"/, "a route no request reached is not listed");
 });
 
 Deno.test("the access log writes combined and JSON lines and rotates", async () => {

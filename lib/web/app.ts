@@ -13,8 +13,7 @@
  * access log. Every throw becomes a JSON error response here and nowhere else.
  */
 
-import type { Clock } from "../clock.ts";
-import { systemClock } from "../clock.ts";
+import { type Clock, systemClock } from "../clock.ts";
 import type { Logger } from "../log/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import type { AccessLog } from "./access_log.ts";
@@ -27,14 +26,21 @@ import {
   WebContext,
 } from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
-import { WebMetrics } from "./metrics.ts";
+import { type RouteStats, WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { bodyLength, Cors, SecurityHeaders } from "./security.ts";
 import type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions } from "./types.ts";
 
 export type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions };
 
-interface _Route {
+/** What the app keeps per route, or per kind of unrouted answer: its metrics and specimen. */
+interface _Slot {
+  stats: RouteStats;
+  /** The last request's context, answer and connection info (see `#specimens`). */
+  kept: { ctx: WebContext; res: Response; info: ConnInfo } | undefined;
+}
+
+interface _Route extends _Slot {
   handler: Handler;
   role: string;
   cors: boolean;
@@ -48,6 +54,11 @@ const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** `performance` is a lazy global getter in Deno: read it once. */
 const perf = performance;
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
+
+/** A handler's answer is a promise (anything else is checked as a Response in `#finish`). */
+function isPromise(r: unknown): r is Promise<unknown> {
+  return typeof (r as { then?: unknown } | null | undefined)?.then === "function";
+}
 /**
  * Request line plus header bytes (name, value, ": " and CRLF per header).
  * The raw list, when available, is kept on the context (later readers then
@@ -113,13 +124,23 @@ export class WebApp {
    * request for its first second and more for the next two. One request's
    * objects per route keep the shapes, and the code. Keyed by route pattern
    * (or "static", "405", ""): as many entries as routes, at most one answer
-   * each.
+   * each. (Kept in each route's slot, `kept`; unrouted answers have slots of their own.)
    */
-  #specimens = new Map<string, { ctx: WebContext; res: Response; info: ConnInfo }>();
+  readonly #specimens = {
+    static: this.#slot("static"),
+    "405": this.#slot("405"),
+    unmatched: this.#slot("unmatched"),
+  };
+  /** `clock` is the system clock: `#wallAt` may derive wall time from the monotonic clock. */
+  readonly #systemClock: boolean;
+  /** Wall-clock ms read at monotonic time `#perfBase` (see `#wallAt`). */
+  #wallBase = 0;
+  #perfBase = -Infinity;
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
     this.clock = options.clock ?? systemClock;
+    this.#systemClock = this.clock === systemClock;
     this.roles = new Roles(options.roles ?? { public: [], user: ["public"], admin: ["user"] });
     this.#o = {
       headerSize: options.headerSize ?? 0,
@@ -149,6 +170,7 @@ export class WebApp {
     this.roles.check(role);
     if (options.websocket) this.websockets = true;
     this.router.add(method, path, {
+      ...this.#slot(path),
       handler,
       role,
       cors: options.cors ?? false,
@@ -158,6 +180,24 @@ export class WebApp {
       auth: options.auth ?? role !== "public",
     });
     return this;
+  }
+
+  #slot(route: string): _Slot {
+    return { stats: this.metrics.slot(route), kept: undefined };
+  }
+
+  /**
+   * Wall-clock ms at monotonic time `t` (a `performance.now()` reading). On the system clock:
+   * the last `Date.now()`, at most a second old, plus the monotonic time since, so a request
+   * reads no clock beyond the one its latency needs (a step of the wall clock, say NTP after
+   * boot on a board without RTC, shows within a second). Any other clock (tests) is asked.
+   */
+  #wallAt(t: number): number {
+    if (!this.#systemClock) return this.clock.now();
+    const since = t - this.#perfBase;
+    if (since >= 0 && since < 1000) return this.#wallBase + Math.floor(since);
+    this.#perfBase = t;
+    return this.#wallBase = Date.now();
   }
 
   /** Abort every request and stream still using `ctx.signal` (server shutdown). */
@@ -196,6 +236,7 @@ export class WebApp {
       path,
       info.secure,
       this.#live,
+      this.#wallAt(t0),
     );
     let r: Response | Promise<Response>;
     try {
@@ -203,7 +244,7 @@ export class WebApp {
     } catch (e) {
       r = toErrorResponse(e, this.log, `${method} ${ctx.route || path}`);
     }
-    if (r instanceof Response) return this.#finish(req, method, ctx, r, info, t0, url, start, q);
+    if (!isPromise(r)) return this.#finish(req, method, ctx, r, info, t0, url, start, q);
     return r.then(
       (res) => this.#finish(req, method, ctx, res, info, t0, url, start, q),
       (e) =>
@@ -243,8 +284,9 @@ export class WebApp {
     // Answers to an authenticated request are private: kept out of every cache (no-store).
     res = this.#security.apply(res, info.secure, ctx.user !== undefined);
     if (method === "HEAD") res = headAnswer(res);
-    const kept = this.#specimens.get(ctx.route);
-    if (kept === undefined) this.#specimens.set(ctx.route, { ctx, res, info });
+    const slot = (ctx.slot ?? this.#unroutedSlot(ctx.route)) as _Slot;
+    const kept = slot.kept;
+    if (kept === undefined) slot.kept = { ctx, res, info };
     else {
       kept.ctx = ctx;
       kept.res = res;
@@ -259,7 +301,7 @@ export class WebApp {
       else this.#live.delete(ac);
     }
     const ms = perf.now() - t0;
-    this.metrics.record(method, ctx.route || "unmatched", res.status, ms);
+    this.metrics.recordIn(slot.stats, method, res.status, ms);
     if (this.accessLog) {
       const len = res.headers.get("content-length");
       try {
@@ -281,6 +323,11 @@ export class WebApp {
       }
     }
     return res;
+  }
+
+  #unroutedSlot(route: string): _Slot {
+    const s = this.#specimens;
+    return route === "static" ? s.static : route === "405" ? s["405"] : s.unmatched;
   }
 
   /** Learn about a WebSocket route that was not declared (the guarded engine then adapts). */
@@ -323,6 +370,7 @@ export class WebApp {
     if (m.value === undefined) return this.#noMethod(req, ctx, path, m.allowed);
     const route = m.value;
     ctx.route = m.pattern;
+    ctx.slot = route;
     if (m.params === null) {
       return errorJson(400, "bad_path", "Malformed percent-encoding in the path");
     }
@@ -350,7 +398,7 @@ export class WebApp {
     }
     if (route.auth && this.authenticator) {
       const user = this.authenticator.authenticate(req, ctx);
-      if (user instanceof Promise) {
+      if (isPromise(user)) {
         return user.then((u) => {
           ctx.user = u;
           return this.#authorized(req, method, ctx, route);
@@ -378,7 +426,7 @@ export class WebApp {
       }
     }
     if (
-      route.xsrf && ctx.user?.via === "session" && UNSAFE.has(method) &&
+      route.xsrf && method !== "GET" && UNSAFE.has(method) && ctx.user?.via === "session" &&
       !this.authenticator!.checkXsrf(req, ctx)
     ) {
       return errorJson(403, "xsrf", "Missing or wrong X-XSRF-Token header");
@@ -390,9 +438,9 @@ export class WebApp {
     const origin = req.headers.get("origin");
     if (origin === null || !this.#cors.allowed(origin)) return result;
     const extra = this.#cors.headers(origin);
-    return result instanceof Response
-      ? withHeaders(result, extra)
-      : result.then((r) => withHeaders(r, extra));
+    return isPromise(result)
+      ? result.then((r) => withHeaders(r, extra))
+      : withHeaders(result, extra);
   }
 
   #noMethod(req: Request, ctx: WebContext, path: string, allowed: string[]): Response {
@@ -417,7 +465,7 @@ export class WebApp {
     ctx: WebContext,
     ms: number,
   ): Response | Promise<Response> {
-    if (result instanceof Response) return result;
+    if (!isPromise(result)) return result;
     const { promise, resolve } = Promise.withResolvers<Response>();
     const timer = setTimeout(() => {
       const slowBody = ctx.bodyPending;

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { headerBytes, WebApp } from "./app.ts";
-import { requestHeaderList } from "./context.ts";
+import { requestHeaderList, type WebContext } from "./context.ts";
+import { FakeClock } from "../clock.ts";
 
 Deno.test("headerBytes of a real Deno.serve request is the exact header size", async () => {
   let got = -1;
@@ -91,4 +92,29 @@ Deno.test("route parameters reach the handler decoded; a malformed escape is 400
   const bad = await app.request(new Request("http://x/f/%E0%A4%A"));
   assert.equal(bad.status, 400);
   assert.equal((await bad.json()).error.code, "bad_path");
+});
+
+Deno.test("ctx.now is the request's time on the app's clock (the system clock read at most once a second)", async () => {
+  const seen: number[] = [];
+  const handler = (_req: Request, ctx: WebContext) => {
+    seen.push(ctx.now);
+    return new Response("ok");
+  };
+  const fake = new FakeClock(1_800_000_000_000);
+  const a = new WebApp({ clock: fake }).get("/t", handler);
+  await (await a.request(new Request("http://x/t"))).text();
+  await fake.advance(1234);
+  await (await a.request(new Request("http://x/t"))).text();
+  assert.deepEqual(seen, [1_800_000_000_000, 1_800_000_001_234]);
+
+  seen.length = 0;
+  const sys = new WebApp().get("/t", handler);
+  const before = Date.now();
+  await (await sys.request(new Request("http://x/t"))).text();
+  await new Promise((r) => setTimeout(r, 30));
+  await (await sys.request(new Request("http://x/t"))).text();
+  const after = Date.now();
+  assert.ok(seen[0]! >= before && seen[1]! <= after + 1, `${seen} within ${before}..${after}`);
+  assert.ok(seen[1]! - seen[0]! >= 29, "advances with the monotonic clock between reads");
+  assert.ok(Number.isInteger(seen[0]) && Number.isInteger(seen[1]), "whole milliseconds");
 });

@@ -111,6 +111,8 @@ export class WebContext {
    * the client spelled them, duplicates separate), once something read them.
    */
   rawHeaders: [string, string][] | undefined;
+  /** @internal The app's record of the matched route (its metrics, its specimen). */
+  slot: object | undefined;
   #url: URL | undefined;
   #ac: AbortController | undefined;
   #state: Record<string, unknown> | undefined;
@@ -127,6 +129,11 @@ export class WebContext {
     readonly secure: boolean,
     /** Where controllers of live requests are kept (so a server close can abort them). */
     readonly live?: Set<AbortController>,
+    /**
+     * When the request arrived, in ms since the epoch, on the app's clock (read once per
+     * request: session expiry and caches use it instead of asking the clock again).
+     */
+    readonly now: number = Date.now(),
   ) {}
 
   /**

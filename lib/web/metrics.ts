@@ -7,9 +7,9 @@
  * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`,
  *   `tern_process_heap_total_bytes`, `tern_process_external_bytes`
  *
- * Recording is one Map lookup by route (pattern strings, whose hash V8
- * keeps), one by a number (method × 1000 + status) and an array increment:
- * no string is built per request. Methods outside the standard seven count
+ * Recording is one Map lookup by a number (method × 1000 + status) in the
+ * route's figures, which the app keeps with the route (`slot`), and an array
+ * increment: no string is built per request. Methods outside the standard seven count
  * as "OTHER", so a client inventing methods cannot grow the metrics.
  */
 
@@ -24,16 +24,17 @@ function methodIndex(m: string): number {
   return i < 0 ? METHODS.length - 1 : i;
 }
 
-interface _Route {
-  /** method index × 1000 + status → count */
-  requests: Map<number, number>;
+/** One route's figures; {@linkcode WebMetrics.slot} hands it out so callers can keep it. */
+export interface RouteStats {
+  /** method index × 1000 + status → count (boxed: counting is a lookup, not a store) */
+  requests: Map<number, { n: number }>;
   counts: number[];
   sum: number;
   count: number;
 }
 
 export class WebMetrics {
-  #routes = new Map<string, _Route>();
+  #routes = new Map<string, RouteStats>();
   /** Requests being handled now. */
   active = 0;
   /** Open sockets (guarded engine only; -1 when unknown). */
@@ -43,6 +44,11 @@ export class WebMetrics {
 
   /** Count one finished request; `ms` is the time to response headers. */
   record(method: string, route: string, status: number, ms: number): void {
+    this.recordIn(this.slot(route), method, status, ms);
+  }
+
+  /** The figures of `route` (created empty the first time, shown once counted), for `recordIn`. */
+  slot(route: string): RouteStats {
     let r = this.#routes.get(route);
     if (!r) {
       this.#routes.set(
@@ -50,8 +56,15 @@ export class WebMetrics {
         r = { requests: new Map(), counts: new Array(BUCKETS.length).fill(0), sum: 0, count: 0 },
       );
     }
+    return r;
+  }
+
+  /** `record` with the route's figures at hand. */
+  recordIn(r: RouteStats, method: string, status: number, ms: number): void {
     const key = methodIndex(method) * 1000 + status;
-    r.requests.set(key, (r.requests.get(key) ?? 0) + 1);
+    const c = r.requests.get(key);
+    if (c === undefined) r.requests.set(key, { n: 1 });
+    else c.n++;
     const s = ms / 1000;
     for (let i = 0; i < BUCKETS.length; i++) {
       if (s <= BUCKETS[i]!) {
@@ -67,7 +80,7 @@ export class WebMetrics {
   count(route: string, status?: number): number {
     let n = 0;
     for (const [k, v] of this.#routes.get(route)?.requests ?? []) {
-      if (status === undefined || k % 1000 === status) n += v;
+      if (status === undefined || k % 1000 === status) n += v.n;
     }
     return n;
   }
@@ -81,13 +94,14 @@ export class WebMetrics {
       for (const [k, v] of st.requests) {
         const m = METHODS[Math.floor(k / 1000)];
         out.push(
-          `tern_http_requests_total{method="${m}",route="${esc(r)}",status="${k % 1000}"} ${v}`,
+          `tern_http_requests_total{method="${m}",route="${esc(r)}",status="${k % 1000}"} ${v.n}`,
         );
       }
     }
     out.push("# HELP tern_http_request_duration_seconds Time to response headers.");
     out.push("# TYPE tern_http_request_duration_seconds histogram");
     for (const [r, h] of this.#routes) {
+      if (h.count === 0) continue; // a route no request reached yet
       let cum = 0;
       for (let i = 0; i < BUCKETS.length; i++) {
         cum += h.counts[i]!;

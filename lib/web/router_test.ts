@@ -67,6 +67,7 @@ Deno.test("a repeated parameterized match is remembered, read-only, and forgotte
     model: "Reading",
     key: "k2",
   });
+  assert.equal(r.match("GET", "/api/data/Reading/k1"), a, "the last match, again");
   r.add("GET", "/api/data/Reading/k1", "static");
   const after = r.match("GET", "/api/data/Reading/k1");
   assert.ok(after && after.value === "static", "a new route wins over a remembered match");

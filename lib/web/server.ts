@@ -100,11 +100,11 @@ export class WebServer {
       this.#inflight--;
       throw e;
     }
-    if (r instanceof Response) {
+    if (typeof (r as { then?: unknown } | undefined)?.then !== "function") {
       this.#inflight--;
       return r;
     }
-    return r.finally(() => this.#inflight--);
+    return (r as Promise<Response>).finally(() => this.#inflight--);
   }
 
   async #bind(raw: string): Promise<void> {

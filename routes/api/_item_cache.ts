@@ -67,10 +67,9 @@ export class ItemCache {
     return this.#version!();
   }
 
-  /** The cached JSON body, or undefined. */
-  get(model: string, key: string, current: Model): string | undefined {
+  /** The cached JSON body, or undefined; `now`: the request's time, when it has one. */
+  get(model: string, key: string, current: Model, now = this.#clock.now()): string | undefined {
     if (!this.#version || this.#map.size === 0) return undefined;
-    const now = this.#clock.now();
     if (now - this.#checkedAt < this.#every) {
       const e = this.#map.get(key);
       return e && e.name === model && e.model === current ? e.body : undefined;

@@ -184,7 +184,7 @@ export function registerData(d: WebDeps): void {
     const model = access(ctx, false);
     const m = db.model(model);
     const raw = ctx.params.key!;
-    const hit = cache.get(model, raw, m);
+    const hit = cache.get(model, raw, m, ctx.now);
     if (hit !== undefined) return jsonText(hit);
     const k = decodeKey(raw);
     const it = db.get(model, k);

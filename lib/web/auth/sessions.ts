@@ -154,11 +154,12 @@ export class SessionAuth implements Authenticator {
     return secure ? `__Host-${this.#cookie}` : this.#cookie;
   }
 
+  /** The user of the request's bearer token or session cookie, at `ctx.now` (the app's clock). */
   authenticate(_req: Request, ctx: WebContext): WebUser | undefined {
     const auth = ctx.header("authorization");
     if (auth !== null) {
-      this.#foreignCheck(this.#clock.now());
-      return this.#bearer(auth);
+      this.#foreignCheck(ctx.now);
+      return this.#bearer(auth, ctx.now);
     }
     const cookie = ctx.header("cookie");
     if (cookie === null) return undefined;
@@ -173,7 +174,7 @@ export class SessionAuth implements Authenticator {
         seen.set(cookie, key);
       }
     }
-    const s = this.#session(key);
+    const s = this.#session(key, ctx.now);
     if (!s) return undefined;
     ctx.sessionKey = key;
     ctx.xsrf = s.xsrf;
@@ -186,8 +187,8 @@ export class SessionAuth implements Authenticator {
     });
   }
 
-  #session(key: string): _CachedSession | undefined {
-    const now = this.#clock.now();
+  /** The live session of `key` at `now` (the request's time, on this auth's clock). */
+  #session(key: string, now: number): _CachedSession | undefined {
     this.#foreignCheck(now);
     let s = this.#cache.get(key);
     if (!s) {
@@ -232,11 +233,10 @@ export class SessionAuth implements Authenticator {
     return new Date(Math.min(s.lastSeen + this.#idle, s.started + this.#absolute)).toISOString();
   }
 
-  #bearer(header: string): WebUser | undefined {
+  #bearer(header: string, now: number): WebUser | undefined {
     const m = /^Bearer\s+(\S{1,200})$/i.exec(header);
     if (!m || !m[1]!.startsWith(TOKEN_PREFIX)) return undefined;
     const id = secretId(m[1]!);
-    const now = this.#clock.now();
     let t = this.#tokens.get(id);
     // Re-read after TOKEN_CACHE_MS so a revocation by the CLI takes effect promptly.
     if (t === undefined || (t !== null && now - t.at > TOKEN_CACHE_MS)) {
