@@ -358,6 +358,29 @@ Deno.test("API tokens authenticate without XSRF, are stored hashed and can be re
   await after.body?.cancel();
 });
 
+Deno.test("a valid session wins over a bearer token sent with it; a stale cookie falls back to the token", async () => {
+  await using e = await env();
+  const admin = await setupAdmin(e);
+  const user = { authorization: `Bearer ${e.deps.auth!.createToken("low", "user").token}` };
+  // The admin's session, with a user-role token: the session decides (admin-only route).
+  const both = await call(e, "GET", "/api/users", { cookie: admin.cookie, headers: user });
+  assert.equal(both.status, 200);
+  await both.body?.cancel();
+  // ... so an unsafe request is a cookie request: it needs the XSRF token.
+  const body = { username: "dave", password: "dave-password", role: "user" };
+  const noXsrf = await call(e, "POST", "/api/users", { cookie: admin.cookie, headers: user, body });
+  assert.equal(noXsrf.status, 403);
+  assert.equal((await noXsrf.json()).error.code, "xsrf");
+  // A cookie that is no live session: the token decides (user role: 403 here, not 401).
+  const stale = await call(e, "GET", "/api/users", {
+    cookie: "tern_session=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    headers: user,
+  });
+  assert.equal(stale.status, 403);
+  await stale.body?.cancel();
+  assert.equal(e.db.find("_User", {}).items.length, 1, "nothing was created");
+});
+
 Deno.test("data API: exposed models only, hidden fields never returned, every bad field listed, paging", async () => {
   await using e = await env();
   const admin = await setupAdmin(e);
