@@ -280,9 +280,10 @@ export class WebApp {
         ctx.route,
       );
     }
-    if (res.status === 101 && !this.websockets) this.#undeclaredUpgrade(ctx.route);
+    const status = res.status; // once: each read of a Response getter checks its brand
+    if (status === 101 && !this.websockets) this.#undeclaredUpgrade(ctx.route);
     // Answers to an authenticated request are private: kept out of every cache (no-store).
-    res = this.#security.apply(res, info.secure, ctx.user !== undefined);
+    res = this.#security.apply(res, info.secure, ctx.user !== undefined, status);
     if (method === "HEAD") res = headAnswer(res);
     const slot = (ctx.slot ?? this.#unroutedSlot(ctx.route)) as _Slot;
     const kept = slot.kept;
@@ -301,7 +302,7 @@ export class WebApp {
       else this.#live.delete(ac);
     }
     const ms = perf.now() - t0;
-    this.metrics.recordIn(slot.stats, method, res.status, ms);
+    this.metrics.recordIn(slot.stats, method, status, ms);
     if (this.accessLog) {
       const len = res.headers.get("content-length");
       try {

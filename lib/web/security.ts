@@ -256,14 +256,14 @@ export class SecurityHeaders {
    * A private answer (to an authenticated request) also gets
    * `Cache-Control: no-store` unless it set its own cache policy. Pushing to
    * the response's own header list is far cheaper in Deno than validated
-   * appends or a headers init.
+   * appends or a headers init. `status`: the response's, when the caller has read it.
    */
-  apply(res: Response, secure: boolean, priv = false): Response {
+  apply(res: Response, secure: boolean, priv = false, status = res.status): Response {
     if (!priv && this.scope === "documents" && !secure) {
       const fast = fastStaticType(res);
       if (typeof fast === "string" && !isDocumentType(fast)) return res; // nothing to add
     }
-    if (res.status === 101) return res;
+    if (status === 101) return res;
     const raw = responseList(res);
     if (raw !== undefined) {
       this.#addRaw(raw, res, secure, priv);
