@@ -390,6 +390,11 @@ Deno.test("data API: exposed models only, hidden fields never returned, every ba
   const sys = await call(e, "GET", "/api/data/_User", { cookie: admin.cookie });
   assert.equal(sys.status, 404, "system models never");
   await sys.body?.cancel();
+  for (const name of ["constructor", "toString", "hasOwnProperty"]) {
+    const inherited = await call(e, "GET", `/api/data/${name}/k`, { cookie: admin.cookie });
+    assert.equal(inherited.status, 404, `${name}: an Object property is no model`);
+    await inherited.body?.cancel();
+  }
   const bad = await call(e, "POST", "/api/data/Reading", {
     ...admin,
     body: { sensor: 5, value: 999, colour: "red" },

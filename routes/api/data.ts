@@ -86,10 +86,18 @@ export function registerData(d: WebDeps): void {
   const { app, db } = d;
   if (!db) return;
   const exposed = () => d.config().web.api.models;
+  type Rule = { read: string; write: string };
+  /** The exposed models of the current config, as a Map (own names only), rebuilt on a reload. */
+  let rules: { of: unknown; map: Map<string, Rule> } = { of: undefined, map: new Map() };
+  const ruleOf = (name: string): Rule | undefined => {
+    const models = exposed();
+    if (rules.of !== models) rules = { of: models, map: new Map(Object.entries(models)) };
+    return rules.map.get(name);
+  };
 
   const access = (ctx: WebContext, write: boolean): string => {
     const name = ctx.params.model!;
-    const rule = exposed()[name];
+    const rule = ruleOf(name);
     if (!rule || name.startsWith("_")) throw notFound(`No model "${name}" in the API`);
     const need = write ? rule.write : rule.read;
     if (!app.roles.allows(ctx.user?.role, need)) {
