@@ -24,6 +24,7 @@ import {
   requestHeaderList,
   tooLarge,
   WebContext,
+  type WebUser,
 } from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
 import { type RouteStats, WebMetrics } from "./metrics.ts";
@@ -245,6 +246,26 @@ export class WebApp {
       r = toErrorResponse(e, this.log, `${method} ${ctx.route || path}`);
     }
     if (!isPromise(r)) return this.#finish(req, method, ctx, r, info, t0, url, start, q);
+    return this.#finishLater(r, req, method, ctx, info, t0, url, start, q);
+  }
+
+  /*
+   * The closures a promise needs live in methods of their own (here and below): a function
+   * that creates a closure allocates its captured variables in a context object on every call,
+   * even a call that returns before reaching it, which the synchronous path need not pay.
+   */
+
+  #finishLater(
+    r: Promise<Response>,
+    req: Request,
+    method: string,
+    ctx: WebContext,
+    info: ConnInfo,
+    t0: number,
+    url: string,
+    start: number,
+    q: number,
+  ): Promise<Response> {
     return r.then(
       (res) => this.#finish(req, method, ctx, res, info, t0, url, start, q),
       (e) =>
@@ -252,7 +273,7 @@ export class WebApp {
           req,
           method,
           ctx,
-          toErrorResponse(e, this.log, `${method} ${ctx.route || path}`),
+          toErrorResponse(e, this.log, `${method} ${ctx.route || ctx.path}`),
           info,
           t0,
           url,
@@ -295,12 +316,7 @@ export class WebApp {
     }
     this.metrics.active--;
     const ac = ctx.controller;
-    if (ac && !ac.signal.aborted) {
-      // Keep it abortable while a streamed body is still being sent, then forget it.
-      const done = res.body !== null ? info.completed?.() : undefined;
-      if (done) done.catch(() => {}).finally(() => this.#live.delete(ac));
-      else this.#live.delete(ac);
-    }
+    if (ac && !ac.signal.aborted) this.#release(ac, res, info);
     const ms = perf.now() - t0;
     this.metrics.recordIn(slot.stats, method, status, ms);
     if (this.accessLog) {
@@ -324,6 +340,13 @@ export class WebApp {
       }
     }
     return res;
+  }
+
+  /** Keep a request's controller abortable while a streamed body is still being sent, then forget it. */
+  #release(ac: AbortController, res: Response, info: ConnInfo): void {
+    const done = res.body !== null ? info.completed?.() : undefined;
+    if (done) done.catch(() => {}).finally(() => this.#live.delete(ac));
+    else this.#live.delete(ac);
   }
 
   #unroutedSlot(route: string): _Slot {
@@ -399,15 +422,23 @@ export class WebApp {
     }
     if (route.auth && this.authenticator) {
       const user = this.authenticator.authenticate(req, ctx);
-      if (isPromise(user)) {
-        return user.then((u) => {
-          ctx.user = u;
-          return this.#authorized(req, method, ctx, route);
-        });
-      }
+      if (isPromise(user)) return this.#authorizedLater(user, req, method, ctx, route);
       ctx.user = user;
     }
     return this.#authorized(req, method, ctx, route);
+  }
+
+  #authorizedLater(
+    user: Promise<WebUser | undefined>,
+    req: Request,
+    method: string,
+    ctx: WebContext,
+    route: _Route,
+  ): Promise<Response> {
+    return user.then((u) => {
+      ctx.user = u;
+      return this.#authorized(req, method, ctx, route);
+    });
   }
 
   #authorized(
@@ -436,9 +467,17 @@ export class WebApp {
       ? this.#withDeadline(route.handler(req, ctx), ctx, route.timeout)
       : route.handler(req, ctx);
     if (!route.cors || !this.#cors) return result;
+    return this.#withCors(req, result, this.#cors);
+  }
+
+  #withCors(
+    req: Request,
+    result: Response | Promise<Response>,
+    cors: Cors,
+  ): Response | Promise<Response> {
     const origin = req.headers.get("origin");
-    if (origin === null || !this.#cors.allowed(origin)) return result;
-    const extra = this.#cors.headers(origin);
+    if (origin === null || !cors.allowed(origin)) return result;
+    const extra = cors.headers(origin);
     return isPromise(result)
       ? result.then((r) => withHeaders(r, extra))
       : withHeaders(result, extra);
@@ -466,7 +505,10 @@ export class WebApp {
     ctx: WebContext,
     ms: number,
   ): Response | Promise<Response> {
-    if (!isPromise(result)) return result;
+    return isPromise(result) ? this.#deadline(result, ctx, ms) : result;
+  }
+
+  #deadline(result: Promise<Response>, ctx: WebContext, ms: number): Promise<Response> {
     const { promise, resolve } = Promise.withResolvers<Response>();
     const timer = setTimeout(() => {
       const slowBody = ctx.bodyPending;
