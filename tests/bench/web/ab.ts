@@ -1,0 +1,125 @@
+/**
+ * A/B of two source trees at the same moment: the benchmark agent of each (tests/bench/web/server.ts,
+ * Tern's runtime flags) on the server core, each loaded by its own wrk on the first core, both at
+ * once. This machine's speed changes in phases (see the results notes); run together, both agents
+ * live through the same phases, so the per-round ratio of their CPU per request stays within a few
+ * per cent where two runs one after the other differ by half. For changes to the request path:
+ *
+ * ```sh
+ * git worktree add /tmp/base HEAD          # the tree to compare against
+ * deno run -A tests/bench/web/ab.ts --base /tmp/base --rounds 8 --path api
+ * git worktree remove /tmp/base
+ * ```
+ *
+ * `--path api` is the authenticated item read of the API row, anything else a path (`/action`);
+ * `--v8 <flags>` adds V8 flags to the new tree's agent only (to try a flag: `--base .`). Prints each
+ * round's CPU µs per request of both and their ratio B/A (< 1: the new tree is cheaper), and the
+ * median. Pairs of processes differ by ±2 % on their own (an A/A gives 0.97–1.02): repeat a run
+ * before trusting a difference that small.
+ */
+
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+import { median } from "./rounds.ts";
+
+function arg(name: string, fallback: string): string {
+  const i = Deno.args.indexOf(`--${name}`);
+  return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1]! : fallback;
+}
+
+const base = arg("base", "/tmp/base");
+const rounds = Number(arg("rounds", "8"));
+const path = arg("path", "api");
+const extra = arg("v8", "");
+const cores = navigator.hardwareConcurrency;
+const serverCore = String(cores - 1);
+
+interface Agent {
+  child: Deno.ChildProcess;
+  port: number;
+  info: { cookie: string; item: string };
+}
+
+async function spawn(dir: string, port: number, v8: string): Promise<Agent> {
+  const flags = RUNTIME_FLAGS.map((f) => f.startsWith("--v8-flags=") && v8 ? `${f},${v8}` : f);
+  const child = new Deno.Command("taskset", {
+    args: [
+      "-c",
+      serverCore,
+      Deno.execPath(),
+      "run",
+      "-A",
+      ...flags,
+      `${dir}/tests/bench/web/server.ts`,
+      "tern",
+      String(port),
+    ],
+    env: { ...RUNTIME_ENV },
+    stdout: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let buf = "";
+  while (!buf.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error(`the agent of ${dir} exited early`);
+    buf += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { child, port, info: JSON.parse(buf.split("\n")[0]!) };
+}
+
+/** CPU time a process has used so far, in clock ticks (100 a second). */
+function ticks(pid: number): number {
+  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
+  return Number(f[11]) + Number(f[12]);
+}
+
+/** Requests one wrk run of `seconds` got answered. */
+async function load(a: Agent, seconds: number): Promise<number> {
+  const target = path === "api" ? `/api/data/Reading/${a.info.item}` : path;
+  const out = await new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "0",
+      "wrk",
+      "-t1",
+      "-c32",
+      `-d${seconds}s`,
+      "-H",
+      `Cookie: ${a.info.cookie}`,
+      `http://127.0.0.1:${a.port}${target}`,
+    ],
+    stdout: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  if (/Non-2xx/.test(text)) throw new Error(`errors from ${target}:\n${text}`);
+  return Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+}
+
+if (import.meta.main) {
+  if (cores < 2) throw new Error("needs two cores: one for the agents, one for wrk");
+  const a = await spawn(base, 8501, "");
+  const b = await spawn(".", 8502, extra);
+  try {
+    await Promise.all([load(a, 2), load(b, 2)]); // warm both
+    const ratios: number[] = [];
+    for (let r = 0; r < rounds; r++) {
+      const a0 = ticks(a.child.pid), b0 = ticks(b.child.pid);
+      const [na, nb] = await Promise.all([load(a, 3), load(b, 3)]);
+      const ca = (ticks(a.child.pid) - a0) * 10_000 / na;
+      const cb = (ticks(b.child.pid) - b0) * 10_000 / nb;
+      ratios.push(cb / ca);
+      console.log(
+        `round ${r + 1}: A ${ca.toFixed(1)} µs/req, B ${cb.toFixed(1)} µs/req, B/A ${
+          (cb / ca).toFixed(3)
+        }`,
+      );
+    }
+    console.log(`B/A median ${median(ratios).toFixed(3)} over ${rounds} rounds`);
+  } finally {
+    for (const x of [a, b]) {
+      x.child.kill("SIGTERM");
+      await x.child.status;
+    }
+  }
+}
