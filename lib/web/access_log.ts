@@ -5,7 +5,7 @@
  * every 500 ms or every 64 KiB, so logging costs no syscall per request.
  *
  * combined: `127.0.0.1 - alice [25/Nov/2026:23:00:00 +0000] "GET /api/status HTTP/1.1" 200 512 "-" "curl/8"`
- * json:     `{"time":"…","addr":"127.0.0.1","user":"alice","method":"GET","path":"/api/status","status":200,"bytes":512,"ms":1.2,"ua":"curl/8"}`
+ * json:     `{"time":"…","addr":"127.0.0.1","user":"alice","method":"GET","path":"/api/status","status":200,"bytes":512,"ms":1,"ua":"curl/8"}`
  */
 
 import { dirname } from "../path.ts";
@@ -34,6 +34,7 @@ export interface AccessEntry {
   target: string;
   status: number;
   bytes: number | undefined;
+  /** Time to response headers, whole ms (NaN, logged as null: the wall clock stepped meanwhile). */
   ms: number;
   referer: string | null;
   ua: string | null;

@@ -54,6 +54,13 @@ interface _Route extends _Slot {
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 /** `performance` is a lazy global getter in Deno: read it once. */
 const perf = performance;
+/**
+ * How far (ms) the wall clock may drift from the monotonic clock, plus this per ms between two
+ * looks, before a long duration counts as spanning a step of the wall clock (NTP slews at most
+ * 0.05 %).
+ */
+const STEP_MS = 100;
+const DRIFT = 0.001;
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
 
 /** A handler's answer is a promise (anything else is checked as a Response in `#finish`). */
@@ -132,11 +139,11 @@ export class WebApp {
     "405": this.#slot("405"),
     unmatched: this.#slot("unmatched"),
   };
-  /** `clock` is the system clock: `#wallAt` may derive wall time from the monotonic clock. */
+  /** `clock` is the system clock: a request's start time is also its `ctx.now`. */
   readonly #systemClock: boolean;
-  /** Wall-clock ms read at monotonic time `#perfBase` (see `#wallAt`). */
-  #wallBase = 0;
-  #perfBase = -Infinity;
+  /** Wall clock minus monotonic clock (ms) at the last look, and when that was (see `#elapsed`). */
+  #offset = Date.now() - perf.now();
+  #offsetAt = perf.now();
 
   constructor(options: WebAppOptions = {}) {
     this.log = options.log ?? nullLogger;
@@ -188,17 +195,25 @@ export class WebApp {
   }
 
   /**
-   * Wall-clock ms at monotonic time `t` (a `performance.now()` reading). On the system clock:
-   * the last `Date.now()`, at most a second old, plus the monotonic time since, so a request
-   * reads no clock beyond the one its latency needs (a step of the wall clock, say NTP after
-   * boot on a board without RTC, shows within a second). Any other clock (tests) is asked.
+   * Milliseconds since `t0` (a `Date.now()`), or NaN when the wall clock may have stepped
+   * meanwhile. A request's duration is read from the wall clock, in whole milliseconds like
+   * nginx's `$request_time`: `Date.now()` costs half of `performance.now()`, and the start
+   * doubles as the request's `ctx.now`, so a request reads the clock twice in all. The
+   * histogram's first bucket is 1 ms and its sum stays right on average (a start falls anywhere
+   * within its millisecond). A duration under a second is taken as it is; a longer or negative
+   * one only when the wall clock kept pace with the monotonic clock since the last look: a step
+   * (NTP setting the clock of a board without RTC) makes it NaN, and the request is counted
+   * without a duration.
    */
-  #wallAt(t: number): number {
-    if (!this.#systemClock) return this.clock.now();
-    const since = t - this.#perfBase;
-    if (since >= 0 && since < 1000) return this.#wallBase + Math.floor(since);
-    this.#perfBase = t;
-    return this.#wallBase = Date.now();
+  #elapsed(t0: number): number {
+    const ms = Date.now() - t0;
+    if (ms >= 0 && ms < 1000) return ms;
+    const mono = perf.now();
+    const offset = Date.now() - mono;
+    const stepped = Math.abs(offset - this.#offset) > STEP_MS + (mono - this.#offsetAt) * DRIFT;
+    this.#offset = offset;
+    this.#offsetAt = mono;
+    return ms < 0 || stepped ? NaN : ms;
   }
 
   /** Abort every request and stream still using `ctx.signal` (server shutdown). */
@@ -222,7 +237,7 @@ export class WebApp {
    * synchronous when the handler is, which keeps the runtime on its fast path.
    */
   request(req: Request, info: ConnInfo = LOCAL): Response | Promise<Response> {
-    const t0 = perf.now();
+    const t0 = Date.now();
     this.metrics.active++;
     const method = req.method;
     const url = req.url;
@@ -237,7 +252,7 @@ export class WebApp {
       path,
       info.secure,
       this.#live,
-      this.#wallAt(t0),
+      this.#systemClock ? t0 : this.clock.now(),
     );
     let r: Response | Promise<Response>;
     try {
@@ -317,13 +332,13 @@ export class WebApp {
     this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) this.#release(ac, res, info);
-    const ms = perf.now() - t0;
+    const ms = this.#elapsed(t0);
     this.metrics.recordIn(slot.stats, method, status, ms);
     if (this.accessLog) {
       const len = res.headers.get("content-length");
       try {
         this.accessLog.write({
-          time: this.clock.now(),
+          time: ctx.now,
           addr: info.remoteAddr,
           user: ctx.user?.username,
           method,

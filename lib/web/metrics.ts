@@ -59,12 +59,13 @@ export class WebMetrics {
     return r;
   }
 
-  /** `record` with the route's figures at hand. */
+  /** `record` with the route's figures at hand; `ms` NaN counts the request without a duration. */
   recordIn(r: RouteStats, method: string, status: number, ms: number): void {
     const key = methodIndex(method) * 1000 + status;
     const c = r.requests.get(key);
     if (c === undefined) r.requests.set(key, { n: 1 });
     else c.n++;
+    if (ms !== ms) return; // NaN: no trustworthy duration (the wall clock stepped)
     const s = ms / 1000;
     for (let i = 0; i < BUCKETS.length; i++) {
       if (s <= BUCKETS[i]!) {
