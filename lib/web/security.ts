@@ -259,9 +259,18 @@ export class SecurityHeaders {
    * appends or a headers init. `status`: the response's, when the caller has read it.
    */
   apply(res: Response, secure: boolean, priv = false, status = res.status): Response {
-    if (!priv && this.scope === "documents" && !secure) {
+    if (this.scope === "documents" && !secure) {
       const fast = fastStaticType(res);
-      if (typeof fast === "string" && !isDocumentType(fast)) return res; // nothing to add
+      if (typeof fast === "string" && !isDocumentType(fast)) {
+        if (!priv) return res; // nothing to add
+        // A private data answer whose only header is its type: no-store is all it needs.
+        const raw = responseList(res);
+        if (raw !== undefined) {
+          raw.push(["cache-control", "no-store"]);
+          responseDone(res);
+          return res;
+        }
+      }
     }
     if (status === 101) return res;
     const raw = responseList(res);
