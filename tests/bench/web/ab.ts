@@ -20,6 +20,7 @@
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
 import { median } from "./rounds.ts";
+import { readyInfo } from "./run.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -56,16 +57,7 @@ async function spawn(dir: string, port: number, v8: string): Promise<Agent> {
     env: { ...RUNTIME_ENV },
     stdout: "piped",
   }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the agent of ${dir} exited early`);
-    buf += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return { child, port, info: JSON.parse(buf.split("\n")[0]!) };
+  return { child, port, info: await readyInfo(child, `the agent of ${dir}`) };
 }
 
 /** CPU time a process has used so far, in clock ticks (100 a second). */

@@ -83,16 +83,21 @@ async function spawn(mode: string, port: number, variant = "default") {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
+  return { child, info: await readyInfo(child, `${mode} server`) };
+}
+
+/** The JSON line a bench server prints once it is ready (its stdout is dropped after). */
+export async function readyInfo(child: Deno.ChildProcess, what: string) {
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
   let buf = "";
   while (!buf.includes("\n")) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`${mode} server exited early`);
+    if (done) throw new Error(`${what} exited early`);
     buf += value;
   }
   reader.releaseLock();
   child.stdout.cancel().catch(() => {});
-  return { child, info: JSON.parse(buf.split("\n")[0]!) };
+  return JSON.parse(buf.split("\n")[0]!);
 }
 
 /** Drop the kernel's page cache (root only); whether it was done. */
