@@ -37,7 +37,7 @@ export type { Authenticator, ConnInfo, Handler, RouteOptions, WebAppOptions };
 /** What the app keeps per route, or per kind of unrouted answer: its metrics and specimen. */
 interface _Slot {
   stats: RouteStats;
-  /** The last request's context, answer and connection info (see `#specimens`). */
+  /** The last request's context, answer and connection info (see `#unrouted`). */
   kept: { ctx: WebContext; res: Response; info: ConnInfo } | undefined;
 }
 
@@ -64,7 +64,7 @@ const DRIFT = 0.001;
 const LOCAL: ConnInfo = { remoteAddr: "127.0.0.1", secure: false };
 
 /** A handler's answer is a promise (anything else is checked as a Response in `#finish`). */
-function isPromise(r: unknown): r is Promise<unknown> {
+export function isPromise(r: unknown): r is Promise<unknown> {
   return typeof (r as { then?: unknown } | null | undefined)?.then === "function";
 }
 /**
@@ -123,18 +123,19 @@ export class WebApp {
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
   /**
-   * Per route, the last request's context (with its request), answer and
-   * connection info, kept alive on purpose. The JIT's optimized code for a
+   * The slots of answers no route gave (the static site, 405, no match); each
+   * route has its own slot in its router entry. A slot holds the route's
+   * metrics and, in `kept`, the last request's context (with its request),
+   * answer and connection info, kept alive on purpose. The JIT's optimized code for a
    * request path refers weakly to the shapes ("maps") of these objects; a
    * full GC while none is alive (the agent's settle-when-idle, V8's memory
    * reducer) drops those shapes and throws that code away, so the next burst
    * runs unoptimized until it re-warms: measured, about twice the CPU per
    * request for its first second and more for the next two. One request's
-   * objects per route keep the shapes, and the code. Keyed by route pattern
-   * (or "static", "405", ""): as many entries as routes, at most one answer
-   * each. (Kept in each route's slot, `kept`; unrouted answers have slots of their own.)
+   * objects per route keep the shapes, and the code: as many as there are
+   * routes, at most one answer each.
    */
-  readonly #specimens = {
+  readonly #unrouted = {
     static: this.#slot("static"),
     "405": this.#slot("405"),
     unmatched: this.#slot("unmatched"),
@@ -321,7 +322,7 @@ export class WebApp {
     // Answers to an authenticated request are private: kept out of every cache (no-store).
     res = this.#security.apply(res, info.secure, ctx.user !== undefined, status);
     if (method === "HEAD") res = headAnswer(res);
-    const slot = (ctx.slot ?? this.#unroutedSlot(ctx.route)) as _Slot;
+    const slot = (ctx.slot ?? this.#unrouted.unmatched) as _Slot;
     const kept = slot.kept;
     if (kept === undefined) slot.kept = { ctx, res, info };
     else {
@@ -364,11 +365,6 @@ export class WebApp {
     else this.#live.delete(ac);
   }
 
-  #unroutedSlot(route: string): _Slot {
-    const s = this.#specimens;
-    return route === "static" ? s.static : route === "405" ? s["405"] : s.unmatched;
-  }
-
   /** Learn about a WebSocket route that was not declared (the guarded engine then adapts). */
   #undeclaredUpgrade(route: string): void {
     this.websockets = true;
@@ -395,6 +391,7 @@ export class WebApp {
     if (m === null) {
       if (this.fallback && !path.startsWith("/api/")) {
         ctx.route = "static";
+        ctx.slot = this.#unrouted.static;
         if (method === "GET" || method === "HEAD") return this.fallback(req, ctx);
         const allow = "GET, HEAD, OPTIONS";
         if (method === "OPTIONS") {
@@ -500,6 +497,7 @@ export class WebApp {
 
   #noMethod(req: Request, ctx: WebContext, path: string, allowed: string[]): Response {
     ctx.route = "405";
+    ctx.slot = this.#unrouted["405"];
     const allow = allowed.join(", ");
     if (req.method === "OPTIONS") {
       const exact = this.router.match("GET", path) ?? this.router.match("POST", path);

@@ -20,7 +20,7 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import type { ConnInfo, WebApp } from "./app.ts";
+import { type ConnInfo, isPromise, type WebApp } from "./app.ts";
 import { errorJson } from "./errors.ts";
 import { listenGuarded } from "./guarded.ts";
 
@@ -100,11 +100,11 @@ export class WebServer {
       this.#inflight--;
       throw e;
     }
-    if (typeof (r as { then?: unknown } | undefined)?.then !== "function") {
+    if (!isPromise(r)) {
       this.#inflight--;
       return r;
     }
-    return this.#untrackLater(r as Promise<Response>);
+    return this.#untrackLater(r);
   }
 
   /** (Apart from `#handle`: a closure there would cost every request a context object.) */
