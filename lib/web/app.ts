@@ -27,6 +27,7 @@ import {
   type WebUser,
 } from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
+import { ResponseClass } from "./_globals.ts";
 import { type RouteStats, WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { bodyLength, Cors, SecurityHeaders } from "./security.ts";
@@ -310,7 +311,7 @@ export class WebApp {
     start: number,
     q: number,
   ): Response {
-    if (!(res instanceof Response)) {
+    if (!(res instanceof ResponseClass)) {
       res = toErrorResponse(
         new TypeError(`Handler of ${ctx.route} returned ${typeof res}, not a Response`),
         this.log,

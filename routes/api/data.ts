@@ -13,8 +13,9 @@
  */
 
 import { checkValue } from "../../lib/config/mod.ts";
-import type { Database, Item } from "../../lib/db/mod.ts";
+import type { Database, Item, Model } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
+import { ResponseClass } from "../../lib/web/mod.ts";
 import {
   type FieldProblem,
   forbidden,
@@ -35,7 +36,7 @@ const JSON_TYPE = { headers: { "content-type": "application/json" } };
  * logged-in call, the app marks it `no-store`.
  */
 function jsonText(body: string): Response {
-  return new Response(body, JSON_TYPE);
+  return new ResponseClass(body, JSON_TYPE);
 }
 
 function encodeKey(pk: string, sk: string): string {
@@ -87,15 +88,21 @@ export function registerData(d: WebDeps): void {
   if (!db) return;
   const exposed = () => d.config().web.api.models;
   type Rule = { read: string; write: string };
-  /** The exposed models of the current config, as a Map (own names only), rebuilt on a reload. */
+  /**
+   * The exposed models of the current config, as a Map (own names only), rebuilt when a reload
+   * brings a new config (compared by identity: the nested config objects are not read per request).
+   */
   let rules: { of: unknown; map: Map<string, Rule> } = { of: undefined, map: new Map() };
   const ruleOf = (name: string): Rule | undefined => {
-    const models = exposed();
-    if (rules.of !== models) rules = { of: models, map: new Map(Object.entries(models)) };
+    const config = d.config();
+    if (rules.of !== config) {
+      rules = { of: config, map: new Map(Object.entries(config.web.api.models)) };
+    }
     return rules.map.get(name);
   };
 
-  const access = (ctx: WebContext, write: boolean): string => {
+  /** The model of `ctx.params.model` when the caller may read (or write) it; 404, 401 or 403. */
+  const access = (ctx: WebContext, write: boolean): Model => {
     const name = ctx.params.model!;
     const rule = ruleOf(name);
     if (!rule || name.startsWith("_")) throw notFound(`No model "${name}" in the API`);
@@ -104,8 +111,7 @@ export function registerData(d: WebDeps): void {
       if (!ctx.user) throw new HttpError(401, "unauthorized", "Login required");
       throw forbidden(`This needs the "${need}" role`);
     }
-    db.model(name); // unknown_model → 404 when the config names a model the schema lacks
-    return name;
+    return db.model(name); // unknown_model → 404 when the config names a model the schema lacks
   };
 
   const shape = (model: string, it: Item, key?: string): Record<string, unknown> => {
@@ -149,8 +155,8 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.get("/api/data/:model", (_req, ctx) => {
-    const model = access(ctx, false);
-    const m = db.model(model);
+    const m = access(ctx, false);
+    const model = m.name;
     const q = ctx.url.searchParams;
     const query: Record<string, unknown> = {};
     for (const [k, v] of q) {
@@ -176,7 +182,7 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.post("/api/data/:model", async (_req, ctx) => {
-    const model = access(ctx, true);
+    const model = access(ctx, true).name;
     const input = await ctx.json();
     const bad = problems(db, model, input, "create");
     if (bad.length) {
@@ -189,8 +195,8 @@ export function registerData(d: WebDeps): void {
   const cache = new ItemCache(db, encodeKey, { clock: d.clock });
   d.closers?.push(() => cache.close());
   app.get("/api/data/:model/:key", (_req, ctx) => {
-    const model = access(ctx, false);
-    const m = db.model(model);
+    const m = access(ctx, false);
+    const model = m.name;
     const raw = ctx.params.key!;
     const hit = cache.get(model, raw, m, ctx.now);
     if (hit !== undefined) return jsonText(hit);
@@ -203,7 +209,7 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {
-    const model = access(ctx, true);
+    const model = access(ctx, true).name;
     const patch = await ctx.json();
     const bad = problems(db, model, patch, "patch").filter((p) => !META.has(p.path));
     if (bad.length) throw new HttpError(400, "invalid", `Invalid ${model}`, { fields: bad });
@@ -218,7 +224,7 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.route("DELETE", "/api/data/:model/:key", (req, ctx) => {
-    const model = access(ctx, true);
+    const model = access(ctx, true).name;
     const v = ifMatch(req);
     db.remove(model, decodeKey(ctx.params.key!), v === undefined ? {} : { ifVersion: v });
     return new Response(null, { status: 204 });
