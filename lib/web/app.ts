@@ -27,7 +27,7 @@ import {
   type WebUser,
 } from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
-import { ResponseClass } from "./_globals.ts";
+import { RequestClass, ResponseClass } from "./_globals.ts";
 import { type RouteStats, WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { bodyLength, Cors, SecurityHeaders } from "./security.ts";
@@ -98,7 +98,7 @@ function headAnswer(res: Response): Response {
   const len = declared ?? bodyLength(res);
   if (res.body === null) return res;
   res.body.cancel().catch(() => {});
-  const head = new Response(null, res);
+  const head = new ResponseClass(null, res);
   if (declared === null && len !== null) head.headers.set("content-length", String(len));
   return head;
 }
@@ -396,7 +396,7 @@ export class WebApp {
         if (method === "GET" || method === "HEAD") return this.fallback(req, ctx);
         const allow = "GET, HEAD, OPTIONS";
         if (method === "OPTIONS") {
-          return new Response(null, { status: 204, headers: { allow } });
+          return new ResponseClass(null, { status: 204, headers: { allow } });
         }
         return errorJson(405, "method_not_allowed", `${method} is not allowed here`, {
           headers: { allow },
@@ -419,7 +419,7 @@ export class WebApp {
       if (cl !== null && Number(cl) > route.bodySize) throw tooLarge(route.bodySize);
       if (req.body !== null && (cl === null || Number(cl) > 0)) {
         const limited = limitStream(req.body, route.bodySize, ctx);
-        req = new Request(req.url, {
+        req = new RequestClass(req.url, {
           method,
           headers,
           body: limited,
@@ -507,7 +507,7 @@ export class WebApp {
       if (r?.cors && this.#cors?.allowed(origin) && origin) {
         return this.#cors.preflight(req, origin, allowed);
       }
-      return new Response(null, { status: 204, headers: { allow } });
+      return new ResponseClass(null, { status: 204, headers: { allow } });
     }
     return errorJson(405, "method_not_allowed", `${req.method} is not allowed here`, {
       headers: { allow },
@@ -552,7 +552,7 @@ export function withHeaders(res: Response, headers: Record<string, string>): Res
     for (const k in headers) res.headers.set(k, headers[k]!);
     return res;
   } catch {
-    const copy = new Response(res.body, res);
+    const copy = new ResponseClass(res.body, res);
     for (const k in headers) copy.headers.set(k, headers[k]!);
     return copy;
   }

@@ -22,6 +22,8 @@
  * A disallowed origin gets no CORS headers, so the browser blocks it.
  */
 
+import { ReadableStreamClass, ResponseClass, utf8 } from "./_globals.ts";
+
 /** CORS options (from `web.cors`). */
 export interface CorsOptions {
   /** Allowed origins ("https://app.example.com"); "*" allows any. */
@@ -102,7 +104,7 @@ export function staticBody(res: Response): InnerBody | undefined {
   if (INNER === undefined) return undefined;
   const b = (res as unknown as Record<symbol, { body?: InnerBody } | undefined>)[INNER]?.body;
   const stat = b?.streamOrStatic;
-  return stat && !(stat instanceof ReadableStream) ? b : undefined;
+  return stat && !(stat instanceof ReadableStreamClass) ? b : undefined;
 }
 
 /**
@@ -114,7 +116,7 @@ export function bodyLength(res: Response): number | null {
   if (b === undefined) return null;
   if (b.length !== null) return b.length;
   const body = b.streamOrStatic.body;
-  return typeof body === "string" ? new TextEncoder().encode(body).length : null;
+  return typeof body === "string" ? utf8.encode(body).length : null;
 }
 
 const FAST_STATUS = slot("serve fast status");
@@ -285,7 +287,7 @@ export class SecurityHeaders {
     try {
       this.#add(h, secure, priv);
     } catch {
-      res = new Response(res.body, res);
+      res = new ResponseClass(res.body, res);
       h = res.headers;
       this.#add(h, secure, priv);
     }
@@ -352,6 +354,6 @@ export class Cors {
     if (asked) h["access-control-allow-headers"] = asked;
     h["access-control-max-age"] = String(this.options.maxAge);
     h["allow"] = methods.join(", ");
-    return new Response(null, { status: 204, headers: h });
+    return new ResponseClass(null, { status: 204, headers: h });
   }
 }

@@ -15,7 +15,7 @@
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item, Model } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
-import { ResponseClass } from "../../lib/web/mod.ts";
+import { ResponseClass, utf8 } from "../../lib/web/mod.ts";
 import {
   type FieldProblem,
   forbidden,
@@ -40,7 +40,7 @@ function jsonText(body: string): Response {
 }
 
 function encodeKey(pk: string, sk: string): string {
-  return new TextEncoder().encode(JSON.stringify([pk, sk]))
+  return utf8.encode(JSON.stringify([pk, sk]))
     .toBase64({ alphabet: "base64url", omitPadding: true });
 }
 
