@@ -17,3 +17,18 @@ export const RequestClass: typeof Request = globalThis.Request;
 export const ReadableStreamClass: typeof ReadableStream = globalThis.ReadableStream;
 /** One UTF-8 encoder for the request path (stateless: shared safely). */
 export const utf8: TextEncoder = new TextEncoder();
+
+/**
+ * Make `Response`, `Request` and `Headers` plain values of `globalThis` (the web service does at
+ * start, when they are loaded anyway): a device maker's handler that says `new Response(…)` then
+ * skips the getter too. The same classes, writable and configurable as before, not enumerable
+ * (as the Web IDL spells globals). A runtime that already has plain values is left alone.
+ */
+export function pinWebClasses(): void {
+  const classes = { Response: ResponseClass, Request: RequestClass, Headers: globalThis.Headers };
+  for (const [name, value] of Object.entries(classes)) {
+    const d = Object.getOwnPropertyDescriptor(globalThis, name);
+    if (d?.get === undefined || !d.configurable) continue;
+    Object.defineProperty(globalThis, name, { value, writable: true, configurable: true });
+  }
+}
