@@ -17,6 +17,8 @@ export const RequestClass: typeof Request = globalThis.Request;
 export const ReadableStreamClass: typeof ReadableStream = globalThis.ReadableStream;
 /** One UTF-8 encoder for the request path (stateless: shared safely). */
 export const utf8: TextEncoder = new TextEncoder();
+/** One strict UTF-8 decoder (throws on invalid bytes; shared safely: it never decodes in streaming mode). */
+export const UTF8_STRICT: TextDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Make `Response`, `Request` and `Headers` plain values of `globalThis` (the web service does at

@@ -165,3 +165,22 @@ Deno.test("a request's duration comes from the wall clock; one spanning a clock 
     performance.now = realPerf;
   }
 });
+
+Deno.test("ctx.text: invalid UTF-8 is a 400 that changes nothing; the next body decodes as usual", async () => {
+  const app = new WebApp();
+  const seen: string[] = [];
+  app.post("/echo", async (_req, ctx) => {
+    const t = await ctx.text();
+    seen.push(t);
+    return new Response(t);
+  });
+  const post = (body: Uint8Array<ArrayBuffer>) =>
+    app.request(new Request("http://x/echo", { method: "POST", body }));
+  const bad = await post(new Uint8Array([0x61, 0xff, 0xfe, 0x62]));
+  assert.equal(bad.status, 400);
+  assert.match((await bad.json()).error.message, /not valid UTF-8/);
+  const good = await post(new TextEncoder().encode("héllo"));
+  assert.equal(good.status, 200);
+  assert.equal(await good.text(), "héllo");
+  assert.deepEqual(seen, ["héllo"]);
+});

@@ -15,6 +15,7 @@
  */
 
 import { HttpError } from "./errors.ts";
+import { utf8 } from "./_globals.ts";
 
 /** Options of {@linkcode upgrade}. */
 export interface UpgradeOptions {
@@ -43,7 +44,7 @@ export function upgrade(
   // Runs before handlers added later by the caller: oversize messages never reach them.
   socket.addEventListener("message", (e) => {
     const size = typeof e.data === "string"
-      ? new TextEncoder().encode(e.data).length
+      ? utf8.encode(e.data).length
       : (e.data as ArrayBuffer | Blob) instanceof Blob
       ? (e.data as Blob).size
       : (e.data as ArrayBuffer).byteLength;
