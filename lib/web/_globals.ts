@@ -5,7 +5,8 @@
  * web classes as getters on `globalThis` that load their module on first use and look it up on
  * every later one, so each mention of such a name in code runs that getter: the JIT cannot fold
  * it into a constant as it does for `Map` or `Date`. On a request path that otherwise costs a few
- * µs, saying `new Response(…)` and `instanceof Response` cost ≈ 6 % of an API read's CPU.
+ * µs, reading these once (with two smaller cuts in the data API, measured together) saved 4–6 % of
+ * an authenticated API read's CPU.
  * Code on the request path uses these bindings instead of the global names.
  */
 
