@@ -19,7 +19,7 @@ export const ReadableStreamClass: typeof ReadableStream = globalThis.ReadableStr
 /** One UTF-8 encoder for the request path (stateless: shared safely). */
 export const utf8: TextEncoder = new TextEncoder();
 /** One strict UTF-8 decoder (throws on invalid bytes; shared safely: it never decodes in streaming mode). */
-export const UTF8_STRICT: TextDecoder = new TextDecoder("utf-8", { fatal: true });
+export const utf8Strict: TextDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * Make `Response`, `Request` and `Headers` plain values of `globalThis` (the web service does at

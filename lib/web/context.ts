@@ -13,7 +13,7 @@
 
 import type { Logger } from "../log/mod.ts";
 import { badRequest, HttpError } from "./errors.ts";
-import { UTF8_STRICT } from "./_globals.ts";
+import { utf8Strict } from "./_globals.ts";
 
 /** The authenticated principal of a request. */
 export interface WebUser {
@@ -219,7 +219,7 @@ export class WebContext {
   async text(): Promise<string> {
     const bytes = await this.bytes();
     try {
-      return UTF8_STRICT.decode(bytes);
+      return utf8Strict.decode(bytes);
     } catch {
       throw badRequest("Request body is not valid UTF-8");
     }
