@@ -12,7 +12,8 @@
  * ```
  *
  * `--path api` is the authenticated item read of the API row, anything else a path (`/action`);
- * `--v8 <flags>` adds V8 flags to the new tree's agent only (to try a flag: `--base .`). Prints each
+ * `--v8 <flags>` adds V8 flags to the new tree's agent only (to try a flag: `--base .`), `--env K=V`
+ * environment variables (comma-separated; to try an allocator setting: `--base .`). Prints each
  * round's CPU µs per request of both and their ratio B/A (< 1: the new tree is cheaper), and the
  * median. Pairs of processes differ by ±2 % on their own (an A/A gives 0.97–1.02): repeat a run
  * before trusting a difference that small.
@@ -31,6 +32,13 @@ const base = arg("base", "/tmp/base");
 const rounds = Number(arg("rounds", "8"));
 const path = arg("path", "api");
 const extra = arg("v8", "");
+/** `--env K=V[,K=V]`: environment added to the new tree's agent only (to try an allocator setting). */
+const extraEnv = Object.fromEntries(
+  arg("env", "").split(",").filter((kv) => kv.includes("=")).map((kv) => {
+    const i = kv.indexOf("=");
+    return [kv.slice(0, i), kv.slice(i + 1)];
+  }),
+);
 const cores = navigator.hardwareConcurrency;
 const serverCore = String(cores - 1);
 
@@ -40,7 +48,12 @@ interface Agent {
   info: { cookie: string; item: string };
 }
 
-async function spawn(dir: string, port: number, v8: string): Promise<Agent> {
+async function spawn(
+  dir: string,
+  port: number,
+  v8: string,
+  env: Record<string, string> = {},
+): Promise<Agent> {
   const flags = RUNTIME_FLAGS.map((f) => f.startsWith("--v8-flags=") && v8 ? `${f},${v8}` : f);
   const child = new Deno.Command("taskset", {
     args: [
@@ -54,7 +67,7 @@ async function spawn(dir: string, port: number, v8: string): Promise<Agent> {
       "tern",
       String(port),
     ],
-    env: { ...RUNTIME_ENV },
+    env: { ...RUNTIME_ENV, ...env },
     stdout: "piped",
   }).spawn();
   return { child, port, info: await readyInfo(child, `the agent of ${dir}`) };
@@ -91,7 +104,7 @@ async function load(a: Agent, seconds: number): Promise<number> {
 if (import.meta.main) {
   if (cores < 2) throw new Error("needs two cores: one for the agents, one for wrk");
   const a = await spawn(base, 8501, "");
-  const b = await spawn(".", 8502, extra);
+  const b = await spawn(".", 8502, extra, extraEnv);
   try {
     await Promise.all([load(a, 2), load(b, 2)]); // warm both
     const ratios: number[] = [];
