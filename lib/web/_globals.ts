@@ -18,7 +18,7 @@ export const RequestClass: typeof Request = globalThis.Request;
 export const ReadableStreamClass: typeof ReadableStream = globalThis.ReadableStream;
 /** One UTF-8 encoder for the request path (stateless: shared safely). */
 export const utf8: TextEncoder = new TextEncoder();
-/** One strict UTF-8 decoder (throws on invalid bytes; shared safely: it never decodes in streaming mode). */
+/** One strict UTF-8 decoder (throws on invalid bytes). Shared safely: never call it with `{ stream: true }`. */
 export const utf8Strict: TextDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
