@@ -27,7 +27,7 @@ import {
   type WebUser,
 } from "./context.ts";
 import { errorJson, toErrorResponse } from "./errors.ts";
-import { RequestClass, ResponseClass } from "./_globals.ts";
+import { pinWebClasses } from "./_globals.ts";
 import { type RouteStats, WebMetrics } from "./metrics.ts";
 import { Router } from "./router.ts";
 import { bodyLength, Cors, SecurityHeaders } from "./security.ts";
@@ -53,8 +53,6 @@ interface _Route extends _Slot {
 }
 
 const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
-/** `performance` is a lazy global getter in Deno: read it once. */
-const perf = performance;
 /**
  * How far (ms) the wall clock may drift from the monotonic clock, plus this per ms between two
  * looks, before a long duration counts as spanning a step of the wall clock (NTP slews at most
@@ -98,7 +96,7 @@ function headAnswer(res: Response): Response {
   const len = declared ?? bodyLength(res);
   if (res.body === null) return res;
   res.body.cancel().catch(() => {});
-  const head = new ResponseClass(null, res);
+  const head = new Response(null, res);
   if (declared === null && len !== null) head.headers.set("content-length", String(len));
   return head;
 }
@@ -144,10 +142,11 @@ export class WebApp {
   /** `clock` is the system clock: a request's start time is also its `ctx.now`. */
   readonly #systemClock: boolean;
   /** Wall clock minus monotonic clock (ms) at the last look, and when that was (see `#elapsed`). */
-  #offset = Date.now() - perf.now();
-  #offsetAt = perf.now();
+  #offset = Date.now() - performance.now();
+  #offsetAt = performance.now();
 
   constructor(options: WebAppOptions = {}) {
+    pinWebClasses(); // the request path below says Response, Request, Headers, ReadableStream
     this.log = options.log ?? nullLogger;
     this.clock = options.clock ?? systemClock;
     this.#systemClock = this.clock === systemClock;
@@ -210,7 +209,7 @@ export class WebApp {
   #elapsed(t0: number): number {
     const ms = Date.now() - t0;
     if (ms >= 0 && ms < 1000) return ms;
-    const mono = perf.now();
+    const mono = performance.now();
     const offset = Date.now() - mono;
     const stepped = Math.abs(offset - this.#offset) > STEP_MS + (mono - this.#offsetAt) * DRIFT;
     this.#offset = offset;
@@ -311,7 +310,7 @@ export class WebApp {
     start: number,
     q: number,
   ): Response {
-    if (!(res instanceof ResponseClass)) {
+    if (!(res instanceof Response)) {
       res = toErrorResponse(
         new TypeError(`Handler of ${ctx.route} returned ${typeof res}, not a Response`),
         this.log,
@@ -396,7 +395,7 @@ export class WebApp {
         if (method === "GET" || method === "HEAD") return this.fallback(req, ctx);
         const allow = "GET, HEAD, OPTIONS";
         if (method === "OPTIONS") {
-          return new ResponseClass(null, { status: 204, headers: { allow } });
+          return new Response(null, { status: 204, headers: { allow } });
         }
         return errorJson(405, "method_not_allowed", `${method} is not allowed here`, {
           headers: { allow },
@@ -419,7 +418,7 @@ export class WebApp {
       if (cl !== null && Number(cl) > route.bodySize) throw tooLarge(route.bodySize);
       if (req.body !== null && (cl === null || Number(cl) > 0)) {
         const limited = limitStream(req.body, route.bodySize, ctx);
-        req = new RequestClass(req.url, {
+        req = new Request(req.url, {
           method,
           headers,
           body: limited,
@@ -507,7 +506,7 @@ export class WebApp {
       if (r?.cors && this.#cors?.allowed(origin) && origin) {
         return this.#cors.preflight(req, origin, allowed);
       }
-      return new ResponseClass(null, { status: 204, headers: { allow } });
+      return new Response(null, { status: 204, headers: { allow } });
     }
     return errorJson(405, "method_not_allowed", `${req.method} is not allowed here`, {
       headers: { allow },
@@ -552,7 +551,7 @@ export function withHeaders(res: Response, headers: Record<string, string>): Res
     for (const k in headers) res.headers.set(k, headers[k]!);
     return res;
   } catch {
-    const copy = new ResponseClass(res.body, res);
+    const copy = new Response(res.body, res);
     for (const k in headers) copy.headers.set(k, headers[k]!);
     return copy;
   }

@@ -8,7 +8,6 @@
  * `{"error": {"code": "internal", "message": "Internal server error"}}`.
  */
 
-import { ResponseClass } from "./_globals.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** One invalid field of a request body: its path ("address.zip") and what is wrong. */
@@ -72,7 +71,7 @@ export function errorJson(
   const error: Record<string, unknown> = { code, message };
   if (extra.fields) error.fields = extra.fields;
   const headers: Record<string, string> = { "content-type": JSON_TYPE, ...extra.headers };
-  return new ResponseClass(JSON.stringify({ error }), { status, headers });
+  return new Response(JSON.stringify({ error }), { status, headers });
 }
 
 /**

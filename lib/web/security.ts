@@ -22,7 +22,7 @@
  * A disallowed origin gets no CORS headers, so the browser blocks it.
  */
 
-import { ReadableStreamClass, ResponseClass, utf8 } from "./_globals.ts";
+import { utf8 } from "./_globals.ts";
 
 /** CORS options (from `web.cors`). */
 export interface CorsOptions {
@@ -104,7 +104,7 @@ export function staticBody(res: Response): InnerBody | undefined {
   if (INNER === undefined) return undefined;
   const b = (res as unknown as Record<symbol, { body?: InnerBody } | undefined>)[INNER]?.body;
   const stat = b?.streamOrStatic;
-  return stat && !(stat instanceof ReadableStreamClass) ? b : undefined;
+  return stat && !(stat instanceof ReadableStream) ? b : undefined;
 }
 
 /**
@@ -287,7 +287,7 @@ export class SecurityHeaders {
     try {
       this.#add(h, secure, priv);
     } catch {
-      res = new ResponseClass(res.body, res);
+      res = new Response(res.body, res);
       h = res.headers;
       this.#add(h, secure, priv);
     }
@@ -354,6 +354,6 @@ export class Cors {
     if (asked) h["access-control-allow-headers"] = asked;
     h["access-control-max-age"] = String(this.options.maxAge);
     h["allow"] = methods.join(", ");
-    return new ResponseClass(null, { status: 204, headers: h });
+    return new Response(null, { status: 204, headers: h });
   }
 }

@@ -31,7 +31,6 @@ import { StaticSite } from "./static.ts";
 import { prepareAll, readDir } from "./_static_files.ts";
 import { embeddedSite } from "../site_bundle.ts";
 import { WebServer } from "./server.ts";
-import { pinWebClasses } from "./_globals.ts";
 
 /** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
 export const SITE_DIR = new URL("../../routes/site/", import.meta.url);
@@ -196,7 +195,6 @@ export class WebService implements Service {
       this.#ctx.redactor?.add?.(tls.key);
     }
     await this.deps.site?.ready;
-    pinWebClasses();
     this.#server = await WebServer.start(this.app, {
       listen: w.listen,
       ...(tls ? { tls } : {}),

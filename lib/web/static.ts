@@ -23,7 +23,6 @@ import { resolve, sep } from "../path.ts";
 import { errorJson } from "./errors.ts";
 import { type InnerBody, rawDone, rawList, staticBody } from "./security.ts";
 import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
-import { ResponseClass } from "./_globals.ts";
 
 /** Options of {@linkcode StaticSite}. */
 export interface StaticSiteOptions {
@@ -241,7 +240,7 @@ function build(
     body.byteLength === body.buffer.byteLength;
   const payload = share ? EMPTY : body;
   // A ResponseInit costs Deno several µs (WebIDL conversion): a 200 needs none.
-  const res = status === 200 ? new ResponseClass(payload) : new ResponseClass(payload, { status });
+  const res = status === 200 ? new Response(payload) : new Response(payload, { status });
   // Reading `headers` also drops the runtime's prepared answers (fast path, native response),
   // which were made from the empty body: what is sent is the inner body set below.
   const h = res.headers;

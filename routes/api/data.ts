@@ -15,7 +15,7 @@
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item, Model } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
-import { ResponseClass, utf8 } from "../../lib/web/mod.ts";
+import { utf8 } from "../../lib/web/mod.ts";
 import {
   type FieldProblem,
   forbidden,
@@ -36,7 +36,7 @@ const JSON_TYPE = { headers: { "content-type": "application/json" } };
  * logged-in call, the app marks it `no-store`.
  */
 function jsonText(body: string): Response {
-  return new ResponseClass(body, JSON_TYPE);
+  return new Response(body, JSON_TYPE);
 }
 
 function encodeKey(pk: string, sk: string): string {
