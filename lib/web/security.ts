@@ -261,23 +261,20 @@ export class SecurityHeaders {
    * appends or a headers init. `status`: the response's, when the caller has read it.
    */
   apply(res: Response, secure: boolean, priv = false, status = res.status): Response {
+    // A fresh answer whose only header is its type says so in a slot: whether it is a document
+    // is then known without building its header list, and a public data answer needs nothing.
+    let doc: boolean | undefined;
     if (this.scope === "documents" && !secure) {
       const fast = fastStaticType(res);
-      if (typeof fast === "string" && !isDocumentType(fast)) {
-        if (!priv) return res; // nothing to add
-        // A private data answer whose only header is its type: no-store is all it needs.
-        const raw = responseList(res);
-        if (raw !== undefined) {
-          raw.push(["cache-control", "no-store"]);
-          responseDone(res);
-          return res;
-        }
+      if (typeof fast === "string") {
+        doc = isDocumentType(fast);
+        if (!doc && !priv) return res;
       }
     }
     if (status === 101) return res;
     const raw = responseList(res);
     if (raw !== undefined) {
-      this.#addRaw(raw, res, secure, priv);
+      this.#addRaw(raw, res, secure, priv, doc);
       return res;
     }
     if (!priv && this.scope === "documents" && !secure) {
@@ -294,10 +291,22 @@ export class SecurityHeaders {
     return res;
   }
 
-  /** `#add` on the raw list: one scan per name, pushes instead of validated appends. */
-  #addRaw(l: [string, string][], res: Response, secure: boolean, priv: boolean): void {
-    const t = rawIndex(l, "content-type");
-    const doc = isDocumentType(t < 0 ? null : l[t]![1]);
+  /**
+   * `#add` on the raw list: one scan per name, pushes instead of validated appends. `known`:
+   * whether the answer is a document, when the caller already knows.
+   */
+  #addRaw(
+    l: [string, string][],
+    res: Response,
+    secure: boolean,
+    priv: boolean,
+    known?: boolean,
+  ): void {
+    let doc = known;
+    if (doc === undefined) {
+      const t = rawIndex(l, "content-type");
+      doc = isDocumentType(t < 0 ? null : l[t]![1]);
+    }
     const n = l.length;
     if ((doc || this.scope === "all") && rawIndex(l, "x-content-type-options") < 0) {
       l.push(["x-content-type-options", "nosniff"]);
