@@ -390,6 +390,12 @@ Deno.test("data API: exposed models only, hidden fields never returned, every ba
   const sys = await call(e, "GET", "/api/data/_User", { cookie: admin.cookie });
   assert.equal(sys.status, 404, "system models never");
   await sys.body?.cancel();
+  const list = await call(e, "GET", "/api/data", { cookie: admin.cookie });
+  assert.deepEqual(
+    (await list.json()).models.map((m: { name: string }) => m.name),
+    ["Reading"],
+    "the exposed models only",
+  );
   for (const name of ["constructor", "toString", "hasOwnProperty"]) {
     const inherited = await call(e, "GET", `/api/data/${name}/k`, { cookie: admin.cookie });
     assert.equal(inherited.status, 404, `${name}: an Object property is no model`);

@@ -86,25 +86,24 @@ function problems(
 export function registerData(d: WebDeps): void {
   const { app, db } = d;
   if (!db) return;
-  const exposed = () => d.config().web.api.models;
   type Rule = { read: string; write: string };
   /**
    * The exposed models of the current config, as a Map (own names only), rebuilt when a reload
    * brings a new config (compared by identity: the nested config objects are not read per request).
    */
   let rules: { of: unknown; map: Map<string, Rule> } = { of: undefined, map: new Map() };
-  const ruleOf = (name: string): Rule | undefined => {
+  const exposed = (): Map<string, Rule> => {
     const config = d.config();
     if (rules.of !== config) {
       rules = { of: config, map: new Map(Object.entries(config.web.api.models)) };
     }
-    return rules.map.get(name);
+    return rules.map;
   };
 
   /** The model of `ctx.params.model` when the caller may read (or write) it; 404, 401 or 403. */
   const access = (ctx: WebContext, write: boolean): Model => {
     const name = ctx.params.model!;
-    const rule = ruleOf(name);
+    const rule = exposed().get(name);
     if (!rule || name.startsWith("_")) throw notFound(`No model "${name}" in the API`);
     const need = write ? rule.write : rule.read;
     if (!app.roles.allows(ctx.user?.role, need)) {
@@ -137,7 +136,7 @@ export function registerData(d: WebDeps): void {
   };
 
   app.get("/api/data", (_req, ctx) => {
-    const models = Object.entries(exposed())
+    const models = [...exposed()]
       .filter(([n, r]) => !n.startsWith("_") && app.roles.allows(ctx.user?.role, r.read))
       .flatMap(([n, r]) => {
         try {
