@@ -469,6 +469,7 @@ export class WebApp {
         return errorJson(403, "forbidden", `This needs the "${route.role}" role`);
       }
     }
+    // `method !== "GET"` first: the common read skips the Set lookup of a fresh string.
     if (
       route.xsrf && method !== "GET" && UNSAFE.has(method) && ctx.user?.via === "session" &&
       !this.authenticator!.checkXsrf(req, ctx)
