@@ -323,6 +323,35 @@ Deno.test("concurrency beyond the limit is 503 with Retry-After", async () => {
   open();
   assert.equal(await (await a).text(), "done");
   assert.equal(await (await b).text(), "done");
+  assert.equal(server.inflight, 0);
+});
+
+Deno.test("failing handlers give their concurrency slot back", async () => {
+  const app = new WebApp();
+  app.get("/throw", () => {
+    throw new Error("boom");
+  });
+  app.get("/reject", () => Promise.reject(new Error("boom")));
+  app.get("/bad", () => "not a response" as unknown as Response);
+  app.get("/ok", () => new Response("ok"));
+  await using server = await WebServer.start(app, {
+    listen: ["http://127.0.0.1:0"],
+    concurrency: 1,
+    log: nullLogger,
+  });
+  const base = server.endpoints[0]!.url;
+  // With one slot, a single leaked count would turn every later request into a 503.
+  for (let i = 0; i < 3; i++) {
+    for (const path of ["/throw", "/reject", "/bad"]) {
+      const r = await fetch(`${base}${path}`);
+      assert.equal(r.status, 500, path);
+      await r.body?.cancel();
+    }
+  }
+  assert.equal(server.inflight, 0);
+  const r = await fetch(`${base}/ok`);
+  assert.equal(await r.text(), "ok");
+  assert.equal(app.metrics.active, 0);
 });
 
 Deno.test("https on IPv6 and http on IPv4 at once, with HSTS on TLS", async () => {

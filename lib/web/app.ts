@@ -239,7 +239,6 @@ export class WebApp {
    */
   request(req: Request, info: ConnInfo = LOCAL): Response | Promise<Response> {
     const t0 = Date.now();
-    this.metrics.active++;
     const method = req.method;
     const url = req.url;
     const start = url.indexOf("/", url.indexOf("//") + 2);
@@ -255,6 +254,9 @@ export class WebApp {
       this.#live,
       this.#systemClock ? t0 : this.clock.now(),
     );
+    // In flight from here until `#finish` (whose first step counts it out, so a throw there
+    // cannot leave it counted): the server's concurrency cap reads this count.
+    this.metrics.active++;
     let r: Response | Promise<Response>;
     try {
       r = this.#handle(req, method, ctx, path);
@@ -310,6 +312,7 @@ export class WebApp {
     start: number,
     q: number,
   ): Response {
+    this.metrics.active--;
     if (!(res instanceof Response)) {
       res = toErrorResponse(
         new TypeError(`Handler of ${ctx.route} returned ${typeof res}, not a Response`),
@@ -330,7 +333,6 @@ export class WebApp {
       kept.res = res;
       kept.info = info;
     }
-    this.metrics.active--;
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) this.#release(ac, res, info);
     const ms = this.#elapsed(t0);

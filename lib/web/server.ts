@@ -20,7 +20,7 @@
  */
 
 import type { Logger } from "../log/mod.ts";
-import { type ConnInfo, isPromise, type WebApp } from "./app.ts";
+import type { ConnInfo, WebApp } from "./app.ts";
 import { errorJson } from "./errors.ts";
 import { listenGuarded } from "./guarded.ts";
 
@@ -62,7 +62,6 @@ interface _Listener {
 export class WebServer {
   readonly endpoints: BoundEndpoint[] = [];
   #listeners: _Listener[] = [];
-  #inflight = 0;
 
   private constructor(readonly app: WebApp, readonly options: WebServerOptions) {}
 
@@ -79,37 +78,21 @@ export class WebServer {
     return s;
   }
 
+  /** Requests in flight: the app's count (`metrics.active`), which the concurrency cap reads. */
   get inflight(): number {
-    return this.#inflight;
+    return this.app.metrics.active;
   }
 
   /** The handler both engines call: concurrency cap, then the app. */
   #handle(req: Request, info: ConnInfo): Promise<Response> | Response {
     const max = this.options.concurrency ?? 256;
-    if (this.#inflight >= max) {
+    if (this.app.metrics.active >= max) {
       this.app.metrics.record(req.method, "busy", 503, 0);
       return errorJson(503, "busy", "Too many requests in progress", {
         headers: { "retry-after": "1" },
       });
     }
-    this.#inflight++;
-    let r: Response | Promise<Response>;
-    try {
-      r = this.app.request(req, info);
-    } catch (e) {
-      this.#inflight--;
-      throw e;
-    }
-    if (!isPromise(r)) {
-      this.#inflight--;
-      return r;
-    }
-    return this.#untrackLater(r);
-  }
-
-  /** (Apart from `#handle`: a closure there would cost every request a context object.) */
-  #untrackLater(r: Promise<Response>): Promise<Response> {
-    return r.finally(() => this.#inflight--);
+    return this.app.request(req, info);
   }
 
   async #bind(raw: string): Promise<void> {

@@ -232,8 +232,7 @@ export class WebService implements Service {
   status(): Record<string, unknown> {
     return {
       endpoints: this.endpoints,
-      inflight: this.#server?.inflight ?? 0,
-      requests: this.app.metrics.active,
+      inflight: this.app.metrics.active,
     };
   }
 

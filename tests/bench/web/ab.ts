@@ -32,6 +32,8 @@ const base = arg("base", "/tmp/base");
 const rounds = Number(arg("rounds", "8"));
 const path = arg("path", "api");
 const extra = arg("v8", "");
+/** `--variant serve|strict`: the new tree's agent runs that bench variant (server.ts) instead of the default. */
+const variant = arg("variant", "default");
 /** `--env K=V[,K=V]`: environment added to the new tree's agent only (to try an allocator setting). */
 const extraEnv = Object.fromEntries(
   arg("env", "").split(",").filter((kv) => kv.includes("=")).map((kv) => {
@@ -53,6 +55,7 @@ async function spawn(
   port: number,
   v8: string,
   env: Record<string, string> = {},
+  kind = "default",
 ): Promise<Agent> {
   const flags = RUNTIME_FLAGS.map((f) => f.startsWith("--v8-flags=") && v8 ? `${f},${v8}` : f);
   const child = new Deno.Command("taskset", {
@@ -66,6 +69,7 @@ async function spawn(
       `${dir}/tests/bench/web/server.ts`,
       "tern",
       String(port),
+      kind,
     ],
     env: { ...RUNTIME_ENV, ...env },
     stdout: "piped",
@@ -104,7 +108,7 @@ async function load(a: Agent, seconds: number): Promise<number> {
 if (import.meta.main) {
   if (cores < 2) throw new Error("needs two cores: one for the agents, one for wrk");
   const a = await spawn(base, 8501, "");
-  const b = await spawn(".", 8502, extra, extraEnv);
+  const b = await spawn(".", 8502, extra, extraEnv, variant);
   try {
     await Promise.all([load(a, 2), load(b, 2)]); // warm both
     const ratios: number[] = [];
