@@ -43,6 +43,7 @@ import type {
 } from "./types.ts";
 import { ulidFactory } from "./ulid.ts";
 
+const utf8 = new TextEncoder();
 const INSERT_ITEM = "INSERT INTO _items (model, pk, sk, version, created, expires, data) " +
   "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (model, pk, sk) DO UPDATE SET version = excluded.version, " +
   "created = excluded.created, expires = excluded.expires, data = excluded.data " +
@@ -635,8 +636,7 @@ function _serialize(m: Model, k: RawKey, item: Item): string {
   // DynamoDB counts attribute names and values; JSON text plus the key is a close upper bound.
   const size = data.length + k.pk.length + k.sk.length + 4;
   if (size * 3 > MAX_ITEM_BYTES) {
-    const bytes = new TextEncoder().encode(data).length +
-      new TextEncoder().encode(k.pk + k.sk).length + 4;
+    const bytes = utf8.encode(data).length + utf8.encode(k.pk + k.sk).length + 4;
     if (bytes > MAX_ITEM_BYTES) {
       throw new DbError(
         "too_large",

@@ -16,6 +16,8 @@ import type { FindOptions, Query, Range } from "./types.ts";
 
 /** Sorts after every other character: the upper bound of a prefix. */
 const MAX = "\u{10FFFF}";
+const utf8 = new TextEncoder();
+const utf8Decoder = new TextDecoder();
 const RANGE_KEYS = new Set(["beginsWith", "gt", "gte", "lt", "lte", "between"]);
 
 /** A compiled find: SQL, its parameters, and how to read the cursor of a row. */
@@ -172,7 +174,7 @@ export function planFind(m: Model, query: Query, options: FindOptions, now: numb
 
 /** The opaque cursor of a row. */
 export function encodeNext(key: string[]): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(key));
+  const bytes = utf8.encode(JSON.stringify(key));
   let bin = "";
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
@@ -181,7 +183,7 @@ export function encodeNext(key: string[]): string {
 function _decodeNext(next: string, parts: number, model: string): string[] {
   try {
     const bin = atob(next.replaceAll("-", "+").replaceAll("_", "/"));
-    const key = JSON.parse(new TextDecoder().decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
+    const key = JSON.parse(utf8Decoder.decode(Uint8Array.from(bin, (c) => c.charCodeAt(0))));
     if (
       Array.isArray(key) && key.length === parts && key.every((k) => typeof k === "string")
     ) return key;

@@ -29,7 +29,7 @@ export {
 export { type RouteMatch, Router } from "./router.ts";
 export { parseRange, safePath, StaticSite, type StaticSiteOptions } from "./static.ts";
 export { contentType, loadDir, prepareFile, type StaticFile } from "./_static_files.ts";
-export { utf8 } from "./_globals.ts";
+export { utf8, utf8Strict } from "./_globals.ts";
 export { type SseEvent, SseStream } from "./sse.ts";
 export { upgrade, type UpgradeOptions } from "./websocket.ts";
 export {

@@ -15,7 +15,7 @@
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item, Model } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
-import { utf8 } from "../../lib/web/mod.ts";
+import { utf8, utf8Strict } from "../../lib/web/mod.ts";
 import {
   type FieldProblem,
   forbidden,
@@ -47,7 +47,7 @@ function encodeKey(pk: string, sk: string): string {
 function decodeKey(s: string): { pk: string; sk: string } {
   try {
     const bytes = Uint8Array.fromBase64(s, { alphabet: "base64url" });
-    const [pk, sk] = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes));
+    const [pk, sk] = JSON.parse(utf8Strict.decode(bytes));
     if (typeof pk === "string" && typeof sk === "string") return { pk, sk };
   } catch { /* fall through */ }
   throw new HttpError(400, "bad_key", "Malformed item key");
