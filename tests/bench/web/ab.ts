@@ -17,6 +17,11 @@
  * round's CPU µs per request of both and their ratio B/A (< 1: the new tree is cheaper), and the
  * median. Pairs of processes differ by ±2 % on their own (an A/A gives 0.97–1.02): repeat a run
  * before trusting a difference that small.
+ *
+ * `--a MODE:PATH --b MODE:PATH` compares two servers of this tree instead (MODE `bare` or `tern`,
+ * PATH as `--path`), e.g. the layers of the API row (README, "Where the API row stands"):
+ * `--a bare:/json --b tern:/layer/json`, then `/layer/json` against `/layer/session`, then
+ * `/layer/session` against `api`.
  */
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
@@ -41,13 +46,16 @@ const extraEnv = Object.fromEntries(
     return [kv.slice(0, i), kv.slice(i + 1)];
   }),
 );
+/** `--a`/`--b` `MODE:PATH`: two servers of this tree (see the module doc). */
+const pairA = arg("a", ""), pairB = arg("b", "");
 const cores = navigator.hardwareConcurrency;
 const serverCore = String(cores - 1);
 
 interface Agent {
   child: Deno.ChildProcess;
   port: number;
-  info: { cookie: string; item: string };
+  info: { cookie?: string; item?: string };
+  path: string;
 }
 
 async function spawn(
@@ -56,8 +64,13 @@ async function spawn(
   v8: string,
   env: Record<string, string> = {},
   kind = "default",
+  mode = "tern",
+  target = path,
 ): Promise<Agent> {
-  const flags = RUNTIME_FLAGS.map((f) => f.startsWith("--v8-flags=") && v8 ? `${f},${v8}` : f);
+  // Like run.ts: the bare server runs without Tern's runtime flags.
+  const flags = mode === "bare"
+    ? []
+    : RUNTIME_FLAGS.map((f) => f.startsWith("--v8-flags=") && v8 ? `${f},${v8}` : f);
   const child = new Deno.Command("taskset", {
     args: [
       "-c",
@@ -67,14 +80,19 @@ async function spawn(
       "-A",
       ...flags,
       `${dir}/tests/bench/web/server.ts`,
-      "tern",
+      mode,
       String(port),
       kind,
     ],
     env: { ...RUNTIME_ENV, ...env },
     stdout: "piped",
   }).spawn();
-  return { child, port, info: await readyInfo(child, `the agent of ${dir}`) };
+  return {
+    child,
+    port,
+    info: await readyInfo(child, `the ${mode} server of ${dir}`),
+    path: target,
+  };
 }
 
 /** CPU time a process has used so far, in clock ticks (100 a second). */
@@ -84,8 +102,9 @@ function ticks(pid: number): number {
 }
 
 /** Requests one wrk run of `seconds` got answered. */
-async function load(a: Agent, seconds: number): Promise<number> {
-  const target = path === "api" ? `/api/data/Reading/${a.info.item}` : path;
+/** `cookie`: for a bare server (each agent sends its own session's). */
+async function load(a: Agent, seconds: number, cookie: string): Promise<number> {
+  const target = a.path === "api" ? `/api/data/Reading/${a.info.item}` : a.path;
   const out = await new Deno.Command("taskset", {
     args: [
       "-c",
@@ -95,7 +114,7 @@ async function load(a: Agent, seconds: number): Promise<number> {
       "-c32",
       `-d${seconds}s`,
       "-H",
-      `Cookie: ${a.info.cookie}`,
+      `Cookie: ${a.info.cookie ?? cookie}`,
       `http://127.0.0.1:${a.port}${target}`,
     ],
     stdout: "piped",
@@ -105,16 +124,27 @@ async function load(a: Agent, seconds: number): Promise<number> {
   return Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
 }
 
+function split(pair: string): [string, string] {
+  const i = pair.indexOf(":");
+  const mode = pair.slice(0, i);
+  if (mode !== "bare" && mode !== "tern") throw new Error(`--a/--b: MODE:PATH, not ${pair}`);
+  return [mode, pair.slice(i + 1)];
+}
+
 if (import.meta.main) {
   if (cores < 2) throw new Error("needs two cores: one for the agents, one for wrk");
-  const a = await spawn(base, 8501, "");
-  const b = await spawn(".", 8502, extra, extraEnv, variant);
+  const [modeA, pathA] = pairA ? split(pairA) : ["tern", path];
+  const [modeB, pathB] = pairB ? split(pairB) : ["tern", path];
+  const a = await spawn(pairA ? "." : base, 8501, "", {}, "default", modeA, pathA);
+  const b = await spawn(".", 8502, extra, extraEnv, variant, modeB, pathB);
+  // A bare server only checks that a cookie is there.
+  const cookie = "tern_session=bare";
   try {
-    await Promise.all([load(a, 2), load(b, 2)]); // warm both
+    await Promise.all([load(a, 2, cookie), load(b, 2, cookie)]); // warm both
     const ratios: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const a0 = ticks(a.child.pid), b0 = ticks(b.child.pid);
-      const [na, nb] = await Promise.all([load(a, 3), load(b, 3)]);
+      const [na, nb] = await Promise.all([load(a, 3, cookie), load(b, 3, cookie)]);
       const ca = (ticks(a.child.pid) - a0) * 10_000 / na;
       const cb = (ticks(b.child.pid) - b0) * 10_000 / nb;
       ratios.push(cb / ca);

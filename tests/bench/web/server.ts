@@ -8,6 +8,9 @@
  *   config) with a device action `GET /action`, an exposed model holding one
  *   item, an admin logged in, and two extra static files of 1 KB and 64 KB
  *   in the in-memory site. Prints one JSON line `{cookie, item}` when ready.
+ *   Two more routes split the API row into layers (compare them with ab.ts `--a`/`--b`):
+ *   `/layer/json` answers the reference's JSON with `no-store` through Tern's pipeline, no
+ *   session; `/layer/session` the same behind the session check (role "user").
  */
 
 import { Agent } from "../../../lib/agent.ts";
@@ -88,6 +91,13 @@ if (mode === "bare") {
   const agent = await Agent.start({ loaded });
   const web = agent.get<WebService>("web");
   web.route("GET", "/action", () => new Response(BODY));
+  web.route("GET", "/layer/json", () => {
+    const res = new Response(ITEM_JSON, JSON_TYPE);
+    responseList(res)!.push(["cache-control", "no-store"]);
+    return res;
+  });
+  // The app adds no-store itself to an authenticated answer.
+  web.route("GET", "/layer/session", () => new Response(ITEM_JSON, JSON_TYPE), { role: "user" });
   const db = agent.get<DatabaseService>("database").db;
   db.create("Reading", { sensor: "s1", time: "2026-01-01T00:00:00Z", value: 21.5 });
   const site = web.deps.site!;
