@@ -225,3 +225,27 @@ Deno.test("the session cache is bounded: the least recently used session is evic
   for (const s of sessions) assert.equal(await status(e, "/api/auth/me", s), 200);
   assert.equal(await status(e, "/api/auth/me", admin), 200);
 });
+
+Deno.test("alternating and repeated cookies each get their own user; a plain cookie is no TLS cookie", async () => {
+  await using e = await env();
+  const { admin, bob } = await people(e);
+  const me = async (who: { cookie: string }, secure = false) => {
+    const r = await e.app.request(
+      new Request("http://dev.local/api/auth/me", { headers: { cookie: who.cookie } }),
+      { remoteAddr: "192.0.2.9", secure },
+    );
+    return r.status === 200 ? (await r.json()).user.username : r.status;
+  };
+  for (const who of [admin, admin, bob, bob, admin, bob]) {
+    assert.equal(await me(who), who === admin ? "admin" : "bob");
+  }
+  // The header just seen over plain HTTP names the plain cookie, which a TLS request ignores.
+  assert.equal(await me(bob), "bob");
+  assert.equal(await me(bob, true), 401);
+  assert.equal(await me(bob), "bob");
+  // Logging out ends the session even while its header is the one remembered last.
+  const out = await call(e, "POST", "/api/auth/logout", bob);
+  await out.body?.cancel();
+  assert.equal(await me(bob), 401);
+  assert.equal(await me(admin), "admin");
+});

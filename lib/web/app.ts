@@ -259,7 +259,7 @@ export class WebApp {
     this.metrics.active++;
     let r: Response | Promise<Response>;
     try {
-      r = this.#handle(req, method, ctx, path);
+      r = this.#handle(req, method, ctx, path, url);
     } catch (e) {
       r = toErrorResponse(e, this.log, `${method} ${ctx.route || path}`);
     }
@@ -381,6 +381,7 @@ export class WebApp {
     method: string,
     ctx: WebContext,
     path: string,
+    url: string,
   ): Response | Promise<Response> {
     const limit = this.#o.headerSize;
     if (limit > 0) {
@@ -389,7 +390,7 @@ export class WebApp {
         return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
       }
     }
-    const m = this.router.match(method, path);
+    const m = this.router.match(method, path, url);
     if (m === null) {
       if (this.fallback && !path.startsWith("/api/")) {
         ctx.route = "static";

@@ -80,6 +80,15 @@ export class SessionAuth implements Authenticator {
    */
   #plainHeaders = new Map<string, string>();
   #secureHeaders = new Map<string, string>();
+  /**
+   * The last Cookie header (and whether it came over TLS) with its session key, checked with
+   * `===` before the Maps: a Map lookup by a header string fresh from the runtime has V8 compute
+   * its hash in a runtime call (≈ 0.3–0.45 µs, the largest single cost of a session check), a
+   * comparison does not.
+   */
+  #lastHeader: string | undefined;
+  #lastSecure = false;
+  #lastKey = "";
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
   readonly #max: number;
   readonly #unsubscribe: (() => void)[] = [];
@@ -173,17 +182,29 @@ export class SessionAuth implements Authenticator {
   }
 
   #fromCookie(cookie: string, ctx: WebContext): WebUser | undefined {
-    const seen = ctx.secure ? this.#secureHeaders : this.#plainHeaders;
-    let key = seen.get(cookie);
-    if (key === undefined) {
-      const value = readCookie(cookie, this.cookieName(ctx.secure));
-      if (value === undefined || value.length > 100) return undefined;
-      key = secretId(value);
-      if (cookie.length <= HEADER_MEMO_LENGTH) {
+    const secure = ctx.secure;
+    let key: string | undefined;
+    if (cookie === this.#lastHeader && secure === this.#lastSecure) key = this.#lastKey;
+    else {
+      const seen = secure ? this.#secureHeaders : this.#plainHeaders;
+      key = seen.get(cookie);
+      if (key === undefined) {
+        const value = readCookie(cookie, this.cookieName(secure));
+        if (value === undefined || value.length > 100) return undefined;
+        key = secretId(value);
+        if (cookie.length > HEADER_MEMO_LENGTH) return this.#user(key, ctx);
         if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
         seen.set(cookie, key);
       }
+      this.#lastHeader = cookie;
+      this.#lastSecure = secure;
+      this.#lastKey = key;
     }
+    return this.#user(key, ctx);
+  }
+
+  /** The principal of session `key`, noted on the context, or undefined when it is not live. */
+  #user(key: string, ctx: WebContext): WebUser | undefined {
     const s = this.#session(key, ctx.now);
     if (!s) return undefined;
     ctx.sessionKey = key;
