@@ -152,28 +152,58 @@ const HAS_RESPONSE_SLOTS = RESPONSE_SLOTS.every((s) => s !== undefined);
  * use it only to add headers. After pushing, call {@linkcode responseDone}.
  * Undefined for responses whose headers are immutable, or on a runtime
  * without these slots (callers then use `Headers`).
+ *
+ * `add`: a header to add at once (no {@linkcode responseDone} needed). When
+ * the list is still empty (a fresh answer with only a content type) the list
+ * is built whole with it: growing the runtime's empty list by a push goes
+ * through a V8 runtime call (≈ 0.25 µs per answer in a profile of the API).
  */
-export function responseList(res: Response): [string, string][] | undefined {
-  if (!HAS_RESPONSE_SLOTS) return rawList(res.headers);
+export function responseList(
+  res: Response,
+  add?: [string, string],
+): [string, string][] | undefined {
+  if (!HAS_RESPONSE_SLOTS) return added(rawList(res.headers), add, res);
   const r = res as unknown as Record<symbol, unknown>;
   const h = r[HEADERS!];
-  if (h !== null) return h === undefined ? undefined : rawList(h as Headers);
+  if (h !== null) return h === undefined ? undefined : added(rawList(h as Headers), add, res);
   // A lazy string body or a prebuilt native answer: let the runtime settle them.
   if (r[HEADERS_GUARD!] !== "response" || r[NATIVE!] != null || r[LAZY_BODY!] != null) {
-    return rawList(res.headers);
+    return added(rawList(res.headers), add, res);
   }
-  const list = (r[INNER!] as { headerList?: unknown } | undefined)?.headerList;
-  if (!Array.isArray(list)) return undefined;
+  const inner = r[INNER!] as { headerList?: unknown } | undefined;
+  const had = inner?.headerList;
+  if (!Array.isArray(had)) return undefined;
+  let list = had as [string, string][];
   const type = r[LAZY_TYPE!];
   if (typeof type === "string") {
-    list.push(["content-type", type]);
+    if (list.length === 0) {
+      const whole: [string, string][] = add
+        ? [["content-type", type], add]
+        : [["content-type", type]];
+      list = inner!.headerList = whole;
+      add = undefined;
+    } else list.push(["content-type", type]);
     r[LAZY_TYPE!] = null;
   }
   r[FAST_STATUS!] = 0;
   r[FAST_BODY!] = null;
   r[FAST_KIND!] = 0;
   r[FAST_TYPE!] = null;
-  return list as [string, string][];
+  if (add) list.push(add);
+  return list;
+}
+
+/** `list` with `add` pushed (and the response's cached names dropped), when both are there. */
+function added(
+  list: [string, string][] | undefined,
+  add: [string, string] | undefined,
+  res: Response,
+): [string, string][] | undefined {
+  if (list !== undefined && add !== undefined) {
+    list.push(add);
+    responseDone(res);
+  }
+  return list;
 }
 
 /** After pushing to a {@linkcode responseList}: drop cached names of its `Headers`, if built. */
@@ -272,7 +302,11 @@ export class SecurityHeaders {
       }
     }
     if (status === 101) return res;
-    const raw = responseList(res);
+    // A fresh private data answer: its list is known whole (type, no-store), built at once.
+    const raw = responseList(
+      res,
+      doc === false && priv ? ["cache-control", "no-store"] : undefined,
+    );
     if (raw !== undefined) {
       this.#addRaw(raw, res, secure, priv, doc);
       return res;

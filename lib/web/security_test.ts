@@ -109,19 +109,27 @@ Deno.test("responseList: every kind of response takes pushed headers, and the wi
       "application/json",
     ],
   ];
-  const build = (i: number) => {
+  // Pushed after, or given to responseList to add (odd numbers).
+  const build = (n: number) => {
+    const i = n >> 1;
     const res = kinds[i]![1]();
+    if (n % 2 === 1) {
+      const l = responseList(res, ["cache-control", "no-store"]);
+      assert.ok(l, kinds[i]![0]);
+      assert.equal(l.filter(([k]) => k === "cache-control").length, 1, "added once");
+      return res;
+    }
     const l = responseList(res);
     assert.ok(l, kinds[i]![0]);
     l.push(["cache-control", "no-store"]);
     responseDone(res);
     return res;
   };
-  for (let i = 0; i < kinds.length; i++) {
-    const res = build(i);
-    assert.equal(fastStaticType(res), undefined, `${kinds[i]![0]}: off the fast path`);
-    assert.equal(res.headers.get("cache-control"), "no-store", kinds[i]![0]);
-    assert.equal(res.headers.get("content-type"), kinds[i]![2], kinds[i]![0]);
+  for (let n = 0; n < 2 * kinds.length; n++) {
+    const res = build(n), name = `${kinds[n >> 1]![0]} (${n % 2 ? "added" : "pushed"})`;
+    assert.equal(fastStaticType(res), undefined, `${name}: off the fast path`);
+    assert.equal(res.headers.get("cache-control"), "no-store", name);
+    assert.equal(res.headers.get("content-type"), kinds[n >> 1]![2], name);
   }
   assert.equal(responseList(Response.redirect("http://x/", 302)), undefined, "immutable headers");
   // What the runtime sends: build each kind in a real handler and read the wire.
@@ -129,11 +137,12 @@ Deno.test("responseList: every kind of response takes pushed headers, and the wi
     return build(Number(new URL(req.url).pathname.slice(1)));
   });
   try {
-    for (let i = 0; i < kinds.length; i++) {
-      const r = await fetch(`http://127.0.0.1:${server.addr.port}/${i}`);
+    for (let n = 0; n < 2 * kinds.length; n++) {
+      const r = await fetch(`http://127.0.0.1:${server.addr.port}/${n}`);
       await r.body?.cancel();
-      assert.equal(r.headers.get("cache-control"), "no-store", `wire: ${kinds[i]![0]}`);
-      assert.equal(r.headers.get("content-type"), kinds[i]![2], `wire: ${kinds[i]![0]}`);
+      const name = `wire: ${kinds[n >> 1]![0]} (${n % 2 ? "added" : "pushed"})`;
+      assert.equal(r.headers.get("cache-control"), "no-store", name);
+      assert.equal(r.headers.get("content-type"), kinds[n >> 1]![2], name);
     }
   } finally {
     await server.shutdown();

@@ -59,7 +59,7 @@ if (mode === "bare") {
       ];
       if (inner!.header("cookie") === null) return new Response(null, { status: 401 });
       const res = new Response(ITEM_JSON, JSON_TYPE);
-      responseList(res)!.push(["cache-control", "no-store"]);
+      responseList(res, ["cache-control", "no-store"]);
       return res;
     }
     return new Response(BODY);
@@ -93,7 +93,7 @@ if (mode === "bare") {
   web.route("GET", "/action", () => new Response(BODY));
   web.route("GET", "/layer/json", () => {
     const res = new Response(ITEM_JSON, JSON_TYPE);
-    responseList(res)!.push(["cache-control", "no-store"]);
+    responseList(res, ["cache-control", "no-store"]);
     return res;
   });
   // The app adds no-store itself to an authenticated answer.
