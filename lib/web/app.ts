@@ -144,6 +144,14 @@ export class WebApp {
   /** Wall clock minus monotonic clock (ms) at the last look, and when that was (see `#elapsed`). */
   #offset = Date.now() - performance.now();
   #offsetAt = performance.now();
+  /**
+   * The last request URL and where its path and query start: a client repeating a URL (a
+   * device's clients poll the same few) skips three scans and a slice of it.
+   */
+  #lastUrl = "";
+  #lastStart = 0;
+  #lastQuery = -1;
+  #lastPath = "";
 
   constructor(options: WebAppOptions = {}) {
     pinWebClasses(); // the request path below says Response, Request, Headers, ReadableStream
@@ -241,9 +249,22 @@ export class WebApp {
     const t0 = Date.now();
     const method = req.method;
     const url = req.url;
-    const start = url.indexOf("/", url.indexOf("//") + 2);
-    const q = url.indexOf("?", start);
-    const path = q < 0 ? url.slice(start) : url.slice(start, q);
+    let start: number, q: number, path: string;
+    if (url === this.#lastUrl) {
+      start = this.#lastStart;
+      q = this.#lastQuery;
+      path = this.#lastPath;
+    } else {
+      start = url.indexOf("/", url.indexOf("//") + 2);
+      q = url.indexOf("?", start);
+      path = q < 0 ? url.slice(start) : url.slice(start, q);
+      if (url.length <= 2048) {
+        this.#lastUrl = url;
+        this.#lastStart = start;
+        this.#lastQuery = q;
+        this.#lastPath = path;
+      }
+    }
     const ctx = new WebContext(
       req,
       info.remoteAddr,

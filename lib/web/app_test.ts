@@ -184,3 +184,22 @@ Deno.test("ctx.text: invalid UTF-8 is a 400 that changes nothing; the next body 
   assert.equal(await good.text(), "héllo");
   assert.deepEqual(seen, ["héllo"]);
 });
+
+Deno.test("repeated and alternating URLs each get their own path and query", async () => {
+  const app = new WebApp();
+  app.get(
+    "/a/:x",
+    (_r, ctx) => Response.json({ path: ctx.path, x: ctx.params.x, q: ctx.url.search }),
+  );
+  const seen = async (url: string) => await (await app.request(new Request(url))).json();
+  for (
+    const [url, want] of [
+      ["http://h/a/1?k=1", { path: "/a/1", x: "1", q: "?k=1" }],
+      ["http://h/a/1?k=1", { path: "/a/1", x: "1", q: "?k=1" }],
+      ["http://h/a/1?k=2", { path: "/a/1", x: "1", q: "?k=2" }],
+      ["http://h/a/2", { path: "/a/2", x: "2", q: "" }],
+      ["http://h/a/1?k=1", { path: "/a/1", x: "1", q: "?k=1" }],
+      ["http://other:8/a/3?z", { path: "/a/3", x: "3", q: "?z" }],
+    ] as const
+  ) assert.deepEqual(await seen(url), want, url);
+});
