@@ -146,7 +146,9 @@ export class WebApp {
   #offsetAt = performance.now();
   /**
    * The last request URL and where its path and query start: a client repeating a URL (a
-   * device's clients poll the same few) skips three scans and a slice of it.
+   * device's clients poll the same few) skips three scans and a slice of it, and the router's
+   * last-match check then compares the very same path string (by identity: comparing a fresh
+   * slice of the URL would be a V8 runtime call).
    */
   #lastUrl = "";
   #lastStart = 0;
@@ -280,7 +282,7 @@ export class WebApp {
     this.metrics.active++;
     let r: Response | Promise<Response>;
     try {
-      r = this.#handle(req, method, ctx, path, url);
+      r = this.#handle(req, method, ctx, path);
     } catch (e) {
       r = toErrorResponse(e, this.log, `${method} ${ctx.route || path}`);
     }
@@ -402,7 +404,6 @@ export class WebApp {
     method: string,
     ctx: WebContext,
     path: string,
-    url: string,
   ): Response | Promise<Response> {
     const limit = this.#o.headerSize;
     if (limit > 0) {
@@ -411,7 +412,7 @@ export class WebApp {
         return errorJson(431, "headers_too_large", `Request headers exceed ${limit} bytes`);
       }
     }
-    const m = this.router.match(method, path, url);
+    const m = this.router.match(method, path);
     if (m === null) {
       if (this.fallback && !path.startsWith("/api/")) {
         ctx.route = "static";

@@ -17,10 +17,11 @@
  * the last `CACHE_SIZE` matches of routes with parameters (paths up to 256
  * characters) are remembered by method and path (a device's clients poll the
  * same few URLs), and shared read-only too. The very last match is also
- * kept with its method and path (or the caller's key for the path, the
- * request URL): a repeat of it is one string comparison, where a Map lookup
- * would hash the path (a new string per request; for an item URL about 80
- * characters, ~150 ns).
+ * kept with its method and path: a repeat of it is one string comparison,
+ * where a Map lookup would hash the path (a new string per request; for an
+ * item URL about 80 characters, ~150 ns). The app hands a repeated URL's
+ * path over as the very string it was given before, which compares by
+ * identity (comparing a fresh slice of a URL is a V8 runtime call).
  */
 
 /** Result of {@linkcode Router.match}. */
@@ -56,7 +57,7 @@ export class Router<T> {
   #fixed = new Map<string, Map<string, _Entry<T>>>();
   /** Recent parameterized matches by path, then method (only hits: misses are rare and cheap). */
   #recent = new Map<string, Map<string, RouteMatch<T>>>();
-  #lastKey: string | undefined;
+  #lastPath: string | undefined;
   #lastMethod: string | undefined;
   #last: RouteMatch<T> | null = null;
 
@@ -110,20 +111,15 @@ export class Router<T> {
     methods.set(method, entry);
     // A new route may take precedence over a remembered match.
     this.#recent.clear();
-    this.#lastKey = undefined;
+    this.#lastPath = undefined;
   }
 
-  /**
-   * Find the route for `method` and `path` (the raw path, without query). `key`: a string that
-   * determines `path` (the whole request URL), compared instead of it to recognize a repeat of
-   * the last match. A path cut from the URL is a slice of it in V8, and comparing a slice runs
-   * a runtime call (≈ 0.15 µs) where the URL the runtime gave is compared in place.
-   */
-  match(method: string, path: string, key: string = path): RouteMatch<T> | null {
-    if (key === this.#lastKey && method === this.#lastMethod) return this.#last;
+  /** Find the route for `method` and `path` (the raw path, without query). */
+  match(method: string, path: string): RouteMatch<T> | null {
+    if (path === this.#lastPath && method === this.#lastMethod) return this.#last;
     const m = this.#match(method, path);
-    if (m !== null && m.value !== undefined && path.length <= 256 && key.length <= 2048) {
-      this.#lastKey = key;
+    if (m !== null && m.value !== undefined && path.length <= 256) {
+      this.#lastPath = path;
       this.#lastMethod = method;
       this.#last = m;
     }

@@ -86,20 +86,3 @@ Deno.test("parameters come percent-decoded, and a malformed escape gives null pa
   assert.deepEqual((r.match("GET", "/raw/x%41/y") as { params: object }).params, { "*": "xA/y" });
   assert.equal((r.match("GET", "/files/%E0%A4%A") as { params: object | null }).params, null);
 });
-
-Deno.test("the last match is recognized by the caller's key (the URL), and only by it", () => {
-  const r = new Router<string>();
-  r.add("GET", "/api/data/:model/:key", "item");
-  r.add("GET", "/api/status", "status");
-  const a = r.match("GET", "/api/data/Reading/k1", "http://h/api/data/Reading/k1?x=1");
-  assert.equal(r.match("GET", "/api/data/Reading/k1", "http://h/api/data/Reading/k1?x=1"), a);
-  // Another URL with the same path (a new query): matched again, the same route and parameters.
-  const b = r.match("GET", "/api/data/Reading/k1", "http://h/api/data/Reading/k1?x=2");
-  assert.ok(b && b.value === "item");
-  assert.deepEqual((b as { params: object }).params, { model: "Reading", key: "k1" });
-  // A path key (another caller) never stands for a URL key and the other way round.
-  const s = r.match("GET", "/api/status");
-  assert.ok(s && s.value === "status");
-  const c = r.match("GET", "/api/data/Reading/k2", "http://h/api/data/Reading/k2");
-  assert.deepEqual((c as { params: object }).params, { model: "Reading", key: "k2" });
-});
