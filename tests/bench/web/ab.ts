@@ -101,8 +101,7 @@ function ticks(pid: number): number {
   return Number(f[11]) + Number(f[12]);
 }
 
-/** Requests one wrk run of `seconds` got answered. */
-/** `cookie`: for a bare server (each agent sends its own session's). */
+/** Requests one wrk run of `seconds` got answered; `cookie` is for a bare server (an agent sends its session's). */
 async function load(a: Agent, seconds: number, cookie: string): Promise<number> {
   const target = a.path === "api" ? `/api/data/Reading/${a.info.item}` : a.path;
   const out = await new Deno.Command("taskset", {
