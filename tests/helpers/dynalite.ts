@@ -101,18 +101,25 @@ export async function startDynalite(options: DynaliteOptions = {}): Promise<Dyna
     // Count requests dynalite is still working on: it keeps going after a client
     // went away, and closing its LevelDB under an open iterator aborts the process.
     db.on("request", (req: http.IncomingMessage, res: http.ServerResponse) => {
-      // A client killed mid-request makes the request emit "aborted" errors dynalite does not handle.
-      req.on("error", () => {});
+      // dynalite's own handler (the first "request" listener) rethrows any
+      // request error: a client killed while sending its body ("aborted",
+      // from node:_http_server) would become an uncaught error that fails the
+      // test module. Replace it: such a request never reached dynalite's work.
+      req.removeAllListeners("error");
       res.on("error", () => {});
       if (res.writableEnded) return;
       inflight++;
       let done = false;
-      const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
-      res.end = ((...a: unknown[]) => {
+      const finish = () => {
         if (!done) {
           done = true;
           inflight--;
         }
+      };
+      req.on("error", finish);
+      const end = res.end.bind(res) as (...a: unknown[]) => http.ServerResponse;
+      res.end = ((...a: unknown[]) => {
+        finish();
         return end(...a);
       }) as typeof res.end;
     });
