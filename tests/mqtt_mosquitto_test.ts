@@ -9,11 +9,11 @@ import { equal, match, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import mqtt from "mqtt";
 import { MqttClient, type MqttClientOptions } from "../lib/mqtt/mod.ts";
-import { MOSQUITTO_MISSING, mosquittoAvailable, startMosquitto } from "./helpers/mosquitto.ts";
+import { startMosquitto } from "./helpers/mosquitto.ts";
+import { skipWithout } from "./helpers/peers.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 
-const ignore = !mosquittoAvailable();
-if (ignore) console.warn(MOSQUITTO_MISSING);
+const ignore = skipWithout("mosquitto", import.meta.url);
 
 function makeClient(url: string, extra: Partial<MqttClientOptions>) {
   const db = new DatabaseSync(":memory:");

@@ -11,8 +11,8 @@ import { equal, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { MqttClient } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
+import { skipUnlessSlow } from "./helpers/peers.ts";
 
-const slow = Deno.env.get("TERN_SLOW_TESTS") === "1";
 const dec = new TextDecoder();
 
 async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
@@ -104,6 +104,6 @@ Deno.test("outage: 2,000 QoS 1 publishes, broker down 1 s mid-way: all arrive", 
 
 Deno.test({
   name: "outage: 10,000 QoS 1 publishes, broker down 10 s mid-way: all arrive (TERN_SLOW_TESTS=1)",
-  ignore: !slow,
+  ignore: skipUnlessSlow(import.meta.url),
   fn: () => outage(10_000, 10_000),
 });

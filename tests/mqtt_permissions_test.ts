@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
-import { mosquittoAvailable, startMosquitto } from "./helpers/mosquitto.ts";
+import { startMosquitto } from "./helpers/mosquitto.ts";
+import { skipWithout } from "./helpers/peers.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 
 const CHILD = fileURLToPath(new URL("./mqtt_permissions_child.ts", import.meta.url));
@@ -56,7 +57,7 @@ Deno.test("the client publishes under exactly the derived permissions (plain MQT
 Deno.test({
   name:
     "the client publishes under exactly the derived permissions (mosquitto, TLS client certificate)",
-  ignore: !mosquittoAvailable(),
+  ignore: skipWithout("mosquitto", import.meta.url),
   async fn() {
     await using tls = await makeTlsFixtures();
     await using broker = await startMosquitto({ tls: tls.paths });

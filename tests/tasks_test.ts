@@ -1,13 +1,14 @@
 /**
  * The tasks a user runs: `start` must hold every permission the default
  * config needs (the same derivation as `tern permissions`) and nothing like
- * -A; the README must show the fresh-machine commands.
+ * -A; the README must show the fresh-machine commands; `test` must say what it skipped.
  */
 
 import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
+import { PEERS_COMMAND, skipSummary } from "./helpers/peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const denoJson = JSON.parse(Deno.readTextFileSync(resolve(root, "deno.json")));
@@ -59,4 +60,38 @@ Deno.test("the README shows the two fresh-machine commands on its first screen",
   const firstScreen = readme.split("\n").slice(0, 40).join("\n");
   assert.match(firstScreen, /npx -y deno@2\.9\.6 task start/);
   assert.match(firstScreen, /npx -y deno@2\.9\.6 task test/);
+});
+
+Deno.test("deno task test ends with the suites it skipped and the command that installs the peers", async () => {
+  const lines = skipSummary(["b_test.ts.chromium", "a_test.ts.mosquitto", "c_test.ts.mosquitto"]);
+  assert.equal(lines.length, 1);
+  assert.match(
+    lines[0]!,
+    /a_test\.ts, c_test\.ts \(need mosquitto\); b_test\.ts \(need chromium\)/,
+  );
+  assert.ok(lines[0]!.includes(PEERS_COMMAND));
+  assert.equal(denoJson.tasks.peers, "bash tests/peers.sh");
+  assert.match(Deno.readTextFileSync(resolve(root, ".ci/run")), /task peers/);
+  // The real wrapper on a suite that skips a long test: the note reaches the last line.
+  const dir = await Deno.makeTempDir();
+  try {
+    const peers = new URL("./helpers/peers.ts", import.meta.url).href;
+    await Deno.writeTextFile(
+      resolve(dir, "long_test.ts"),
+      `import { skipUnlessSlow } from "${peers}";\n` +
+        `Deno.test({ name: "long", ignore: skipUnlessSlow(import.meta.url), fn() {} });\n`,
+    );
+    const out = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", resolve(root, "tests/run.ts"), resolve(dir, "long_test.ts")],
+      cwd: root,
+      env: { NO_COLOR: "1", TERN_SLOW_TESTS: "" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+    const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1);
+    assert.equal(last, "Long tests not run in long_test.ts: TERN_SLOW_TESTS=1 runs them.");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -12,14 +12,13 @@ import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { AuthStore, buildApp, hashPassword, WebServer } from "../lib/web/mod.ts";
 import { READING } from "./helpers/reading.ts";
+import { PEERS, skipWithout } from "./helpers/peers.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const present = await Deno.stat(CHROMIUM).then(() => true, () => false);
-if (!present) console.warn(`SKIP web_browser_test: ${CHROMIUM} not found (apt install chromium)`);
+const ignore = skipWithout("chromium", import.meta.url);
 
 Deno.test({
   name: "dashboard: log in with a browser and see status and device data",
-  ignore: !present,
+  ignore,
   // playwright-core keeps internal timers and pipes past browser.close().
   sanitizeOps: false,
   sanitizeResources: false,
@@ -59,7 +58,7 @@ Deno.test({
     await deps.site?.ready;
     const server = await WebServer.start(app, { listen: ["http://127.0.0.1:0"], log: nullLogger });
     const browser = await chromium.launch({
-      executablePath: CHROMIUM,
+      executablePath: PEERS.chromium.path(),
       args: [
         "--headless",
         "--no-sandbox",

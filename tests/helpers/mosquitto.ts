@@ -19,23 +19,14 @@
  */
 
 import { join } from "node:path";
+import { PEERS, PEERS_COMMAND } from "./peers.ts";
 
-/** Why mosquitto tests are skipped when the binary is absent. */
-export const MOSQUITTO_MISSING =
-  "mosquitto not found (apt-get install mosquitto; .ci/run installs it): skipping mosquitto tests";
-
-const CANDIDATES = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"];
+/** Why a mosquitto benchmark is skipped when the binary is absent. */
+export const MOSQUITTO_MISSING = `mosquitto not found (${PEERS_COMMAND} installs it)`;
 
 /** Path of the mosquitto binary, or undefined when it is not installed. */
 export function mosquittoPath(): string | undefined {
-  for (const p of CANDIDATES) {
-    try {
-      if (Deno.statSync(p).isFile) return p;
-    } catch {
-      // not here
-    }
-  }
-  return undefined;
+  return PEERS.mosquitto.path();
 }
 
 export function mosquittoAvailable(): boolean {
