@@ -60,6 +60,8 @@ const INSERT_INDEX =
   "INSERT OR REPLACE INTO _index (model, idx, pk, isk, sk) VALUES (?, ?, ?, ?, ?)";
 
 type Fields = Record<string, unknown>;
+/** What a write reads of the item it changes. */
+type StoredRow = { version: number; data: string };
 
 export class Database {
   /** The SQLite connection, for subsystems that keep their own tables in this file. */
@@ -301,12 +303,7 @@ export class Database {
     const m = this.model(model);
     const k = m.resolveKey(key);
     const origin = options.origin ?? "local";
-    return this.#write(() => {
-      const now = this.clock.now();
-      const iso = new Date(now).toISOString();
-      const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
-        | { version: number; data: string }
-        | undefined;
+    return this.#writeItem(m, k, (row, now, iso) => {
       if (!row) {
         if (!options.upsert) throw _notFound(m, k);
         this.#checkVersion(m, k, 0, options.ifVersion);
@@ -334,30 +331,13 @@ export class Database {
     const k = m.keyOf(fields);
     const origin = options.origin ?? "local";
     const meta = keepMeta ? _meta(m, item) : undefined;
-    return this.#write(() => {
-      const now = this.clock.now();
-      const iso = new Date(now).toISOString();
-      const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
-        | { version: number; data: string }
-        | undefined;
+    return this.#writeItem(m, k, (row, now, iso) => {
       this.#checkVersion(m, k, row?.version ?? 0, options.ifVersion);
-      const version = meta?._version ?? (row ? row.version + 1 : 1);
+      const created = meta?.created ?? (row ? (JSON.parse(row.data) as Item).created : iso);
       const updated = meta?.updated ?? iso;
-      if (!row) {
-        return this.#store(
-          "create",
-          m,
-          k,
-          fields,
-          meta?.created ?? iso,
-          updated,
-          version,
-          now,
-          origin,
-        );
-      }
-      const created = meta?.created ?? (JSON.parse(row.data) as Item).created;
-      return this.#store("update", m, k, fields, created, updated, version, now, origin);
+      const version = meta?._version ?? (row ? row.version + 1 : 1);
+      const op = row ? "update" : "create";
+      return this.#store(op, m, k, fields, created, updated, version, now, origin);
     });
   }
 
@@ -366,25 +346,13 @@ export class Database {
     this.#open();
     const m = this.model(model);
     const k = m.resolveKey(key);
-    return this.#write(() => {
-      const now = this.clock.now();
-      const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
-        | { version: number; data: string }
-        | undefined;
+    return this.#writeItem(m, k, (row, _now, iso) => {
       if (!row) throw _notFound(m, k);
       this.#checkVersion(m, k, row.version, options.ifVersion);
       this.#stmts.get(DELETE_ITEM).run(m.name, k.pk, k.sk);
       if (m.indexes.size > 0) this.#stmts.get(DELETE_INDEX).run(m.name, k.pk, k.sk);
-      const iso = new Date(now).toISOString();
-      this.#changes.append(
-        m.name,
-        k.pk,
-        k.sk,
-        "delete",
-        row.version + 1,
-        iso,
-        options.origin ?? "local",
-      );
+      const origin = options.origin ?? "local";
+      this.#changes.append(m.name, k.pk, k.sk, "delete", row.version + 1, iso, origin);
       return JSON.parse(row.data) as Item;
     });
   }
@@ -541,6 +509,25 @@ export class Database {
   #write<T>(fn: () => T): T {
     if (this.#depth > 0) return fn();
     return this.transaction(fn);
+  }
+
+  /**
+   * Run one API write of an item that may exist (update, put, remove): `fn`
+   * gets the stored row (undefined when missing or expired) and the write's
+   * time in ms and as ISO text, inside the write's transaction.
+   */
+  #writeItem<T>(
+    m: Model,
+    k: RawKey,
+    fn: (row: StoredRow | undefined, now: number, iso: string) => T,
+  ): T {
+    return this.#write(() => {
+      const now = this.clock.now();
+      const row = this.#stmts.get(GET_FOR_WRITE).get(m.name, k.pk, k.sk, now) as
+        | StoredRow
+        | undefined;
+      return fn(row, now, new Date(now).toISOString());
+    });
   }
 
   #newId = (kind: "ulid" | "uuid"): string => kind === "ulid" ? this.#ulid() : crypto.randomUUID();
