@@ -3,7 +3,7 @@
  * model and direction (schema.json5 `sync`, `table`). The engine (up: the
  * change log → batched writes; down: the `_to` + `updated` index → writes
  * with origin `cloud`; conflicts; cursors; status), the "sync" service, the
- * DynamoDB client factory and the cloud item format. See README.md, Sync.
+ * DynamoDB client factory and the cloud item format. See docs/sync.md.
  */
 
 export { SyncEngine, type SyncEngineOptions, type SyncReport } from "./engine.ts";

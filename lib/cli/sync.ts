@@ -28,7 +28,7 @@ const USAGE = `Usage: tern sync SUBCOMMAND
   full              re-send every item of models synced up; re-read everything down
 
 Which models replicate is set per model in schema.json5 ("sync": "up" | "down" | "both",
-"table"); the engine's settings are in the "sync" section of tern.json5 (see README.md, Sync).
+"table"); the engine's settings are in the "sync" section of tern.json5 (see docs/sync.md).
 
 Exit codes: 0 ok, 64 bad arguments, 78 configuration problem, 1 the sync failed.`;
 

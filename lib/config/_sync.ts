@@ -1,6 +1,6 @@
 /**
  * The `sync` section: replication of the embedded database with DynamoDB
- * (see README.md, Sync). Which models replicate, and in which direction, is
+ * (see docs/sync.md). Which models replicate, and in which direction, is
  * said by each model in schema.json5 (`sync`, `table`); this section holds
  * the engine's settings.
  *
@@ -17,7 +17,7 @@
 import * as z from "../validate/mod.ts";
 import { ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
-/** How a conflict on a model synced "both" is resolved (see README.md, Sync). */
+/** How a conflict on a model synced "both" is resolved (see docs/sync.md). */
 export const CONFLICT_POLICIES = ["lww", "device-wins", "cloud-wins"] as const;
 export type ConflictPolicy = (typeof CONFLICT_POLICIES)[number];
 

@@ -85,7 +85,7 @@ export const webSection = z.strictObject({
   }).prefault({}),
   /** Password hashing and login throttling. */
   auth: z.strictObject({
-    /** PBKDF2-SHA256 iterations for new hashes (see README.md, Web server). */
+    /** PBKDF2-SHA256 iterations for new hashes (see docs/security.md). */
     iterations: z.number().int().min(10_000).default(210_000),
     /** Failures (per user and per client address) before a lockout. */
     maxFailures: z.number().int().min(1).default(5),
@@ -127,7 +127,7 @@ export const webSection = z.strictObject({
    * "documents": X-Content-Type-Options, CSP, X-Frame-Options and Referrer-Policy on
    * documents (HTML, XHTML, SVG, XML, or no content type); "all": nosniff on every
    * response too (a second response header costs the runtime ~25 % of a small
-   * response's throughput; see README.md, Web server).
+   * response's throughput; see docs/web.md).
    */
   securityHeaders: z.enum(["all", "documents"]).default("documents"),
   /** Content-Security-Policy sent with HTML documents. */

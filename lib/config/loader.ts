@@ -18,7 +18,7 @@ import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { type Config, configSchema, MAIN_FILE, SECTION_FILE } from "./schema.ts";
 import { suggest } from "./_suggest.ts";
 
-/** Env variables that override single keys. Documented in the README. */
+/** Env variables that override single keys. Documented in docs/configuration.md. */
 export const ENV_OVERRIDES: Record<string, { path: string; list?: boolean }> = {
   TERN_LOG_LEVEL: { path: "log.level" },
   TERN_DEVICE_ID: { path: "device.id" },

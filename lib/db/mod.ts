@@ -1,7 +1,7 @@
 /**
  * Embedded database front door: `Database` (models, queries, change log,
  * cursors, transactions on node:sqlite in WAL mode), `DbError`, the
- * "database" service and `openFromFlags` for the CLI. See README.md, Embedded database.
+ * "database" service and `openFromFlags` for the CLI. See docs/database.md.
  */
 
 export { Database } from "./database.ts";

@@ -1,7 +1,7 @@
 /**
  * MQTT front door: the client (publish with wait modes over a persistent
  * queue, subscribe, request/response), the "mqtt" service, topic helpers,
- * limits and `MqttError`. See README.md, MQTT.
+ * limits and `MqttError`. See docs/mqtt.md.
  */
 
 export {

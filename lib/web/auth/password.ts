@@ -5,7 +5,7 @@
  * Stored format: `pbkdf2-sha256$<iterations>$<salt base64url>$<hash base64url>`
  * (32-byte hash). The iteration count is stored with each hash, so raising
  * `web.auth.iterations` rehashes a user's password at their next login
- * (`needsRehash`). Why 210,000 by default: see README.md, Web server.
+ * (`needsRehash`). Why 210,000 by default: see docs/security.md.
  */
 
 const enc = new TextEncoder();
