@@ -15,6 +15,8 @@
  * (QoS ≥ 1), "sent" once it was written to the socket, "ack" on PUBACK /
  * PUBCOMP. QoS 0 bypasses the queue when online; offline it is dropped
  * (status "dropped", counted) or queued, per `queue.qos0`.
+ *
+ * `reload(options)` applies new options live; see {@linkcode MqttClient.reload}.
  */
 
 import type { DatabaseSync } from "node:sqlite";
@@ -30,7 +32,7 @@ import { MqttQueue } from "./queue.ts";
 import { inWindow, msUntilChange } from "./schedule.ts";
 import { Sender } from "./sender.ts";
 import { checkFilter, checkTopicName, expandTopic, type TopicVars } from "./topic.ts";
-import { Requests } from "./request.ts";
+import { Requests, type RequestsOptions } from "./request.ts";
 
 /** What can be published: bytes, text, or a value sent as JSON. */
 export type Payload =
@@ -157,13 +159,14 @@ export function encodePayload(payload: Payload): Uint8Array {
 }
 
 export class MqttClient implements AsyncDisposable {
-  readonly #o: MqttClientOptions;
+  #o: MqttClientOptions;
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #queue: MqttQueue;
   readonly #sender: Sender;
   readonly #subs: Subscriptions;
   readonly #requests: Requests;
+  readonly #requestOptions: RequestsOptions;
   readonly #conn: Connection;
   readonly #limits: MqttLimits;
   readonly #trackers = new Map<number, _Tracker>();
@@ -213,7 +216,7 @@ export class MqttClient implements AsyncDisposable {
       onIdle: () => this.#maybeIdle(),
     });
     this.#subs = new Subscriptions(this.#log);
-    this.#requests = new Requests({
+    this.#requestOptions = {
       base: expandTopic(options.responseTopic ?? "tern/${thing}/response", options.vars),
       protocolVersion: options.protocolVersion ?? 4,
       clock: this.#clock,
@@ -223,16 +226,12 @@ export class MqttClient implements AsyncDisposable {
         this.#publishDirect(topic, payload, qos, properties),
       waitConnected: (signal) => this.waitConnected(signal),
       demand: (delta) => this.#changeDemand(delta),
-    });
+    };
+    this.#requests = new Requests(this.#requestOptions);
     this.#conn = new Connection({
       url: options.url,
       client: this.#clientOptions(),
-      reconnect: {
-        min: options.reconnect?.min ?? 1_000,
-        max: options.reconnect?.max ?? 120_000,
-        authMin: options.reconnect?.authMin ?? 60_000,
-        authMax: options.reconnect?.authMax ?? 3_600_000,
-      },
+      reconnect: this.#reconnectOptions(),
       clock: this.#clock,
       log: this.#log,
       ...(options.random ? { random: options.random } : {}),
@@ -421,6 +420,76 @@ export class MqttClient implements AsyncDisposable {
     return this.close();
   }
 
+  /**
+   * Apply new options (a config reload); returns true when it reconnects.
+   *
+   * - Live: `reconnect` backoff, `keepalive` and `connectTimeout` (from the
+   *   next connect), `schedule`, `onDemand`, `topics`, `requestTimeout`,
+   *   `queue` bounds and policies, `inflight`, `poisonStrikes`, `limits`.
+   * - A new broker `url`, `clientId`, `tls` material, credentials,
+   *   `cleanSession`, `sessionExpiry` or `will`: the connection is ended
+   *   gracefully and made again at once with the new options. Queued and
+   *   unacknowledged messages stay in the queue and go out on the new one.
+   * - Kept until restart: `protocolVersion`, `responseTopic`, `vars`, `db`,
+   *   `clock`, `log`, `random` and the queue table.
+   */
+  reload(next: MqttClientOptions): boolean {
+    if (this.#closed) return false;
+    const prev = this.#o;
+    this.#o = {
+      ...next,
+      db: prev.db,
+      vars: prev.vars,
+      protocolVersion: prev.protocolVersion ?? 4,
+      queue: { ...next.queue, ...(prev.queue?.table ? { table: prev.queue.table } : {}) },
+    };
+    if (prev.responseTopic !== undefined) this.#o.responseTopic = prev.responseTopic;
+    const o = this.#o;
+    const q = o.queue ?? {};
+    this.#requestOptions.defaultTimeout = o.requestTimeout ?? 10_000;
+    this.#queue.setBounds({
+      maxMessages: q.maxMessages ?? 100_000,
+      maxBytes: q.maxBytes ?? 64 * 1024 * 1024,
+      full: q.full ?? "reject",
+    });
+    Object.assign(this.#limits, resolveLimits(new URL(o.url).hostname, o.limits));
+    this.#sender.configure({ inflight: q.inflight ?? 100, poisonStrikes: q.poisonStrikes ?? 3 });
+    this.#conn.configure({
+      url: o.url,
+      client: this.#clientOptions(),
+      reconnect: this.#reconnectOptions(),
+    });
+    // Schedule and on demand: re-evaluate the current connection and the gate.
+    this.#idleTimer?.abort();
+    this.#idleTimer = undefined;
+    const reconnect = _identity(prev) !== _identity(o);
+    if (reconnect) {
+      this.#log.info("Reconnecting with the new connection settings", {
+        url: o.url,
+        clientId: o.clientId,
+      });
+      this.#conn.reconnect();
+    } else if (this.#live && !inWindow(o.schedule ?? [], this.#clock.now())) {
+      this.#log.info("Outside the new connection windows: disconnecting");
+      this.#conn.disconnect();
+    } else if (this.#live) {
+      this.#armWindow();
+      this.#maybeIdle();
+    }
+    this.#conn.wake();
+    return reconnect;
+  }
+
+  #reconnectOptions(): ReconnectOptions {
+    const r = this.#o.reconnect;
+    return {
+      min: r?.min ?? 1_000,
+      max: r?.max ?? 120_000,
+      authMin: r?.authMin ?? 60_000,
+      authMax: r?.authMax ?? 3_600_000,
+    };
+  }
+
   #clientOptions(): IClientOptions {
     const o = this.#o;
     const opts: IClientOptions = {
@@ -477,10 +546,15 @@ export class MqttClient implements AsyncDisposable {
     this.#sender.attach(c);
     for (const w of this.#connectedWaiters) w.resolve();
     this.#connectedWaiters = [];
-    const schedule = this.#o.schedule ?? [];
-    const left = msUntilChange(schedule, this.#clock.now());
+    this.#armWindow();
+    this.#maybeIdle();
+  }
+
+  /** While connected: disconnect when the current connection window ends. */
+  #armWindow(): void {
+    this.#windowTimer?.abort();
+    const left = msUntilChange(this.#o.schedule ?? [], this.#clock.now());
     if (Number.isFinite(left)) {
-      this.#windowTimer?.abort();
       const ctl = new AbortController();
       this.#windowTimer = ctl;
       this.#clock.sleep(left, ctl.signal).then(() => {
@@ -488,7 +562,6 @@ export class MqttClient implements AsyncDisposable {
         this.#conn.disconnect();
       }, () => {});
     }
-    this.#maybeIdle();
   }
 
   #onClose(): void {
@@ -566,6 +639,21 @@ export class MqttClient implements AsyncDisposable {
       );
     });
   }
+}
+
+/** What the broker sees of a client at CONNECT: a change needs a new connection. */
+function _identity(o: MqttClientOptions): string {
+  const { url, clientId, tls, username, password, cleanSession, sessionExpiry, will } = o;
+  return JSON.stringify([
+    url,
+    clientId,
+    tls,
+    username,
+    password,
+    cleanSession,
+    sessionExpiry,
+    will,
+  ]);
 }
 
 function _subscribe(c: RawClient, filters: Record<string, { qos: 0 | 1 | 2 }>): Promise<void> {

@@ -13,15 +13,20 @@
  *
  * `wanted()` gates connecting (schedule windows, on-demand); `wake()`
  * re-evaluates it, `disconnect()` ends the current connection on purpose
- * (no backoff).
+ * (no backoff). `configure()` changes the URL, connect options and backoff
+ * for the next attempt; `reconnect()` ends the current connection (or
+ * backoff wait) so that the next attempt uses them now.
  */
 
-import "../process_env.ts";
-import mqtt from "mqtt";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { Backoff } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
+import { safeProcessEnv } from "../env.ts";
 import type { Logger } from "../log/mod.ts";
+
+// npm:mqtt's dependencies read and enumerate process.env as they load.
+await safeProcessEnv();
+const { default: mqtt } = await import("mqtt");
 
 /** Backoff settings in ms. */
 export interface ReconnectOptions {
@@ -57,7 +62,7 @@ export interface ConnectionOptions {
   onConnect(client: MqttClient, sessionPresent: boolean): void;
   /** The connection that `onConnect` announced is gone. */
   onClose(): void;
-  onMessage(topic: string, payload: Uint8Array, packet: mqtt.IPublishPacket): void;
+  onMessage(topic: string, payload: Uint8Array, packet: IPublishPacket): void;
 }
 
 /** Connection state for status and metrics. */
@@ -97,7 +102,7 @@ const V3_REFUSED: Record<number, string> = {
 const AUTH_CODES = new Set([4, 5, 0x86, 0x87, 0x8a, 0x8c]);
 
 export class Connection {
-  readonly #o: ConnectionOptions;
+  #o: ConnectionOptions;
   readonly #life = new AbortController();
   #wake = new AbortController();
   #backoff: Backoff;
@@ -113,13 +118,7 @@ export class Connection {
 
   constructor(options: ConnectionOptions) {
     this.#o = options;
-    const r = options.reconnect;
-    this.#backoff = new Backoff({ min: r.min, max: r.max, random: options.random });
-    this.#authBackoff = new Backoff({
-      min: r.authMin,
-      max: Math.max(1, r.authMax - r.authMin),
-      random: options.random,
-    });
+    [this.#backoff, this.#authBackoff] = this.#backoffs(options);
     this.state = {
       connected: false,
       since: options.clock.now(),
@@ -127,6 +126,31 @@ export class Connection {
       attempts: 0,
       authFailure: false,
     };
+  }
+
+  #backoffs(o: ConnectionOptions): [Backoff, Backoff] {
+    const r = o.reconnect;
+    return [
+      new Backoff({ min: r.min, max: r.max, random: o.random }),
+      new Backoff({ min: r.authMin, max: Math.max(1, r.authMax - r.authMin), random: o.random }),
+    ];
+  }
+
+  /** The URL, connect options and backoff for the next attempt (the current connection stays). */
+  configure(o: Pick<ConnectionOptions, "url" | "client" | "reconnect">): void {
+    const r = this.#o.reconnect;
+    this.#o = { ...this.#o, ...o };
+    if (JSON.stringify(r) !== JSON.stringify(o.reconnect)) {
+      [this.#backoff, this.#authBackoff] = this.#backoffs(this.#o);
+    }
+  }
+
+  /** Connect again now: end the current connection gracefully, or cut a backoff wait short. */
+  reconnect(): void {
+    this.disconnect();
+    const old = this.#wake;
+    this.#wake = new AbortController();
+    old.abort();
   }
 
   /** Start the connect loop (returns at once). */
@@ -195,7 +219,7 @@ export class Connection {
       }
       this.state.nextAttemptAt = clock.now() + delay;
       this.#o.log.debug("Reconnecting later", { delayMs: delay, attempt: this.#backoff.attempt });
-      await clock.sleep(delay, life).catch(() => {});
+      await clock.sleep(delay, AbortSignal.any([life, this.#wake.signal])).catch(() => {});
     }
   }
 

@@ -81,9 +81,9 @@ export function messageBytes(topic: string, payload: Uint8Array): number {
 
 export class MqttQueue {
   readonly #db: DatabaseSync;
-  readonly #maxMessages: number;
-  readonly #maxBytes: number;
-  readonly #full: "reject" | "dropOldest";
+  #maxMessages: number;
+  #maxBytes: number;
+  #full: "reject" | "dropOldest";
   readonly #now: () => number;
   readonly #onDrop: (ids: number[]) => void;
   readonly #insert: StatementSync;
@@ -147,6 +147,16 @@ export class MqttQueue {
     ).get() as { n: number; b: number };
     this.#count = Number(row.n);
     this.#bytes = Number(row.b);
+  }
+
+  /**
+   * Change the bounds and the full policy (config reload). Messages already
+   * stored stay, even over a lowered bound; the bounds apply to new messages.
+   */
+  setBounds(o: Pick<MqttQueueOptions, "maxMessages" | "maxBytes" | "full">): void {
+    if (o.maxMessages !== undefined) this.#maxMessages = o.maxMessages;
+    if (o.maxBytes !== undefined) this.#maxBytes = o.maxBytes;
+    if (o.full !== undefined) this.#full = o.full;
   }
 
   /** Messages in the queue (committed or about to be). */

@@ -52,7 +52,7 @@ const READ_AHEAD = 256;
 export class Sender {
   readonly #q: MqttQueue;
   readonly #o: SenderOptions;
-  readonly #window: number;
+  #window: number;
   #client: MqttClient | undefined;
   #gen = 0;
   #cursor = 0;
@@ -69,6 +69,17 @@ export class Sender {
     this.#o = options;
     this.#window = options.inflight ?? 100;
     this.#rate = new RateLimiter(options.limits.publishRate, options.clock);
+  }
+
+  /**
+   * Change the window, the poison strikes and the publish rate (config reload);
+   * `limits` (shared with the client) is read on every send.
+   */
+  configure(o: { inflight?: number; poisonStrikes?: number }): void {
+    if (o.inflight !== undefined) this.#window = o.inflight;
+    if (o.poisonStrikes !== undefined) this.#o.poisonStrikes = o.poisonStrikes;
+    this.#rate = new RateLimiter(this.#o.limits.publishRate, this.#o.clock);
+    this.pump();
   }
 
   /** Unacknowledged messages on the wire. */

@@ -6,6 +6,14 @@
  * `start()` resolves once the client is running (not once connected: offline
  * is normal). `status()` feeds /api/status: connected, since, reconnects,
  * lastError, queueDepth, inflight, dropped, poison…
+ *
+ * `reload(config, changed)` (SIGHUP) applies the new `mqtt` section live;
+ * a new broker, client id, certificate, credentials, session or will
+ * reconnects cleanly (the queue keeps every queued and unacknowledged
+ * message). `enabled`, `protocolVersion` and `responseTopic` change on
+ * restart: each is logged as a warning. The PEM files are read again on
+ * every reload, so a certificate renewed in place is picked up too. See
+ * docs/mqtt-reload.md.
  */
 
 import { resolve } from "../path.ts";
@@ -102,9 +110,14 @@ interface _DatabaseService extends Service {
   db: { sql: DatabaseSync };
 }
 
+/** Keys of the `mqtt` section that change only on restart. */
+export const MQTT_RESTART_KEYS = ["enabled", "protocolVersion", "responseTopic"] as const;
+
 export class MqttService implements Service {
   readonly #ctx: ServiceContext;
   #client: MqttClient | undefined;
+  /** The thing name at start: topics and the default client id keep it until restart. */
+  #thing: string | undefined;
 
   constructor(ctx: ServiceContext) {
     this.#ctx = ctx;
@@ -118,20 +131,39 @@ export class MqttService implements Service {
 
   async start(_signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
-    const config: Config = ctx.config;
-    const db = ctx.get<_DatabaseService>("database").db.sql;
-    // The context may not carry the config dir yet; relative paths then resolve from the working dir.
-    const configDir = ctx.configDir;
+    this.#thing = ctx.config.device.thing;
+    this.#client = new MqttClient(await this.#options(ctx.config)).start();
+  }
+
+  /**
+   * Apply a reloaded config (SIGHUP); returns the `mqtt.*` paths applied. The
+   * files are read and the options built before anything changes, so a bad
+   * file leaves the running settings as they were.
+   */
+  async reload(config: Config, changed: string[]): Promise<string[]> {
+    const mine = changed.filter((p) => p.startsWith("mqtt."));
+    const restart = mine.filter((p) =>
+      MQTT_RESTART_KEYS.some((k) => p === `mqtt.${k}` || p.startsWith(`mqtt.${k}.`))
+    );
+    for (const p of restart) this.#ctx.log.warn(`${p} changes on restart`);
+    if (!this.#client || !config.mqtt.enabled) return [];
+    this.#client.reload(await this.#options(config));
+    return mine.filter((p) => !restart.includes(p));
+  }
+
+  async #options(config: Config): Promise<MqttClientOptions> {
+    const ctx = this.#ctx;
     const options = await clientOptionsFromConfig(config.mqtt, {
-      db,
+      db: ctx.get<_DatabaseService>("database").db.sql,
       deviceId: ctx.deviceId,
-      ...(config.device.thing ? { thing: config.device.thing } : {}),
-      configDir,
+      ...(this.#thing ? { thing: this.#thing } : {}),
+      // The context may not carry the config dir yet; relative paths then resolve from the working dir.
+      configDir: ctx.configDir,
       clock: ctx.clock,
       log: ctx.log,
     });
     if (options.password) ctx.redactor.add(options.password);
-    this.#client = new MqttClient(options).start();
+    return options;
   }
 
   status(): Record<string, unknown> {
