@@ -237,7 +237,7 @@ export class MqttClient implements AsyncDisposable {
       ...(options.random ? { random: options.random } : {}),
       wanted: () => this.#wanted(),
       onConnect: (c) => this.#onConnect(c),
-      onClose: () => this.#onClose(),
+      onClose: (voluntary) => this.#onClose(voluntary),
       onMessage: (topic, payload, packet) => {
         this.#received++;
         this.#subs.dispatch(new MqttMessage(topic, payload, packet));
@@ -564,11 +564,11 @@ export class MqttClient implements AsyncDisposable {
     }
   }
 
-  #onClose(): void {
+  #onClose(voluntary: boolean): void {
     this.#live = undefined;
     this.#windowTimer?.abort();
     this.#idleTimer?.abort();
-    this.#sender.detach();
+    this.#sender.detach(voluntary);
   }
 
   #onDrop(ids: number[]): void {

@@ -60,8 +60,8 @@ export interface ConnectionOptions {
   /** Gate for connecting. @default always */
   wanted?: () => Wanted;
   onConnect(client: MqttClient, sessionPresent: boolean): void;
-  /** The connection that `onConnect` announced is gone. */
-  onClose(): void;
+  /** The connection that `onConnect` announced is gone; `voluntary` when ended on purpose. */
+  onClose(voluntary: boolean): void;
   onMessage(topic: string, payload: Uint8Array, packet: IPublishPacket): void;
 }
 
@@ -282,11 +282,11 @@ export class Connection {
         c.removeAllListeners("end");
         c.end(true);
         const lived = connectedAt === undefined ? 0 : clock.now() - connectedAt;
+        const voluntary = this.#voluntary || this.#life.signal.aborted;
         if (connectedAt !== undefined) {
           Object.assign(this.state, { connected: false, since: clock.now() });
-          o.onClose();
+          o.onClose(voluntary);
         }
-        const voluntary = this.#voluntary || this.#life.signal.aborted;
         let auth = false;
         if (!voluntary) {
           const d = describeConnectError(error, o.url, connectedAt !== undefined);

@@ -103,8 +103,11 @@ export class Sender {
     this.pump();
   }
 
-  /** The connection is gone: count the attempt of what was in flight. */
-  detach(): void {
+  /**
+   * The connection is gone: count the attempt of what was in flight. A
+   * `voluntary` close (reload, schedule end, idle, stop) strikes no message.
+   */
+  detach(voluntary = false): void {
     this.#client = undefined;
     this.#gen++;
     this.#rateTimer?.abort();
@@ -115,7 +118,9 @@ export class Sender {
     if (flights.length === 0) return;
     this.#q.attempted(flights.map((f) => f.msg.id));
     const only = flights[0]!;
-    if (flights.length === 1 && this.#o.clock.now() - only.sentAt <= STRIKE_WINDOW) {
+    if (
+      !voluntary && flights.length === 1 && this.#o.clock.now() - only.sentAt <= STRIKE_WINDOW
+    ) {
       if (only.msg.strikes + 1 >= (this.#o.poisonStrikes ?? 3)) {
         this.#poison(
           only,
