@@ -13,10 +13,11 @@ import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
 import { webService } from "./web/mod.ts";
 import { later } from "./later.ts";
+import { safeProcessEnv } from "./env.ts";
 
 /**
  * A factory whose implementation module is imported on first `create()`, after
- * the `process.env` shim its npm packages need (lib/process_env.ts: it loads
+ * the `process.env` shim its npm packages need (`safeProcessEnv()`: it loads
  * Node's `process`, which a local-mode agent does without).
  */
 export function lazy(
@@ -30,7 +31,7 @@ export function lazy(
     deps,
     enabled,
     create: async (ctx) => {
-      await import("./process_env.ts");
+      await safeProcessEnv();
       return (await load()).create(ctx);
     },
   };

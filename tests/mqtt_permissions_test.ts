@@ -3,7 +3,7 @@
  * flags `tern permissions` derives from the config (net host:port of the
  * broker, read of the cert files, the TERN_* env variables), no more.
  * `npm:mqtt`'s dependencies read and enumerate the environment on import;
- * lib/mqtt/_env.ts makes that safe under a scoped --allow-env.
+ * `safeProcessEnv()` (lib/env.ts) makes that safe under a scoped --allow-env.
  */
 
 import { equal } from "node:assert/strict";

@@ -15,6 +15,8 @@
  * else sees it, so it can never reach a log line.
  */
 
+import { type EnvReader, readEnv } from "../env.ts";
+
 /** Credentials to sign with. `expiration` is absent for long-term keys. */
 export interface AwsCredentials {
   accessKeyId: string;
@@ -68,21 +70,9 @@ export function staticCredentials(
 
 /** Options of {@linkcode envCredentials}. */
 export interface EnvCredentialsOptions {
-  /** Reads one variable. @default Deno.env.get (undefined without --allow-env) */
-  env?: (name: string) => string | undefined;
+  /** Reads one variable. @default readEnv (undefined when unset or not permitted) */
+  env?: EnvReader;
   onSecret?: SecretSink;
-}
-
-/** Reads an environment variable, or undefined when it is unset or not permitted. */
-export function readEnv(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
 }
 
 /** Credentials from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. */

@@ -25,7 +25,8 @@ import type { Logger } from "../log/mod.ts";
 import { guardBody, readSnippet } from "./_body.ts";
 import { isIdempotent, isReplayable, isRetryableStatus, parseRetryAfter } from "./_retry.ts";
 import { describeCause, HttpError, redactUrl } from "./errors.ts";
-import { type EnvReader, proxyForUrl } from "./proxy.ts";
+import { type EnvReader, readEnv } from "../env.ts";
+import { proxyForUrl } from "./proxy.ts";
 
 /** TLS settings of a client. PEM text, not file names. */
 export interface HttpTlsOptions {
@@ -62,7 +63,7 @@ export interface HttpClientOptions {
   tls?: HttpTlsOptions;
   /** Proxy URL, `false` for none, or `"env"` for the standard variables. @default "env" */
   proxy?: string | false | "env";
-  /** Environment reader for `proxy: "env"`. @default Deno.env.get where permitted */
+  /** Environment reader for `proxy: "env"`. @default readEnv (undefined when unset or not permitted) */
   env?: EnvReader;
   /** @default systemClock */
   clock?: Clock;
@@ -99,17 +100,6 @@ const DEFAULTS = {
   maxBufferedBytes: 16 * 1024 * 1024,
 };
 
-function _envReader(name: string): string | undefined {
-  try {
-    if (Deno.permissions.querySync({ name: "env", variable: name }).state !== "granted") {
-      return undefined;
-    }
-    return Deno.env.get(name);
-  } catch {
-    return undefined;
-  }
-}
-
 /** A configured HTTP client. Close it (or `await using`) to release its connection pools. */
 export class HttpClient implements AsyncDisposable {
   readonly #o: HttpClientOptions;
@@ -127,7 +117,7 @@ export class HttpClient implements AsyncDisposable {
     const proxy = p === false
       ? undefined
       : p === "env"
-      ? proxyForUrl(url, this.#o.env ?? _envReader)
+      ? proxyForUrl(url, this.#o.env ?? readEnv)
       : proxyForUrl(url, (n) => (n === "HTTPS_PROXY" || n === "HTTP_PROXY") ? p : undefined);
     const tls = this.#o.tls;
     if (!proxy && !tls?.caCerts?.length && !tls?.cert) return undefined;

@@ -17,6 +17,7 @@ export {
   urlPost,
 } from "./client.ts";
 export { HttpError, type HttpErrorCode, redactUrl } from "./errors.ts";
-export { type EnvReader, isLoopback, matchesNoProxy, proxyForUrl } from "./proxy.ts";
+export type { EnvReader } from "../env.ts";
+export { isLoopback, matchesNoProxy, proxyForUrl } from "./proxy.ts";
 export { parseRetryAfter } from "./_retry.ts";
 export { httpClientOptions } from "./from_config.ts";

@@ -7,8 +7,7 @@
  * Loopback hosts (localhost, 127.0.0.0/8, ::1) are always reached directly.
  */
 
-/** Reads one environment variable (undefined when unset or not permitted). */
-export type EnvReader = (name: string) => string | undefined;
+import type { EnvReader } from "../env.ts";
 
 /** The proxy URL to use for `url`, or undefined to connect directly. */
 export function proxyForUrl(url: URL, env: EnvReader): string | undefined {
