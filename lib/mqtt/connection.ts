@@ -18,12 +18,15 @@
  * backoff wait) so that the next attempt uses them now.
  */
 
-import "../process_env.ts";
-import mqtt from "mqtt";
-import type { IClientOptions, MqttClient } from "mqtt";
+import type { IClientOptions, IPublishPacket, MqttClient } from "mqtt";
 import { Backoff } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
+import { safeProcessEnv } from "../env.ts";
 import type { Logger } from "../log/mod.ts";
+
+// npm:mqtt's dependencies read and enumerate process.env as they load.
+await safeProcessEnv();
+const { default: mqtt } = await import("mqtt");
 
 /** Backoff settings in ms. */
 export interface ReconnectOptions {
@@ -59,7 +62,7 @@ export interface ConnectionOptions {
   onConnect(client: MqttClient, sessionPresent: boolean): void;
   /** The connection that `onConnect` announced is gone; `voluntary` when ended on purpose. */
   onClose(voluntary: boolean): void;
-  onMessage(topic: string, payload: Uint8Array, packet: mqtt.IPublishPacket): void;
+  onMessage(topic: string, payload: Uint8Array, packet: IPublishPacket): void;
 }
 
 /** Connection state for status and metrics. */
