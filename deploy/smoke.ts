@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "./compile.ts";
+import { freePort } from "./free_port.ts";
 
 /** Options of {@linkcode smoke}. */
 export interface SmokeOptions {
@@ -23,13 +24,6 @@ export interface SmokeOptions {
   expectTarget?: string;
   /** Seconds allowed to reach running. @default 300 */
   timeout?: number;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Run the smoke test; resolves true on success (and prints why not otherwise). */

@@ -6,18 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import { forEachLine } from "./helpers/process.ts";
+import { forEachLine, freePort } from "./helpers/process.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const CFG = new URL("../deno.json", import.meta.url).pathname;
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
-}
 
 /** Start the agent; resolve with its log lines so far once the web service is running. */
 async function startAgent(dir: string) {

@@ -20,6 +20,7 @@
 
 import { join } from "node:path";
 import { PEERS, PEERS_COMMAND } from "./peers.ts";
+import { freePort } from "./process.ts";
 
 /** Why a mosquitto benchmark is skipped when the binary is absent. */
 export const MOSQUITTO_MISSING = `mosquitto not found (${PEERS_COMMAND} installs it)`;
@@ -61,7 +62,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
   const bin = mosquittoPath();
   if (!bin) throw new Error(MOSQUITTO_MISSING);
   const dir = await Deno.makeTempDir({ prefix: "tern-mosquitto-" });
-  const port = options.port || _freePort();
+  const port = options.port || freePort();
   const lines = [
     `listener ${port} 127.0.0.1`,
     "allow_anonymous true",
@@ -150,11 +151,4 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
-}
-
-function _freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }

@@ -3,6 +3,8 @@
  * permission flags, with output captured, and small waits on files.
  */
 
+export { freePort } from "../../deploy/free_port.ts";
+
 /** Output of a finished child. */
 export interface ChildResult {
   code: number;
@@ -59,14 +61,6 @@ export async function waitForText(path: string, text: string, timeoutMs = 20_000
     if (Date.now() > end) throw new Error(`Timed out waiting for "${text}" in ${path}`);
     await new Promise((r) => setTimeout(r, 25));
   }
-}
-
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Call `onLine` for each complete line of a byte stream; resolves when it ends. */

@@ -26,6 +26,7 @@
  */
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+import { freePort } from "../../../deploy/free_port.ts";
 import { median, rounds, type Run, STEADY, summary } from "./rounds.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
@@ -35,13 +36,6 @@ const here = new URL(".", import.meta.url).pathname;
 const FILTER: string[] = [];
 for (let i = 0; i < Deno.args.length; i++) {
   if (Deno.args[i] === "--case" && Deno.args[i + 1]) FILTER.push(Deno.args[++i]!);
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
 }
 
 /**
