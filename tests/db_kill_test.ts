@@ -10,11 +10,12 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
 import { KILL_SCHEMA } from "./db_kill_writer.ts";
-import { forEachLine } from "./helpers/process.ts";
+import { forEachLine, spawnDeno } from "./helpers/process.ts";
 
 const ROUNDS = 50;
 const WRITER = new URL("./db_kill_writer.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const FLAGS = [`--config=${CONFIG}`, "--allow-read", "--allow-write"];
 
 Deno.test("kill -9 at random moments loses no acknowledged write and corrupts nothing", async () => {
   const dir = await Deno.makeTempDir({ prefix: "tern_db_kill_" });
@@ -24,20 +25,7 @@ Deno.test("kill -9 at random moments loses no acknowledged write and corrupts no
   let killedWhileWriting = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "--quiet",
-          `--config=${CONFIG}`,
-          "--allow-read",
-          "--allow-write",
-          WRITER,
-          path,
-          String(next),
-        ],
-        stdout: "piped",
-        stderr: "piped",
-      }).spawn();
+      const child = spawnDeno(FLAGS, WRITER, [path, String(next)]);
       // Kill at a random moment: some rounds before the database is even open.
       const lines: string[] = [];
       let writing = () => {};

@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { syncCommand } from "../lib/cli/sync.ts";
 import { Database } from "../lib/db/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+import { scanTable } from "./helpers/dynalite.ts";
+import { SCHEMA, TABLE, tempDir, TEST_CREDENTIALS } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 
 function capture() {
   const out: string[] = [];
@@ -17,20 +18,15 @@ function capture() {
 }
 
 Deno.test("tern sync now sends pending items; status shows backlog, cursors and last success", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite();
-  await createSyncTable(ddb.client(), TABLE);
+  await using s = await syncCloud();
+  const { dir, ddb } = s;
   const config = join(dir, "config");
   const state = join(dir, "state");
   await Deno.mkdir(config);
   await Deno.writeTextFile(
     join(config, "tern.json5"),
     JSON.stringify({
-      aws: {
-        region: "eu-west-1",
-        credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
-      },
+      aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
       sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
     }),
   );

@@ -6,13 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
 import { configSchema, derivePermissions, syncSection } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { createDynamoClient, planModels, SyncEngine } from "../sync/mod.ts";
 import { DeleteTableCommand } from "@aws-sdk/client-dynamodb";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { openAgent, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+import { createSyncTable, scanTable } from "./helpers/dynalite.ts";
+import { SCHEMA, T0, TABLE } from "./sync_helpers.ts";
+import { syncCloud, syncSetup } from "./sync_setup.ts";
 
 const BASE = { configDir: "/etc/tern", stateDir: "/var/lib/tern" };
 
@@ -54,11 +54,8 @@ Deno.test("sync defaults and validation name the key", () => {
 });
 
 Deno.test("full re-sends every synced item after the table lost them", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock: new FakeClock() });
+  await using s = await syncSetup({ start: T0 });
+  const { agent, cloud } = s;
   agent.db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 1 });
   agent.db.create("Setting", { deviceId: "d1", name: "mode", value: "eco" });
   await agent.engine.syncNow();
@@ -74,9 +71,8 @@ Deno.test("full re-sends every synced item after the table lost them", async () 
 });
 
 Deno.test("temporary credentials are fetched again from the provider as they expire", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite({ memory: true });
-  await createSyncTable(ddb.client(), TABLE);
+  await using s = await syncCloud({ memory: true });
+  const { dir, ddb } = s;
   let calls = 0;
   const config = syncSection.parse({ enabled: true, endpoint: ddb.endpoint, table: TABLE });
   const client = createDynamoClient({
@@ -92,7 +88,7 @@ Deno.test("temporary credentials are fetched again from the provider as they exp
       });
     },
   });
-  using db = Database.open({ path: `${tmp.path}/d.db`, schema: SCHEMA, purgeInterval: 0 });
+  using db = Database.open({ path: `${dir}/d.db`, schema: SCHEMA, purgeInterval: 0 });
   await using engine = new SyncEngine({ db, ddb: client, deviceId: "d1", config });
   db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 1 });
   await engine.syncNow();

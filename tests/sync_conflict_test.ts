@@ -8,15 +8,15 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
-import { fromAttributes } from "../sync/mod.ts";
-import { GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
-import { createSyncTable, type Dynalite, startDynalite } from "./helpers/dynalite.ts";
-import { type Agent, cloudPut, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { cloudGet, cloudPut, iso, setting, T0, TABLE, tombstone } from "./sync_helpers.ts";
+import { syncSetup } from "./sync_setup.ts";
 
-const T0 = Date.parse("2026-01-01T00:00:00Z");
-const iso = (ms: number) => new Date(ms).toISOString();
 const KEY = { deviceId: "d1", name: "mode" };
+/** The cloud's copy of the setting KEY. */
+const cloudSetting = (cloud: DynamoDBClient) => cloudGet(cloud, "Device#d1", "Setting#mode");
+/** The cloud application's write of the setting KEY, stamped `at` (ms). */
+const cloudWrite = (at: number) => setting({ ...KEY, value: "cloud", at, version: 2 });
 
 interface Case {
   policy?: "lww" | "device-wins" | "cloud-wins";
@@ -29,40 +29,19 @@ interface Case {
 }
 
 async function conflict(c: Case): Promise<void> {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb: Dynalite = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const clock = new FakeClock(T0);
   const sync = c.policy ? { models: { Setting: { conflict: c.policy } } } : {};
-  await using agent: Agent = openAgent({ dir, deviceId: "d1", ddb, clock, sync });
+  await using s = await syncSetup({ start: T0, sync });
+  const { agent, clock, cloud } = s;
   agent.db.create("Setting", { ...KEY, value: "start" });
   await agent.engine.syncNow();
   // Both sides change the item before they meet again.
   await clock.advance(c.device);
   agent.db.update("Setting", KEY, { value: "device" });
-  await cloudPut(cloud, {
-    pk: "Device#d1",
-    sk: "Setting#mode",
-    _model: "Setting",
-    _to: "d1",
-    updated: iso(T0 + c.cloud),
-    _version: 2,
-    deviceId: "d1",
-    name: "mode",
-    value: "cloud",
-  });
+  await cloudPut(cloud, cloudWrite(T0 + c.cloud));
   await agent.engine.syncNow(undefined, c.via);
   await agent.engine.syncNow();
   const local = agent.db.get("Setting", KEY)!;
-  const got = await cloud.send(
-    new GetItemCommand({
-      TableName: TABLE,
-      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
-    }),
-  );
-  const remote = fromAttributes(got.Item!);
+  const remote = (await cloudSetting(cloud))!;
   assert.equal(local.value, c.winner, "device value");
   assert.equal(remote.value, c.winner, "cloud value");
   assert.equal(remote.updated, local.updated);
@@ -104,27 +83,12 @@ Deno.test("cloud-wins: the cloud's older version replaces the device's", () =>
   conflict({ policy: "cloud-wins", device: 5000, cloud: 2000, via: "down", winner: "cloud" }));
 
 Deno.test("a cloud change to an item the device did not touch is applied without conflict", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0 });
+  const { agent, clock, cloud } = s;
   agent.db.create("Setting", { ...KEY, value: "start" });
   await agent.engine.syncNow();
   // An older `updated` than the device's copy: still applied, since only the cloud changed.
-  await cloudPut(cloud, {
-    pk: "Device#d1",
-    sk: "Setting#mode",
-    _model: "Setting",
-    _to: "d1",
-    updated: iso(T0 - 60_000),
-    _version: 2,
-    deviceId: "d1",
-    name: "mode",
-    value: "cloud",
-  });
+  await cloudPut(cloud, cloudWrite(T0 - 60_000));
   await clock.advance(1000);
   const r = await agent.engine.syncNow();
   assert.equal(r.down.applied, 1);
@@ -133,14 +97,9 @@ Deno.test("a cloud change to an item the device did not touch is applied without
   // The device's next change goes up over it (the base moved to the cloud's version).
   agent.db.update("Setting", KEY, { value: "device" });
   await agent.engine.syncNow();
-  const got = await cloud.send(
-    new GetItemCommand({
-      TableName: TABLE,
-      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
-    }),
-  );
-  assert.equal(fromAttributes(got.Item!).value, "device");
-  assert.equal(fromAttributes(got.Item!)._version, 3);
+  const remote = await cloudSetting(cloud);
+  assert.equal(remote?.value, "device");
+  assert.equal(remote?._version, 3);
 });
 
 Deno.test("device-wins, same time and version: the device's content wins with a newer stamp", () =>
@@ -158,12 +117,8 @@ Deno.test("delete versus update: the later one wins on both sides", async (t) =>
     await t.step(
       `${c.deviceDeletes ? "device deletes" : "cloud deletes"}, ${c.later} later`,
       async () => {
-        await using tmp = await tempDir();
-        await using ddb = await startDynalite();
-        const cloud = ddb.client();
-        await createSyncTable(cloud, TABLE);
-        const clock = new FakeClock(T0);
-        await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock });
+        await using s = await syncSetup({ start: T0 });
+        const { agent, clock, cloud } = s;
         agent.db.create("Setting", { ...KEY, value: "start" });
         await agent.engine.syncNow();
         const deviceAt = c.later === "device" ? 5000 : 2000;
@@ -171,30 +126,15 @@ Deno.test("delete versus update: the later one wins on both sides", async (t) =>
         await clock.advance(deviceAt);
         if (c.deviceDeletes) agent.db.remove("Setting", KEY);
         else agent.db.update("Setting", KEY, { value: "device" });
+        const write = cloudWrite(T0 + cloudAt);
         await cloudPut(
           cloud,
-          {
-            pk: "Device#d1",
-            sk: "Setting#mode",
-            _model: "Setting",
-            _to: "d1",
-            updated: iso(T0 + cloudAt),
-            _version: 2,
-            ...(c.deviceDeletes
-              ? { deviceId: "d1", name: "mode", value: "cloud" }
-              : { _deleted: true, _expires: Math.floor(T0 / 1000) + 86_400 }),
-          } as Parameters<typeof cloudPut>[1],
+          c.deviceDeletes ? write : tombstone(write, Math.floor(T0 / 1000) + 86_400),
         );
         await agent.engine.syncNow();
         await agent.engine.syncNow();
         const local = agent.db.get("Setting", KEY);
-        const got = await cloud.send(
-          new GetItemCommand({
-            TableName: TABLE,
-            Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
-          }),
-        );
-        const remote = fromAttributes(got.Item!);
+        const remote = (await cloudSetting(cloud))!;
         const deletedWins = c.deviceDeletes === (c.later === "device");
         if (deletedWins) {
           assert.equal(local, undefined, "deleted on the device");
@@ -211,11 +151,8 @@ Deno.test("delete versus update: the later one wins on both sides", async (t) =>
 });
 
 Deno.test("an item written by hand without Tern's attributes is replaced, not retried forever", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock: new FakeClock(T0) });
+  await using s = await syncSetup({ start: T0 });
+  const { agent, cloud } = s;
   await cloud.send(
     new PutItemCommand({
       TableName: TABLE,
@@ -225,12 +162,6 @@ Deno.test("an item written by hand without Tern's attributes is replaced, not re
   agent.db.create("Setting", { ...KEY, value: "device" });
   const r = await agent.engine.syncNow();
   assert.equal(r.up.failed, 0);
-  const got = await cloud.send(
-    new GetItemCommand({
-      TableName: TABLE,
-      Key: { pk: { S: "Device#d1" }, sk: { S: "Setting#mode" } },
-    }),
-  );
-  assert.equal(fromAttributes(got.Item!).value, "device");
+  assert.equal((await cloudSetting(cloud))?.value, "device");
   assert.equal(agent.engine.status().backlog, 0);
 });

@@ -9,38 +9,19 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { downCursorKey, SyncState, UP_CURSOR } from "../sync/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { cloudPut, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
-
-const T0 = Date.parse("2026-01-01T00:00:00Z");
-const iso = (ms: number) => new Date(ms).toISOString();
-
-function notice(to: string, target: string, id: string, text: string, at: number, version = 1) {
-  return {
-    pk: `Notice#${target}`,
-    sk: id,
-    _model: "Notice",
-    _to: to,
-    updated: iso(at),
-    _version: version,
-    target,
-    id,
-    text,
-  };
-}
+import { scanTable } from "./helpers/dynalite.ts";
+import { cloudPut, iso, notice, openAgent, T0, TABLE, tombstone } from "./sync_helpers.ts";
+import { syncCloud, syncSetup } from "./sync_setup.ts";
 
 Deno.test("items for one device and for all devices reach the right agents, not echoed", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
+  await using s = await syncCloud({ faults: true });
+  const { dir, ddb, cloud } = s;
   const clock = new FakeClock(T0 + 60_000);
   await using a = openAgent({ dir, deviceId: "d1", ddb, clock });
   await using b = openAgent({ dir, deviceId: "d2", ddb, clock });
-  await cloudPut(cloud, notice("d1", "d1", "n1", "for d1", T0));
-  await cloudPut(cloud, notice("d2", "d2", "n2", "for d2", T0));
-  await cloudPut(cloud, notice("*", "all", "n3", "for everyone", T0));
+  await cloudPut(cloud, notice({ target: "d1", id: "n1", text: "for d1", at: T0 }));
+  await cloudPut(cloud, notice({ target: "d2", id: "n2", text: "for d2", at: T0 }));
+  await cloudPut(cloud, notice({ to: "*", target: "all", id: "n3", text: "for everyone", at: T0 }));
   const writesBefore = (ddb.faults.seen.BatchWriteItem ?? 0) + (ddb.faults.seen.PutItem ?? 0);
   const ra = await a.engine.syncNow();
   const rb = await b.engine.syncNow();
@@ -61,7 +42,10 @@ Deno.test("items for one device and for all devices reach the right agents, not 
   assert.equal(writesAfter, writesBefore);
   assert.equal(a.db.cursor(UP_CURSOR).get(), a.db.lastSeq());
   // A newer cloud version replaces the device's; an old one re-read in the overlap does not.
-  await cloudPut(cloud, notice("d1", "d1", "n1", "for d1, v2", T0 + 1000, 2));
+  await cloudPut(
+    cloud,
+    notice({ target: "d1", id: "n1", text: "for d1, v2", at: T0 + 1000, version: 2 }),
+  );
   const r2 = await a.engine.syncNow();
   assert.equal(r2.down.applied, 1);
   assert.equal(a.db.get("Notice", { target: "d1", id: "n1" })!.text, "for d1, v2");
@@ -69,21 +53,16 @@ Deno.test("items for one device and for all devices reach the right agents, not 
 });
 
 Deno.test("the overlap window catches a change stamped before the cursor", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const clock = new FakeClock(T0 + 3_600_000);
-  await using a = openAgent({ dir, deviceId: "d1", ddb, clock, sync: { overlap: 60_000 } });
-  await cloudPut(cloud, notice("d1", "d1", "late", "x", T0 + 600_000));
+  await using s = await syncSetup({ start: T0 + 3_600_000, sync: { overlap: 60_000 } });
+  const { agent: a, cloud } = s;
+  await cloudPut(cloud, notice({ target: "d1", id: "late", text: "x", at: T0 + 600_000 }));
   await a.engine.syncNow();
   const state = new SyncState(a.db.sql);
   assert.equal(state.get(downCursorKey(TABLE, "d1")), iso(T0 + 600_000));
   // A writer whose clock lags by 30 s: inside the 60 s window, it is read.
-  await cloudPut(cloud, notice("d1", "d1", "skewed", "x", T0 + 570_000));
+  await cloudPut(cloud, notice({ target: "d1", id: "skewed", text: "x", at: T0 + 570_000 }));
   // One lagging by 10 minutes: outside the window (documented: set overlap above the worst skew).
-  await cloudPut(cloud, notice("d1", "d1", "too-late", "x", T0));
+  await cloudPut(cloud, notice({ target: "d1", id: "too-late", text: "x", at: T0 }));
   await a.engine.syncNow();
   assert.ok(a.db.get("Notice", { target: "d1", id: "skewed" }));
   assert.equal(a.db.get("Notice", { target: "d1", id: "too-late" }), undefined);
@@ -93,13 +72,8 @@ Deno.test("the overlap window catches a change stamped before the cursor", async
 });
 
 Deno.test("deletes travel both ways: DeleteItem, tombstones with a TTL, cloud tombstones", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const clock = new FakeClock(T0);
-  await using a = openAgent({ dir, deviceId: "d1", ddb, clock });
+  await using s = await syncSetup({ start: T0 });
+  const { agent: a, clock, cloud } = s;
   a.db.create("Reading", { deviceId: "d1", time: iso(T0), value: 1 });
   a.db.create("Setting", { deviceId: "d1", name: "mode", value: "eco" });
   await a.engine.syncNow();
@@ -119,19 +93,16 @@ Deno.test("deletes travel both ways: DeleteItem, tombstones with a TTL, cloud to
   assert.equal(tomb._expires, Math.floor((T0 + 1000 + 30 * 86_400_000) / 1000));
   assert.equal(tomb.value, undefined);
   // Down: a cloud application deletes a notice by writing a tombstone.
-  await cloudPut(cloud, notice("d1", "d1", "n1", "hello", T0));
+  await cloudPut(cloud, notice({ target: "d1", id: "n1", text: "hello", at: T0 }));
   await a.engine.syncNow();
   assert.ok(a.db.get("Notice", { target: "d1", id: "n1" }));
-  await cloudPut(cloud, {
-    pk: "Notice#d1",
-    sk: "n1",
-    _model: "Notice",
-    _to: "d1",
-    updated: iso(T0 + 5000),
-    _version: 2,
-    _deleted: true,
-    _expires: Math.floor(T0 / 1000) + 86_400,
-  });
+  await cloudPut(
+    cloud,
+    tombstone(
+      notice({ target: "d1", id: "n1", text: "", at: T0 + 5000, version: 2 }),
+      Math.floor(T0 / 1000) + 86_400,
+    ),
+  );
   const r = await a.engine.syncNow();
   assert.equal(r.down.applied, 1);
   assert.equal(a.db.get("Notice", { target: "d1", id: "n1" }), undefined);

@@ -9,11 +9,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { FakeClock } from "../lib/clock.ts";
 import { Database, type ModelInput } from "../lib/db/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { cloudPut, openAgent, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
-
-const T0 = Date.parse("2026-01-01T00:00:00Z");
-const iso = (ms: number) => new Date(ms).toISOString();
+import { scanTable } from "./helpers/dynalite.ts";
+import { cloudPut, iso, notice, openAgent, SCHEMA, setting, T0, TABLE } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 
 function unsynced(...names: string[]): Record<string, ModelInput> {
   const out: Record<string, ModelInput> = {};
@@ -24,15 +22,13 @@ function unsynced(...names: string[]): Record<string, ModelInput> {
 }
 
 Deno.test("a model switched to sync sends its existing items and reads its table from the start", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
+  await using s = await syncCloud();
+  const { dir, ddb, cloud } = s;
   const clock = new FakeClock(T0 + 86_400_000);
   // Before: Reading and Notice are not synced; the device has readings, the cloud an old notice.
   {
     using db = Database.open({
-      path: join(tmp.path, "d1.db"),
+      path: join(dir, "d1.db"),
       schema: unsynced("Reading", "Notice"),
       clock,
       purgeInterval: 0,
@@ -41,43 +37,26 @@ Deno.test("a model switched to sync sends its existing items and reads its table
       db.create("Reading", { deviceId: "d1", time: iso(T0 + i * 1000), value: i });
     }
   }
-  await cloudPut(cloud, {
-    pk: "Notice#d1",
-    sk: "old",
-    _model: "Notice",
-    _to: "d1",
-    updated: iso(T0),
-    _version: 1,
-    target: "d1",
-    id: "old",
-    text: "written long before",
-  });
+  await cloudPut(cloud, notice({ target: "d1", id: "old", text: "written long before", at: T0 }));
   {
     await using agent = openAgent({
-      dir: tmp.path,
+      dir,
       deviceId: "d1",
       ddb,
       clock,
       schema: unsynced("Reading", "Notice"),
     });
     // A "both" model in the same table moves the table's down cursor far past the notice.
-    await cloudPut(cloud, {
-      pk: "Device#d1",
-      sk: "Setting#mode",
-      _model: "Setting",
-      _to: "d1",
-      updated: iso(T0 + 86_400_000),
-      _version: 1,
-      deviceId: "d1",
-      name: "mode",
-      value: "eco",
-    });
+    await cloudPut(
+      cloud,
+      setting({ deviceId: "d1", name: "mode", value: "eco", at: T0 + 86_400_000, version: 1 }),
+    );
     await agent.engine.syncNow();
     assert.equal((await scanTable(cloud, TABLE)).filter((i) => i._model === "Reading").length, 0);
     assert.equal(agent.db.count("Notice"), 0);
   }
   // After: both synced.
-  await using agent = openAgent({ dir: tmp.path, deviceId: "d1", ddb, clock });
+  await using agent = openAgent({ dir, deviceId: "d1", ddb, clock });
   const r = await agent.engine.syncNow();
   assert.equal(r.up.accepted, 30);
   assert.equal((await scanTable(cloud, TABLE)).filter((i) => i._model === "Reading").length, 30);

@@ -6,15 +6,27 @@
  */
 
 import { join } from "node:path";
-import { type DynamoDBClient, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
 import { type Clock, FakeClock } from "../lib/clock.ts";
 import { syncSection } from "../lib/config/mod.ts";
 import { Database, type ModelInput } from "../lib/db/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
-import { createDynamoClient, SyncEngine, toAttributes } from "../sync/mod.ts";
+import { createDynamoClient, fromAttributes, SyncEngine, toAttributes } from "../sync/mod.ts";
 import type { Dynalite } from "./helpers/dynalite.ts";
 
 export const TABLE = "tern-data";
+
+/** The tests' fake-clock epoch. */
+export const T0 = Date.parse("2026-01-01T00:00:00Z");
+
+/** ms since the epoch as ISO 8601 UTC text. */
+export const iso = (ms: number): string => new Date(ms).toISOString();
+
+/** Static AWS credentials of the config the tests give an agent (the emulators accept any). */
+export const TEST_CREDENTIALS = {
+  accessKeyId: "AKIDEXAMPLE00000",
+  secretAccessKey: "secretsecretsecret",
+};
 
 export const SCHEMA: Record<string, ModelInput> = {
   Reading: {
@@ -146,6 +158,67 @@ export async function cloudPut(
   },
 ): Promise<void> {
   await client.send(new PutItemCommand({ TableName: TABLE, Item: toAttributes(item) }));
+}
+
+/** An item as the cloud application writes it: {@linkcode cloudPut}'s argument. */
+export type CloudItem = Parameters<typeof cloudPut>[1];
+
+/**
+ * A notice (model Notice, synced down) for `target`, addressed to `to`
+ * (a device id or "*"; @default target), stamped `at` (ms).
+ */
+export function notice(
+  o: { to?: string; target: string; id: string; text: string; at: number; version?: number },
+): CloudItem {
+  return {
+    pk: `Notice#${o.target}`,
+    sk: o.id,
+    _model: "Notice",
+    _to: o.to ?? o.target,
+    updated: iso(o.at),
+    _version: o.version ?? 1,
+    target: o.target,
+    id: o.id,
+    text: o.text,
+  };
+}
+
+/** A setting (model Setting, synced both ways) of device `deviceId`, stamped `at` (ms). */
+export function setting(
+  o: { deviceId: string; name: string; value: string; at: number; version: number },
+): CloudItem {
+  return {
+    pk: `Device#${o.deviceId}`,
+    sk: `Setting#${o.name}`,
+    _model: "Setting",
+    _to: o.deviceId,
+    updated: iso(o.at),
+    _version: o.version,
+    deviceId: o.deviceId,
+    name: o.name,
+    value: o.value,
+  };
+}
+
+/**
+ * The cloud application's delete of `item`: a tombstone with the same key,
+ * address, stamp and version, expiring at `expires` (seconds since the epoch).
+ */
+export function tombstone(item: CloudItem, expires: number): CloudItem {
+  const { pk, sk, _model, _to, updated, _version } = item;
+  return { pk, sk, _model, _to, updated, _version, _deleted: true, _expires: expires };
+}
+
+/** The table's item with this key, as plain values, or undefined. */
+export async function cloudGet(
+  client: DynamoDBClient,
+  pk: string,
+  sk: string,
+): Promise<Record<string, unknown> | undefined> {
+  const got = await client.send(
+    new GetItemCommand({ TableName: TABLE, Key: { pk: { S: pk }, sk: { S: sk } } }),
+  );
+  return got.Item ? fromAttributes(got.Item) : undefined;
 }
 
 /** A fresh temp dir for one test, removed on dispose: `await using tmp = await tempDir()`. */

@@ -10,20 +10,26 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { forEachLine } from "./helpers/process.ts";
-import { cloudPut, openAgent, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+import { scanTable } from "./helpers/dynalite.ts";
+import { forEachLine, spawnDeno } from "./helpers/process.ts";
+import { cloudPut, notice, openAgent, SCHEMA, setting, TABLE } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 
 const ROUNDS = 20;
 const CHILD = new URL("./sync_kill_child.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
+const FLAGS = [
+  `--config=${CONFIG}`,
+  "--allow-read",
+  "--allow-write",
+  "--allow-net=127.0.0.1",
+  "--allow-env",
+  "--allow-sys",
+];
 
 Deno.test("kill -9 during up and down sync, 20 times: device and table end identical", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ memory: true });
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
+  await using s = await syncCloud({ memory: true });
+  const { dir, ddb, cloud } = s;
   const path = join(dir, "d1.db");
   let next = 1;
   let lastAckedMode = -1;
@@ -32,47 +38,17 @@ Deno.test("kill -9 during up and down sync, 20 times: device and table end ident
   for (let round = 0; round < ROUNDS; round++) {
     // The cloud side changes between kills: a notice for the device, a newer remote setting.
     const now = Date.now();
-    await cloudPut(cloud, {
-      pk: "Notice#d1",
-      sk: `n${round}`,
-      _model: "Notice",
-      _to: round % 2 ? "d1" : "*",
-      updated: new Date(now).toISOString(),
-      _version: 1,
-      target: "d1",
-      id: `n${round}`,
-      text: `round ${round}`,
-    });
-    await cloudPut(cloud, {
-      pk: "Device#d1",
-      sk: "Setting#remote",
-      _model: "Setting",
-      _to: "d1",
-      updated: new Date(now).toISOString(),
-      _version: round + 1,
-      deviceId: "d1",
-      name: "remote",
-      value: `r${round}`,
-    });
+    const to = round % 2 ? "d1" : "*";
+    await cloudPut(
+      cloud,
+      notice({ to, target: "d1", id: `n${round}`, text: `round ${round}`, at: now }),
+    );
+    await cloudPut(
+      cloud,
+      setting({ deviceId: "d1", name: "remote", value: `r${round}`, at: now, version: round + 1 }),
+    );
     remoteValues.push(`r${round}`);
-    const child = new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--quiet",
-        `--config=${CONFIG}`,
-        "--allow-read",
-        "--allow-write",
-        "--allow-net=127.0.0.1",
-        "--allow-env",
-        "--allow-sys",
-        CHILD,
-        path,
-        ddb.endpoint,
-        String(next),
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    const child = spawnDeno(FLAGS, CHILD, [path, ddb.endpoint, String(next)]);
     let ready = () => {};
     const isReady = new Promise<void>((r) => ready = r);
     const reader = forEachLine(child.stdout, (p) => {

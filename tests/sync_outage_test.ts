@@ -9,17 +9,13 @@
 import assert from "node:assert/strict";
 import { FakeClock } from "../lib/clock.ts";
 import { UP_CURSOR } from "../sync/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { cloudPut, drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
-
-const T0 = Date.parse("2026-01-01T00:00:00Z");
-const iso = (ms: number) => new Date(ms).toISOString();
+import { scanTable } from "./helpers/dynalite.ts";
+import { cloudPut, drive, iso, notice, openAgent, T0, TABLE } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 
 Deno.test("up: the endpoint going away mid-sync and an agent restart lose and repeat nothing", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
+  await using s = await syncCloud({ faults: true });
+  const { dir, ddb } = s;
   const clock = new FakeClock(T0);
   const sync = { readSize: 50, batchSize: 25, concurrency: 1 };
   let agent = openAgent({ dir, deviceId: "d1", ddb, clock, sync });
@@ -62,26 +58,14 @@ Deno.test("up: the endpoint going away mid-sync and an agent restart lose and re
 });
 
 Deno.test("down: the endpoint going away mid-sync; each cloud item is applied once", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite({ faults: true });
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
+  await using s = await syncCloud({ faults: true });
+  const { dir, ddb, cloud } = s;
   const clock = new FakeClock(T0 + 3_600_000);
   let agent = openAgent({ dir, deviceId: "d1", ddb, clock, sync: { pageSize: 40 } });
   try {
     for (let i = 0; i < 200; i++) {
-      await cloudPut(cloud, {
-        pk: "Notice#d1",
-        sk: `n${String(i).padStart(3, "0")}`,
-        _model: "Notice",
-        _to: "d1",
-        updated: iso(T0 + i * 1000),
-        _version: 1,
-        target: "d1",
-        id: `n${String(i).padStart(3, "0")}`,
-        text: `notice ${i}`,
-      });
+      const id = `n${String(i).padStart(3, "0")}`;
+      await cloudPut(cloud, notice({ target: "d1", id, text: `notice ${i}`, at: T0 + i * 1000 }));
     }
     const puts = ddb.faults.seen.PutItem ?? 0;
     ddb.faults.onRequest = (op, n) => {

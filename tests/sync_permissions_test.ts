@@ -6,27 +6,24 @@
 
 import assert from "node:assert/strict";
 import { configSchema, derivePermissions, permissionFlags } from "../lib/config/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+import { scanTable } from "./helpers/dynalite.ts";
+import { SCHEMA, TABLE, TEST_CREDENTIALS } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 
 const CHILD = new URL("./sync_permissions_child.ts", import.meta.url).pathname;
 const CONFIG = new URL("../deno.json", import.meta.url).pathname;
 
 Deno.test("sync runs with exactly the permissions derived from its config", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite({ memory: true });
-  await createSyncTable(ddb.client(), TABLE);
+  await using s = await syncCloud({ memory: true });
+  const { dir, ddb } = s;
   const input = {
-    aws: {
-      region: "eu-west-1",
-      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
-    },
+    aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
     sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
     schema: { models: SCHEMA },
   };
   const needs = derivePermissions(configSchema.parse(input), {
-    configDir: tmp.path,
-    stateDir: tmp.path,
+    configDir: dir,
+    stateDir: dir,
   });
   assert.ok(needs.net.includes(`127.0.0.1:${ddb.port}`));
   const run = (flags: string[]) =>
@@ -39,7 +36,7 @@ Deno.test("sync runs with exactly the permissions derived from its config", asyn
         ...flags,
         CHILD,
         JSON.stringify(input),
-        tmp.path,
+        dir,
       ],
       stdout: "piped",
       stderr: "piped",

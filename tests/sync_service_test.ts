@@ -14,10 +14,31 @@ import type { DatabaseService } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { SERVICES } from "../lib/services.ts";
 import { startAedes } from "./helpers/aedes.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { cloudPut, SCHEMA, TABLE, tempDir } from "./sync_helpers.ts";
+import { scanTable } from "./helpers/dynalite.ts";
+import { cloudPut, notice, SCHEMA, T0, TABLE, TEST_CREDENTIALS } from "./sync_helpers.ts";
+import { type SyncCloud, syncCloud } from "./sync_setup.ts";
 
-const T0 = Date.parse("2026-01-01T00:00:00Z");
+/** The real Agent for device d1 on `s`'s dynalite, with `sections` (sync, mqtt) added to its config. */
+async function startAgent(s: SyncCloud, sections: Record<string, unknown>) {
+  const config = configSchema.parse({
+    device: { id: "d1" },
+    aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
+    schema: { models: SCHEMA },
+    ...sections,
+  });
+  const clock = new FakeClock(T0);
+  const ring = new RingSink(200);
+  const agent = await Agent.start({
+    loaded: { config, configDir: s.dir, stateDir: s.dir, files: [], secrets: [] },
+    factories: SERVICES,
+    clock,
+    hub: new LogHub({ sinks: [ring] }),
+    ring,
+  });
+  return { agent, clock, ring };
+}
+
+const NOTICE = notice({ target: "d1", id: "n1", text: "hello", at: T0 });
 
 async function until(
   what: string,
@@ -32,30 +53,12 @@ async function until(
 }
 
 Deno.test("the sync service sends changes after upDelay and reads down on an MQTT nudge", async () => {
-  await using tmp = await tempDir();
-  const stateDir = tmp.path;
-  await using ddb = await startDynalite();
+  await using s = await syncCloud();
+  const { ddb, cloud } = s;
   await using broker = await startAedes();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const config = configSchema.parse({
-    device: { id: "d1" },
-    aws: {
-      region: "eu-west-1",
-      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
-    },
+  const { agent, clock } = await startAgent(s, {
     mqtt: { enabled: true, url: broker.url },
     sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE, downInterval: 600_000 },
-    schema: { models: SCHEMA },
-  });
-  const clock = new FakeClock(T0);
-  const ring = new RingSink(200);
-  const agent = await Agent.start({
-    loaded: { config, configDir: stateDir, stateDir, files: [], secrets: [] },
-    factories: SERVICES,
-    clock,
-    hub: new LogHub({ sinks: [ring] }),
-    ring,
   });
   try {
     const states = () => Object.fromEntries(agent.states().map((s) => [s.name, s]));
@@ -71,17 +74,7 @@ Deno.test("the sync service sends changes after upDelay and reads down on an MQT
       () => clock.advance(500),
     );
     // A cloud application writes a notice and notifies the device.
-    await cloudPut(cloud, {
-      pk: "Notice#d1",
-      sk: "n1",
-      _model: "Notice",
-      _to: "d1",
-      updated: new Date(T0).toISOString(),
-      _version: 1,
-      target: "d1",
-      id: "n1",
-      text: "hello",
-    });
+    await cloudPut(cloud, NOTICE);
     await until("the notice on the device", () => {
       broker.broker.publish(
         {
@@ -105,17 +98,9 @@ Deno.test("the sync service sends changes after upDelay and reads down on an MQT
 });
 
 Deno.test("without MQTT, sync polls on downInterval and backs off through an outage", async () => {
-  await using tmp = await tempDir();
-  const stateDir = tmp.path;
-  await using ddb = await startDynalite();
-  const cloud = ddb.client();
-  await createSyncTable(cloud, TABLE);
-  const config = configSchema.parse({
-    device: { id: "d1" },
-    aws: {
-      region: "eu-west-1",
-      credentials: { accessKeyId: "AKIDEXAMPLE00000", secretAccessKey: "secretsecretsecret" },
-    },
+  await using s = await syncCloud();
+  const { ddb, cloud } = s;
+  const { agent, clock, ring } = await startAgent(s, {
     sync: {
       enabled: true,
       endpoint: ddb.endpoint,
@@ -123,32 +108,12 @@ Deno.test("without MQTT, sync polls on downInterval and backs off through an out
       downInterval: 60_000,
       backoff: { min: 1000, max: 8000 },
     },
-    schema: { models: SCHEMA },
-  });
-  const clock = new FakeClock(T0);
-  const ring = new RingSink(200);
-  const agent = await Agent.start({
-    loaded: { config, configDir: stateDir, stateDir, files: [], secrets: [] },
-    factories: SERVICES,
-    clock,
-    hub: new LogHub({ sinks: [ring] }),
-    ring,
   });
   try {
     const db = agent.get<DatabaseService>("database").db;
     assert.ok(agent.states().some((s) => s.name === "sync" && s.state === "running"));
     assert.ok(!agent.states().some((s) => s.name === "mqtt"));
-    await cloudPut(cloud, {
-      pk: "Notice#d1",
-      sk: "n1",
-      _model: "Notice",
-      _to: "d1",
-      updated: new Date(T0).toISOString(),
-      _version: 1,
-      target: "d1",
-      id: "n1",
-      text: "hello",
-    });
+    await cloudPut(cloud, NOTICE);
     await until(
       "the notice after downInterval",
       () => db.get("Notice", { target: "d1", id: "n1" }) !== undefined,

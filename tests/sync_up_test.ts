@@ -6,15 +6,13 @@
  */
 
 import assert from "node:assert/strict";
-import { FakeClock } from "../lib/clock.ts";
 import { UP_CURSOR } from "../sync/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
-import { createSyncTable, scanTable, startDynalite } from "./helpers/dynalite.ts";
-import { drive, openAgent, TABLE, tempDir } from "./sync_helpers.ts";
+import { scanTable } from "./helpers/dynalite.ts";
+import { drive, iso, T0, TABLE } from "./sync_helpers.ts";
 import { syncSetup } from "./sync_setup.ts";
 
-const T0 = Date.parse("2026-01-01T00:00:00Z");
-const time = (i: number) => new Date(T0 + i * 1000).toISOString();
+const time = (i: number) => iso(T0 + i * 1000);
 
 Deno.test("up sends the current state of changed items, coalesced and in batches", async () => {
   await using s = await syncSetup({ start: T0, faults: true });
@@ -107,21 +105,10 @@ Deno.test("a held-back item stops the cursor just before its change; the rest is
 });
 
 Deno.test("a growing backlog while offline is logged once past backlogWarning", async () => {
-  await using tmp = await tempDir();
-  const dir = tmp.path;
-  await using ddb = await startDynalite();
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
   const ring = new RingSink(100);
-  const hub = new LogHub({ sinks: [ring] });
-  await using agent = openAgent({
-    dir,
-    deviceId: "d1",
-    ddb,
-    clock,
-    log: hub.logger("sync"),
-    sync: { backlogWarning: 5 },
-  });
+  const log = new LogHub({ sinks: [ring] }).logger("sync");
+  await using s = await syncSetup({ start: T0, log, sync: { backlogWarning: 5 } });
+  const { ddb, clock, agent } = s;
   await ddb.stop();
   for (let i = 0; i < 4; i++) agent.db.create("Reading", { deviceId: "d1", time: time(i) });
   await assert.rejects(drive(clock, agent.engine.syncNow(), 50));
@@ -138,17 +125,8 @@ Deno.test("a growing backlog while offline is logged once past backlogWarning", 
 });
 
 Deno.test("a batch that keeps failing stops the pass but keeps the batches before it", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite({ faults: true });
-  await createSyncTable(ddb.client(), TABLE);
-  const clock = new FakeClock(T0);
-  await using agent = openAgent({
-    dir: tmp.path,
-    deviceId: "d1",
-    ddb,
-    clock,
-    sync: { concurrency: 1 },
-  });
+  await using s = await syncSetup({ start: T0, faults: true, sync: { concurrency: 1 } });
+  const { ddb, clock, agent } = s;
   for (let i = 0; i < 100; i++) {
     agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i });
   }
@@ -167,17 +145,10 @@ Deno.test("a batch that keeps failing stops the pass but keeps the batches befor
 });
 
 Deno.test("an item DynamoDB refuses is logged and skipped; the others go through", async () => {
-  await using tmp = await tempDir();
-  await using ddb = await startDynalite();
-  await createSyncTable(ddb.client(), TABLE);
   const ring = new RingSink(100);
-  await using agent = openAgent({
-    dir: tmp.path,
-    deviceId: "d1",
-    ddb,
-    clock: new FakeClock(T0),
-    log: new LogHub({ sinks: [ring] }).logger("sync"),
-  });
+  const log = new LogHub({ sinks: [ring] }).logger("sync");
+  await using s = await syncSetup({ start: T0, log });
+  const { ddb, agent } = s;
   for (let i = 0; i < 30; i++) {
     // 1e200 is a valid JSON number but beyond DynamoDB's range (±1e125).
     agent.db.create("Reading", { deviceId: "d1", time: time(i), value: i === 7 ? 1e200 : i });
