@@ -18,8 +18,8 @@
 
 import { resolve } from "../path.ts";
 import type { DatabaseSync } from "node:sqlite";
-import type { Config } from "../config/mod.ts";
-import { mqttBrokerUrl, type MqttConfig } from "../config/_mqtt.ts";
+import { checkPermissions, type Config } from "../config/mod.ts";
+import { mqttBrokerUrl, type MqttConfig, mqttPermissions } from "../config/_mqtt.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
@@ -138,7 +138,9 @@ export class MqttService implements Service {
   /**
    * Apply a reloaded config (SIGHUP); returns the `mqtt.*` paths applied. The
    * files are read and the options built before anything changes, so a bad
-   * file leaves the running settings as they were.
+   * file, or a broker or file this process has no permission for (it would
+   * leave the device offline until a restart), leaves the running settings
+   * as they were: the error names the missing flags.
    */
   async reload(config: Config, changed: string[]): Promise<string[]> {
     const mine = changed.filter((p) => p.startsWith("mqtt."));
@@ -147,6 +149,15 @@ export class MqttService implements Service {
     );
     for (const p of restart) this.#ctx.log.warn(`${p} changes on restart`);
     if (!this.#client || !config.mqtt.enabled) return [];
+    const needs = mqttPermissions(config.mqtt, this.#ctx);
+    const missing = checkPermissions({ read: [], write: [], env: [], sys: [], net: [], ...needs });
+    if (missing.length) {
+      throw new Error(
+        `The new mqtt settings need permissions this process lacks: ${
+          missing.map((m) => m.flag).join(" ")
+        } (keeping the running connection; restart with them, see "tern permissions")`,
+      );
+    }
     this.#client.reload(await this.#options(config));
     return mine.filter((p) => !restart.includes(p));
   }
