@@ -20,17 +20,11 @@ import {
 } from "../lib/aws/mod.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
+import { until } from "./helpers/wait.ts";
 
 const LIFETIME = 15 * 60_000;
 
 /** Wait (real time, bounded) until `cond` holds: the fetch runs over a real socket. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  const end = Date.now() + 5000;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failure, secrets redacted", async () => {
   await using tls = await makeTlsFixtures();
@@ -79,8 +73,8 @@ Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failur
   await clock.advance(LIFETIME - 90_000 - 1);
   assert.equal(srv.requests.length, 1);
   await clock.advance(1);
-  await until(() => srv.requests.length === 2, "the refresh");
-  await until(() => clock.pending === 1, "the loop to sleep again");
+  await until(() => srv.requests.length === 2, { what: "the refresh" });
+  await until(() => clock.pending === 1, { what: "the loop to sleep again" });
   const second = await creds.get();
   assert.equal(second.accessKeyId, "ASIAEXAMPLE2");
   assert.ok(clock.now() < first.expiration!.getTime(), "refreshed before the old ones expired");
@@ -88,8 +82,8 @@ Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failur
   // The endpoint fails: the old credentials stay in use, attempts back off 500, 1000, 2000 ms.
   srv.status = 503;
   await clock.advance(LIFETIME - 90_000);
-  await until(() => srv.requests.length === 3, "the failing refresh");
-  await until(() => clock.pending === 1, "the loop to back off");
+  await until(() => srv.requests.length === 3, { what: "the failing refresh" });
+  await until(() => clock.pending === 1, { what: "the loop to back off" });
   assert.equal((await creds.get()).accessKeyId, "ASIAEXAMPLE2", "still valid: still served");
   for (let i = 0; i < 20; i++) await creds.get(); // no storm: served from cache during backoff
   assert.equal(srv.requests.length, 3);
@@ -97,8 +91,8 @@ Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failur
     await clock.advance(wait - 1);
     assert.equal(srv.requests.length, total - 1, `nothing before ${wait} ms`);
     await clock.advance(1);
-    await until(() => srv.requests.length === total, `attempt ${total}`);
-    await until(() => clock.pending === 1, "the loop to back off");
+    await until(() => srv.requests.length === total, { what: `attempt ${total}` });
+    await until(() => clock.pending === 1, { what: "the loop to back off" });
   }
   assert.equal(creds.status().failures, 4);
   assert.match(creds.status().lastError ?? "", /status 503/);
@@ -106,8 +100,8 @@ Deno.test("IoT credentials: mTLS fetch, refresh before expiry, backoff on failur
   // Recovery.
   srv.status = 200;
   await clock.advance(4000);
-  await until(() => srv.requests.length === 7, "the recovery");
-  await until(() => clock.pending === 1, "the loop to sleep");
+  await until(() => srv.requests.length === 7, { what: "the recovery" });
+  await until(() => clock.pending === 1, { what: "the loop to sleep" });
   assert.equal((await creds.get()).accessKeyId, "ASIAEXAMPLE7");
   assert.equal(creds.status().failures, 0);
 

@@ -5,32 +5,13 @@
  */
 
 import { deepEqual, equal, ok, rejects } from "node:assert/strict";
-import { DatabaseSync } from "node:sqlite";
 import mqtt from "mqtt";
-import { MqttClient, type MqttClientOptions, MqttError } from "../lib/mqtt/mod.ts";
+import { MqttError } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
+import { until } from "./helpers/wait.ts";
+import { testClient } from "./mqtt_helpers.ts";
 
 const dec = new TextDecoder();
-
-function makeClient(url: string, extra: Partial<MqttClientOptions> = {}) {
-  const db = new DatabaseSync(":memory:");
-  const client = new MqttClient({
-    url,
-    clientId: extra.clientId ?? `dev-${crypto.randomUUID().slice(0, 8)}`,
-    db,
-    vars: { thing: "pump-1", deviceId: "dev-1" },
-    reconnect: { min: 20, max: 200 },
-    ...extra,
-  });
-  return {
-    client,
-    db,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      db.close();
-    },
-  };
-}
 
 /** A raw npm:mqtt client acting as the cloud side. */
 async function peer(url: string, protocolVersion: 4 | 5 = 4) {
@@ -38,18 +19,10 @@ async function peer(url: string, protocolVersion: 4 | 5 = 4) {
   return Object.assign(c, { [Symbol.asyncDispose]: () => c.endAsync(true) });
 }
 
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("Timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 Deno.test("wait none resolves while offline with the message queued; it is sent once connected", async () => {
   await using broker = await startAedes();
   await broker.stop();
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   const r = await h.client.publish("dt/${thing}/t", "hello", { qos: 1, wait: "none" });
   equal(r.status, "queued");
@@ -68,7 +41,7 @@ Deno.test("wait none resolves while offline with the message queued; it is sent 
 
 Deno.test("wait sent resolves once written and wait ack on PUBACK, in order", async () => {
   await using broker = await startAedes();
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   const results = await Promise.all(
     Array.from(
@@ -87,8 +60,8 @@ Deno.test("wait sent resolves once written and wait ack on PUBACK, in order", as
 Deno.test("QoS 0 offline is dropped by default and queued with qos0 queue", async () => {
   await using broker = await startAedes();
   await broker.stop();
-  await using a = makeClient(broker.url);
-  await using b = makeClient(broker.url, { queue: { qos0: "queue" } });
+  await using a = testClient(broker.url);
+  await using b = testClient(broker.url, { queue: { qos0: "queue" } });
   a.client.start();
   b.client.start();
   equal((await a.client.publish("q0/a", "x", { qos: 0 })).status, "dropped");
@@ -102,7 +75,7 @@ Deno.test("QoS 0 offline is dropped by default and queued with qos0 queue", asyn
 
 Deno.test("subscribe: one broker subscription per filter, local wildcard dispatch, restored after restart", async () => {
   await using broker = await startAedes();
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   await h.client.waitConnected();
   const seen: string[] = [];
@@ -139,7 +112,7 @@ Deno.test("subscribe: one broker subscription per filter, local wildcard dispatc
 // MQTT 5 request/response runs against mosquitto (aedes speaks 3.1.1 only): tests/mqtt_mosquitto_test.ts
 Deno.test("request/response on MQTT 3.1.1 correlates by id in the payload and a per-request topic", async () => {
   await using broker = await startAedes();
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   await using responder = await peer(broker.url);
   await responder.subscribeAsync("svc/echo", { qos: 1 });
@@ -160,7 +133,7 @@ Deno.test("request/response on MQTT 3.1.1 correlates by id in the payload and a 
 
 Deno.test("request without a responder times out with a clear error", async () => {
   await using broker = await startAedes();
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   await rejects(h.client.request("svc/none", { a: 1 }, { timeout: 150 }), (e: MqttError) => {
     equal(e.code, "TIMEOUT");
@@ -171,7 +144,7 @@ Deno.test("request without a responder times out with a clear error", async () =
 
 Deno.test("limits: AWS IoT payload, topic length and depth are refused before sending", async () => {
   await using broker = await startAedes();
-  await using h = makeClient(broker.url, {
+  await using h = testClient(broker.url, {
     limits: { payload: 128 * 1024, topicLength: 256, topicLevels: 8 },
   });
   const big = new Uint8Array(128 * 1024 + 1);
@@ -192,12 +165,12 @@ Deno.test("limits: AWS IoT payload, topic length and depth are refused before se
 Deno.test("queue full: reject gives QUEUE_FULL, dropOldest keeps the newest and counts drops", async () => {
   await using broker = await startAedes();
   await broker.stop();
-  await using a = makeClient(broker.url, { queue: { maxMessages: 3 } });
+  await using a = testClient(broker.url, { queue: { maxMessages: 3 } });
   for (let i = 0; i < 3; i++) await a.client.publish("f", String(i));
   await rejects(a.client.publish("f", "3"), (e: MqttError) => e.code === "QUEUE_FULL");
   equal(a.client.status().dropped, 1);
 
-  await using b = makeClient(broker.url, { queue: { maxMessages: 3, full: "dropOldest" } });
+  await using b = testClient(broker.url, { queue: { maxMessages: 3, full: "dropOldest" } });
   b.client.start();
   const waiting = b.client.publish("g", "0", { wait: "ack" });
   for (let i = 1; i < 5; i++) await b.client.publish("g", String(i));
@@ -217,7 +190,7 @@ Deno.test("a message the broker disconnects for (policy) is dropped as poison; t
     authorizePublish: (_client, packet, cb) =>
       cb(packet.topic === "forbidden" ? new Error("no") : null),
   });
-  await using h = makeClient(broker.url, { reconnect: { min: 5, max: 20 } });
+  await using h = testClient(broker.url, { reconnect: { min: 5, max: 20 } });
   h.client.start();
   const bad = h.client.publish("forbidden", "x", { wait: "ack" });
   const good = Array.from(
@@ -242,7 +215,7 @@ Deno.test("a message the broker disconnects for (policy) is dropped as poison; t
 
 Deno.test("close() does not hang on a broker that never acknowledges", async () => {
   await using broker = await startAedes({ authorizePublish: () => {/* never answers */} });
-  await using h = makeClient(broker.url);
+  await using h = testClient(broker.url);
   h.client.start();
   await h.client.waitConnected();
   const waiting = h.client.publish("stuck", "x", { wait: "ack" });
@@ -279,7 +252,7 @@ Deno.test("ws:// transport works through a WebSocket endpoint", async () => {
     return response;
   });
   try {
-    await using h = makeClient(`ws://127.0.0.1:${server.addr.port}/mqtt`);
+    await using h = testClient(`ws://127.0.0.1:${server.addr.port}/mqtt`);
     h.client.start();
     equal((await h.client.publish("ws/t", "over websocket", { wait: "ack" })).status, "acked");
     equal(broker.received.filter((m) => m.topic === "ws/t").length, 1);
@@ -309,7 +282,7 @@ Deno.test("last will: published by the broker when the device vanishes, not on a
   const wills: string[] = [];
   cloud.on("message", (topic, payload) => wills.push(`${topic}=${payload}`));
   const relayUrl = `mqtt://127.0.0.1:${(relay.addr as Deno.NetAddr).port}`;
-  const h = makeClient(relayUrl, {
+  const h = testClient(relayUrl, {
     will: { topic: "status/${thing}", payload: "offline", qos: 1, retain: false },
     reconnect: { min: 60_000, max: 60_000 },
   });
@@ -320,7 +293,7 @@ Deno.test("last will: published by the broker when the device vanishes, not on a
     await until(() => wills.length === 1);
     equal(wills[0], "status/pump-1=offline");
     // A clean close sends DISCONNECT: no will.
-    const clean = makeClient(broker.url, {
+    const clean = testClient(broker.url, {
       will: { topic: "status/clean", payload: "offline", qos: 1, retain: false },
     });
     clean.client.start();

@@ -12,34 +12,20 @@ import { MqttClient, type MqttClientOptions } from "../lib/mqtt/mod.ts";
 import { startMosquitto } from "./helpers/mosquitto.ts";
 import { skipWithout } from "./helpers/peers.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
+import { until } from "./helpers/wait.ts";
+import { testClient } from "./mqtt_helpers.ts";
+
+/** TLS with client certificates against a real broker: give conditions longer. */
+const SLOW = { ms: 8000 };
 
 const ignore = skipWithout("mosquitto", import.meta.url);
 
-function makeClient(url: string, extra: Partial<MqttClientOptions>) {
-  const db = new DatabaseSync(":memory:");
-  const client = new MqttClient({
-    url,
-    clientId: `dev-${crypto.randomUUID().slice(0, 8)}`,
-    db,
-    vars: { thing: "pump-1", deviceId: "dev-1" },
+/** A test client whose retries after an auth failure wait 60…120 s (the tests check they are slow). */
+const makeClient = (url: string, extra: Partial<MqttClientOptions>) =>
+  testClient(url, {
     reconnect: { min: 20, max: 200, authMin: 60_000, authMax: 120_000 },
     ...extra,
   });
-  return Object.assign(client, {
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      db.close();
-    },
-  });
-}
-
-async function until(cond: () => boolean, ms = 8000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("Timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 Deno.test({
   name:
@@ -49,8 +35,8 @@ Deno.test({
     await using tls = await makeTlsFixtures();
     await using broker = await startMosquitto({ tls: tls.paths });
     const creds = { cert: tls.clientCert, key: tls.clientKey, ca: tls.caCert };
-    await using client = makeClient(broker.url, { tls: creds, protocolVersion: 5 });
-    client.start();
+    await using h = makeClient(broker.url, { tls: creds, protocolVersion: 5 });
+    const client = h.client.start();
     await client.waitConnected(AbortSignal.timeout(5000));
     const cloud = await mqtt.connectAsync(broker.url, {
       ...creds,
@@ -75,10 +61,10 @@ Deno.test({
         (await client.publish("dt/${thing}/t", "21.5", { qos: 1, wait: "ack" })).status,
         "acked",
       );
-      await until(() => got.length === 1);
+      await until(() => got.length === 1, SLOW);
       equal(got[0], "dt/pump-1/t=21.5");
       await cloud.publishAsync("cmd/pump-1", "reboot", { qos: 1 });
-      await until(() => seen.length === 1);
+      await until(() => seen.length === 1, SLOW);
       equal(seen[0], "reboot");
       const answer = await client.request("svc/time", "now?", { timeout: 3000 });
       equal(answer.text(), "12:00");
@@ -102,9 +88,12 @@ Deno.test({
       missing: { ca: tls.caCert },
     };
     for (const [name, creds] of Object.entries(cases)) {
-      await using client = makeClient(broker.url, { tls: creds });
-      client.start();
-      await until(() => client.status().lastError !== undefined && client.status().attempts >= 1);
+      await using h = makeClient(broker.url, { tls: creds });
+      const client = h.client.start();
+      await until(
+        () => client.status().lastError !== undefined && client.status().attempts >= 1,
+        SLOW,
+      );
       const s = client.status();
       equal(s.connected, false, name);
       equal(s.authFailure, true, `${name}: ${s.lastError}`);
@@ -124,11 +113,11 @@ Deno.test({
     await using tls = await makeTlsFixtures();
     await using other = await makeTlsFixtures();
     await using broker = await startMosquitto({ tls: tls.paths });
-    await using client = makeClient(broker.url, {
+    await using h = makeClient(broker.url, {
       tls: { cert: tls.clientCert, key: tls.clientKey, ca: other.caCert },
     });
-    client.start();
-    await until(() => client.status().lastError !== undefined);
+    const client = h.client.start();
+    await until(() => client.status().lastError !== undefined, SLOW);
     const s = client.status();
     equal(s.authFailure, true);
     match(s.lastError!, /not trusted: check mqtt\.ca/);
@@ -145,8 +134,8 @@ Deno.test({
       const acl = `${dir}/acl`;
       await Deno.writeTextFile(acl, "pattern readwrite ok/#\n");
       await using broker = await startMosquitto({ extra: [`acl_file ${acl}`] });
-      await using client = makeClient(broker.url, { protocolVersion: 5 });
-      client.start();
+      await using h = makeClient(broker.url, { protocolVersion: 5 });
+      const client = h.client.start();
       const denied = client.publish("secret/x", "no", { qos: 1, wait: "ack" });
       const fine = client.publish("ok/x", "yes", { qos: 1, wait: "ack" });
       const e = await denied.then(() => undefined, (e) => e);
@@ -190,7 +179,7 @@ Deno.test({
       const second = new MqttClient(options);
       await second.subscribe("cmd/${thing}", (m) => void got.push(m.text()), { qos: 1 });
       second.start();
-      await until(() => got.length === 1);
+      await until(() => got.length === 1, SLOW);
       equal(got[0], "while away");
       await second.close();
     } finally {

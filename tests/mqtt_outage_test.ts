@@ -12,16 +12,9 @@ import { DatabaseSync } from "node:sqlite";
 import { MqttClient } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { skipUnlessSlow } from "./helpers/peers.ts";
+import { until } from "./helpers/wait.ts";
 
 const dec = new TextDecoder();
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 async function outage(total: number, downMs: number): Promise<void> {
   await using broker = await startAedes();
@@ -67,16 +60,15 @@ async function outage(total: number, downMs: number): Promise<void> {
       new Set(
         broker.received.filter((m) => m.topic === "outage/seq").map((m) => dec.decode(m.payload)),
       ).size;
-    await until(
-      () => distinctSeen() >= total,
-      downMs + 60_000,
-      () => `received ${distinctSeen()} distinct of ${total}, queue ${client.status().queueDepth}`,
-    );
-    await until(
-      () => client.status().queueDepth === 0,
-      10_000,
-      () => `queue ${client.status().queueDepth}`,
-    );
+    await until(() => distinctSeen() >= total, {
+      ms: downMs + 60_000,
+      what: () =>
+        `received ${distinctSeen()} distinct of ${total}, queue ${client.status().queueDepth}`,
+    });
+    await until(() => client.status().queueDepth === 0, {
+      ms: 10_000,
+      what: () => `queue ${client.status().queueDepth}`,
+    });
     const payloads = broker.received.filter((m) => m.topic === "outage/seq").map((m) =>
       Number(dec.decode(m.payload))
     );

@@ -8,14 +8,8 @@ import { equal, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { MqttClient } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "./helpers/wait.ts";
+import { testClient } from "./mqtt_helpers.ts";
 
 Deno.test("50 clients against a restarting broker spread their reconnects over the backoff window", async () => {
   await using broker = await startAedes();
@@ -31,18 +25,17 @@ Deno.test("50 clients against a restarting broker spread their reconnects over t
     }).start()
   );
   try {
-    await until(() => clients.every((c) => c.connected), 10_000, () => "first connections");
+    await until(() => clients.every((c) => c.connected), { ms: 10_000, what: "first connections" });
     await broker.stop();
     // Down long enough for several failed attempts each (backoff grows to its cap).
     await new Promise((r) => setTimeout(r, 1500));
     const arrivalsBefore = broker.connects.length;
     const restartAt = Date.now();
     await broker.start();
-    await until(
-      () => clients.every((c) => c.connected),
-      10_000,
-      () => `${broker.broker.connectedClients} reconnected`,
-    );
+    await until(() => clients.every((c) => c.connected), {
+      ms: 10_000,
+      what: () => `${broker.broker.connectedClients} reconnected`,
+    });
     const times = broker.connects.slice(arrivalsBefore).map((c) => c.at - restartAt);
     equal(times.length, N);
     // Lock step would put all 50 in one instant; with full jitter they spread over the cap.
@@ -74,29 +67,21 @@ Deno.test("a refused CONNECT (bad credentials) is reported clearly and retried s
       done(e as never, false);
     },
   });
-  const db = new DatabaseSync(":memory:");
-  const client = new MqttClient({
-    url: broker.url,
+  await using h = testClient(broker.url, {
     clientId: "locked-out",
-    db,
-    vars: { thing: "t", deviceId: "d" },
     username: "u",
     password: "wrong",
     reconnect: { min: 10, max: 50, authMin: 30_000, authMax: 60_000 },
-  }).start();
-  try {
-    await until(() => client.status().lastError !== undefined, 5000, () => "no error yet");
-    await new Promise((r) => setTimeout(r, 300));
-    const s = client.status();
-    equal(s.authFailure, true);
-    equal(s.attempts, 1, "not hammered: one attempt in 300 ms despite reconnect.min = 10");
-    ok(
-      /refused the connection: bad user name or password \(code 4\)/.test(s.lastError!),
-      s.lastError!,
-    );
-    ok(s.nextAttemptAt! - Date.now() >= 29_000);
-  } finally {
-    await client.close();
-    db.close();
-  }
+  });
+  const client = h.client.start();
+  await until(() => client.status().lastError !== undefined, { what: "no error yet" });
+  await new Promise((r) => setTimeout(r, 300));
+  const s = client.status();
+  equal(s.authFailure, true);
+  equal(s.attempts, 1, "not hammered: one attempt in 300 ms despite reconnect.min = 10");
+  ok(
+    /refused the connection: bad user name or password \(code 4\)/.test(s.lastError!),
+    s.lastError!,
+  );
+  ok(s.nextAttemptAt! - Date.now() >= 29_000);
 });

@@ -8,17 +8,10 @@ import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { MqttClient } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
+import { until } from "./helpers/wait.ts";
 
 const CHILD = fileURLToPath(new URL("./mqtt_restart_child.ts", import.meta.url));
 const dec = new TextDecoder();
-
-async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`Timed out: ${what()}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** Spawn the child, wait for its "queued" line (and `extra`), then SIGKILL it. */
 async function runAndKill(
@@ -41,7 +34,7 @@ async function runAndKill(
     out += value;
   }
   ok(out.includes(`queued ${count}`), `child said: ${out}`);
-  if (extra) await until(extra, 10_000, () => "child progress");
+  if (extra) await until(extra, { ms: 10_000, what: "child progress" });
   child.kill("SIGKILL");
   const status = await child.status;
   equal(status.signal, "SIGKILL");
@@ -83,11 +76,10 @@ Deno.test("restart: kill -9 with 1,000 messages queued offline; after restart al
     await broker.start();
     const client = resend(file, broker.url);
     try {
-      await until(
-        () => client.status().queueDepth === 0,
-        20_000,
-        () => `queue ${client.status().queueDepth}`,
-      );
+      await until(() => client.status().queueDepth === 0, {
+        ms: 20_000,
+        what: () => `queue ${client.status().queueDepth}`,
+      });
       const got = broker.received.filter((m) => m.topic === "restart/seq").map((m) =>
         Number(dec.decode(m.payload))
       );
@@ -113,11 +105,10 @@ Deno.test("restart: kill -9 in the middle of sending; after restart every messag
     ok(before < count, `killed mid-way (${before} arrived before the kill)`);
     const client = resend(file, broker.url);
     try {
-      await until(
-        () => client.status().queueDepth === 0,
-        30_000,
-        () => `queue ${client.status().queueDepth}`,
-      );
+      await until(() => client.status().queueDepth === 0, {
+        ms: 30_000,
+        what: () => `queue ${client.status().queueDepth}`,
+      });
       const got = broker.received.filter((m) => m.topic === "restart/seq").map((m) =>
         Number(dec.decode(m.payload))
       );

@@ -12,14 +12,7 @@ import { databaseService } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { type MqttService, mqttService } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("Timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+import { until } from "./helpers/wait.ts";
 
 Deno.test("mqtt service: connects from config, publishes through the agent's database, reports status", async () => {
   await using broker = await startAedes();

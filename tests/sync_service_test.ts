@@ -15,6 +15,7 @@ import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { SERVICES } from "../lib/services.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { scanTable } from "./helpers/dynalite.ts";
+import { until } from "./helpers/wait.ts";
 import { cloudPut, notice, SCHEMA, T0, TABLE, TEST_CREDENTIALS } from "./sync_helpers.ts";
 import { type SyncCloud, syncCloud } from "./sync_setup.ts";
 
@@ -40,18 +41,6 @@ async function startAgent(s: SyncCloud, sections: Record<string, unknown>) {
 
 const NOTICE = notice({ target: "d1", id: "n1", text: "hello", at: T0 });
 
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  step?: () => Promise<void>,
-) {
-  const end = Date.now() + 10_000;
-  while (!(await check())) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await (step ? step() : new Promise((r) => setTimeout(r, 20)));
-  }
-}
-
 Deno.test("the sync service sends changes after upDelay and reads down on an MQTT nudge", async () => {
   await using s = await syncCloud();
   const { ddb, cloud } = s;
@@ -68,14 +57,14 @@ Deno.test("the sync service sends changes after upDelay and reads down on an MQT
     // Nothing is sent before upDelay (1 s of fake time) has passed.
     await new Promise((r) => setTimeout(r, 100));
     assert.equal((await scanTable(cloud, TABLE)).length, 0);
-    await until(
-      "the reading in the table",
-      async () => (await scanTable(cloud, TABLE)).length === 1,
-      () => clock.advance(500),
-    );
+    await until(async () => (await scanTable(cloud, TABLE)).length === 1, {
+      what: "the reading in the table",
+      ms: 10_000,
+      step: () => clock.advance(500),
+    });
     // A cloud application writes a notice and notifies the device.
     await cloudPut(cloud, NOTICE);
-    await until("the notice on the device", () => {
+    await until(() => {
       broker.broker.publish(
         {
           cmd: "publish",
@@ -88,7 +77,11 @@ Deno.test("the sync service sends changes after upDelay and reads down on an MQT
         () => {},
       );
       return db.get("Notice", { target: "d1", id: "n1" }) !== undefined;
-    }, () => new Promise((r) => setTimeout(r, 50)));
+    }, {
+      what: "the notice on the device",
+      ms: 10_000,
+      step: () => new Promise((r) => setTimeout(r, 50)),
+    });
     const details = states().sync?.details as { backlog: number; up: { lastSuccess?: string } };
     assert.equal(details.backlog, 0);
     assert.ok(details.up.lastSuccess);
@@ -114,11 +107,11 @@ Deno.test("without MQTT, sync polls on downInterval and backs off through an out
     assert.ok(agent.states().some((s) => s.name === "sync" && s.state === "running"));
     assert.ok(!agent.states().some((s) => s.name === "mqtt"));
     await cloudPut(cloud, NOTICE);
-    await until(
-      "the notice after downInterval",
-      () => db.get("Notice", { target: "d1", id: "n1" }) !== undefined,
-      () => clock.advance(5_000),
-    );
+    await until(() => db.get("Notice", { target: "d1", id: "n1" }) !== undefined, {
+      what: "the notice after downInterval",
+      ms: 10_000,
+      step: () => clock.advance(5_000),
+    });
     // Outage: the write waits, the error is reported, and it goes up once the endpoint is back.
     await ddb.stop();
     db.create("Reading", { deviceId: "d1", time: "2026-01-01T00:00:00Z", value: 1 });
@@ -127,11 +120,19 @@ Deno.test("without MQTT, sync polls on downInterval and backs off through an out
         backlog: number;
         up: { lastError?: { message: string } };
       };
-    await until("an up error", () => status().up.lastError !== undefined, () => clock.advance(500));
+    await until(() => status().up.lastError !== undefined, {
+      what: "an up error",
+      ms: 10_000,
+      step: () => clock.advance(500),
+    });
     assert.equal(status().backlog, 1);
     assert.ok(ring.entries().some((r) => /Sync up failed; retrying in \d+ ms/.test(r.msg)));
     await ddb.start();
-    await until("the backlog sent", () => status().backlog === 0, () => clock.advance(1000));
+    await until(() => status().backlog === 0, {
+      what: "the backlog sent",
+      ms: 10_000,
+      step: () => clock.advance(1000),
+    });
     assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
   } finally {
     await agent[Symbol.asyncDispose]();
