@@ -127,7 +127,7 @@ export const webSection = z.strictObject({
    * "documents": X-Content-Type-Options, CSP, X-Frame-Options and Referrer-Policy on
    * documents (HTML, XHTML, SVG, XML, or no content type); "all": nosniff on every
    * response too (a second response header costs the runtime ~25 % of a small
-   * response's throughput; see docs/web.md).
+   * response's throughput; see docs/security.md, Headers).
    */
   securityHeaders: z.enum(["all", "documents"]).default("documents"),
   /** Content-Security-Policy sent with HTML documents. */

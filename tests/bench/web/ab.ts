@@ -19,7 +19,7 @@
  * before trusting a difference that small.
  *
  * `--a MODE:PATH --b MODE:PATH` compares two servers of this tree instead (MODE `bare` or `tern`,
- * PATH as `--path`), e.g. the layers of the API row (README, "Where the API row stands"):
+ * PATH as `--path`), e.g. the layers of the API row (tests/bench/RESULTS.md, "Where the API row stands"):
  * `--a bare:/json --b tern:/layer/json`, then `/layer/json` against `/layer/session`, then
  * `/layer/session` against `api`.
  */
