@@ -22,16 +22,9 @@ import { MqttError } from "../lib/mqtt/errors.ts";
 import { type MqttService, mqttService } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { forEachLine, spawnDeno } from "./helpers/process.ts";
+import { until } from "./helpers/wait.ts";
 
 const MAIN = new URL("../main.ts", import.meta.url).pathname;
-
-async function until(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error("Timed out waiting for condition");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** An agent with the database and mqtt services; `mqtt` is merged into the base section. */
 async function withAgent(
@@ -271,14 +264,14 @@ Deno.test("mqtt reload: SIGHUP to tern run reconnects to a new broker; a bad con
   const lines: string[] = [];
   const reading = forEachLine(child.stderr, (l) => lines.push(l));
   const out = child.stdout.text();
-  const logged = (re: RegExp) => until(() => lines.some((l) => re.test(l)), 15_000);
+  const logged = (re: RegExp) => until(() => lines.some((l) => re.test(l)), { ms: 15_000 });
   try {
-    await until(() => a.connects.length === 1, 15_000);
+    await until(() => a.connects.length === 1, { ms: 15_000 });
     equal(a.connects[0]!.clientId, "hup-dev");
 
     await local({ url: b.url, keepalive: 17 });
     child.kill("SIGHUP");
-    await until(() => b.connects.length === 1, 15_000);
+    await until(() => b.connects.length === 1, { ms: 15_000 });
     deepEqual(keepalives, [17]);
     await until(() => a.broker.connectedClients === 0);
 
