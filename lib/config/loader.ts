@@ -12,7 +12,10 @@
 import { join, resolve } from "../path.ts";
 import type * as z from "../validate/mod.ts";
 import { keysAt } from "../validate/mod.ts";
-import { Json5Error, parseJson5 } from "./json5.ts";
+// json5's ES module build: the package's main file is CommonJS, which would load Deno's CommonJS
+// loader into the agent (+2.6 MB resident, +30 ms start; docs/dependencies.md).
+// @ts-types="json5"
+import JSON5 from "json5/dist/index.mjs";
 import { isSecretKey } from "../log/mod.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { type Config, configSchema, MAIN_FILE, SECTION_FILE } from "./schema.ts";
@@ -103,14 +106,15 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     files.push(name);
     let parsed: unknown;
     try {
-      parsed = parseJson5(text);
+      parsed = JSON5.parse(text);
     } catch (e) {
-      if (!(e instanceof Json5Error)) throw e;
-      const where = ` at line ${e.lineNumber}, column ${e.columnNumber}`;
+      const at = e as SyntaxError & { lineNumber?: number; columnNumber?: number };
+      if (!(e instanceof SyntaxError) || at.lineNumber === undefined) throw e;
+      const where = ` at line ${at.lineNumber}, column ${at.columnNumber}`;
       problems.push({
         file: name,
         path: "",
-        message: `Syntax error in ${name}${where}: ${e.message}`,
+        message: `Syntax error in ${name}${where}: ${_syntaxReason(at.message)}`,
       });
       return;
     }
@@ -212,6 +216,13 @@ function _read(path: string, name: string, problems: ConfigProblem[], mustExist:
     });
     return undefined;
   }
+}
+
+/** json5's `JSON5: invalid character ',' at 3:19` → `Invalid character ","` (the place is said apart). */
+function _syntaxReason(message: string): string {
+  const m = message.replace(/^JSON5: /, "").replace(/ at \d+:\d+$/, "")
+    .replace(/'(\\.|[^'\\]+)'/, (_, c: string) => `"${c === "\\'" ? "'" : c}"`);
+  return m.charAt(0).toUpperCase() + m.slice(1);
 }
 
 function _exists(path: string): boolean {

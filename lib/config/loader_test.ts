@@ -51,6 +51,24 @@ Deno.test("a syntax error names the file, line and column", () => {
   ]);
 });
 
+Deno.test("config files are JSON5: comments, unquoted keys, single quotes, trailing commas", () => {
+  const dir = configDir({
+    "tern.json5": "// device config\n{ agent: { mode: 'local', stopTimeout: 0x10, }, /* end */ }",
+  });
+  const { config } = loadConfig({ dir, env: noEnv });
+  assert.equal(config.agent.mode, "local");
+  assert.equal(config.agent.stopTimeout, 16);
+});
+
+Deno.test("a file cut short is a syntax error at its end; __proto__ is only an unknown key", () => {
+  assert.deepEqual(problems(configDir({ "tern.json5": "{ agent: { mode: 'lo" })), [
+    "Syntax error in tern.json5 at line 1, column 21: Invalid end of input",
+  ]);
+  const dir = configDir({ "tern.json5": `{ "__proto__": { polluted: 1 } }` });
+  assert.match(problems(dir)[0]!, /^Unknown key "__proto__" in tern.json5/);
+  assert.equal(({} as Record<string, unknown>).polluted, undefined);
+});
+
 Deno.test("a wrong type names the file, key path, expected and found", () => {
   const dir = configDir({ "tern.json5": `{ agent: { stopTimeout: "10s" } }` });
   assert.deepEqual(problems(dir), [

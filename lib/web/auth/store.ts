@@ -12,7 +12,8 @@
  * requests on the server's fast path.
  */
 
-import { sha256Hex } from "../../sha256.ts";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Database } from "../../db/mod.ts";
 import type { ThrottleStore } from "./throttle.ts";
 
@@ -96,7 +97,7 @@ export interface TokenInfo {
 
 /** SHA-256 hex of a secret (cookie value, bearer token): what the database stores. */
 export function secretId(secret: string): string {
-  return sha256Hex(secret);
+  return bytesToHex(sha256(utf8ToBytes(secret)));
 }
 
 /** Register the system models (idempotent). */

@@ -1,0 +1,271 @@
+/**
+ * What a dependency costs the agent as users run it: the agent started as the
+ * `start` task starts it (its runtime flags, env and scoped permissions,
+ * default config: local mode, database + web), variant after variant in turn
+ * (A B C … A B C …), each round after one warm-up run per variant. For each
+ * run: the time from exec until `GET /api/health` answers 200, and the
+ * resident set 4 s later (VmRSS, and its anonymous and file-backed parts from
+ * /proc/PID/status). Prints medians and each variant's difference from the
+ * first; writes `tests/bench/results/deps.md`. Results: docs/dependencies.md.
+ *
+ * Variants:
+ * - default: the tree at `--base REV` (default HEAD; `.` for the working
+ *   tree) as it is, then with each candidate library imported on top of the
+ *   CLI (its namespace kept reachable): what loading the library costs, the
+ *   npm loader included.
+ * - `--tree NAME=REV` (repeatable): the whole tree at git revision REV
+ *   (`git archive`, under .build/deps_bench/) or `.` for the working tree,
+ *   started from its own `main.ts`: a replacement measured as it was made.
+ * - `--bundle`: every variant's entry first bundled with `deno bundle`
+ *   (npm code inlined: no npm resolver at run time), as a build step for
+ *   the binary would do.
+ *
+ *   deno run -A tests/bench/deps_bench.ts [--rounds 7] [--bundle] [--only SUBSTRING]...
+ *     [--tree ours=REV --tree lib=.]
+ *
+ * `--only` keeps the candidates whose name contains SUBSTRING (repeatable).
+ *
+ * Each run gets its own loopback port; each variant keeps one state directory
+ * (a restart, not a first start, after the warm-up).
+ */
+
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../deploy/compile.ts";
+
+const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
+const work = `${root}/.build/deps_bench`;
+
+/** Candidates loaded on top of the agent in `--load` mode. */
+const CANDIDATES: Record<string, string[]> = {
+  "npm:json5@2.2.3 (CJS main)": ["npm:json5@2.2.3"],
+  "npm:json5@2.2.3/dist/index.mjs (ESM)": ["npm:json5@2.2.3/dist/index.mjs"],
+  "npm:@noble/hashes@2.4.0/sha2.js": ["npm:@noble/hashes@2.4.0/sha2.js"],
+  "npm:valibot@1.5.0": ["npm:valibot@1.5.0"],
+  "npm:zod@4.6.7/mini": ["npm:zod@4.6.7/mini"],
+  "npm:zod@4.6.7": ["npm:zod@4.6.7"],
+  "json5 (ESM) + noble": ["npm:json5@2.2.3/dist/index.mjs", "npm:@noble/hashes@2.4.0/sha2.js"],
+  "json5 (ESM) + noble + valibot": [
+    "npm:json5@2.2.3/dist/index.mjs",
+    "npm:@noble/hashes@2.4.0/sha2.js",
+    "npm:valibot@1.5.0",
+  ],
+};
+
+interface Variant {
+  name: string;
+  /** Working directory (a tree root). */
+  cwd: string;
+  /** Entry module run in place of main.ts. */
+  entry: string;
+  ms: number[];
+  rss: number[];
+  anon: number[];
+  file: number[];
+}
+
+function parseArgs(args: string[]) {
+  const out = {
+    rounds: 7,
+    bundle: false,
+    base: "HEAD",
+    trees: [] as [string, string][],
+    only: [] as string[],
+  };
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a === "--rounds") out.rounds = Number(args[++i]);
+    else if (a === "--bundle") out.bundle = true;
+    else if (a === "--only") out.only.push(args[++i]!);
+    else if (a === "--base") out.base = args[++i]!;
+    else if (a === "--tree") {
+      const [name, rev] = args[++i]!.split("=") as [string, string];
+      out.trees.push([name, rev]);
+    } else throw new TypeError(`Unknown argument "${a}"`);
+  }
+  return out;
+}
+
+function run(cmd: string, args: string[], cwd = root): string {
+  const r = new Deno.Command(cmd, { args, cwd, stderr: "piped", stdout: "piped" }).outputSync();
+  if (!r.success) {
+    throw new Error(`${cmd} ${args.join(" ")}: ${new TextDecoder().decode(r.stderr)}`);
+  }
+  return new TextDecoder().decode(r.stdout);
+}
+
+/** The tree at `rev` under .build/deps_bench/trees/NAME (or the working tree for "."). */
+function tree(name: string, rev: string): string {
+  if (rev === ".") return root;
+  const dir = `${work}/trees/${name}`;
+  try {
+    Deno.removeSync(dir, { recursive: true });
+  } catch {
+    // not there yet
+  }
+  Deno.mkdirSync(dir, { recursive: true });
+  const tar = `${dir}.tar`;
+  run("git", ["archive", "-o", tar, rev]);
+  run("tar", ["-xf", tar, "-C", dir]);
+  Deno.removeSync(tar);
+  return dir;
+}
+
+/** An entry that imports `specs` (kept reachable) and then runs the CLI of the tree at `cwd`. */
+function loadEntry(cwd: string, i: number, specs: string[]): string {
+  const dir = `${cwd}/.build/deps_bench`;
+  Deno.mkdirSync(dir, { recursive: true });
+  const path = `${dir}/load_${i}.ts`;
+  Deno.writeTextFileSync(
+    path,
+    specs.map((s, j) => `import * as m${j} from ${JSON.stringify(s)};\n`).join("") +
+      `(globalThis as Record<string, unknown>).__deps = [${specs.map((_, j) => `m${j}`)}];\n` +
+      `import { cli } from "../../lib/cli/mod.ts";\nDeno.exit(await cli(Deno.args));\n`,
+  );
+  return path;
+}
+
+/** Bundle `entry` beside itself, two levels below its tree root as the sources' own files sit. */
+function bundle(cwd: string, entry: string, i: number): string {
+  const out = `${cwd}/.build/deps_bench/bundle_${i}.js`;
+  run(Deno.execPath(), ["bundle", "--quiet", "--platform=deno", "-o", out, entry], cwd);
+  return out;
+}
+
+function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const p = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return p;
+}
+
+function status(pid: number, field: string): number {
+  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(s)![1]) / 1024;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** One start of `v`: ms until /api/health is 200, then the RSS once idle. */
+async function once(v: Variant, state: string): Promise<void> {
+  const port = freePort();
+  const child = new Deno.Command(Deno.execPath(), {
+    // The start task's command line (deno.json "tasks.start"), with this run's port and state.
+    args: [
+      "run",
+      ...RUNTIME_FLAGS,
+      `--allow-read=./config,${state},./routes/site`,
+      `--allow-write=${state}`,
+      `--allow-net=127.0.0.1:${port}`,
+      "--allow-env=TERN_AWS_REGION,TERN_CONFIG,TERN_DEVICE_ID,TERN_LOG_LEVEL,TERN_MQTT_URL," +
+      "TERN_PROFILE,TERN_STATE,TERN_WEB_LISTEN",
+      v.entry,
+      "run",
+    ],
+    cwd: v.cwd,
+    env: {
+      ...RUNTIME_ENV,
+      DENO_NO_UPDATE_CHECK: "1",
+      TERN_STATE: state,
+      TERN_WEB_LISTEN: `http://127.0.0.1:${port}`,
+    },
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const t0 = performance.now();
+  let ms = NaN;
+  try {
+    while (performance.now() - t0 < 20_000) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/api/health`);
+        await r.body?.cancel();
+        if (r.status === 200) {
+          ms = performance.now() - t0;
+          break;
+        }
+      } catch {
+        // not listening yet
+      }
+      await sleep(5);
+    }
+    if (Number.isNaN(ms)) throw new Error(`${v.name}: no /api/health within 20 s`);
+    await sleep(4000);
+    v.ms.push(ms);
+    v.rss.push(status(child.pid, "VmRSS"));
+    v.anon.push(status(child.pid, "RssAnon"));
+    v.file.push(status(child.pid, "RssFile"));
+  } finally {
+    child.kill("SIGTERM");
+    await child.status;
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+if (import.meta.main) {
+  const opts = parseArgs(Deno.args);
+  Deno.mkdirSync(work, { recursive: true });
+  const variants: Variant[] = [];
+  const add = (name: string, cwd: string, entry: string) =>
+    variants.push({ name, cwd, entry, ms: [], rss: [], anon: [], file: [] });
+  if (opts.trees.length) {
+    for (const [name, rev] of opts.trees) {
+      const cwd = tree(name, rev);
+      add(`${name} (${rev === "." ? "working tree" : rev})`, cwd, `${cwd}/main.ts`);
+    }
+  } else {
+    const cwd = tree("base", opts.base);
+    add(`as it is (${opts.base === "." ? "working tree" : opts.base})`, cwd, loadEntry(cwd, 0, []));
+    Object.entries(CANDIDATES).forEach(([name, specs], i) => {
+      if (!opts.only.length || opts.only.some((o) => name.includes(o))) {
+        add(`+ ${name}`, cwd, loadEntry(cwd, i + 1, specs));
+      }
+    });
+  }
+  if (opts.bundle) variants.forEach((v, i) => v.entry = bundle(v.cwd, v.entry, i));
+  const states = variants.map((_, i) => Deno.makeTempDirSync({ prefix: `deps_bench_${i}_` }));
+  for (const [i, v] of variants.entries()) await once(v, states[i]!); // warm-up, first start
+  for (const v of variants) Object.assign(v, { ms: [], rss: [], anon: [], file: [] });
+  for (let r = 0; r < opts.rounds; r++) {
+    for (const [i, v] of variants.entries()) await once(v, states[i]!);
+  }
+  for (const s of states) Deno.removeSync(s, { recursive: true });
+
+  const base = variants[0]!;
+  const d = (x: number, y: number, digits: number) =>
+    `${x - y >= 0 ? "+" : ""}${(x - y).toFixed(digits)}`;
+  const head = `${opts.bundle ? "bundled (deno bundle)" : "from source"}, ${opts.rounds} rounds` +
+    ` + 1 warm-up, ${new Date().toISOString().slice(0, 10)}, Deno ${Deno.version.deno}`;
+  const lines = [
+    head,
+    "",
+    "| variant | start ms | Δ ms | idle RSS MB | Δ MB | anon MB | Δ anon | file MB |",
+    "|---|---|---|---|---|---|---|---|",
+    ...variants.map((v) => {
+      const same = v === base;
+      return `| ${v.name} | ${median(v.ms).toFixed(0)} | ${
+        same ? "—" : d(median(v.ms), median(base.ms), 0)
+      } | ${median(v.rss).toFixed(1)} | ${same ? "—" : d(median(v.rss), median(base.rss), 1)} | ${
+        median(v.anon).toFixed(1)
+      } | ${same ? "—" : d(median(v.anon), median(base.anon), 1)} | ${median(v.file).toFixed(1)} |`;
+    }),
+    "",
+    `Command: \`${["deno run -A tests/bench/deps_bench.ts", ...Deno.args].join(" ")}\``,
+  ];
+  console.log(lines.join("\n"));
+  for (const v of variants) {
+    console.log(
+      `  ${v.name}: ms ${v.ms.map((x) => x.toFixed(0)).join(" ")}; MB ${
+        v.rss.map((x) => x.toFixed(1)).join(" ")
+      }`,
+    );
+  }
+  Deno.mkdirSync(`${root}/tests/bench/results`, { recursive: true });
+  Deno.writeTextFileSync(
+    `${root}/tests/bench/results/deps.md`,
+    `# Dependencies: the agent's start and idle RSS with each library\n\n${lines.join("\n")}\n`,
+  );
+}
