@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
 import { KILL_SCHEMA } from "./db_kill_writer.ts";
-import { forEachLine, spawnDeno } from "./helpers/process.ts";
+import { forEachLine, killAndCheck, spawnDeno } from "./helpers/process.ts";
 
 const ROUNDS = 50;
 const WRITER = new URL("./db_kill_writer.ts", import.meta.url).pathname;
@@ -39,13 +39,7 @@ Deno.test("kill -9 at random moments loses no acknowledged write and corrupts no
       const early = round % 10 === 3;
       if (!early) await Promise.race([isWriting, child.status]); // then kill mid-stream
       await new Promise((r) => setTimeout(r, early ? Math.random() * 150 : 5 + Math.random() * 60));
-      try {
-        child.kill("SIGKILL");
-      } catch { /* exited already */ }
-      const status = await child.status;
-      await reader;
-      const errText = await stderr;
-      assert.equal(status.signal, "SIGKILL", `writer exited on its own: ${errText}`);
+      await killAndCheck(child, reader, stderr, "writer");
       for (const l of lines) acked.add(l.slice(4));
       if (lines.length > 0) killedWhileWriting++;
       next += 1000 + lines.length * 2; // never reuse a key from an unacknowledged, possibly committed write

@@ -7,7 +7,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { fileURLToPath } from "node:url";
 import { MqttClient } from "../lib/mqtt/mod.ts";
-import { startAedes } from "./helpers/aedes.ts";
+import { type AedesBroker, startAedes } from "./helpers/aedes.ts";
 import { until } from "./helpers/wait.ts";
 
 const CHILD = fileURLToPath(new URL("./mqtt_restart_child.ts", import.meta.url));
@@ -41,21 +41,35 @@ async function runAndKill(
   await reader.cancel();
 }
 
-function resend(file: string, url: string): MqttClient {
+/**
+ * Start a new client on the killed child's database and wait until it has sent
+ * its whole queue; the sequence numbers the broker received, in arrival order.
+ */
+async function resendAll(
+  file: string,
+  broker: AedesBroker,
+  ms: number,
+): Promise<number[]> {
   const db = new DatabaseSync(file);
   const client = new MqttClient({
-    url,
+    url: broker.url,
     clientId: "restart-dev",
     db,
     vars: { thing: "t", deviceId: "d" },
     reconnect: { min: 20, max: 100 },
   }).start();
-  const close = client.close.bind(client);
-  client.close = async () => {
-    await close();
+  try {
+    await until(() => client.status().queueDepth === 0, {
+      ms,
+      what: () => `queue ${client.status().queueDepth}`,
+    });
+    return broker.received.filter((m) => m.topic === "restart/seq").map((m) =>
+      Number(dec.decode(m.payload))
+    );
+  } finally {
+    await client.close();
     db.close();
-  };
-  return client;
+  }
 }
 
 async function cleanup(file: string) {
@@ -74,19 +88,8 @@ Deno.test("restart: kill -9 with 1,000 messages queued offline; after restart al
       db.close();
     }
     await broker.start();
-    const client = resend(file, broker.url);
-    try {
-      await until(() => client.status().queueDepth === 0, {
-        ms: 20_000,
-        what: () => `queue ${client.status().queueDepth}`,
-      });
-      const got = broker.received.filter((m) => m.topic === "restart/seq").map((m) =>
-        Number(dec.decode(m.payload))
-      );
-      deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
-    } finally {
-      await client.close();
-    }
+    const got = await resendAll(file, broker, 20_000);
+    deepEqual(got, Array.from({ length: 1000 }, (_, i) => i));
   } finally {
     await cleanup(file);
   }
@@ -103,25 +106,14 @@ Deno.test("restart: kill -9 in the middle of sending; after restart every messag
     await runAndKill(file, broker.url, count, () => broker.received.length >= 200);
     const before = broker.received.length;
     ok(before < count, `killed mid-way (${before} arrived before the kill)`);
-    const client = resend(file, broker.url);
-    try {
-      await until(() => client.status().queueDepth === 0, {
-        ms: 30_000,
-        what: () => `queue ${client.status().queueDepth}`,
-      });
-      const got = broker.received.filter((m) => m.topic === "restart/seq").map((m) =>
-        Number(dec.decode(m.payload))
-      );
-      const firsts: number[] = [];
-      const seen = new Set<number>();
-      for (const n of got) if (!seen.has(n) && seen.add(n)) firsts.push(n);
-      deepEqual(firsts, Array.from({ length: count }, (_, i) => i));
-      console.log(
-        `kill -9 mid-stream: ${before} arrived before the kill, ${got.length - count} duplicate(s)`,
-      );
-    } finally {
-      await client.close();
-    }
+    const got = await resendAll(file, broker, 30_000);
+    const firsts: number[] = [];
+    const seen = new Set<number>();
+    for (const n of got) if (!seen.has(n) && seen.add(n)) firsts.push(n);
+    deepEqual(firsts, Array.from({ length: count }, (_, i) => i));
+    console.log(
+      `kill -9 mid-stream: ${before} arrived before the kill, ${got.length - count} duplicate(s)`,
+    );
   } finally {
     await cleanup(file);
   }

@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Database } from "../lib/db/mod.ts";
 import { scanTable } from "./helpers/dynalite.ts";
-import { forEachLine, spawnDeno } from "./helpers/process.ts";
+import { forEachLine, killAndCheck, spawnDeno } from "./helpers/process.ts";
 import { cloudPut, notice, openAgent, SCHEMA, setting, TABLE } from "./sync_helpers.ts";
 import { syncCloud } from "./sync_setup.ts";
 
@@ -64,13 +64,7 @@ Deno.test("kill -9 during up and down sync, 20 times: device and table end ident
     const stderr = new Response(child.stderr).text();
     await Promise.race([isReady, child.status]);
     await new Promise((r) => setTimeout(r, 30 + Math.random() * 300));
-    try {
-      child.kill("SIGKILL");
-    } catch { /* already exited */ }
-    const status = await child.status;
-    await reader;
-    const err = await stderr;
-    assert.equal(status.signal, "SIGKILL", `child exited by itself: ${err}`);
+    await killAndCheck(child, reader, stderr);
     next += 1; // a write may have committed without its ack being read
   }
   // The killed agents did sync (up and down) between kills, not only the final one.

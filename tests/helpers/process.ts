@@ -1,7 +1,10 @@
 /**
  * Spawning the agent as a child process for tests: `deno run` with given
- * permission flags, with output captured, and small waits on files.
+ * permission flags, with output captured, small waits on files, and a kill -9
+ * that checks the kill is what ended the child.
  */
+
+import assert from "node:assert/strict";
 
 export { freePort } from "../../deploy/free_port.ts";
 
@@ -75,4 +78,25 @@ export async function forEachLine(
     buf = parts.pop()!;
     for (const p of parts) onLine(p);
   }
+}
+
+/**
+ * SIGKILL `child` (it may have exited already), wait for it and for `reader`
+ * (its stdout consumer), and fail with its stderr unless the kill ended it.
+ * `stderr` is the child's stderr text, read from before the wait so its pipe
+ * never fills.
+ */
+export async function killAndCheck(
+  child: Deno.ChildProcess,
+  reader: Promise<void>,
+  stderr: Promise<string>,
+  what = "child",
+): Promise<void> {
+  try {
+    child.kill("SIGKILL");
+  } catch { /* exited already */ }
+  const status = await child.status;
+  await reader;
+  const err = await stderr;
+  assert.equal(status.signal, "SIGKILL", `${what} exited on its own: ${err}`);
 }
