@@ -12,8 +12,8 @@
 import { join, resolve } from "../path.ts";
 import type * as z from "../validate/mod.ts";
 import { keysAt } from "../validate/mod.ts";
-// json5's ES module build: the package's main file is CommonJS, which would load Deno's CommonJS
-// loader into the agent (+2.6 MB resident, +30 ms start; docs/dependencies.md).
+// json5's ES module build: the package's main file is CommonJS, which wakes Deno's CommonJS loader
+// (the agent +3.5 MB and +32 ms at start that way, +0.9 MB and +1 ms this way: docs/dependencies.md).
 // @ts-types="json5"
 import JSON5 from "json5/dist/index.mjs";
 import { isSecretKey } from "../log/mod.ts";

@@ -34,20 +34,98 @@ import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../deploy/compile.ts";
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const work = `${root}/.build/deps_bench`;
 
-/** Candidates loaded on top of the agent in `--load` mode. */
-const CANDIDATES: Record<string, string[]> = {
-  "npm:json5@2.2.3 (CJS main)": ["npm:json5@2.2.3"],
-  "npm:json5@2.2.3/dist/index.mjs (ESM)": ["npm:json5@2.2.3/dist/index.mjs"],
-  "npm:@noble/hashes@2.4.0/sha2.js": ["npm:@noble/hashes@2.4.0/sha2.js"],
-  "npm:valibot@1.5.0": ["npm:valibot@1.5.0"],
-  "npm:zod@4.6.7/mini": ["npm:zod@4.6.7/mini"],
-  "npm:zod@4.6.7": ["npm:zod@4.6.7"],
-  "json5 (ESM) + noble": ["npm:json5@2.2.3/dist/index.mjs", "npm:@noble/hashes@2.4.0/sha2.js"],
-  "json5 (ESM) + noble + valibot": [
-    "npm:json5@2.2.3/dist/index.mjs",
-    "npm:@noble/hashes@2.4.0/sha2.js",
-    "npm:valibot@1.5.0",
-  ],
+/**
+ * Valibot schemas at the config schema's scale (lib/config: 9 sections, 36 objects, about 180
+ * leaves with their checks), parsed once at load as the loader parses the default config: what
+ * using it, not only loading it, costs (`v` is the valibot namespace).
+ */
+const VALIBOT_CONFIG = `
+const leaf = (i: number) => [
+  v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1000),
+  v.optional(v.picklist(["a", "b", "c"]), "a"),
+  v.optional(v.pipe(v.string(), v.minLength(1)), "x"),
+  v.optional(v.boolean(), true),
+  v.optional(v.pipe(v.string(), v.regex(/^[a-z]+$/, "letters"))),
+  v.optional(v.record(v.pipe(v.string(), v.regex(/^[a-z]+$/)), v.array(v.string())), {}),
+  v.optional(v.union([v.picklist(["env", "none"]), v.pipe(v.string(), v.url())]), "env"),
+  v.optional(v.pipe(v.array(v.pipe(v.string(), v.check((s) => s !== "", "a URL"))), v.minLength(1)), ["a"]),
+][i % 8]!;
+const object = (n: number, nested: number, at: number) => {
+  const entries: Record<string, v.GenericSchema> = {};
+  for (let i = 0; i < n; i++) entries["k" + i] = leaf(at + i);
+  for (let j = 0; j < nested; j++) entries["o" + j] = object(3, 0, at + n + 3 * j);
+  return v.optional(v.pipe(
+    v.strictObject(entries),
+    v.forward(v.check((o) => o !== null, "must"), ["k0"]),
+  ), {});
+};
+const sections: Record<string, v.GenericSchema> = {};
+for (let s = 0; s < 9; s++) sections["s" + s] = object(11, 3, s);
+(globalThis as Record<string, unknown>).__config = v.parse(v.strictObject(sections), {});
+`;
+
+/**
+ * The same schemas in lib/validate, built and parsed once more on top of the agent's own: what our
+ * schemas at that scale cost, to set against the valibot figure (`z` is lib/validate).
+ */
+const OURS_CONFIG = `
+const leaf = (i: number) => [
+  z.number().int().min(0).default(1000),
+  z.enum(["a", "b", "c"]).default("a"),
+  z.string().min(1).default("x"),
+  z.boolean().default(true),
+  z.string().regex(/^[a-z]+$/, "letters").optional(),
+  z.record(z.string().regex(/^[a-z]+$/), z.array(z.string())).default({}),
+  z.union([z.enum(["env", "none"]), z.string().url()]).default("env"),
+  z.array(z.string().refine((s) => s !== "", "a URL")).min(1).default(["a"]),
+][i % 8]!;
+const object = (n: number, nested: number, at: number) => {
+  const entries: Record<string, unknown> = {};
+  for (let i = 0; i < n; i++) entries["k" + i] = leaf(at + i);
+  for (let j = 0; j < nested; j++) entries["o" + j] = object(3, 0, at + n + 3 * j);
+  return z.strictObject(entries).superRefine((o, ctx) => {
+    if (o === null) ctx.addIssue({ path: ["k0"], message: "must" });
+  }).prefault({});
+};
+const sections: Record<string, unknown> = {};
+for (let s = 0; s < 9; s++) sections["s" + s] = object(11, 3, s);
+(globalThis as Record<string, unknown>).__config = z.strictObject(sections).parse({});
+`;
+
+/** Candidates loaded on top of the agent: imports (namespaces m0, m1, …) and code using them. */
+const CANDIDATES: Record<string, { imports: string[]; code?: string }> = {
+  "npm:json5@2.2.3 (CJS main)": { imports: ["npm:json5@2.2.3"] },
+  "npm:json5@2.2.3/dist/index.mjs (ESM)": { imports: ["npm:json5@2.2.3/dist/index.mjs"] },
+  "npm:@noble/hashes@2.4.0/sha2.js": { imports: ["npm:@noble/hashes@2.4.0/sha2.js"] },
+  "npm:valibot@1.5.0": { imports: ["npm:valibot@1.5.0"] },
+  "npm:valibot@1.5.0, config-scale schemas": {
+    imports: ["npm:valibot@1.5.0"],
+    code: `const v = m0;\n${VALIBOT_CONFIG}`,
+  },
+  "ours (lib/validate), config-scale schemas once more": {
+    imports: ["../../lib/validate/mod.ts"],
+    code: `const z = m0;\n${OURS_CONFIG}`,
+  },
+  "npm:zod@4.6.7/mini": { imports: ["npm:zod@4.6.7/mini"] },
+  "npm:zod@4.6.7": { imports: ["npm:zod@4.6.7"] },
+  "json5 (ESM) + noble": {
+    imports: ["npm:json5@2.2.3/dist/index.mjs", "npm:@noble/hashes@2.4.0/sha2.js"],
+  },
+  "json5 (ESM) + noble + valibot": {
+    imports: [
+      "npm:json5@2.2.3/dist/index.mjs",
+      "npm:@noble/hashes@2.4.0/sha2.js",
+      "npm:valibot@1.5.0",
+    ],
+  },
+  "json5 (ESM) + noble + valibot, config-scale schemas": {
+    imports: [
+      "npm:valibot@1.5.0",
+      "npm:json5@2.2.3/dist/index.mjs",
+      "npm:@noble/hashes@2.4.0/sha2.js",
+    ],
+    code: `const v = m0;\n${VALIBOT_CONFIG}`,
+  },
 };
 
 interface Variant {
@@ -109,8 +187,8 @@ function tree(name: string, rev: string): string {
   return dir;
 }
 
-/** An entry that imports `specs` (kept reachable) and then runs the CLI of the tree at `cwd`. */
-function loadEntry(cwd: string, i: number, specs: string[]): string {
+/** An entry that imports `specs` (kept reachable), runs `code`, then the CLI of the tree at `cwd`. */
+function loadEntry(cwd: string, i: number, specs: string[], code = ""): string {
   const dir = `${cwd}/.build/deps_bench`;
   Deno.mkdirSync(dir, { recursive: true });
   const path = `${dir}/load_${i}.ts`;
@@ -118,6 +196,7 @@ function loadEntry(cwd: string, i: number, specs: string[]): string {
     path,
     specs.map((s, j) => `import * as m${j} from ${JSON.stringify(s)};\n`).join("") +
       `(globalThis as Record<string, unknown>).__deps = [${specs.map((_, j) => `m${j}`)}];\n` +
+      code +
       `import { cli } from "../../lib/cli/mod.ts";\nDeno.exit(await cli(Deno.args));\n`,
   );
   return path;
@@ -219,9 +298,9 @@ if (import.meta.main) {
   } else {
     const cwd = tree("base", opts.base);
     add(`as it is (${opts.base === "." ? "working tree" : opts.base})`, cwd, loadEntry(cwd, 0, []));
-    Object.entries(CANDIDATES).forEach(([name, specs], i) => {
+    Object.entries(CANDIDATES).forEach(([name, { imports, code }], i) => {
       if (!opts.only.length || opts.only.some((o) => name.includes(o))) {
-        add(`+ ${name}`, cwd, loadEntry(cwd, i + 1, specs));
+        add(`+ ${name}`, cwd, loadEntry(cwd, i + 1, imports, code));
       }
     });
   }
