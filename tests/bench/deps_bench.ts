@@ -306,12 +306,15 @@ if (import.meta.main) {
   }
   if (opts.bundle) variants.forEach((v, i) => v.entry = bundle(v.cwd, v.entry, i));
   const states = variants.map((_, i) => Deno.makeTempDirSync({ prefix: `deps_bench_${i}_` }));
-  for (const [i, v] of variants.entries()) await once(v, states[i]!); // warm-up, first start
-  for (const v of variants) Object.assign(v, { ms: [], rss: [], anon: [], file: [] });
-  for (let r = 0; r < opts.rounds; r++) {
-    for (const [i, v] of variants.entries()) await once(v, states[i]!);
+  try {
+    for (const [i, v] of variants.entries()) await once(v, states[i]!); // warm-up, first start
+    for (const v of variants) Object.assign(v, { ms: [], rss: [], anon: [], file: [] });
+    for (let r = 0; r < opts.rounds; r++) {
+      for (const [i, v] of variants.entries()) await once(v, states[i]!);
+    }
+  } finally {
+    for (const s of states) Deno.removeSync(s, { recursive: true });
   }
-  for (const s of states) Deno.removeSync(s, { recursive: true });
 
   const base = variants[0]!;
   const d = (x: number, y: number, digits: number) =>
