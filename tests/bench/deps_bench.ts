@@ -30,6 +30,7 @@
  */
 
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../deploy/compile.ts";
+import { freePort } from "../../deploy/free_port.ts";
 
 const root = new URL("../..", import.meta.url).pathname.replace(/\/$/, "");
 const work = `${root}/.build/deps_bench`;
@@ -207,13 +208,6 @@ function bundle(cwd: string, entry: string, i: number): string {
   const out = `${cwd}/.build/deps_bench/bundle_${i}.js`;
   run(Deno.execPath(), ["bundle", "--quiet", "--platform=deno", "-o", out, entry], cwd);
   return out;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const p = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return p;
 }
 
 function status(pid: number, field: string): number {
