@@ -1,11 +1,11 @@
 /**
  * Real peers a machine may lack (Debian's mosquitto and chromium), and the
  * tests that run only when asked for (TERN_SLOW_TESTS=1). A test file asks
- * once at its top and passes the answer to `Deno.test({ ignore })`:
+ * once at its top and passes the answer as the `ignore` option of its tests:
  *
  * ```ts
  * const ignore = skipWithout("mosquitto", import.meta.url);
- * Deno.test({ name: "…", ignore, fn });
+ * test({ name: "…", ignore, fn }); // Deno's test registration
  * ```
  *
  * A skipped file says so on stderr at once, and, under `deno task test`
