@@ -1,0 +1,17 @@
+/**
+ * Cloud streams front door: the durable spool every stream uses
+ * (`spool.ts`) and CloudWatch Logs (`logs/`). See docs/cloud-logs.md.
+ */
+
+export {
+  type Inflight,
+  type NewRecord,
+  type PeekLimits,
+  Spool,
+  type SpoolOptions,
+  type SpoolRecord,
+  spoolStatus,
+  SpoolStream,
+  type StreamLimits,
+  type StreamStatus,
+} from "./spool.ts";

@@ -1,0 +1,484 @@
+/**
+ * The spool: the one durable store-and-forward queue every cloud stream
+ * (CloudWatch Logs, metrics, audit events, uploads) uses. A stream is a named,
+ * bounded queue of records in the agent's SQLite file:
+ *
+ * - `append(records)` commits them (inside the caller's `db.transaction()`
+ *   when there is one, else in a transaction of its own) before it returns,
+ *   together with optional source state (a file offset, a journal cursor), so
+ *   a source's position and its records can never disagree after a crash.
+ * - a sender `peek`s a batch, may `begin` it (a durable "this batch is on the
+ *   wire" marker, so after a crash it can ask the cloud whether the batch
+ *   arrived instead of resending it), sends it, and `ack`s: the records up to
+ *   the acked id are deleted in one transaction. `kill -9` at any moment loses
+ *   no appended record and resends no acknowledged one.
+ * - bounded by `maxRecords` and `maxBytes` per stream; when an append would
+ *   pass a bound the oldest records are dropped to make room (the one policy),
+ *   counted and logged once per episode (an episode ends when the backlog is
+ *   back under half of both bounds).
+ *
+ * Tables (in the agent's database, created here and nowhere else):
+ * - `_spool_streams(sid INTEGER PRIMARY KEY, name TEXT UNIQUE, appended,
+ *   sent, dropped, refused INTEGER, last_error TEXT, last_error_at,
+ *   last_ack_at INTEGER, inflight_upto INTEGER, inflight_meta TEXT,
+ *   inflight_at INTEGER)`: one row per stream; counters are totals since the
+ *   stream was created (they survive restarts).
+ * - `_spool(id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER, time INTEGER,
+ *   bytes INTEGER, data TEXT)`, index `(sid, id)`: the records; `time` is the
+ *   record's own time (ms since the epoch), `bytes` the UTF-8 size of `data`.
+ * - `_spool_state(sid INTEGER, key TEXT, value TEXT)`: sources' positions.
+ *
+ * Units: ms since the epoch for times, bytes for sizes.
+ */
+
+import type { Clock } from "../clock.ts";
+import type { Database } from "../db/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { _Statements, type StreamRow } from "./_spool_sql.ts";
+
+/** The spool's tables; created here and nowhere else. */
+const DDL = `
+CREATE TABLE IF NOT EXISTS _spool_streams (
+  sid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+  appended INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+  dropped INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0,
+  last_error TEXT, last_error_at INTEGER, last_ack_at INTEGER,
+  inflight_upto INTEGER, inflight_meta TEXT, inflight_at INTEGER);
+CREATE TABLE IF NOT EXISTS _spool (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL, time INTEGER NOT NULL,
+  bytes INTEGER NOT NULL, data TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS _spool_sid ON _spool (sid, id);
+CREATE TABLE IF NOT EXISTS _spool_state (
+  sid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+  PRIMARY KEY (sid, key)) WITHOUT ROWID;
+`;
+
+/** A stored record. */
+export interface SpoolRecord {
+  /** Position in the spool (grows monotonically; never reused). */
+  id: number;
+  /** The record's own time, ms since the epoch. */
+  time: number;
+  /** UTF-8 size of `data`. */
+  bytes: number;
+  data: string;
+}
+
+/** What `append` takes. */
+export interface NewRecord {
+  /** ms since the epoch. @default clock.now() */
+  time?: number;
+  data: string;
+}
+
+/** Bounds of one stream. */
+export interface StreamLimits {
+  /** Most records kept. @default 100000 */
+  maxRecords?: number;
+  /** Most bytes of `data` kept. @default 67108864 (64 MiB) */
+  maxBytes?: number;
+}
+
+/** What `peek` may return at most. */
+export interface PeekLimits {
+  /** @default 1000 */
+  maxRecords?: number;
+  /** Sum of `bytes + overhead` per record. @default Infinity */
+  maxBytes?: number;
+  /** Bytes counted per record on top of its data. @default 0 */
+  overhead?: number;
+}
+
+/** A batch on the wire, as `begin` recorded it. */
+export interface Inflight {
+  /** Last record id of the batch. */
+  upTo: number;
+  /** What the sender wrote to recognise the batch (JSON, its own format). */
+  meta: string;
+  /** When it was begun, ms since the epoch. */
+  at: number;
+}
+
+/** One stream's figures, for /api/status, /metrics and `tern cloud status`. */
+export interface StreamStatus {
+  name: string;
+  /** Records waiting. */
+  backlog: number;
+  /** Bytes waiting. */
+  bytes: number;
+  /** Age of the oldest waiting record (now − its time), ms; 0 when empty. */
+  oldestAgeMs: number;
+  maxRecords: number;
+  maxBytes: number;
+  /** Totals since the stream was created. */
+  appended: number;
+  sent: number;
+  dropped: number;
+  refused: number;
+  lastError: string | null;
+  lastErrorAt: number | null;
+  lastAckAt: number | null;
+}
+
+/** Options of {@linkcode Spool}. */
+export interface SpoolOptions {
+  clock: Clock;
+  /** Where drops and errors are reported. */
+  log: Logger;
+}
+
+const enc = new TextEncoder();
+
+/** The spool of one database. Get it with `Spool.of(db, options)`: one per database. */
+export class Spool {
+  static readonly #byDb = new WeakMap<Database, Spool>();
+  readonly db: Database;
+  readonly clock: Clock;
+  readonly log: Logger;
+  readonly #sql: _Statements;
+  readonly #streams = new Map<string, SpoolStream>();
+
+  private constructor(db: Database, options: SpoolOptions) {
+    this.db = db;
+    this.clock = options.clock;
+    this.log = options.log;
+    db.transaction(() => db.sql.exec(DDL));
+    this.#sql = new _Statements(db.sql);
+  }
+
+  /** The spool of `db` (created with its tables on first use). */
+  static of(db: Database, options: SpoolOptions): Spool {
+    let s = Spool.#byDb.get(db);
+    if (!s) Spool.#byDb.set(db, s = new Spool(db, options));
+    return s;
+  }
+
+  /** Open (or create) a stream; calling again with new limits applies them. */
+  stream(name: string, limits: StreamLimits = {}): SpoolStream {
+    if (!/^[A-Za-z0-9_.:/-]{1,200}$/.test(name)) {
+      throw new TypeError(`Bad spool stream name "${name}" (letters, digits and _ . : / -)`);
+    }
+    let s = this.#streams.get(name);
+    if (!s) {
+      const row = this.db.transaction(() => this.#sql.ensure(name));
+      s = new SpoolStream(this, this.#sql, row, limits);
+      this.#streams.set(name, s);
+    } else s.setLimits(limits);
+    return s;
+  }
+
+  /** Every stream opened in this process, by name. */
+  streams(): SpoolStream[] {
+    return [...this.#streams.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Status of every stream stored in the database (also ones not opened by this process). */
+  status(): StreamStatus[] {
+    const open = new Map([...this.#streams].map(([k, v]) => [k, v.status()]));
+    for (const row of this.#sql.allStreams()) {
+      if (!open.has(row.name)) open.set(row.name, statusOfRow(this.#sql, row, this.clock.now()));
+    }
+    return [...open.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+}
+
+/**
+ * Status of every spool stream in `db` without opening them (for `tern cloud
+ * status`, which reads the agent's database from another process).
+ */
+export function spoolStatus(db: Database, now = Date.now()): StreamStatus[] {
+  const exists = db.sql.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_spool_streams'",
+  ).get();
+  if (!exists) return [];
+  const sql = new _Statements(db.sql);
+  return sql.allStreams().map((row) => statusOfRow(sql, row, now));
+}
+
+function statusOfRow(sql: _Statements, row: StreamRow, now: number): StreamStatus {
+  const totals = sql.totals(row.sid);
+  const head = sql.headTime(row.sid);
+  return {
+    name: row.name,
+    backlog: totals.n,
+    bytes: totals.b,
+    oldestAgeMs: head === undefined ? 0 : Math.max(0, now - head),
+    maxRecords: 0,
+    maxBytes: 0,
+    appended: row.appended,
+    sent: row.sent,
+    dropped: row.dropped,
+    refused: row.refused,
+    lastError: row.last_error,
+    lastErrorAt: row.last_error_at,
+    lastAckAt: row.last_ack_at,
+  };
+}
+
+/** One named stream of a {@linkcode Spool}. */
+export class SpoolStream {
+  readonly name: string;
+  readonly #spool: Spool;
+  readonly #sql: _Statements;
+  readonly #sid: number;
+  #row: StreamRow;
+  #maxRecords = 100_000;
+  #maxBytes = 64 * 1024 * 1024;
+  #count: number;
+  #bytes: number;
+  /** Whether the counters may be off (an append inside a caller's transaction that rolled back). */
+  #stale = false;
+  #episodeDrops = 0;
+  #waiters: (() => void)[] = [];
+
+  constructor(spool: Spool, sql: _Statements, row: StreamRow, limits: StreamLimits) {
+    this.#spool = spool;
+    this.#sql = sql;
+    this.#row = row;
+    this.#sid = row.sid;
+    this.name = row.name;
+    this.setLimits(limits);
+    const t = sql.totals(row.sid);
+    this.#count = t.n;
+    this.#bytes = t.b;
+  }
+
+  setLimits(limits: StreamLimits): void {
+    const r = limits.maxRecords ?? 100_000;
+    const b = limits.maxBytes ?? 64 * 1024 * 1024;
+    if (!Number.isInteger(r) || r < 1) throw new RangeError(`maxRecords must be ≥ 1, got ${r}`);
+    if (!Number.isInteger(b) || b < 1) throw new RangeError(`maxBytes must be ≥ 1, got ${b}`);
+    this.#maxRecords = r;
+    this.#maxBytes = b;
+  }
+
+  /** Records waiting. */
+  get backlog(): number {
+    this.#refresh();
+    return this.#count;
+  }
+
+  /**
+   * Store records (and source state, `null` deleting a key) atomically.
+   * Returns the id of the last record stored (0 when none was given).
+   * Records larger than `maxBytes` are refused with a RangeError.
+   */
+  append(records: NewRecord[], state?: Record<string, string | null>): number {
+    const now = this.#spool.clock.now();
+    const rows = records.map((r) => {
+      if (typeof r.data !== "string") throw new TypeError("A spool record's data must be a string");
+      const time = r.time ?? now;
+      if (!Number.isFinite(time)) throw new TypeError(`Bad record time ${time}`);
+      return { time: Math.floor(time), data: r.data, bytes: enc.encode(r.data).length };
+    });
+    for (const r of rows) {
+      if (r.bytes > this.#maxBytes) {
+        throw new RangeError(
+          `A record of ${r.bytes} bytes is larger than stream "${this.name}" holds (${this.#maxBytes})`,
+        );
+      }
+    }
+    const db = this.#spool.db;
+    const nested = db.sql.isTransaction;
+    let last = 0;
+    let dropped = 0;
+    const sizes = { n: this.#count, b: this.#bytes };
+    db.transaction(() => {
+      for (const r of rows) {
+        last = this.#sql.insert(this.#sid, r.time, r.bytes, r.data);
+        sizes.n++;
+        sizes.b += r.bytes;
+      }
+      if (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
+        const d = this.#dropOldest(sizes);
+        dropped += d;
+      }
+      this.#sql.counted(this.#sid, rows.length, dropped);
+      if (state) {
+        for (const [k, v] of Object.entries(state)) this.#sql.setState(this.#sid, k, v);
+      }
+    });
+    this.#count = sizes.n;
+    this.#bytes = sizes.b;
+    if (nested) this.#stale = true;
+    if (dropped > 0) this.#noteDrops(dropped);
+    if (rows.length) this.#wake();
+    return last;
+  }
+
+  /** Delete head records until the new ones fit; returns how many. */
+  #dropOldest(sizes: { n: number; b: number }): number {
+    let dropped = 0;
+    while (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
+      const over = Math.max(sizes.n - this.#maxRecords, 1);
+      const head = this.#sql.head(this.#sid, Math.min(over + 64, 10_000));
+      let upTo = 0;
+      for (const h of head) {
+        if (sizes.n <= this.#maxRecords && sizes.b <= this.#maxBytes) break;
+        upTo = h.id;
+        sizes.n--;
+        sizes.b -= h.bytes;
+        dropped++;
+      }
+      if (upTo === 0) break;
+      this.#sql.deleteUpTo(this.#sid, upTo);
+    }
+    return dropped;
+  }
+
+  #noteDrops(n: number): void {
+    const first = this.#episodeDrops === 0;
+    this.#episodeDrops += n;
+    if (first) {
+      // After the transaction: the agent's log may itself be a spool stream.
+      queueMicrotask(() =>
+        this.#spool.log.warn(`Spool stream "${this.name}" is full: dropping the oldest records`, {
+          stream: this.name,
+          maxRecords: this.#maxRecords,
+          maxBytes: this.#maxBytes,
+        })
+      );
+    }
+  }
+
+  #endEpisode(): void {
+    if (this.#episodeDrops === 0) return;
+    if (this.#count > this.#maxRecords / 2 || this.#bytes > this.#maxBytes / 2) return;
+    const n = this.#episodeDrops;
+    this.#episodeDrops = 0;
+    this.#spool.log.warn(`Spool stream "${this.name}" dropped ${n} records while it was full`, {
+      stream: this.name,
+      dropped: n,
+    });
+  }
+
+  /** The oldest waiting records, in id order, after `after` (exclusive), within `limits`. */
+  peek(limits: PeekLimits = {}, after = 0): SpoolRecord[] {
+    const maxRecords = limits.maxRecords ?? 1000;
+    const maxBytes = limits.maxBytes ?? Infinity;
+    const overhead = limits.overhead ?? 0;
+    const out: SpoolRecord[] = [];
+    let bytes = 0;
+    let from = after;
+    while (out.length < maxRecords) {
+      const chunk = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 512));
+      if (chunk.length === 0) break;
+      for (const r of chunk) {
+        if (bytes + r.bytes + overhead > maxBytes && out.length > 0) return out;
+        bytes += r.bytes + overhead;
+        out.push(r);
+        if (bytes >= maxBytes) return out;
+      }
+      from = chunk[chunk.length - 1]!.id;
+    }
+    return out;
+  }
+
+  /** Record that the batch ending at `upTo` is being sent, with the sender's `meta`. */
+  begin(upTo: number, meta: string): void {
+    const at = this.#spool.clock.now();
+    this.#spool.db.transaction(() => this.#sql.setInflight(this.#sid, upTo, meta, at));
+  }
+
+  /** The batch a previous run began and never acked or abandoned, if any. */
+  inflight(): Inflight | undefined {
+    const row = this.#sql.stream(this.#sid);
+    if (row.inflight_upto === null || row.inflight_meta === null) return undefined;
+    return { upTo: row.inflight_upto, meta: row.inflight_meta, at: row.inflight_at ?? 0 };
+  }
+
+  /** Forget the in-flight marker (the batch was refused before it reached the cloud). */
+  abandon(): void {
+    this.#spool.db.transaction(() => this.#sql.setInflight(this.#sid, null, null, null));
+  }
+
+  /**
+   * The cloud accepted every record up to `upTo`: delete them. `refused` of
+   * them were dropped for good (the cloud or the limits refused them) and are
+   * counted apart from the sent ones. Clears the in-flight marker.
+   */
+  ack(upTo: number, refused = 0): void {
+    const at = this.#spool.clock.now();
+    let deleted = 0;
+    this.#spool.db.transaction(() => {
+      deleted = this.#sql.deleteUpTo(this.#sid, upTo);
+      this.#sql.acked(this.#sid, Math.max(0, deleted - refused), Math.min(refused, deleted), at);
+    });
+    this.#stale = true;
+    this.#refresh();
+    this.#endEpisode();
+  }
+
+  /** Remember the last send error (shown in status; the message is redacted by the caller). */
+  fail(error: string): void {
+    const at = this.#spool.clock.now();
+    this.#spool.db.transaction(() => this.#sql.failed(this.#sid, error.slice(0, 500), at));
+  }
+
+  /** A source's saved state. */
+  state(key: string): string | undefined {
+    return this.#sql.getState(this.#sid, key);
+  }
+
+  /** Every saved state key of this stream. */
+  states(): Record<string, string> {
+    return this.#sql.allState(this.#sid);
+  }
+
+  /** Save source state without records (e.g. a position past lines that were all filtered). */
+  setState(state: Record<string, string | null>): void {
+    this.#spool.db.transaction(() => {
+      for (const [k, v] of Object.entries(state)) this.#sql.setState(this.#sid, k, v);
+    });
+  }
+
+  /** Resolve at the next append (or when `signal` aborts). */
+  changed(signal?: AbortSignal): Promise<void> {
+    if (signal?.aborted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        signal?.removeEventListener("abort", done);
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve();
+      };
+      this.#waiters.push(done);
+      signal?.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  #wake(): void {
+    const w = this.#waiters;
+    this.#waiters = [];
+    for (const f of w) f();
+  }
+
+  #refresh(): void {
+    if (!this.#stale || this.#spool.db.sql.isTransaction) return;
+    const t = this.#sql.totals(this.#sid);
+    this.#count = t.n;
+    this.#bytes = t.b;
+    this.#stale = false;
+  }
+
+  status(): StreamStatus {
+    this.#refresh();
+    this.#row = this.#sql.stream(this.#sid);
+    const head = this.#count ? this.#sql.headTime(this.#sid) : undefined;
+    const row = this.#row;
+    return {
+      name: this.name,
+      backlog: this.#count,
+      bytes: this.#bytes,
+      oldestAgeMs: head === undefined ? 0 : Math.max(0, this.#spool.clock.now() - head),
+      maxRecords: this.#maxRecords,
+      maxBytes: this.#maxBytes,
+      appended: row.appended,
+      sent: row.sent,
+      dropped: row.dropped,
+      refused: row.refused,
+      lastError: row.last_error,
+      lastErrorAt: row.last_error_at,
+      lastAckAt: row.last_ack_at,
+    };
+  }
+}
