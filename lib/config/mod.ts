@@ -42,6 +42,14 @@ export {
   syncSection,
 } from "./_sync.ts";
 export {
+  type CloudConfig,
+  type CloudLogsConfig,
+  cloudSection,
+  type LogFileSource,
+  logsEndpoint,
+  RETENTION_DAYS,
+} from "./_cloud.ts";
+export {
   checkPermissions,
   derivePermissions,
   type MissingPermission,

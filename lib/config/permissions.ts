@@ -16,6 +16,7 @@ import { databasePermissions } from "./_database.ts";
 import { mqttPermissions } from "./_mqtt.ts";
 import { webPermissions } from "./_web.ts";
 import { syncPermissions } from "./_sync.ts";
+import { cloudPermissions } from "./_cloud.ts";
 import { ENV_CLI, ENV_OVERRIDES } from "./loader.ts";
 import type { Config } from "./schema.ts";
 
@@ -27,6 +28,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => awsPermissions(c.aws, b),
   (c, b) => httpPermissions(c.http, b),
   (c, b) => syncPermissions(c.sync, c.aws.region, b),
+  (c, b) => cloudPermissions(c.cloud, c.aws.region, b),
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */
@@ -37,6 +39,7 @@ export function derivePermissions(config: Config, base: PathBase): PermissionNee
     write: [base.stateDir],
     env: [...ENV_CLI, ...Object.keys(ENV_OVERRIDES)],
     sys: [],
+    run: [],
   };
   for (const section of SECTIONS) {
     const part = section(config, base);
@@ -71,6 +74,7 @@ export function permissionFlags(needs: PermissionNeeds): string[] {
   add("net", needs.net);
   add("env", needs.env);
   add("sys", needs.sys);
+  add("run", needs.run ?? []);
   return flags;
 }
 
@@ -98,5 +102,6 @@ export function checkPermissions(needs: PermissionNeeds): MissingPermission[] {
       `--allow-sys=${kind}`,
     );
   }
+  for (const command of needs.run ?? []) query({ name: "run", command }, `--allow-run=${command}`);
   return missing;
 }

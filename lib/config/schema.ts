@@ -20,6 +20,7 @@ import { databaseSection, schemaSection } from "./_database.ts";
 import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
+import { cloudSection } from "./_cloud.ts";
 
 export const configSchema = z.strictObject({
   agent: agentSection,
@@ -32,6 +33,7 @@ export const configSchema = z.strictObject({
   aws: awsSection,
   http: httpSection,
   sync: syncSection,
+  cloud: cloudSection,
 });
 
 /** A validated configuration with every default filled in. */
