@@ -61,8 +61,8 @@ export function writeEntry(root: string): string {
       `provideLater({\n${
         LATER_MODULES.map((m) => `  ${JSON.stringify(m)}: () => import("../${m}"),\n`).join("")
       }});\n` +
-      `const { cli } = await import("../lib/cli/mod.ts");\n` +
-      `Deno.exit(await cli(Deno.args));\n`,
+      `const { main } = await import("../main.ts");\n` +
+      `Deno.exit(await main(Deno.args));\n`,
   );
   return entry;
 }

@@ -5,7 +5,7 @@
  * can.
  *
  * ```ts
- * await using agent = await Agent.start({ loaded });
+ * await using agent = await Agent.start({ loaded, factories: SERVICES }); // services.ts
  * agent.states(); // [{ name: "database", state: "running", restarts: 0, … }]
  * ```
  */
@@ -14,15 +14,14 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { Config, LoadedConfig } from "./config/mod.ts";
 import { type Logger, LogHub, RingSink } from "./log/mod.ts";
 import type { Service, ServiceContext, ServiceFactory, ServiceState } from "./service.ts";
-import { SERVICES } from "./services.ts";
 import { deviceId, ensureStateDir } from "./state.ts";
 import { Supervised } from "./supervisor.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
   loaded: LoadedConfig;
-  /** Service factories. @default SERVICES */
-  factories?: ServiceFactory[];
+  /** The services to run (the app's list: `SERVICES` of services.ts at the repository root). */
+  factories: ServiceFactory[];
   /** @default systemClock */
   clock?: Clock;
   /** Log hub (sinks already attached). @default a hub with only a ring */
@@ -93,14 +92,15 @@ export class Agent implements AsyncDisposable {
   }
 
   /** State of every service, in start order. */
-  states(): ServiceState[] {
-    return this.#supervised.map((s) => s.state);
+  /** Every service's state; `details: false` leaves out each service's own `status()`. */
+  states(details = true): ServiceState[] {
+    return this.#supervised.map((s) => details ? s.state : s.brief);
   }
 
   /** A running service by name. */
   get<T extends Service>(name: string): T {
     const s = this.#supervised.find((x) => x.name === name);
-    if (!s?.instance || s.state.state !== "running") {
+    if (!s?.instance || s.brief.state !== "running") {
       throw new Error(`Service "${name}" is not running`);
     }
     return s.instance as T;
@@ -108,7 +108,7 @@ export class Agent implements AsyncDisposable {
 
   async #start(options: AgentOptions): Promise<void> {
     const config = this.config;
-    const enabled = (options.factories ?? SERVICES).filter((f) => f.enabled(config));
+    const enabled = options.factories.filter((f) => f.enabled(config));
     const ordered = startOrder(enabled);
     const byName = new Map<string, Supervised>();
     for (const factory of ordered) {
@@ -149,7 +149,7 @@ export class Agent implements AsyncDisposable {
       throw permanent.permanentError;
     }
     this.log.info("Agent started", {
-      states: Object.fromEntries(this.states().map((s) => [s.name, s.state])),
+      states: Object.fromEntries(this.states(false).map((s) => [s.name, s.state])),
     });
   }
 
@@ -166,7 +166,7 @@ export class Agent implements AsyncDisposable {
       configDir: this.#loaded.configDir,
       get: <T extends Service>(name: string) => agent.get<T>(name),
       fail,
-      states: () => agent.states(),
+      states: (details?: boolean) => agent.states(details),
       logs: this.ring,
       redactor: this.hub.redactor,
       deviceId: this.deviceId,
@@ -174,7 +174,7 @@ export class Agent implements AsyncDisposable {
   }
 
   #changed(sup: Supervised): void {
-    const state = sup.state.state;
+    const state = sup.brief.state;
     for (const other of this.#supervised) {
       if (other === sup) continue;
       if (state === "running") other.poke();
@@ -194,7 +194,7 @@ export class Agent implements AsyncDisposable {
     for (const s of next.secrets) this.hub.redactor.add(s);
     for (const p of changed) if (/^log\.(level|sources|redact)\b/.test(p)) applied.add(p);
     for (const s of this.#supervised) {
-      if (!s.instance?.reload || s.state.state !== "running") continue;
+      if (!s.instance?.reload || s.brief.state !== "running") continue;
       try {
         for (const p of await s.instance.reload(next.config, changed)) applied.add(p);
       } catch (e) {
@@ -227,7 +227,7 @@ export class Agent implements AsyncDisposable {
     clearTimeout(timer);
     if (inTime) this.log.info("Agent stopped");
     else {
-      const stuck = this.states().filter((s) => s.state !== "stopped").map((s) => s.name);
+      const stuck = this.states(false).filter((s) => s.state !== "stopped").map((s) => s.name);
       this.log.error("Agent stop deadline passed", { deadlineMs: deadline, stuck });
     }
     return inTime;

@@ -208,3 +208,28 @@ Deno.test("a permanent failure at start is not retried and fails the agent start
   await clock.advance(120_000);
   assert.deepEqual(events, ["clock:start", "database:start", "clock:stop"]);
 });
+
+Deno.test("states(false) leaves out each service's status(), and does not call it", async () => {
+  let calls = 0;
+  const counted: ServiceFactory = {
+    name: "counted",
+    enabled: () => true,
+    create: () => ({
+      start: () => Promise.resolve(),
+      status: () => ({ calls: ++calls }),
+      [Symbol.asyncDispose]: () => Promise.resolve(),
+    }),
+  };
+  const { agent, dir } = await agentWith([counted]);
+  try {
+    const brief = agent.states(false);
+    assert.deepEqual(brief.map((s) => [s.name, s.state, s.details]), [
+      ["counted", "running", undefined],
+    ]);
+    assert.equal(calls, 0, "a health check costs no status() call");
+    assert.deepEqual(agent.states()[0]!.details, { calls: 1 });
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

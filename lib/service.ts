@@ -65,7 +65,7 @@ export interface ServiceContext {
   /** Report a failure after start: the supervisor restarts the service with backoff. */
   fail(error: unknown): void;
   /** Every service's state (for /api/status, /api/health). */
-  states(): ServiceState[];
+  states(details?: boolean): ServiceState[];
   /** Recent log records (for /api/logs). */
   readonly logs: RingSink;
   /** Register secrets obtained at run time so they never reach a log. */

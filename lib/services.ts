@@ -1,6 +1,8 @@
 /**
- * Every service the agent can run, in no particular order: the agent sorts
- * them by `deps`. Later subsystems add their factory here.
+ * The library's services, in no particular order: the agent sorts them by
+ * `deps`. Later subsystems add their factory here. The app's list, which adds
+ * the web service with the device's routes, is `SERVICES` in `services.ts` at
+ * the repository root (what `tern run` and the compiled binary start).
  *
  * Cloud services are loaded lazily (`lazy()`): their modules, and the npm
  * packages behind them (mqtt, AWS SDK), are imported only when the config
@@ -11,7 +13,6 @@
 import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
-import { webService } from "./web/mod.ts";
 import { later } from "./later.ts";
 import { safeProcessEnv } from "./env.ts";
 
@@ -37,7 +38,7 @@ export function lazy(
   };
 }
 
-export const SERVICES: ServiceFactory[] = [
+export const LIBRARY_SERVICES: ServiceFactory[] = [
   databaseService,
   lazy(
     "aws",
@@ -45,7 +46,6 @@ export const SERVICES: ServiceFactory[] = [
     (c) => !!(c.aws.credentials || c.aws.useEnv || c.aws.iot),
     async () => (await later<typeof import("./aws/mod.ts")>("lib/aws/mod.ts")).awsService,
   ),
-  webService,
   lazy(
     "mqtt",
     ["database"],

@@ -63,6 +63,7 @@ export class Supervised {
     this.#firstSettled = new Promise((r) => this.#settle = r);
   }
 
+  /** The state with the service's own `status()` as `details` (see {@linkcode brief}). */
   get state(): ServiceState {
     const s = { ...this.#state };
     if (s.state === "running" && this.instance?.status) {
@@ -71,6 +72,14 @@ export class Supervised {
       } catch { /* a status() bug must not break /api/status */ }
     }
     return s;
+  }
+
+  /**
+   * The state without `details`: what a health check needs, without the work a service's
+   * `status()` may do (the database's counts its change log and cursors in SQLite).
+   */
+  get brief(): ServiceState {
+    return { ...this.#state };
   }
 
   /** Resolves once the first start attempt succeeded or failed. */

@@ -12,13 +12,13 @@ import { defaultConfig } from "../lib/config/mod.ts";
 import { Database, type DatabaseService, databaseService } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import type { ServiceFactory } from "../lib/service.ts";
-import { SERVICES } from "../lib/services.ts";
+import { SERVICES } from "../services.ts";
 import { READING } from "./db_helpers.ts";
 
 Deno.test("the database service opens state/<path> with the schema and serves dependents", async () => {
   const stateDir = await Deno.makeTempDir({ prefix: "tern_db_svc_" });
   try {
-    assert.ok(SERVICES.includes(databaseService), "registered in lib/services.ts");
+    assert.ok(SERVICES.includes(databaseService), "registered in the app's services.ts");
     const config = defaultConfig();
     config.database.path = "data/app.db";
     config.schema.models = { Reading: READING } as typeof config.schema.models;

@@ -12,7 +12,7 @@ import { FakeClock } from "../lib/clock.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import type { DatabaseService } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
-import { SERVICES } from "../lib/services.ts";
+import { SERVICES } from "../services.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { scanTable } from "./helpers/dynalite.ts";
 import { until } from "./helpers/wait.ts";

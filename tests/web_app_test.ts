@@ -326,7 +326,7 @@ Deno.test("the access log writes combined and JSON lines and rotates", async () 
 });
 
 Deno.test("without a database the server still serves the site, health and public actions", async () => {
-  const { buildApp } = await import("../lib/web/mod.ts");
+  const { buildApp } = await import("../routes/web_service.ts");
   const { configSchema } = await import("../lib/config/mod.ts");
   const { systemClock } = await import("../lib/clock.ts");
   const { nullLogger } = await import("../lib/log/mod.ts");

@@ -10,7 +10,8 @@ import { systemClock } from "../lib/clock.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
-import { AuthStore, buildApp, hashPassword, WebServer } from "../lib/web/mod.ts";
+import { AuthStore, hashPassword, WebServer } from "../lib/web/mod.ts";
+import { buildApp } from "../routes/web_service.ts";
 import { READING } from "./helpers/reading.ts";
 import { PEERS, skipWithout } from "./helpers/peers.ts";
 

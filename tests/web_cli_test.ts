@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Database } from "../lib/db/mod.ts";
 import { verifyPassword } from "../lib/web/mod.ts";
 
-const MOD = new URL("../lib/web/mod.ts", import.meta.url).href;
+const MOD = new URL("../lib/cli/users.ts", import.meta.url).href;
 const CFG = new URL("../deno.json", import.meta.url).pathname;
 
 async function tern(

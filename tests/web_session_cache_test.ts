@@ -12,7 +12,9 @@ import { FakeClock } from "../lib/clock.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
-import { AuthStore, buildApp, type WebApp, type WebDeps } from "../lib/web/mod.ts";
+import { AuthStore, type WebApp } from "../lib/web/mod.ts";
+import type { WebDeps } from "../routes/deps.ts";
+import { buildApp } from "../routes/web_service.ts";
 
 interface Env {
   app: WebApp;

@@ -9,7 +9,8 @@ import { systemClock } from "../lib/clock.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
-import { buildApp, upgrade, WebApp, WebServer } from "../lib/web/mod.ts";
+import { upgrade, WebApp, WebServer } from "../lib/web/mod.ts";
+import { buildApp } from "../routes/web_service.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 
 const enc = new TextEncoder();

@@ -6,6 +6,8 @@
  * 1 failure at run time.
  */
 
+import type { ServiceFactory } from "../service.ts";
+
 export const EXIT = { ok: 0, failure: 1, usage: 64, config: 78 } as const;
 
 /** Global flags shared by every command. */
@@ -26,14 +28,22 @@ export interface CliIo {
   err(text: string): void;
 }
 
+/** What the app gives the CLI: the services `tern run` starts (`services.ts` at the root). */
+export interface CliApp {
+  services: ServiceFactory[];
+}
+
 export interface Command {
   name: string;
   /** One line for `tern help`. */
   summary: string;
   /** Full text for `tern help NAME` and `NAME --help`. */
   usage: string;
-  /** Run with the arguments after the command name (global flags already removed). */
-  run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number>;
+  /**
+   * Run with the arguments after the command name (global flags already removed). `app`: what
+   * `cli()` was given (only `tern run` needs it).
+   */
+  run(args: string[], flags: GlobalFlags, io: CliIo, app?: CliApp): Promise<number>;
 }
 
 /** A usage error: printed with the command's usage, exit 64. */

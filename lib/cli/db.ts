@@ -8,7 +8,8 @@
  * schema problem, 1 the database refused (validation, not found, conflict).
  */
 
-import { Database, DbError, openFromFlags } from "../db/mod.ts";
+import { Database, DbError } from "../db/mod.ts";
+import { openFromFlags } from "./_open_db.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 
 const USAGE = `Usage: tern db SUBCOMMAND [ARGS]

@@ -7,14 +7,16 @@
  */
 
 import { ConfigError } from "../config/mod.ts";
-import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
+import { EXIT, UsageError } from "./_command.ts";
 import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
 import { dbCommand } from "./db.ts";
 import { runCommand } from "./run.ts";
 import { syncCommand } from "./sync.ts";
-import { tokenCommand, userCommand } from "../web/mod.ts";
+import { tokenCommand, userCommand } from "./users.ts";
 
-export { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+export type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
+export { EXIT, UsageError } from "./_command.ts";
 export { runAgent, type RunOptions } from "./run.ts";
 export { settleHeap, settleWhenIdle } from "./_settle.ts";
 export { buildLogHub, loadFromFlags } from "./_setup.ts";
@@ -94,8 +96,8 @@ ${GLOBAL_HELP}
 Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time.`;
 }
 
-/** Run the CLI; returns the exit code. */
-export async function cli(argv: string[], io: CliIo = stdio): Promise<number> {
+/** Run the CLI of `app` (main.ts passes the agent's services); returns the exit code. */
+export async function cli(argv: string[], app: CliApp, io: CliIo = stdio): Promise<number> {
   let command: Command | undefined;
   try {
     const { flags, rest, help } = parseGlobals(argv);
@@ -129,7 +131,7 @@ export async function cli(argv: string[], io: CliIo = stdio): Promise<number> {
       io.out(`${command.usage}\n\n${GLOBAL_HELP}`);
       return EXIT.ok;
     }
-    return await command.run(rest.slice(rest[0] === undefined ? 0 : 1), flags, io);
+    return await command.run(rest.slice(rest[0] === undefined ? 0 : 1), flags, io, app);
   } catch (e) {
     if (e instanceof UsageError) {
       io.err(

@@ -13,14 +13,15 @@ import {
   type LoadedConfig,
 } from "../config/mod.ts";
 import { isPermanent, type ServiceFactory } from "../service.ts";
-import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
+import { EXIT, UsageError } from "./_command.ts";
 import { buildLogHub, loadFromFlags } from "./_setup.ts";
 import { settleHeap, settleWhenIdle } from "./_settle.ts";
 
 /** Options of {@linkcode runAgent}. */
 export interface RunOptions {
-  /** Service factories. @default SERVICES */
-  factories?: ServiceFactory[];
+  /** The services to run: the app's list (`SERVICES` of services.ts at the root). */
+  factories: ServiceFactory[];
   /** Called once the agent started (tests). */
   onStarted?: (agent: Agent) => void;
   /** Skip the permission check (in-process tests that run with -A anyway). @default false */
@@ -32,7 +33,7 @@ export async function runAgent(
   loaded: LoadedConfig,
   flags: GlobalFlags,
   io: CliIo,
-  options: RunOptions = {},
+  options: RunOptions,
 ): Promise<number> {
   if (!options.skipPermissionCheck) {
     const missing = checkPermissions(derivePermissions(loaded.config, loaded));
@@ -87,7 +88,7 @@ export async function runAgent(
       loaded,
       hub,
       ring,
-      ...(options.factories ? { factories: options.factories } : {}),
+      factories: options.factories,
     });
   } catch (e) {
     log.error("Agent failed to start", { error: e });
@@ -126,8 +127,9 @@ http://127.0.0.1:8080 and database, every cloud feature off, state in ./state).
 
 Signals: SIGTERM/SIGINT stop gracefully within agent.stopTimeout (a second one
 exits at once); SIGHUP reloads the configuration and applies what can change live.`,
-  async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
+  async run(args: string[], flags: GlobalFlags, io: CliIo, app?: CliApp): Promise<number> {
     if (args.length) throw new UsageError(`Unexpected argument "${args[0]}"`);
-    return await runAgent(loadFromFlags(flags), flags, io);
+    if (!app) throw new TypeError("tern run needs the app's services: cli(args, { services })");
+    return await runAgent(loadFromFlags(flags), flags, io, { factories: app.services });
   },
 };

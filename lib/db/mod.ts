@@ -1,7 +1,7 @@
 /**
  * Embedded database front door: `Database` (models, queries, change log,
  * cursors, transactions on node:sqlite in WAL mode), `DbError`, the
- * "database" service and `openFromFlags` for the CLI. See docs/database.md.
+ * "database" service. See docs/database.md.
  */
 
 export { Database } from "./database.ts";
@@ -10,7 +10,6 @@ export { DbError, type DbErrorCode, type DbErrorOptions } from "./errors.ts";
 export { MAX_ITEM_BYTES, MAX_KEY_BYTES, Model } from "./model.ts";
 export type { PurgeResult } from "./purge.ts";
 export { DatabaseService, databaseService } from "./service.ts";
-export { openFromFlags, type OpenFromFlagsOptions } from "./open.ts";
 export { ulidFactory } from "./ulid.ts";
 export type {
   Change,

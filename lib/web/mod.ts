@@ -2,7 +2,8 @@
  * The embedded web server: an app with routes and middleware that runs
  * without a socket (`app.request(req)`), a server that puts it on http/https
  * endpoints, the static site from memory, SSE and WebSocket helpers, users,
- * sessions, tokens, and the "web" service.
+ * sessions and tokens. The agent's "web" service, which puts the device's
+ * routes on it, is the app's: routes/web_service.ts.
  */
 
 export {
@@ -28,7 +29,14 @@ export {
 } from "./errors.ts";
 export { type RouteMatch, Router } from "./router.ts";
 export { parseRange, safePath, StaticSite, type StaticSiteOptions } from "./static.ts";
-export { contentType, loadDir, prepareFile, type StaticFile } from "./_static_files.ts";
+export {
+  contentType,
+  loadDir,
+  prepareAll,
+  prepareFile,
+  readDir,
+  type StaticFile,
+} from "./_static_files.ts";
 export { utf8, utf8Strict } from "./_globals.ts";
 export { type SseEvent, SseStream } from "./sse.ts";
 export { upgrade, type UpgradeOptions } from "./websocket.ts";
@@ -68,6 +76,3 @@ export {
   USER_NAME,
   type UserInfo,
 } from "./auth/store.ts";
-export type { SetupState, StatusSource, WebDeps } from "./deps.ts";
-export { buildApp, SITE_DIR, WebService, webService } from "./service.ts";
-export { tokenCommand, userCommand } from "./cli.ts";

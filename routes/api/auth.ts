@@ -22,8 +22,8 @@ import {
   USER_NAME,
   verifyPassword,
   type WebContext,
-  type WebDeps,
 } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 const credentials = z.strictObject({
   username: z.string().min(1).max(64),

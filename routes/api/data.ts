@@ -15,15 +15,16 @@
 import { checkValue } from "../../lib/config/mod.ts";
 import type { Database, Item, Model } from "../../lib/db/mod.ts";
 import { ItemCache } from "./_item_cache.ts";
-import { utf8, utf8Strict } from "../../lib/web/mod.ts";
 import {
   type FieldProblem,
   forbidden,
   HttpError,
   notFound,
+  utf8,
+  utf8Strict,
   type WebContext,
-  type WebDeps,
 } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 const META = new Set(["created", "updated", "_version"]);
 

@@ -4,11 +4,11 @@
  * shown (no error texts) since anyone may call it.
  */
 
-import type { WebDeps } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 export function registerHealth(d: WebDeps): void {
   d.app.get("/api/health", () => {
-    const services = d.status.services();
+    const services = d.status.services(false);
     const failing = services.filter((s) => s.state !== "running" && s.name !== "web")
       .map((s) => ({ name: s.name, state: s.state }));
     const res = Response.json(

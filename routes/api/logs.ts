@@ -3,7 +3,8 @@
  * log records from the in-memory ring, oldest first, already redacted.
  */
 
-import { HttpError, type WebDeps } from "../../lib/web/mod.ts";
+import { HttpError } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 const LEVELS = ["debug", "info", "warn", "error"] as const;
 

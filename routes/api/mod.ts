@@ -3,7 +3,7 @@
  * maker adds their own next to these with `web.route(...)`.
  */
 
-import type { WebDeps } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 import { registerAuth } from "./auth.ts";
 import { registerData } from "./data.ts";
 import { registerHealth } from "./health.ts";

@@ -3,7 +3,7 @@
  * service's state (name, state, since, restarts, lastError, details).
  */
 
-import type { WebDeps } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 export function registerStatus(d: WebDeps): void {
   d.app.get("/api/status", () => {

@@ -6,14 +6,8 @@
  */
 
 import * as z from "../../lib/validate/mod.ts";
-import {
-  badRequest,
-  hashPassword,
-  HttpError,
-  notFound,
-  USER_NAME,
-  type WebDeps,
-} from "../../lib/web/mod.ts";
+import { badRequest, hashPassword, HttpError, notFound, USER_NAME } from "../../lib/web/mod.ts";
+import type { WebDeps } from "../deps.ts";
 
 export function registerUsers(d: WebDeps): void {
   const { app, auth } = d;

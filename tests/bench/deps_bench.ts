@@ -198,7 +198,7 @@ function loadEntry(cwd: string, i: number, specs: string[], code = ""): string {
     specs.map((s, j) => `import * as m${j} from ${JSON.stringify(s)};\n`).join("") +
       `(globalThis as Record<string, unknown>).__deps = [${specs.map((_, j) => `m${j}`)}];\n` +
       code +
-      `import { cli } from "../../lib/cli/mod.ts";\nDeno.exit(await cli(Deno.args));\n`,
+      `import { main } from "../../main.ts";\nDeno.exit(await main(Deno.args));\n`,
   );
   return path;
 }

@@ -17,7 +17,9 @@ import { Agent } from "../../../lib/agent.ts";
 import { settleHeap, settleWhenIdle } from "../../../lib/cli/mod.ts";
 import { loadConfig } from "../../../lib/config/mod.ts";
 import type { DatabaseService } from "../../../lib/db/mod.ts";
-import { prepareFile, responseList, type WebService } from "../../../lib/web/mod.ts";
+import { prepareFile, responseList } from "../../../lib/web/mod.ts";
+import type { WebService } from "../../../routes/web_service.ts";
+import { SERVICES } from "../../../services.ts";
 import { READING } from "../../helpers/reading.ts";
 
 /** "default" (default config), "serve" (web.engine serve), "strict" (headerSize 16384, nosniff on every response). */
@@ -93,7 +95,7 @@ if (mode === "bare") {
     }),
   );
   const loaded = loadConfig({ dir });
-  const agent = await Agent.start({ loaded });
+  const agent = await Agent.start({ loaded, factories: SERVICES });
   const web = agent.get<WebService>("web");
   web.route("GET", "/action", () => new Response(BODY));
   web.route("GET", "/layer/json", privateJson);

@@ -14,26 +14,31 @@
  * ```
  */
 
-import { resolve } from "../path.ts";
-import denoJson from "../../deno.json" with { type: "json" };
-import type { Config } from "../config/mod.ts";
-import type { Database, DatabaseService } from "../db/mod.ts";
-import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
-import { registerApi } from "../../routes/api/mod.ts";
-import { AccessLog } from "./access_log.ts";
-import { type Handler, type RouteOptions, WebApp } from "./app.ts";
-import { randomToken } from "./auth/password.ts";
-import { SessionAuth } from "./auth/sessions.ts";
-import { AuthStore } from "./auth/store.ts";
-import { LoginThrottle } from "./auth/throttle.ts";
+import denoJson from "../deno.json" with { type: "json" };
+import type { Config } from "../lib/config/mod.ts";
+import type { Database, DatabaseService } from "../lib/db/mod.ts";
+import { resolve } from "../lib/path.ts";
+import type { Service, ServiceContext, ServiceFactory } from "../lib/service.ts";
+import { embeddedSite } from "../lib/site_bundle.ts";
+import {
+  AccessLog,
+  AuthStore,
+  type Handler,
+  LoginThrottle,
+  prepareAll,
+  randomToken,
+  readDir,
+  type RouteOptions,
+  SessionAuth,
+  StaticSite,
+  WebApp,
+  WebServer,
+} from "../lib/web/mod.ts";
+import { registerApi } from "./api/mod.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
-import { StaticSite } from "./static.ts";
-import { prepareAll, readDir } from "./_static_files.ts";
-import { embeddedSite } from "../site_bundle.ts";
-import { WebServer } from "./server.ts";
 
 /** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
-export const SITE_DIR = new URL("../../routes/site/", import.meta.url);
+export const SITE_DIR = new URL("./site/", import.meta.url);
 
 /** Build a configured app (without sockets): what the service runs, and what tests use. */
 export function buildApp(
@@ -161,7 +166,7 @@ export class WebService implements Service {
       log: ctx.log,
       clock: ctx.clock,
       ...(db ? { db } : {}),
-      status: { services: () => ctx.states() },
+      status: { services: (details) => ctx.states(details) },
       logs: ctx.logs,
       stateDir: ctx.stateDir,
       configDir: ctx.configDir,
@@ -244,7 +249,7 @@ export class WebService implements Service {
   }
 }
 
-/** Factory for `lib/services.ts`. */
+/** Factory for the app's service list (`services.ts`). */
 export const webService: ServiceFactory = {
   name: "web",
   deps: ["database"],

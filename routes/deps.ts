@@ -4,19 +4,17 @@
  * real database.
  */
 
-import type { Clock } from "../clock.ts";
-import type { Config } from "../config/mod.ts";
-import type { Database } from "../db/mod.ts";
-import type { Logger, RingSink } from "../log/mod.ts";
-import type { ServiceState } from "../service.ts";
-import type { WebApp } from "./app.ts";
-import type { SessionAuth } from "./auth/sessions.ts";
-import type { LoginThrottle } from "./auth/throttle.ts";
-import type { StaticSite } from "./static.ts";
+import type { Clock } from "../lib/clock.ts";
+import type { Config } from "../lib/config/mod.ts";
+import type { Database } from "../lib/db/mod.ts";
+import type { Logger, RingSink } from "../lib/log/mod.ts";
+import type { ServiceState } from "../lib/service.ts";
+import type { LoginThrottle, SessionAuth, StaticSite, WebApp } from "../lib/web/mod.ts";
 
 /** Where /api/status and /api/health read the services' states (the agent implements it). */
 export interface StatusSource {
-  services(): ServiceState[];
+  /** Every service's state; `details: false` leaves out their own `status()` (cheap). */
+  services(details?: boolean): ServiceState[];
 }
 
 /** The one-time first-run setup token (only while no user exists). */

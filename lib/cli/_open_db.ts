@@ -6,9 +6,9 @@
 
 import { resolve } from "../path.ts";
 import { loadConfig, safeEnv } from "../config/mod.ts";
-import type { GlobalFlags } from "../cli/_command.ts";
+import type { GlobalFlags } from "./_command.ts";
 import type { Logger } from "../log/mod.ts";
-import { Database } from "./database.ts";
+import { Database } from "../db/mod.ts";
 
 /** Options of {@linkcode openFromFlags}. */
 export interface OpenFromFlagsOptions {

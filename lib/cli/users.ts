@@ -18,12 +18,10 @@
 import { resolve } from "../path.ts";
 import { loadConfig, safeEnv } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
-import { type Database, openFromFlags } from "../db/mod.ts";
-import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "../cli/_command.ts";
-import { hashPassword } from "./auth/password.ts";
-import { Roles } from "./auth/roles.ts";
-import { SessionAuth } from "./auth/sessions.ts";
-import { AuthStore, USER_NAME } from "./auth/store.ts";
+import type { Database } from "../db/mod.ts";
+import { openFromFlags } from "./_open_db.ts";
+import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
+import { AuthStore, hashPassword, Roles, SessionAuth, USER_NAME } from "../web/mod.ts";
 import { nullLogger } from "../log/mod.ts";
 import { systemClock } from "../clock.ts";
 
