@@ -169,6 +169,7 @@ export class Agent implements AsyncDisposable {
       states: (details?: boolean) => agent.states(details),
       logs: this.ring,
       redactor: this.hub.redactor,
+      hub: this.hub,
       deviceId: this.deviceId,
     };
   }

@@ -17,7 +17,7 @@
 
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
-import type { Logger, Redactor, RingSink } from "./log/mod.ts";
+import type { Logger, LogHub, Redactor, RingSink } from "./log/mod.ts";
 
 export interface Service {
   start(signal: AbortSignal): Promise<void>;
@@ -70,6 +70,8 @@ export interface ServiceContext {
   readonly logs: RingSink;
   /** Register secrets obtained at run time so they never reach a log. */
   readonly redactor: Redactor;
+  /** The agent's log hub, for services that add a sink (the CloudWatch agent log). */
+  readonly hub?: LogHub;
   /** The device id (from config or generated at first start). */
   readonly deviceId: string;
 }
