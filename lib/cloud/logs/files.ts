@@ -1,0 +1,402 @@
+/**
+ * A file source: follows every file matching a glob (`*`, `?` in the file
+ * name) like `tail -F`, and appends complete lines (or multiline events) to
+ * its spool stream together with the file's position, in one transaction: a
+ * crash can neither lose a line nor repeat one.
+ *
+ * - Identity: a file is its device and inode plus an FNV-1a hash of its first
+ *   bytes (up to 1024), so a reused inode is a new file.
+ * - Rotation by rename: the open handle keeps reading the renamed file to its
+ *   end, then the new file is read from its start. After a restart, a saved
+ *   file no longer under the glob is looked for by inode in its directory.
+ * - Rotation by copytruncate: when the file shrinks (or its first bytes
+ *   change), the copy (a file in the directory with the same first bytes) is
+ *   read from the saved position to its end, then the file from its start.
+ * - The file being written: a last line without its newline (or a multiline
+ *   event still open) is uploaded once the file stayed unchanged `linger` ms.
+ *
+ * State (spool source state, one key per file): `f:DEV:INO` →
+ * `{"p": path, "o": offset after the last byte uploaded, "l": bytes hashed, "h": hash}`.
+ * Units: bytes, ms.
+ */
+
+import { dirname, join } from "../../path.ts";
+import type { Clock } from "../../clock.ts";
+import type { Logger, Redactor } from "../../log/mod.ts";
+import type { SpoolStream } from "../spool.ts";
+import { safePart } from "./_names.ts";
+import { lineTime } from "./_timestamp.ts";
+import { type Destination, toRecords } from "./sources.ts";
+
+const PREFIX = 1024;
+
+/** The last segment of a path. */
+function basename(path: string): string {
+  return path.slice(path.lastIndexOf("/") + 1);
+}
+const dec = new TextDecoder();
+
+/** Options of {@linkcode FileSource}. */
+export interface FileSourceOptions {
+  /** Absolute path or glob. */
+  pattern: string;
+  spool: SpoolStream;
+  dest: Destination;
+  clock: Clock;
+  log: Logger;
+  redactor?: Redactor;
+  /** First line of an event; other lines join the previous one. */
+  multiline?: RegExp;
+  /** @default 5000 */
+  linger?: number;
+  /** Files present at the very first start: read from "beginning" or "end". @default "beginning" */
+  startAt?: "beginning" | "end";
+  /** Most bytes read from one file per poll. @default 1048576 */
+  maxRead?: number;
+}
+
+interface _Saved {
+  p: string;
+  o: number;
+  l: number;
+  h: number;
+}
+
+interface _Tracked {
+  key: string;
+  path: string;
+  file: Deno.FsFile;
+  off: number;
+  plen: number;
+  phash: number;
+  /** Size at the last poll and when it last changed. */
+  size: number;
+  changedAt: number;
+  /** No longer matched by the glob (renamed away or deleted): finish and close. */
+  rotated: boolean;
+}
+
+/** FNV-1a over `bytes`. */
+function fnv(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193) >>> 0;
+  return h;
+}
+
+/** A RegExp for a file-name glob. */
+export function globRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, "[^/]*").replace(
+    /\?/g,
+    "[^/]",
+  );
+  return new RegExp(`^${body}$`);
+}
+
+export class FileSource {
+  readonly #o: FileSourceOptions;
+  readonly #dir: string;
+  readonly #name: RegExp;
+  readonly #tracked = new Map<string, _Tracked>();
+  #first = true;
+  /** Events appended since start. */
+  events = 0;
+
+  constructor(options: FileSourceOptions) {
+    this.#o = options;
+    this.#dir = dirname(options.pattern);
+    this.#name = globRegExp(basename(options.pattern));
+  }
+
+  /** Files followed now (for status). */
+  files(): { path: string; offset: number; rotated: boolean }[] {
+    return [...this.#tracked.values()].map((t) => ({
+      path: t.path,
+      offset: t.off,
+      rotated: t.rotated,
+    }));
+  }
+
+  /** Poll every `interval` ms until `signal` aborts. */
+  async run(signal: AbortSignal, interval = 250): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.poll();
+      } catch (e) {
+        this.#o.log.warn("Reading a followed file failed", { pattern: this.#o.pattern, error: e });
+      }
+      try {
+        await this.#o.clock.sleep(interval, signal);
+      } catch { /* aborted */ }
+    }
+  }
+
+  /** One pass: find files, read what is new, upload it with the positions. Returns events appended. */
+  async poll(): Promise<number> {
+    const matched = await this.#list();
+    const saved = this.#o.spool.states();
+    const firstEver = this.#first && Object.keys(saved).length === 0;
+    const seen = new Set<string>();
+    for (const [path, info] of matched) {
+      const key = `f:${info.dev}:${info.ino}`;
+      seen.add(key);
+      const t = this.#tracked.get(key);
+      if (t) {
+        t.path = path;
+        continue;
+      }
+      await this.#open(key, path, saved[key], firstEver && this.#o.startAt === "end");
+    }
+    if (this.#first) {
+      // Saved files no longer under the glob: renamed while the agent was down.
+      for (const [key, text] of Object.entries(saved)) {
+        if (!key.startsWith("f:") || seen.has(key)) continue;
+        const found = await this.#findByKey(key);
+        if (found) await this.#open(key, found, text, false, true);
+        else this.#o.spool.setState({ [key]: null });
+      }
+      this.#first = false;
+    }
+    let n = 0;
+    for (const t of [...this.#tracked.values()]) {
+      if (!seen.has(t.key)) t.rotated = true;
+      n += await this.#read(t);
+    }
+    this.events += n;
+    return n;
+  }
+
+  async #list(): Promise<Map<string, Deno.FileInfo>> {
+    const out = new Map<string, Deno.FileInfo>();
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        if (!e.isFile || !this.#name.test(e.name)) continue;
+        const path = join(this.#dir, e.name);
+        try {
+          out.set(path, await Deno.stat(path));
+        } catch { /* gone */ }
+      }
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    return out;
+  }
+
+  async #findByKey(key: string): Promise<string | undefined> {
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        if (!e.isFile) continue;
+        const path = join(this.#dir, e.name);
+        const s = await Deno.stat(path).catch(() => undefined);
+        if (s && `f:${s.dev}:${s.ino}` === key) return path;
+      }
+    } catch { /* the directory is gone */ }
+    return undefined;
+  }
+
+  async #open(
+    key: string,
+    path: string,
+    savedText: string | undefined,
+    atEnd: boolean,
+    rotated = false,
+  ): Promise<void> {
+    let file: Deno.FsFile;
+    try {
+      file = await Deno.open(path, { read: true });
+    } catch (e) {
+      this.#o.log.warn("A followed file cannot be opened", { path, error: e });
+      return;
+    }
+    const size = (await file.stat()).size;
+    const head = await _readAt(file, 0, Math.min(PREFIX, size));
+    let off = atEnd ? size : 0;
+    if (savedText) {
+      try {
+        const s = JSON.parse(savedText) as _Saved;
+        const same = head.length >= s.l && fnv(head.subarray(0, s.l)) === s.h;
+        if (same && s.o <= size) off = s.o;
+      } catch { /* unreadable state: start over */ }
+    }
+    const now = this.#o.clock.now();
+    this.#tracked.set(key, {
+      key,
+      path,
+      file,
+      off,
+      plen: head.length,
+      phash: fnv(head),
+      size,
+      changedAt: now,
+      rotated,
+    });
+  }
+
+  /** Read what is new in `t`; returns events appended. */
+  async #read(t: _Tracked): Promise<number> {
+    const o = this.#o;
+    const now = o.clock.now();
+    let info: Deno.FileInfo;
+    try {
+      info = await t.file.stat();
+    } catch {
+      this.#close(t);
+      return 0;
+    }
+    let n = 0;
+    if (info.size !== t.size) {
+      t.size = info.size;
+      t.changedAt = now;
+    }
+    if (!t.rotated && await this.#replaced(t, info.size)) {
+      n += await this.#finishCopy(t);
+      t.off = 0;
+      const head = await _readAt(t.file, 0, Math.min(PREFIX, info.size));
+      t.plen = head.length;
+      t.phash = fnv(head);
+    }
+    if (t.plen < PREFIX && info.size > t.plen) {
+      const head = await _readAt(t.file, 0, Math.min(PREFIX, info.size));
+      t.plen = head.length;
+      t.phash = fnv(head);
+    }
+    const idle = now - t.changedAt >= (o.linger ?? 5000);
+    for (let rounds = 0; rounds < 64 && t.off < info.size; rounds++) {
+      const want = Math.min(info.size - t.off, o.maxRead ?? 1024 * 1024);
+      const bytes = await _readAt(t.file, t.off, want);
+      if (bytes.length === 0) break;
+      const more = t.off + bytes.length < info.size;
+      const { events, used } = this.#events(bytes, idle && !more, bytes.length >= want && more);
+      if (used === 0) break;
+      t.off += used;
+      n += this.#append(t, events);
+      if (!more) break;
+    }
+    if (t.rotated && idle && t.off >= info.size) this.#close(t);
+    return n;
+  }
+
+  /** Whether `t` was truncated or its first bytes changed (copytruncate, or replaced in place). */
+  async #replaced(t: _Tracked, size: number): Promise<boolean> {
+    if (size < t.off) return true;
+    if (t.plen === 0) return false;
+    const head = await _readAt(t.file, 0, t.plen);
+    return head.length < t.plen || fnv(head) !== t.phash;
+  }
+
+  /** Upload the rest of the copy a copytruncate left (same first bytes, at least `t.off` long). */
+  async #finishCopy(t: _Tracked): Promise<number> {
+    if (t.off === 0 || t.plen === 0) return 0;
+    let n = 0;
+    try {
+      for await (const e of Deno.readDir(this.#dir)) {
+        const path = join(this.#dir, e.name);
+        if (!e.isFile || path === t.path) continue;
+        const s = await Deno.stat(path).catch(() => undefined);
+        if (!s || s.size < t.off || `f:${s.dev}:${s.ino}` === t.key) continue;
+        using f = await Deno.open(path, { read: true });
+        if (fnv(await _readAt(f, 0, t.plen)) !== t.phash) continue;
+        let off = t.off;
+        while (off < s.size) {
+          const bytes = await _readAt(f, off, Math.min(s.size - off, 1024 * 1024));
+          if (bytes.length === 0) break;
+          const last = off + bytes.length >= s.size;
+          const { events, used } = this.#events(bytes, last, true);
+          off += used;
+          // The position moves to the start of the truncated file with these events.
+          n += this.#append({ ...t, off: last ? 0 : t.off }, events);
+          if (used === 0) break;
+        }
+        break;
+      }
+    } catch (e) {
+      this.#o.log.warn("Reading the copy of a truncated file failed", { path: t.path, error: e });
+    }
+    return n;
+  }
+
+  /**
+   * Complete events in `bytes`, and how many bytes they use. `flush`: the
+   * data ends here (a last line without newline, an open multiline event go
+   * too). `force`: a buffer without any newline goes as one event.
+   */
+  #events(bytes: Uint8Array, flush: boolean, force: boolean): { events: string[]; used: number } {
+    let end = bytes.lastIndexOf(10) + 1; // after the last "\n"
+    if (flush || (end === 0 && force)) end = bytes.length;
+    if (end === 0) return { events: [], used: 0 };
+    const text = dec.decode(bytes.subarray(0, end));
+    const lines = text.split("\n");
+    if (lines.at(-1) === "") lines.pop();
+    const multi = this.#o.multiline;
+    if (!multi) {
+      return { events: lines.map((l) => l.endsWith("\r") ? l.slice(0, -1) : l), used: end };
+    }
+    // Multiline: keep the last event open unless flushing.
+    const events: string[] = [];
+    let cur: string[] = [];
+    let curStart = 0;
+    let pos = 0;
+    for (const raw of lines) {
+      const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
+      if (multi.test(line) && cur.length) {
+        events.push(cur.join("\n"));
+        cur = [];
+        curStart = pos;
+      }
+      cur.push(line);
+      pos += new TextEncoder().encode(raw).length + 1;
+    }
+    if (flush) {
+      if (cur.length) events.push(cur.join("\n"));
+      return { events, used: end };
+    }
+    return { events, used: events.length ? curStart : 0 };
+  }
+
+  /** Append `events` of `t` with its new position (`t.off`). Returns events appended. */
+  #append(t: Pick<_Tracked, "key" | "path" | "off" | "plen" | "phash">, events: string[]): number {
+    const o = this.#o;
+    const now = o.clock.now();
+    const values = { ...o.dest.values, file: safePart(basename(t.path)) };
+    const records = [];
+    let last = now;
+    for (const e of events) {
+      if (e.trim() === "") continue;
+      const time = lineTime(e, now) ?? last;
+      last = time;
+      records.push(...toRecords(o.dest, o.redactor ? o.redactor.text(e) : e, time, values));
+    }
+    const state: _Saved = { p: t.path, o: t.off, l: t.plen, h: t.phash };
+    o.spool.append(records, { [t.key]: JSON.stringify(state) });
+    return records.length;
+  }
+
+  #close(t: _Tracked): void {
+    try {
+      t.file.close();
+    } catch { /* closed */ }
+    this.#tracked.delete(t.key);
+    this.#o.spool.setState({ [t.key]: null });
+  }
+
+  /** Close every file. */
+  close(): void {
+    for (const t of this.#tracked.values()) {
+      try {
+        t.file.close();
+      } catch { /* closed */ }
+    }
+    this.#tracked.clear();
+  }
+}
+
+async function _readAt(file: Deno.FsFile, off: number, len: number): Promise<Uint8Array> {
+  const buf = new Uint8Array(len);
+  await file.seek(off, Deno.SeekMode.Start);
+  let got = 0;
+  while (got < len) {
+    const n = await file.read(buf.subarray(got));
+    if (n === null || n === 0) break;
+    got += n;
+  }
+  return buf.subarray(0, got);
+}
