@@ -18,6 +18,7 @@ import { fromFileUrl } from "./path.ts";
 export const LATER_MODULES = [
   "lib/aws/mod.ts",
   "lib/mqtt/mod.ts",
+  "lib/cloud/logs/mod.ts",
   "sync/mod.ts",
   "sync/status_mod.ts",
 ] as const;

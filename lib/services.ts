@@ -58,4 +58,11 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
     (c) => c.sync.enabled,
     async () => (await later<typeof import("../sync/mod.ts")>("sync/mod.ts")).syncService,
   ),
+  lazy(
+    "cloud.logs",
+    ["database", "aws"],
+    (c) => c.cloud.logs.enabled,
+    async () =>
+      (await later<typeof import("./cloud/logs/mod.ts")>("lib/cloud/logs/mod.ts")).cloudLogsService,
+  ),
 ];

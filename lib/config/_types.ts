@@ -17,8 +17,8 @@ export interface PermissionNeeds {
   env: string[];
   /** Names for --allow-sys (e.g. "hostname", "osRelease"). */
   sys: string[];
-  /** Programs for --allow-run (e.g. "journalctl"). */
-  run: string[];
+  /** Programs for --allow-run (e.g. "journalctl"). @default [] */
+  run?: string[];
 }
 
 /** Where relative paths in config are resolved. */

@@ -32,8 +32,8 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */
-export function derivePermissions(config: Config, base: PathBase): PermissionNeeds {
-  const needs: PermissionNeeds = {
+export function derivePermissions(config: Config, base: PathBase): Required<PermissionNeeds> {
+  const needs: Required<PermissionNeeds> = {
     net: [],
     read: [base.configDir, base.stateDir],
     write: [base.stateDir],
