@@ -83,6 +83,9 @@ export async function startMoto(): Promise<Moto> {
   };
 }
 
+/** The HTTP status each request through a logs endpoint was answered with. */
+export const answered = new WeakMap<VerifiedRequest, number>();
+
 /** Options of {@linkcode startLogsEndpoint}. */
 export interface LogsEndpointOptions {
   /** Answer instead of moto when this returns a Response (faults, limit checks). */
@@ -100,7 +103,10 @@ export function startLogsEndpoint(
     service: "logs",
     handler: async (req) => {
       const own = await options.intercept?.(req);
-      if (own) return own;
+      if (own) {
+        answered.set(req, own.status);
+        return own;
+      }
       const headers = new Headers();
       for (const h of ["content-type", "x-amz-target", "authorization", "x-amz-date"]) {
         const v = req.headers.get(h);
@@ -111,6 +117,7 @@ export function startLogsEndpoint(
         headers,
         body: req.body.length ? new Uint8Array(req.body) as Uint8Array<ArrayBuffer> : null,
       });
+      answered.set(req, r.status);
       return new Response(await r.arrayBuffer(), {
         status: r.status,
         headers: { "content-type": r.headers.get("content-type") ?? "application/json" },
