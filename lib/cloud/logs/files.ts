@@ -35,6 +35,7 @@ function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
 }
 const dec = new TextDecoder();
+const enc = new TextEncoder();
 
 /** Options of {@linkcode FileSource}. */
 export interface FileSourceOptions {
@@ -343,9 +344,11 @@ export class FileSource {
         curStart = pos;
       }
       cur.push(line);
-      pos += new TextEncoder().encode(raw).length + 1;
+      pos += enc.encode(raw).length + 1;
     }
-    if (flush) {
+    // The open event is complete when what follows (a line still being written) starts a new one.
+    const next = end < bytes.length && multi.test(dec.decode(bytes.subarray(end)));
+    if (flush || next) {
       if (cur.length) events.push(cur.join("\n"));
       return { events, used: end };
     }
