@@ -57,6 +57,14 @@ export function buildApp(
   },
 ): { app: WebApp; deps: WebDeps } {
   const w = config.web;
+  const accessLog = w.accessLog
+    ? new AccessLog({
+      path: resolve(opts.stateDir ?? ".", w.accessLog.path),
+      format: w.accessLog.format,
+      maxSize: w.accessLog.maxSize,
+      maxFiles: w.accessLog.maxFiles,
+    })
+    : undefined;
   const app = new WebApp({
     log: opts.log,
     clock: opts.clock,
@@ -69,15 +77,8 @@ export function buildApp(
     csp: w.csp,
     securityHeaders: w.securityHeaders,
     ...(w.cors.origins.length ? { cors: w.cors } : {}),
+    ...(accessLog ? { accessLog } : {}),
   });
-  if (w.accessLog) {
-    app.accessLog = new AccessLog({
-      path: resolve(opts.stateDir ?? ".", w.accessLog.path),
-      format: w.accessLog.format,
-      maxSize: w.accessLog.maxSize,
-      maxFiles: w.accessLog.maxFiles,
-    });
-  }
   const setup: SetupState = { token: undefined, expires: 0 };
   const deps: WebDeps = {
     app,

@@ -7,7 +7,6 @@
 
 import assert from "node:assert/strict";
 import { nullLogger } from "../lib/log/mod.ts";
-import { serveOnConnection } from "../lib/web/guarded.ts";
 import { upgrade, WebApp, WebServer } from "../lib/web/mod.ts";
 
 const enc = new TextEncoder();
@@ -37,11 +36,6 @@ async function start(app: WebApp, extra: Partial<Parameters<typeof WebServer.sta
     ...extra,
   });
 }
-
-Deno.test("guarded engine: the runtime's per-connection entry point exists (fast path)", () => {
-  // If a Deno upgrade removes it, the engine falls back to Deno.serveHttp at half the speed.
-  assert.equal(typeof serveOnConnection, "function");
-});
 
 for (const ws of [false, true]) {
   const name = ws ? "WebSocket-capable loop" : "fast path";

@@ -1,8 +1,8 @@
 /**
  * `DbError`: the one error class of the database for conditions callers
- * catch. `code` says what happened; `model` and `field` say where. The web
- * server maps codes to HTTP statuses (validation 400, not_found 404,
- * conflict 409, too_large 413, busy 503).
+ * catch. `code` says what happened; `model` and `field` say where; `status`
+ * and `expose` say what it means to an HTTP client (validation 400,
+ * not_found 404, conflict 409, too_large 413, busy 503).
  */
 
 /** What went wrong. */
@@ -53,6 +53,20 @@ export class DbError extends Error {
     return this.code === "schema" || this.code === "migration";
   }
 
+  /**
+   * The HTTP status this error means to a client of the web server (its error boundary reads
+   * `status` and `expose`, as of any error): 400 validation, 404 not_found and unknown_model,
+   * 409 conflict, 413 too_large, 503 busy; 500 for the rest.
+   */
+  get status(): number {
+    return STATUS[this.code] ?? 500;
+  }
+
+  /** Whether the message may be shown to a client (every status but 500). */
+  get expose(): boolean {
+    return this.status !== 500;
+  }
+
   constructor(code: DbErrorCode, message: string, options: DbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
@@ -60,6 +74,15 @@ export class DbError extends Error {
     this.field = options.field;
   }
 }
+
+const STATUS: Partial<Record<DbErrorCode, number>> = {
+  validation: 400,
+  not_found: 404,
+  unknown_model: 404,
+  conflict: 409,
+  too_large: 413,
+  busy: 503,
+};
 
 /** SQLite's messages for a lock another connection holds (BUSY, LOCKED). */
 const LOCKED = /^database (table )?is locked|^database is busy/;

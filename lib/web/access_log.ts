@@ -8,7 +8,10 @@
  * json:     `{"time":"…","addr":"127.0.0.1","user":"alice","method":"GET","path":"/api/status","status":200,"bytes":512,"ms":1,"ua":"curl/8"}`
  */
 
+import type { Logger } from "../log/mod.ts";
 import { dirname } from "../path.ts";
+import type { WebContext } from "./context.ts";
+import { mapResponse, type Middleware } from "./middleware/compose.ts";
 
 /** Options of {@linkcode AccessLog}. */
 export interface AccessLogOptions {
@@ -34,7 +37,7 @@ export interface AccessEntry {
   target: string;
   status: number;
   bytes: number | undefined;
-  /** Time to response headers, whole ms (NaN, logged as null: the wall clock stepped meanwhile). */
+  /** Time to response headers, whole ms. */
   ms: number;
   referer: string | null;
   ua: string | null;
@@ -143,4 +146,39 @@ export function jsonLine(e: AccessEntry): string {
     referer: e.referer,
     ua: e.ua,
   });
+}
+
+/**
+ * The middleware: one line per answered request (outermost, so it sees the final status and
+ * headers). A failing write (a full disk) is logged and never fails the request.
+ */
+export function accessLogger(access: AccessLog, log: Logger): Middleware {
+  return (req, ctx, next) => {
+    const t0 = performance.now();
+    return mapResponse(next(req, ctx), (res) => {
+      try {
+        access.write(entryOf(req, ctx, res, Math.round(performance.now() - t0)));
+      } catch (e) {
+        log.warn("access log write failed", { error: String(e) });
+      }
+      return res;
+    });
+  };
+}
+
+function entryOf(req: Request, ctx: WebContext, res: Response, ms: number): AccessEntry {
+  const len = res.headers.get("content-length");
+  const url = req.url;
+  return {
+    time: ctx.now,
+    addr: ctx.remoteAddr,
+    user: ctx.user?.username,
+    method: req.method,
+    target: url.slice(url.indexOf("/", url.indexOf("//") + 2)),
+    status: res.status,
+    bytes: len === null ? undefined : Number(len),
+    ms,
+    referer: req.headers.get("referer"),
+    ua: req.headers.get("user-agent"),
+  };
 }

@@ -13,7 +13,7 @@
 
 import type { Logger } from "../log/mod.ts";
 import { badRequest, HttpError } from "./errors.ts";
-import { utf8Strict } from "./_globals.ts";
+import { utf8Strict } from "./_text.ts";
 
 /** The authenticated principal of a request. */
 export interface WebUser {
@@ -36,60 +36,15 @@ export interface BodyLimits {
   uploadSize: number;
 }
 
-/**
- * A `Deno.serve` request keeps its runtime-side state in an internal slot
- * ("request"): its `header(name)` asks the runtime for one header and its
- * `headerList` for all of them as the raw `[name, value][]` received (names
- * as the client spelled them, duplicates separate). Neither hands JavaScript
- * a `Headers` object — and once a handler has exposed `req.headers`, Deno
- * sends the response on a slower, promise-based path. A request built in JS
- * keeps the same raw list in its `Headers` ("header target" slot). Both
- * fall back to `Headers` on a runtime without the slots; tests fail loudly
- * then (lib/web/app_test.ts).
- */
-const REQUEST_SLOT = Object.getOwnPropertySymbols(new Request("http://x/")).find((s) =>
-  s.description === "request"
-);
-const HEADER_TARGET = Object.getOwnPropertySymbols(new Headers()).find((s) =>
-  s.description === "header target"
-);
-
-type _Inner = { header?: unknown; headerList?: unknown } | undefined;
-
-function inner(req: Request): _Inner {
-  return REQUEST_SLOT === undefined
-    ? undefined
-    : (req as unknown as Record<symbol, _Inner>)[REQUEST_SLOT];
-}
-
-/** The raw header list of a request, or undefined when the runtime does not expose it. */
-export function requestHeaderList(req: Request): [string, string][] | undefined {
-  let list: unknown;
-  try {
-    list = inner(req)?.headerList;
-  } catch {
-    list = undefined; // closed request
-  }
-  if (Array.isArray(list)) return list as [string, string][];
-  if (HEADER_TARGET === undefined) return undefined;
-  list = (req.headers as unknown as Record<symbol, { headerList?: unknown } | null>)[
-    HEADER_TARGET
-  ]?.headerList;
-  return Array.isArray(list) ? list as [string, string][] : undefined;
-}
-
-function runtimeHeader(req: Request, name: string): string | null | undefined {
-  const i = inner(req);
-  if (typeof i?.header !== "function") return undefined;
-  try {
-    const v = (i.header as (n: string) => unknown)(name);
-    return typeof v === "string" ? v : null;
-  } catch {
-    return undefined; // closed request: let Headers answer (or throw) as usual
-  }
-}
-
 const NO_PARAMS: Readonly<Record<string, string>> = Object.freeze({});
+
+/** What every request's context shares with its app (one object per app). */
+export interface ContextShared {
+  readonly log: Logger;
+  readonly limits: BodyLimits;
+  /** Where controllers of live requests are kept (so a server close can abort them). */
+  readonly live: Set<AbortController>;
+}
 
 export class WebContext {
   /** Route parameters, percent-decoded (read-only). `*` holds the tail of a prefix route. */
@@ -99,72 +54,52 @@ export class WebContext {
   user: WebUser | undefined;
   /** Session id hash when logged in by cookie (for logout, XSRF). */
   sessionKey: string | undefined;
-  /** Per-request scratch space for middleware and handlers. */
-  get state(): Record<string, unknown> {
-    return this.#state ??= {};
-  }
   /** The session's XSRF token when logged in by cookie. */
   xsrf: string | undefined;
   /** Set when the body is being read (a timeout then answers 408, not 503). */
   bodyPending = false;
-  /**
-   * @internal The request headers as the runtime received them (names as
-   * the client spelled them, duplicates separate), once something read them.
-   */
-  rawHeaders: [string, string][] | undefined;
-  /** @internal The app's record of the matched route (its metrics, its specimen). */
+  /** Limits on the request body (the route's body size, the app's upload limits). */
+  limits: BodyLimits;
+  /** @internal The app's record of the matched route (its metrics). */
   slot: object | undefined;
+  readonly log: Logger;
+  /** Client address (IP without port). */
+  readonly remoteAddr: string;
+  /** True when the request came over TLS. */
+  readonly secure: boolean;
   #url: URL | undefined;
   #ac: AbortController | undefined;
   #state: Record<string, unknown> | undefined;
+  readonly #live: Set<AbortController>;
 
   constructor(
-    readonly req: Request,
-    /** Client address (IP without port). */
-    readonly remoteAddr: string,
-    readonly log: Logger,
-    readonly limits: BodyLimits,
+    /** The request (a body-limit middleware may replace it with one whose body is counted). */
+    public req: Request,
+    info: { remoteAddr: string; secure: boolean },
+    shared: ContextShared,
     /** The path part of the URL, raw. */
     readonly path: string,
-    /** True when the request came over TLS. */
-    readonly secure: boolean,
-    /** Where controllers of live requests are kept (so a server close can abort them). */
-    readonly live?: Set<AbortController>,
     /**
      * When the request arrived, in ms since the epoch, on the app's clock (read once per
      * request: session expiry and caches use it instead of asking the clock again).
      */
     readonly now: number = Date.now(),
-  ) {}
-
-  /**
-   * A request header (`name` lowercase), like `req.headers.get(name)`: from
-   * the raw list when something already fetched it (one scan in JS), else one
-   * header from the runtime without exposing the others.
-   */
-  header(name: string): string | null {
-    let raw = this.rawHeaders;
-    if (raw === undefined) {
-      // One header from the runtime, without exposing the rest (see runtimeHeader).
-      const one = runtimeHeader(this.req, name);
-      if (one !== undefined) return one;
-      raw = this.rawHeaders = requestHeaderList(this.req);
-      if (raw === undefined) return this.req.headers.get(name);
-    }
-    let out: string | null = null;
-    const len = name.length;
-    for (let i = 0; i < raw.length; i++) {
-      const e = raw[i]!;
-      if (e[0].length !== len || (e[0] !== name && e[0].toLowerCase() !== name)) continue;
-      const v = e[1].trim();
-      out = out === null ? v : `${out}, ${v}`;
-    }
-    return out;
+  ) {
+    this.remoteAddr = info.remoteAddr;
+    this.secure = info.secure;
+    this.log = shared.log;
+    this.limits = shared.limits;
+    this.#live = shared.live;
   }
 
-  /** All request headers as received (fetched from the runtime once, then kept). */
-  headerList(): [string, string][] | undefined {
-    return this.rawHeaders ??= requestHeaderList(this.req);
+  /** Per-request scratch space for middleware and handlers. */
+  get state(): Record<string, unknown> {
+    return this.#state ??= {};
+  }
+
+  /** A request header, like `req.headers.get(name)`. */
+  header(name: string): string | null {
+    return this.req.headers.get(name);
   }
 
   /** The parsed URL (created on first use). */
@@ -176,8 +111,9 @@ export class WebContext {
   get signal(): AbortSignal {
     if (!this.#ac) {
       const ac = this.#ac = new AbortController();
-      this.live?.add(ac);
-      ac.signal.addEventListener("abort", () => this.live?.delete(ac), { once: true });
+      const live = this.#live;
+      live.add(ac);
+      ac.signal.addEventListener("abort", () => live.delete(ac), { once: true });
     }
     return this.#ac.signal;
   }

@@ -1,10 +1,10 @@
 /**
  * HTTP errors and the one place they become responses.
  *
- * A handler throws `HttpError` (or a `DbError`, a schema error…); the app turns
- * it into `{"error": {"code", "message", "fields"?}}` with the right status.
- * Anything that is not an `HttpError` (or a known validation error) is an
- * internal error: it is logged with its stack and the client only sees
+ * A handler throws `HttpError` (or any error with a `status` and `expose: true`,
+ * such as lib/db's `DbError`; or a schema error); the app turns it into
+ * `{"error": {"code", "message", "fields"?}}` with that status. Anything else
+ * is an internal error: it is logged with its stack and the client only sees
  * `{"error": {"code": "internal", "message": "Internal server error"}}`.
  */
 
@@ -34,6 +34,8 @@ export interface HttpErrorOptions {
 export class HttpError extends Error {
   override readonly name: "HttpError";
   readonly status: number;
+  /** Its message is meant for the client (always, for an HttpError). */
+  readonly expose = true;
   readonly code: string;
   readonly fields?: FieldProblem[];
   readonly headers?: Record<string, string>;
@@ -89,45 +91,40 @@ function schemaFields(e: unknown): FieldProblem[] | undefined {
 }
 
 /**
- * Duck-typed database errors (lib/db `DbError`): map their codes to statuses
- * without importing the database (the web server also runs without one).
+ * What an error says about itself to the boundary (oak's and http-errors' convention): an HTTP
+ * `status`, and `expose` when its message may reach the client. `HttpError` and lib/db's
+ * `DbError` both carry them; so may a device maker's own errors.
  */
-const DB_STATUS: Record<string, number> = {
-  not_found: 404,
-  NOT_FOUND: 404,
-  validation: 400,
-  VALIDATION: 400,
-  invalid: 400,
-  conflict: 409,
-  CONFLICT: 409,
-  exists: 409,
-  unknown_model: 404,
-  UNKNOWN_MODEL: 404,
-  too_large: 413,
-  busy: 503,
-};
+interface _Exposed {
+  status: number;
+  expose: boolean;
+  message: string;
+  code?: unknown;
+  fields?: unknown;
+  headers?: Record<string, string>;
+}
+
+function exposed(e: unknown): e is _Exposed {
+  const x = e as Partial<_Exposed> | null | undefined;
+  return typeof x?.status === "number" && x.expose === true && x.status >= 400 &&
+    x.status <= 599;
+}
 
 /** Turn anything thrown by a handler into a response; log what the client must not see. */
 export function toErrorResponse(e: unknown, log: Logger, where: string): Response {
-  if (e instanceof HttpError) {
+  if (exposed(e)) {
     const extra: { fields?: FieldProblem[]; headers?: Record<string, string> } = {};
-    if (e.fields) extra.fields = e.fields;
+    if (Array.isArray(e.fields)) extra.fields = e.fields as FieldProblem[];
     if (e.headers) extra.headers = e.headers;
-    return errorJson(e.status, e.code, e.message, extra);
+    if (e.status === 503) {
+      extra.headers = { "retry-after": "1", ...extra.headers };
+      log.warn("service unavailable", { where, error: e.message });
+    }
+    const code = typeof e.code === "string" ? e.code.toLowerCase() : `http_${e.status}`;
+    return errorJson(e.status, code, e.message, extra);
   }
   const fields = schemaFields(e);
   if (fields) return errorJson(400, "invalid", "Invalid request body", { fields });
-  const err = e as { name?: string; code?: unknown; message?: string; fields?: unknown };
-  if (err?.name === "DbError" && typeof err.code === "string" && DB_STATUS[err.code]) {
-    const status = DB_STATUS[err.code]!;
-    const extra: { fields?: FieldProblem[]; headers?: Record<string, string> } = {};
-    if (Array.isArray(err.fields)) extra.fields = err.fields as FieldProblem[];
-    if (status === 503) {
-      extra.headers = { "retry-after": "1" };
-      log.warn("database busy", { where });
-    }
-    return errorJson(status, err.code.toLowerCase(), String(err.message), extra);
-  }
   if ((e as Error)?.name === "AbortError" || (e as Error)?.name === "TimeoutError") {
     return errorJson(503, "aborted", "The request was aborted");
   }

@@ -5,7 +5,7 @@
  * sockets.
  *
  * Each accepted socket is handed to the runtime's own HTTP engine (the one
- * behind `Deno.serve`, through `Deno[Deno.internal].serveHttpOnConnection`),
+ * behind `Deno.serve`, see _deno_internals.ts),
  * so requests cost the same as on `Deno.serve`. Per request the only extra
  * work is one counter increment; a sweep every `tick` ms compares counters
  * and shuts a socket down gracefully when it has had no new request for
@@ -32,6 +32,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { ConnInfo } from "./app.ts";
 import type { WebMetrics } from "./metrics.ts";
+import { serveHttp, serveOnConnection } from "./_deno_internals.ts";
 
 /** A request's connection info: one object, no closure (built per request). */
 class _Info implements ConnInfo {
@@ -76,35 +77,6 @@ export interface GuardedListener {
   shutdown(): Promise<void>;
   /** Resolves when every socket has closed after `shutdown()`. */
   finished: Promise<void>;
-}
-
-interface _Served {
-  finished: Promise<void>;
-  shutdown(): Promise<void>;
-}
-
-type _ServeOn = (
-  conn: Deno.Conn,
-  signal: AbortSignal | undefined,
-  handler: (req: Request, info: { completed: Promise<void> }) => Response | Promise<Response>,
-  onError: (e: unknown) => Response,
-  onListen: (scheme: string) => void,
-) => _Served;
-
-/** The runtime's per-connection HTTP engine, or undefined on a runtime without it. */
-export const serveOnConnection: _ServeOn | undefined = (() => {
-  const key = (Deno as unknown as { internal?: symbol }).internal;
-  const internal = key === undefined
-    ? undefined
-    : (Deno as unknown as Record<symbol, Record<string, unknown> | undefined>)[key];
-  const f = internal?.serveHttpOnConnection;
-  return typeof f === "function" ? f as _ServeOn : undefined;
-})();
-
-// Deno.serveHttp is kept by the runtime but no longer in its types.
-interface _HttpConn {
-  nextRequest(): Promise<{ request: Request; respondWith(r: Response): Promise<void> } | null>;
-  close(): void;
 }
 
 interface _Conn {
@@ -198,8 +170,7 @@ export function listenGuarded(o: GuardedOptions, fast = serveOnConnection): Guar
   };
 
   const serveLegacy = (conn: Deno.Conn, remote: string) => {
-    // deno-lint-ignore no-explicit-any
-    const http = (Deno as any).serveHttp(conn) as _HttpConn;
+    const http = serveHttp!(conn);
     let busy = false;
     const close = () => {
       try {

@@ -10,11 +10,13 @@ export {
   type Authenticator,
   type ConnInfo,
   type Handler,
+  type Middleware,
   type RouteOptions,
   WebApp,
   type WebAppOptions,
   withHeaders,
 } from "./app.ts";
+export { compose, isPromise, mapResponse } from "./middleware/compose.ts";
 export { type BodyLimits, limitStream, type Parser, WebContext, type WebUser } from "./context.ts";
 export {
   badRequest,
@@ -37,27 +39,21 @@ export {
   readDir,
   type StaticFile,
 } from "./_static_files.ts";
-export { utf8, utf8Strict } from "./_globals.ts";
+export { utf8, utf8Strict } from "./_text.ts";
 export { type SseEvent, SseStream } from "./sse.ts";
 export { upgrade, type UpgradeOptions } from "./websocket.ts";
 export {
   type AccessEntry,
   AccessLog,
+  accessLogger,
   type AccessLogOptions,
   combinedLine,
   jsonLine,
 } from "./access_log.ts";
 export { WebMetrics } from "./metrics.ts";
 export { type BoundEndpoint, WebServer, type WebServerOptions } from "./server.ts";
-export {
-  Cors,
-  type CorsOptions,
-  rawDone,
-  rawIndex,
-  rawList,
-  responseList,
-  SecurityHeaders,
-} from "./security.ts";
+export { Cors, type CorsOptions } from "./middleware/cors.ts";
+export { isDocumentType, SecurityHeaders } from "./middleware/security_headers.ts";
 export { Roles } from "./auth/roles.ts";
 export {
   hashPassword,

@@ -23,6 +23,7 @@ import type { Logger } from "../log/mod.ts";
 import type { ConnInfo, WebApp } from "./app.ts";
 import { errorJson } from "./errors.ts";
 import { listenGuarded } from "./guarded.ts";
+import { serveHttp, serveOnConnection } from "./_deno_internals.ts";
 
 /** Options of {@linkcode WebServer.start}. */
 export interface WebServerOptions {
@@ -103,7 +104,13 @@ export class WebServer {
     if (secure && !this.options.tls) {
       throw new TypeError(`Endpoint "${raw}" is https but web.tls (cert and key) is not set`);
     }
-    const engine = this.options.engine ?? "guarded";
+    let engine = this.options.engine ?? "guarded";
+    if (engine === "guarded" && !serveOnConnection && !serveHttp) {
+      this.options.log.warn(
+        "guarded engine: this runtime lacks its entry points, using Deno.serve",
+      );
+      engine = "serve";
+    }
     const bound = engine === "serve"
       ? await this.#serve(hostname, port, secure)
       : this.#guarded(hostname, port, secure);

@@ -21,7 +21,7 @@
 
 import { resolve, sep } from "../path.ts";
 import { errorJson } from "./errors.ts";
-import { type InnerBody, rawDone, rawList, staticBody } from "./security.ts";
+import { sharedBodyResponse } from "./_deno_internals.ts";
 import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
 
 /** Options of {@linkcode StaticSite}. */
@@ -98,33 +98,26 @@ export class StaticSite {
    * for files in memory (the runtime's faster path); only the documents
    * directory on disk returns a promise.
    */
-  serve = (
-    req: Request,
-    ctx: { path: string; headerList?(): [string, string][] | undefined },
-  ): Response | Promise<Response> => {
+  serve = (req: Request, ctx: { path: string }): Response | Promise<Response> => {
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
     const key = p.endsWith("/") ? p + "index.html" : p;
     const file = this.files.get(key);
-    if (file) return this.respond(req, file, key, ctx.headerList?.());
+    if (file) return this.respond(req, file, key);
     if (this.#docs && p.startsWith("/docs/")) {
       return this.#fromDisk(p.slice(5)).then((f) =>
-        f ? this.respond(req, f, p, ctx.headerList?.()) : this.#fallback(req, p, ctx)
+        f ? this.respond(req, f, p) : this.#fallback(req, p)
       );
     }
-    return this.#fallback(req, p, ctx);
+    return this.#fallback(req, p);
   };
 
-  #fallback(
-    req: Request,
-    p: string,
-    ctx: { headerList?(): [string, string][] | undefined },
-  ): Response {
+  #fallback(req: Request, p: string): Response {
     const index = this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)
       ? this.files.get("/index.html")
       : undefined;
     if (!index) return errorJson(404, "not_found", "No such file");
-    return this.respond(req, index, "/index.html", ctx.headerList?.());
+    return this.respond(req, index, "/index.html");
   }
 
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
@@ -158,13 +151,9 @@ export class StaticSite {
     return v.headers = h;
   }
 
-  /**
-   * Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks
-   * the Cache-Control rule; `raw` (the request's headers as received, when
-   * the app has them) is scanned once instead of asking for each header.
-   */
-  respond(req: Request, file: StaticFile, path = "/", raw?: [string, string][]): Response {
-    const c = raw ? fromRaw(raw) : fromHeaders(req.headers);
+  /** Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks the Cache-Control rule. */
+  respond(req: Request, file: StaticFile, path = "/"): Response {
+    const c = fromHeaders(req.headers);
     const range = c.range;
     let v: Variant = file.identity;
     if (range === null && (file.br || file.gzip)) {
@@ -200,60 +189,16 @@ export class StaticSite {
 }
 
 /**
- * Static bodies are sent from the file's own bytes, never copied. The Fetch
- * standard has `new Response(bytes)` copy its bytes, and Deno does: per
- * request that was a copy of the whole file, the larger part of a 1 KB
- * answer's cost, and under a 64 KB load about 50 MB the process allocator then
- * kept. So the response is built around an empty body and its inner body is
- * pointed at the file's bytes (Deno's internal "response" slot; the server
- * hands a static body to the runtime without copying). Whether this runtime
- * allows it is checked once, here; without it bodies are copied as usual.
+ * A response with the variant's precomputed headers (from index `from`: a 304 or 416 carries no
+ * content type). Bodies are the file's own bytes, not a copy (see `sharedBodyResponse`).
  */
-const EMPTY = new Uint8Array(0);
-
-function innerBody(res: Response): InnerBody | undefined {
-  const b = staticBody(res);
-  return b && b.streamOrStatic.body instanceof Uint8Array ? b : undefined;
-}
-
-/** Point the (static, empty) body of `res` at `body`. */
-function shareBody(res: Response, body: Uint8Array): void {
-  const inner = innerBody(res)!;
-  inner.streamOrStatic.body = body;
-  inner.source = body;
-  inner.length = body.length;
-}
-
-/** The slot is there and shaped as expected. */
-const SHARING = innerBody(new Response(EMPTY)) !== undefined;
-
-/** A response with precomputed headers (from index `from`); appending beats a headers init in Deno. */
 function build(
   body: Uint8Array<ArrayBuffer> | null,
   status: number,
   list: [string, string][],
   from: number,
 ): Response {
-  // Only a whole buffer (every file and variant is one): a JavaScript reader of the body gets the
-  // view's whole buffer back (`arrayBuffer()`), which for a range would be the whole file.
-  const share = SHARING && body !== null && body.byteOffset === 0 &&
-    body.byteLength === body.buffer.byteLength;
-  const payload = share ? EMPTY : body;
-  // A ResponseInit costs Deno several µs (WebIDL conversion): a 200 needs none.
-  const res = status === 200 ? new Response(payload) : new Response(payload, { status });
-  // Reading `headers` also drops the runtime's prepared answers (fast path, native response),
-  // which were made from the empty body: what is sent is the inner body set below.
-  const h = res.headers;
-  const raw = rawList(h);
-  if (raw !== undefined) {
-    // Precomputed, valid values: skip the per-call validation of Headers.append.
-    for (let i = from; i < list.length; i++) raw.push([list[i]![0], list[i]![1]]);
-    rawDone(h);
-  } else {
-    for (let i = from; i < list.length; i++) h.append(list[i]![0], list[i]![1]);
-  }
-  if (share) shareBody(res, body);
-  return res;
+  return sharedBodyResponse(body, { status, headers: from === 0 ? list : list.slice(from) });
 }
 
 function acceptsEnc(ae: string, enc: string): boolean {
@@ -291,28 +236,6 @@ function fromHeaders(h: Headers): _Cond {
     ims: h.get("if-modified-since"),
     ifRange: h.get("if-range"),
   };
-}
-
-/** The same from the raw list in one pass; repeated headers join with ", " as `Headers.get` does. */
-function fromRaw(raw: [string, string][]): _Cond {
-  const c: _Cond = { range: null, ae: null, inm: null, ims: null, ifRange: null };
-  for (let i = 0; i < raw.length; i++) {
-    const e = raw[i]!;
-    // Names arrive as the client spelled them: filter by length, then compare lowercased.
-    const len = e[0].length;
-    if (len !== 5 && len !== 8 && len !== 13 && len !== 15 && len !== 17) continue;
-    const n = e[0].toLowerCase();
-    let k: keyof _Cond;
-    if (n === "range") k = "range";
-    else if (n === "accept-encoding") k = "ae";
-    else if (n === "if-none-match") k = "inm";
-    else if (n === "if-modified-since") k = "ims";
-    else if (n === "if-range") k = "ifRange";
-    else continue;
-    const v = e[1].trim();
-    c[k] = c[k] === null ? v : `${c[k]}, ${v}`;
-  }
-  return c;
 }
 
 function notModifiedSince(ims: string | null, mtime: number): boolean {

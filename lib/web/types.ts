@@ -6,11 +6,10 @@
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/mod.ts";
 import type { AccessLog } from "./access_log.ts";
-import type { WebContext, WebUser } from "./context.ts";
-import type { CorsOptions } from "./security.ts";
+import type { CorsOptions } from "./middleware/cors.ts";
 
-/** A route handler. */
-export type Handler = (req: Request, ctx: WebContext) => Response | Promise<Response>;
+export type { Handler, Middleware } from "./middleware/compose.ts";
+export type { Authenticator } from "./middleware/auth.ts";
 
 /** Options of one route. */
 export interface RouteOptions {
@@ -35,17 +34,6 @@ export interface RouteOptions {
    * @default false
    */
   websocket?: boolean;
-}
-
-/** Resolves who is calling; implemented by lib/web/auth on the database. */
-export interface Authenticator {
-  /** The user behind the request's session cookie or bearer token, if any. */
-  authenticate(
-    req: Request,
-    ctx: WebContext,
-  ): WebUser | undefined | Promise<WebUser | undefined>;
-  /** True when the request carries the session's XSRF token. */
-  checkXsrf(req: Request, ctx: WebContext): boolean;
 }
 
 /** Options of {@linkcode WebApp}. */

@@ -15,7 +15,7 @@
  */
 
 import { HttpError } from "./errors.ts";
-import { utf8 } from "./_globals.ts";
+import { utf8 } from "./_text.ts";
 
 /** Options of {@linkcode upgrade}. */
 export interface UpgradeOptions {

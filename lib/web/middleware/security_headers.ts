@@ -1,0 +1,70 @@
+/**
+ * Security headers on every answer that lacks them, by default ("documents"): a document —
+ * HTML, XHTML, SVG, XML, or a response without a content type (which a browser would sniff) —
+ * gets `X-Content-Type-Options: nosniff`, `Content-Security-Policy` (with `frame-ancestors
+ * 'none'` by default), `X-Frame-Options: DENY` (for browsers without frame-ancestors) and
+ * `Referrer-Policy: no-referrer`; on TLS every response gets `Strict-Transport-Security`. Data
+ * answers with a declared non-document type (JSON, text, images) get none: a browser never
+ * renders them as a page, and session cookies are `SameSite=Strict`, so a cross-site
+ * `<script src>` cannot read an authenticated answer either. Scope "all" adds nosniff to every
+ * answer. An answer to an authenticated request is private: `Cache-Control: no-store` unless it
+ * set its own cache policy.
+ */
+
+const DOCUMENT_TYPES = [
+  "text/html",
+  "application/xhtml+xml",
+  "image/svg+xml",
+  "text/xml",
+  "application/xml",
+];
+
+/** True when a response with this Content-Type is (or may be sniffed into) a document. */
+export function isDocumentType(type: string | null): boolean {
+  if (type === null) return true;
+  const t = type.trimStart().toLowerCase();
+  return DOCUMENT_TYPES.some((d) => t.startsWith(d));
+}
+
+export class SecurityHeaders {
+  readonly #doc: [string, string][];
+
+  constructor(readonly csp: string, readonly scope: "all" | "documents" = "documents") {
+    new Headers([["content-security-policy", csp]]); // throws now on a value no header may carry
+    this.#doc = [
+      ["content-security-policy", csp],
+      ["x-frame-options", "DENY"],
+      ["referrer-policy", "no-referrer"],
+    ];
+  }
+
+  /**
+   * Add the headers the answer lacks (copying it when its headers are immutable). `secure`:
+   * the request came over TLS; `priv`: it was authenticated.
+   */
+  apply(res: Response, secure: boolean, priv: boolean): Response {
+    if (res.status === 101) return res;
+    const h = res.headers;
+    const doc = isDocumentType(h.get("content-type"));
+    if (!doc && !secure && !priv && this.scope === "documents") return res;
+    try {
+      this.#add(h, doc, secure, priv);
+      return res;
+    } catch {
+      const copy = new Response(res.body, res);
+      this.#add(copy.headers, doc, secure, priv);
+      return copy;
+    }
+  }
+
+  #add(h: Headers, doc: boolean, secure: boolean, priv: boolean): void {
+    if ((doc || this.scope === "all") && !h.has("x-content-type-options")) {
+      h.set("x-content-type-options", "nosniff");
+    }
+    if (doc) { for (const [k, v] of this.#doc) if (!h.has(k)) h.set(k, v); }
+    if (secure && !h.has("strict-transport-security")) {
+      h.set("strict-transport-security", "max-age=31536000");
+    }
+    if (priv && !h.has("cache-control")) h.set("cache-control", "no-store");
+  }
+}
