@@ -11,17 +11,9 @@
  *
  * `match` returns the value and parameters, or `allowed` (the methods the
  * path has) when the path exists but the method does not (→ 405), or null.
- * Parameters are percent-decoded, once per remembered match; `params` is
- * null when an escape is malformed (the caller answers 400).
- * The match of a route without parameters is one shared, read-only object;
- * the last `CACHE_SIZE` matches of routes with parameters (paths up to 256
- * characters) are remembered by method and path (a device's clients poll the
- * same few URLs), and shared read-only too. The very last match is also
- * kept with its method and path: a repeat of it is one string comparison,
- * where a Map lookup would hash the path (a new string per request; for an
- * item URL about 80 characters, ~150 ns). The app hands a repeated URL's
- * path over as the very string it was given before, which compares by
- * identity (comparing a fresh slice of a URL is a V8 runtime call).
+ * Parameters are percent-decoded; `params` is null when an escape is
+ * malformed (the caller answers 400). The match of a route without
+ * parameters is one shared, read-only object (a single Map lookup).
  */
 
 /** Result of {@linkcode Router.match}. */
@@ -49,17 +41,9 @@ const NO_PARAMS: Record<string, string> = Object.freeze({}) as Record<string, st
 
 const newNode = <T>(): _Node<T> => ({ statics: new Map(), methods: new Map() });
 
-/** Parameterized matches remembered; the whole cache is dropped when full (bounded memory). */
-const CACHE_SIZE = 512;
-
 export class Router<T> {
   #root: _Node<T> = newNode();
   #fixed = new Map<string, Map<string, _Entry<T>>>();
-  /** Recent parameterized matches by path, then method (only hits: misses are rare and cheap). */
-  #recent = new Map<string, Map<string, RouteMatch<T>>>();
-  #lastPath: string | undefined;
-  #lastMethod: string | undefined;
-  #last: RouteMatch<T> | null = null;
 
   /** Add a route. Throws `TypeError` on a malformed pattern or a duplicate. */
   add(method: string, pattern: string, value: T): void {
@@ -109,35 +93,16 @@ export class Router<T> {
       throw new TypeError(`Route ${method} "${entry.pattern}" is defined twice`);
     }
     methods.set(method, entry);
-    // A new route may take precedence over a remembered match.
-    this.#recent.clear();
-    this.#lastPath = undefined;
   }
 
   /** Find the route for `method` and `path` (the raw path, without query). */
   match(method: string, path: string): RouteMatch<T> | null {
-    if (path === this.#lastPath && method === this.#lastMethod) return this.#last;
-    const m = this.#match(method, path);
-    if (m !== null && m.value !== undefined && path.length <= 256) {
-      this.#lastPath = path;
-      this.#lastMethod = method;
-      this.#last = m;
-    }
-    return m;
-  }
-
-  #match(method: string, path: string): RouteMatch<T> | null {
     // Fast path: a route without parameters is a single Map lookup.
     const fixed = this.#fixed.get(path);
     if (fixed) {
       const e = fixed.get(method) ?? fixed.get("*") ??
         (method === "HEAD" ? fixed.get("GET") : undefined);
       if (e) return e.fixed!;
-    }
-    const recent = this.#recent.get(path);
-    if (recent) {
-      const hit = recent.get(method);
-      if (hit) return hit;
     }
     const values: string[] = [];
     const found = this.#walk(this.#root, path, 1, values);
@@ -147,13 +112,7 @@ export class Router<T> {
     const params: Record<string, string> = {};
     for (let i = 0; i < e.names.length; i++) params[e.names[i]!] = values[i]!;
     if (found.tailValue !== undefined) params["*"] = found.tailValue;
-    const m = { value: e.value, params: decodeAll(params), pattern: e.pattern };
-    if (recent) recent.set(method, m);
-    else if (path.length <= 256) {
-      if (this.#recent.size >= CACHE_SIZE) this.#recent.clear();
-      this.#recent.set(path, new Map([[method, m]]));
-    }
-    return m;
+    return { value: e.value, params: decodeAll(params), pattern: e.pattern };
   }
 
   /** Match the segment starting at `pos` (just after a "/"); past the end: the path is consumed. */

@@ -53,27 +53,22 @@ Deno.test("router lookup cost does not depend on the number of routes", () => {
   assert.equal(r.list().length, 5000);
 });
 
-Deno.test("a repeated parameterized match is remembered, read-only, and forgotten when routes change", () => {
+Deno.test("a parameterized match is per method, read-only, and a later static route wins", () => {
   const r = new Router<string>();
   r.add("GET", "/api/data/:model/:key", "item");
   r.add("PUT", "/api/data/:model/:key", "put");
   const a = r.match("GET", "/api/data/Reading/k1");
-  const b = r.match("GET", "/api/data/Reading/k1");
-  assert.ok(a && a.value === "item" && a === b, "the same match object");
+  assert.ok(a && a.value === "item");
   assert.ok(Object.isFrozen((a as { params: object }).params));
   const put = r.match("PUT", "/api/data/Reading/k1");
-  assert.ok(put && put.value === "put", "remembered per method");
+  assert.ok(put && put.value === "put", "per method");
   assert.deepEqual((r.match("GET", "/api/data/Reading/k2") as { params: object }).params, {
     model: "Reading",
     key: "k2",
   });
-  assert.equal(r.match("GET", "/api/data/Reading/k1"), a, "the last match, again");
   r.add("GET", "/api/data/Reading/k1", "static");
   const after = r.match("GET", "/api/data/Reading/k1");
-  assert.ok(after && after.value === "static", "a new route wins over a remembered match");
-  // Long paths are matched but not remembered (bounded memory).
-  const long = `/api/data/Reading/${"x".repeat(300)}`;
-  assert.notEqual(r.match("GET", long), r.match("GET", long));
+  assert.ok(after && after.value === "static", "a static route wins over a parameter");
 });
 
 Deno.test("parameters come percent-decoded, and a malformed escape gives null params", () => {
@@ -82,7 +77,6 @@ Deno.test("parameters come percent-decoded, and a malformed escape gives null pa
   r.add("GET", "/raw/*", "tail");
   const m = r.match("GET", "/files/a%20b%2Fc") as { params: Record<string, string> | null };
   assert.deepEqual(m.params, { name: "a b/c" });
-  assert.equal(r.match("GET", "/files/a%20b%2Fc"), m, "decoded once, then remembered");
   assert.deepEqual((r.match("GET", "/raw/x%41/y") as { params: object }).params, { "*": "xA/y" });
   assert.equal((r.match("GET", "/files/%E0%A4%A") as { params: object | null }).params, null);
 });

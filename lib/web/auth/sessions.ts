@@ -80,15 +80,6 @@ export class SessionAuth implements Authenticator {
    */
   #plainHeaders = new Map<string, string>();
   #secureHeaders = new Map<string, string>();
-  /**
-   * The last Cookie header (and whether it came over TLS) with its session key, checked with
-   * `===` before the Maps: a Map lookup by a header string fresh from the runtime has V8 compute
-   * its hash in a runtime call (≈ 0.3–0.45 µs, the largest single cost of a session check), a
-   * comparison does not.
-   */
-  #lastHeader: string | undefined;
-  #lastSecure = false;
-  #lastKey = "";
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
   readonly #max: number;
   readonly #unsubscribe: (() => void)[] = [];
@@ -167,7 +158,7 @@ export class SessionAuth implements Authenticator {
    * The user of the request's session cookie or, failing that, of its bearer token, at
    * `ctx.now` (the app's clock). A valid session wins over a token sent with it (the order of
    * Django REST Framework's and Laravel Sanctum's defaults): its unsafe requests then need the
-   * XSRF token. A browser's request, the common case, asks the runtime for one header only.
+   * XSRF token.
    */
   authenticate(_req: Request, ctx: WebContext): WebUser | undefined {
     const cookie = ctx.header("cookie");
@@ -183,22 +174,15 @@ export class SessionAuth implements Authenticator {
 
   #fromCookie(cookie: string, ctx: WebContext): WebUser | undefined {
     const secure = ctx.secure;
-    let key: string | undefined;
-    if (cookie === this.#lastHeader && secure === this.#lastSecure) key = this.#lastKey;
-    else {
-      const seen = secure ? this.#secureHeaders : this.#plainHeaders;
-      key = seen.get(cookie);
-      if (key === undefined) {
-        const value = readCookie(cookie, this.cookieName(secure));
-        if (value === undefined || value.length > 100) return undefined;
-        key = secretId(value);
-        if (cookie.length > HEADER_MEMO_LENGTH) return this.#user(key, ctx);
-        if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
-        seen.set(cookie, key);
-      }
-      this.#lastHeader = cookie;
-      this.#lastSecure = secure;
-      this.#lastKey = key;
+    const seen = secure ? this.#secureHeaders : this.#plainHeaders;
+    let key = seen.get(cookie);
+    if (key === undefined) {
+      const value = readCookie(cookie, this.cookieName(secure));
+      if (value === undefined || value.length > 100) return undefined;
+      key = secretId(value);
+      if (cookie.length > HEADER_MEMO_LENGTH) return this.#user(key, ctx);
+      if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
+      seen.set(cookie, key);
     }
     return this.#user(key, ctx);
   }
