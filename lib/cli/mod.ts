@@ -11,6 +11,7 @@ import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
 import { EXIT, UsageError } from "./_command.ts";
 import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
 import { dbCommand } from "./db.ts";
+import { cloudCommand } from "./cloud.ts";
 import { runCommand } from "./run.ts";
 import { syncCommand } from "./sync.ts";
 import { tokenCommand, userCommand } from "./users.ts";
@@ -29,6 +30,7 @@ export const COMMANDS: Command[] = [
   permissionsCommand,
   dbCommand,
   syncCommand,
+  cloudCommand,
   userCommand,
   tokenCommand,
   versionCommand,

@@ -15,3 +15,4 @@ export {
   type StreamLimits,
   type StreamStatus,
 } from "./spool.ts";
+export { renderSpoolMetrics, spoolStreamsOf } from "./metrics.ts";
