@@ -1,385 +1,323 @@
 /**
- * Web benchmark: bare `Deno.serve` against Tern on loopback with `wrk`,
- * same run, same machine. Each case alternates bare and Tern runs of `SECONDS` s,
- * bare first and last (B T B T … B, `ROUNDS` Tern runs), so every Tern run has a
- * bare run right before and right after it. This machine's speed changes in
- * phases of one to twenty seconds (see the notes in the results), so a Tern run
- * is compared only when the bare runs on both sides of it agree, in req/s and in
- * server CPU per request (the machine kept its state across the three runs); the
- * median of those steady rounds is reported (tests/bench/web/rounds.ts). Servers run
- * on the last core, wrk on the first (`WEB_BENCH_PIN=0`: not pinned). Cases:
+ * Web benchmark of the agent as shipped (`deno task bench web`): the agent
+ * started with the start task's command from deno.json (its environment,
+ * runtime and permission flags; only port, config and state directory differ:
+ * tests/bench/web/start_task.ts) against a bare `Deno.serve` with default
+ * flags answering the same bytes (tests/bench/web/bare.ts), loaded by `wrk` on
+ * loopback in the same run. Two agents serve the cases:
  *
- * | Tern case | compared with |
- * |---|---|
- * | action route `GET /action` (a device maker's handler) | bare, 12-byte body |
- * | the same on the "serve" engine (plain Deno.serve, no slowloris guard) | bare, 12-byte body |
- * | the same with the strict config (exact 16 KB header check, nosniff on every response) | bare, 12-byte body |
- * | authenticated JSON API `GET /api/data/Reading/:key` (session cookie, DB read) | bare, 12-byte body |
- * | static 1 KB from memory | bare, the same 1 KB body |
- * | static 64 KB from memory | bare, the same 64 KB body |
+ * - `main.ts` with the default config: `/api/health`, a 404;
+ * - the device maker's entry point `tests/bench/web/device.ts` (runAgent with
+ *   an action registered in `onStarted`), same flags, with a config holding an
+ *   admin (created with the logged setup token), a logged-in session, an
+ *   exposed model with one item and a documents directory: the action, the
+ *   authenticated read and write (`PATCH`, XSRF header), static 1 KB and 64 KB.
  *
- * Also the Tern agent's RSS (database + web services, default config) at
- * idle, the peak under load, and 30 s after the load.
- * Writes `tests/bench/results/web.md`. Run: `deno run -A tests/bench/web/run.ts`.
- * Quick iteration: `--case <substring>` (repeatable) runs only matching cases, skips the
- * 30 s after-load wait and does not write the results file; `WEB_BENCH_ROUNDS=1` for fewer rounds.
+ * Each case alternates bare and Tern runs of `WEB_BENCH_SECONDS` s (default 2),
+ * bare first and last (`WEB_BENCH_ROUNDS` Tern runs, default 9), and reports the
+ * steady rounds' median (tests/bench/web/rounds.ts). Then memory
+ * (tests/bench/web/memory.ts: local and cloud mode against local peers, three
+ * load cycles) and start time (tests/bench/web/start_time.ts: x86_64, and
+ * aarch64 under qemu, emulated). Writes `tests/bench/results/web.md`.
+ *
+ * Quick iteration (no results file): `--case <substring>` (repeatable) runs only
+ * the matching throughput cases; `--part rounds|memory|start` (repeatable) only
+ * those parts; `WEB_BENCH_ROUNDS=1`, `WEB_BENCH_WAIT` (s after each memory
+ * cycle, default 30), `WEB_BENCH_STARTS` (default 10).
  */
 
-import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../../deploy/compile.ts";
+import { join } from "node:path";
 import { freePort } from "../../../deploy/free_port.ts";
-import { median, rounds, type Run, STEADY, summary } from "./rounds.ts";
+import { MOSQUITTO_MISSING, mosquittoAvailable, startMosquitto } from "../../helpers/mosquitto.ts";
+import { startDynalite } from "../../helpers/dynalite.ts";
+import { fileBytes, login, writeConfig } from "./configs.ts";
+import { CONNS, once, PIN, SERVER_CORE, type Target, wrk } from "./load.ts";
+import { measure, type Memory, type MemorySetup } from "./memory.ts";
+import { median, rounds, type Run, summary } from "./rounds.ts";
+import { ARM_DENO, armMissing, startTimes } from "./start_time.ts";
+import { ROOT, spawnAgent } from "./start_task.ts";
+import { memoryReport, roundsReport, type Row, startReport } from "./report.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
 const ROUNDS = Number(Deno.env.get("WEB_BENCH_ROUNDS") ?? 9);
-const CONNS = 32;
-const here = new URL(".", import.meta.url).pathname;
+const WAIT_MS = Number(Deno.env.get("WEB_BENCH_WAIT") ?? 30) * 1000;
+const STARTS = Number(Deno.env.get("WEB_BENCH_STARTS") ?? 10);
 const FILTER: string[] = [];
+const PARTS: string[] = [];
 for (let i = 0; i < Deno.args.length; i++) {
   if (Deno.args[i] === "--case" && Deno.args[i + 1]) FILTER.push(Deno.args[++i]!);
+  else if (Deno.args[i] === "--part" && Deno.args[i + 1]) PARTS.push(Deno.args[++i]!);
+}
+const part = (p: string) =>
+  PARTS.length ? PARTS.includes(p) : FILTER.length === 0 || p === "rounds";
+const FULL = FILTER.length === 0 && PARTS.length === 0;
+
+/** One throughput case. */
+export interface Case {
+  name: string;
+  /** Which agent serves it. */
+  on: "default" | "device";
+  /** Tern ÷ bare req/s the issue asks for. */
+  target?: number;
+  /** What wrk sends to base URL `u` with the device agent's session. */
+  make(u: string, s: { cookie: string; xsrf: string; key: string }): Target;
 }
 
-/**
- * Servers on the last core, wrk on the first (`taskset`, when there are two cores or more and
- * `WEB_BENCH_PIN` is not "0"): every server runs where the others ran, and wrk never competes
- * with a server for a core, so bare and Tern runs differ only in the server.
- */
-const PIN = Deno.env.get("WEB_BENCH_PIN") !== "0" && navigator.hardwareConcurrency >= 2 &&
-  (() => {
+export const CASES: Case[] = [
+  { name: "/api/health", on: "default", target: 0.75, make: (u) => ({ url: `${u}/api/health` }) },
+  {
+    name: "JSON action (device.ts)",
+    on: "device",
+    target: 0.75,
+    make: (u) => ({ url: `${u}/api/device/state` }),
+  },
+  {
+    name: "authenticated read",
+    on: "device",
+    target: 0.6,
+    make: (u, s) => ({ url: `${u}/api/data/Reading/${s.key}`, headers: [`Cookie: ${s.cookie}`] }),
+  },
+  {
+    name: "authenticated write (PATCH)",
+    on: "device",
+    make: (u, s) => ({
+      url: `${u}/api/data/Reading/${s.key}`,
+      headers: [`Cookie: ${s.cookie}`, `X-XSRF-Token: ${s.xsrf}`],
+      method: "PATCH",
+      body: '{"value":22.5}',
+    }),
+  },
+  {
+    name: "static 1 KB, dashboard (memory)",
+    on: "default",
+    target: 0.75,
+    make: (u) => ({ url: `${u}/style.css` }),
+  },
+  {
+    name: "static 1 KB, documents dir",
+    on: "device",
+    target: 0.75,
+    make: (u) => ({ url: `${u}/docs/bench-1k.bin` }),
+  },
+  {
+    name: "static 64 KB, documents dir",
+    on: "device",
+    target: 1.0,
+    make: (u) => ({ url: `${u}/docs/bench-64k.bin` }),
+  },
+  { name: "404", on: "default", make: (u) => ({ url: `${u}/api/nope`, status: 404 }) },
+];
+
+function loadavg(): string {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(", ");
+}
+
+async function untilUp(url: string): Promise<void> {
+  for (let i = 0;; i++) {
     try {
-      return new Deno.Command("taskset", { args: ["-V"], stdout: "null", stderr: "null" })
-        .outputSync().success;
-    } catch {
-      return false; // not installed
+      await (await fetch(url)).body?.cancel();
+      return;
+    } catch (e) {
+      if (i > 400) throw e;
+      await new Promise((r) => setTimeout(r, 25));
     }
-  })();
-const SERVER_CORE = String(navigator.hardwareConcurrency - 1);
-
-/** `cmd args…`, under `taskset -c core` when pinning. */
-function pinned(core: string, cmd: string, args: string[]): [string, string[]] {
-  return PIN ? ["taskset", ["-c", core, cmd, ...args]] : [cmd, args];
+  }
 }
 
-async function spawn(mode: string, port: number, variant = "default") {
-  const [cmd, args] = pinned(SERVER_CORE, Deno.execPath(), [
+/** The throughput cases, each Tern run between two bare runs. */
+async function throughput(tmp: string, cases: Case[]): Promise<Row[]> {
+  const bytes = fileBytes();
+  const core = SERVER_CORE ? { core: SERVER_CORE } : {};
+  await using def = spawnAgent({
+    configDir: writeConfig(join(tmp, "default/config"), "default"),
+    stateDir: join(tmp, "default/state"),
+    port: freePort(),
+    ...core,
+  });
+  await using dev = spawnAgent({
+    configDir: writeConfig(join(tmp, "device/config"), "device", bytes),
+    stateDir: join(tmp, "device/state"),
+    port: freePort(),
+    entry: "tests/bench/web/device.ts",
+    ...core,
+  });
+  await def.until(/"Agent started"/);
+  await dev.until(/"Agent started"/);
+  const session = await login(dev);
+  // The bare server answers each case's path with the bytes the agent answered.
+  const spec: Record<string, { status: number; type?: string; body: string }> = {};
+  const planned = cases.map((c, i) => {
+    const tern = c.make((c.on === "default" ? def : dev).url, session);
+    return { c, tern, path: `/case/${i}` };
+  });
+  for (const { c, tern, path } of planned) {
+    const res = await once(tern);
+    const type = res.headers.get("content-type") ?? undefined;
+    const body = new Uint8Array(await res.arrayBuffer()).toBase64();
+    spec[path] = {
+      status: res.status,
+      body,
+      ...(type?.includes("json") ? { type } : {}),
+    };
+    if (c.name.includes("documents") && !type?.includes("octet-stream")) {
+      throw new Error(`${c.name}: ${type}`);
+    }
+  }
+  const specPath = join(tmp, "bare.json");
+  Deno.writeTextFileSync(specPath, JSON.stringify(spec));
+  const bp = freePort();
+  const bareCmd = [
+    Deno.execPath(),
     "run",
-    "-A",
-    ...(mode === "tern" ? RUNTIME_FLAGS : []),
-    `${here}server.ts`,
-    mode,
-    String(port),
-    variant,
-  ]);
-  const child = new Deno.Command(cmd, {
-    // Tern runs with the runtime flags of the start task and compiled binaries.
-    args,
-    // ... and their environment (both servers: it does not change throughput).
-    env: { ...RUNTIME_ENV },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  return { child, info: await readyInfo(child, `${mode} server`) };
-}
-
-/** The JSON line a bench server prints once it is ready (its stdout is dropped after). */
-export async function readyInfo(child: Deno.ChildProcess, what: string) {
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let buf = "";
-  while (!buf.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${what} exited early`);
-    buf += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return JSON.parse(buf.split("\n")[0]!);
-}
-
-/** Drop the kernel's page cache (root only); whether it was done. */
-function dropCaches(): boolean {
+    `--allow-net=127.0.0.1:${bp}`,
+    `--allow-read=${specPath}`,
+    join(ROOT, "tests/bench/web/bare.ts"),
+    String(bp),
+    specPath,
+  ];
+  const full = SERVER_CORE ? ["taskset", "-c", SERVER_CORE, ...bareCmd] : bareCmd;
+  const bare = new Deno.Command(full[0]!, { args: full.slice(1), stdout: "null" }).spawn();
+  const rows: Row[] = [];
   try {
-    new Deno.Command("sync").outputSync();
-    Deno.writeTextFileSync("/proc/sys/vm/drop_caches", "3");
-    return true;
-  } catch {
-    return false;
+    await untilUp(`http://127.0.0.1:${bp}/`);
+    for (const { c, tern, path } of planned) {
+      const bt: Target = { ...tern, url: `http://127.0.0.1:${bp}${path}` };
+      const pid = (c.on === "default" ? def : dev).pid;
+      const runT = () => wrk(tern, pid, SECONDS, tmp);
+      const runB = () => wrk(bt, bare.pid, SECONDS, tmp);
+      // One second of each first, not counted (connections, JIT).
+      await wrk(bt, bare.pid, 1, tmp);
+      await wrk(tern, pid, 1, tmp);
+      const r = { b: [await runB()], t: [] as Run[] };
+      for (let round = 0; round < ROUNDS; round++) {
+        r.t.push(await runT());
+        r.b.push(await runB());
+        const [x, t, y] = [r.b.at(-2)!, r.t.at(-1)!, r.b.at(-1)!];
+        console.error(
+          `${c.name} round ${round + 1}: bare ${x.rps.toFixed(0)} tern ${t.rps.toFixed(0)} bare ${
+            y.rps.toFixed(0)
+          } req/s, CPU ${x.cpu.toFixed(1)} / ${t.cpu.toFixed(1)} / ${y.cpu.toFixed(1)} µs/req${
+            rounds([x, y], [t])[0]!.steady ? "" : " (not steady)"
+          }${t.errors ? `, ${t.errors} errors` : ""}`,
+        );
+      }
+      const s = summary(r.b, r.t);
+      rows.push({
+        name: c.name,
+        path: new URL(tern.url).pathname.replace(session.key, "KEY"),
+        target: c.target,
+        pick: s.pick,
+        cpuRatio: s.cpuRatio,
+        steady: s.steady,
+        total: s.total,
+        bareCpu: median(s.used.map((x) => x.b.cpu)),
+        ternCpu: median(s.used.map((x) => x.t.cpu)),
+        ternErrors: r.t.reduce((n, x) => n + x.errors, 0),
+        bareErrors: r.b.reduce((n, x) => n + x.errors, 0),
+      });
+    }
+  } finally {
+    bare.kill("SIGTERM");
+    await bare.status;
   }
+  return rows;
 }
 
-function rssMb(pid: number, field = "VmRSS"): number {
-  const s = Deno.readTextFileSync(`/proc/${pid}/status`);
-  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(s)![1]) / 1024;
+/** Local and cloud memory, and where cloud mode's megabytes go. */
+async function memory(tmp: string) {
+  const o = { tmp, seconds: SECONDS, waitMs: WAIT_MS };
+  const main: Memory[] = [];
+  const parts: Memory[] = [];
+  main.push(await measure({ label: "local, default config (main.ts)", kind: "default" }, o));
+  main.push(
+    await measure({ label: "local, device config (device.ts, session, model)", kind: "device" }, o),
+  );
+  await using ddb = await startDynalite({ memory: true });
+  const broker = mosquittoAvailable() ? await startMosquitto() : undefined;
+  const notes: string[] = broker ? [] : [`MQTT left out: ${MOSQUITTO_MISSING}`];
+  try {
+    const cloud = (label: string, p: MemorySetup["parts"]): MemorySetup => ({
+      label,
+      kind: "cloud",
+      parts: p,
+      derive: true,
+    });
+    const all = { aws: true, sync: ddb.endpoint, ...(broker ? { mqtt: broker.url } : {}) };
+    main.push(await measure(cloud("cloud: MQTT, sync, AWS credentials", all), { ...o, ddb }));
+    const idle = { ...o, cycles: 0, ddb };
+    parts.push(await measure(cloud("cloud mode, no cloud service", {}), idle));
+    parts.push(await measure(cloud("cloud + AWS credentials", { aws: true }), idle));
+    if (broker) parts.push(await measure(cloud("cloud + MQTT", { mqtt: broker.url }), idle));
+    parts.push(
+      await measure(
+        cloud("cloud + AWS credentials + sync", { aws: true, sync: ddb.endpoint }),
+        idle,
+      ),
+    );
+  } finally {
+    await broker?.[Symbol.asyncDispose]();
+  }
+  return { main, parts, notes };
 }
 
-function ms(v: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(v)!;
-  return Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1);
-}
-
-/** CPU time a process has used so far, µs (/proc/PID/stat utime + stime, 100 ticks a second). */
-function cpuUs(pid: number): number {
-  const f = Deno.readTextFileSync(`/proc/${pid}/stat`).split(") ")[1]!.split(" ");
-  return (Number(f[11]) + Number(f[12])) * 10_000;
-}
-
-/** One wrk run against `url`, served by process `pid`. */
-async function wrk(
-  url: string,
-  pid: number,
-  headers: string[] = [],
-  seconds = SECONDS,
-): Promise<Run> {
-  const args = ["-t1", `-c${CONNS}`, `-d${seconds}s`, "--latency"];
-  for (const h of headers) args.push("-H", h);
-  const cpu0 = cpuUs(pid);
-  const [cmd, all] = pinned("0", "wrk", [...args, url]);
-  const out = await new Deno.Command(cmd, { args: all, stdout: "piped" }).output();
-  const cpu = cpuUs(pid) - cpu0;
-  const text = new TextDecoder().decode(out.stdout);
-  const n = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
-  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0);
-  const p99 = ms(/\s99%\s+(\S+)/.exec(text)?.[1] ?? "0ms");
-  const non2xx = Number(/Non-2xx or 3xx responses:\s+(\d+)/.exec(text)?.[1] ?? 0);
-  const sock = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(text);
-  const errors = non2xx + (sock ? sock.slice(1).reduce((a, b) => a + Number(b), 0) : 0);
-  return { rps, p99, errors, cpu: n > 0 ? cpu / n : NaN };
+/** Start times on x86_64 and, emulated, aarch64. */
+async function start(tmp: string) {
+  const x86 = await startTimes({ tmp, runs: STARTS, target: "x86_64-unknown-linux-gnu" });
+  const missing = armMissing();
+  const arm = missing ? undefined : await startTimes({
+    tmp,
+    runs: STARTS,
+    runner: ["qemu-aarch64-static", ARM_DENO],
+    target: "aarch64-unknown-linux-gnu",
+    timeoutMs: 300_000,
+  });
+  return { x86, arm, missing };
 }
 
 if (import.meta.main) {
-  const [bp, tp, gp, lp] = [freePort(), freePort(), freePort(), freePort()];
-  // Idle is measured with the agent alone, as on a device: no other runtime process yet, and
-  // (when allowed: root) the page cache dropped first. The kernel maps in cached neighbours of
-  // each page an agent touches, so runtime pages cached by other processes would inflate the
-  // agent's file-backed RSS by a few MB that depend on what ran before.
-  const dropped = dropCaches();
-  const tern = await spawn("tern", tp);
-  const pid = tern.child.pid;
-  const T = `http://127.0.0.1:${tp}`;
-  // Idle means after having served: one request of each benchmarked kind (from this process),
-  // then quiet long enough for the agent's settle-when-idle GC.
-  for (
-    const [path, headers] of [["/action", {}], ["/bench-1k.bin", {}], ["/", {}], [
-      `/api/data/Reading/${tern.info.item}`,
-      { cookie: tern.info.cookie },
-    ]] as const
-  ) {
-    const r = await fetch(`${T}${path}`, { headers });
-    if (!r.ok) throw new Error(`warm-up ${path}: ${r.status}`);
-    await r.arrayBuffer();
-  }
-  await new Promise((r) => setTimeout(r, 6000));
-  const idle = rssMb(pid);
-  const idleAnon = rssMb(pid, "RssAnon");
-  const bare = await spawn("bare", bp);
-  const serveEngine = await spawn("tern", gp, "serve");
-  const strict = await spawn("tern", lp, "strict");
-  const B = `http://127.0.0.1:${bp}`;
-  const G = `http://127.0.0.1:${gp}`;
-  const L = `http://127.0.0.1:${lp}`;
-  const cookie = `Cookie: ${tern.info.cookie}`;
-  const all = [
-    {
-      name: "action route",
-      bare: `${B}/`,
-      bareName: "bare 12 B",
-      tern: `${T}/action`,
-      pid: tern.child.pid,
-      h: [] as string[],
-      target: 0.75,
-    },
-    {
-      name: "action route, serve engine",
-      bare: `${B}/`,
-      bareName: "bare 12 B",
-      tern: `${G}/action`,
-      pid: serveEngine.child.pid,
-      h: [],
-      target: 0.75,
-    },
-    {
-      name: "action route, strict config",
-      bare: `${B}/`,
-      bareName: "bare 12 B",
-      tern: `${L}/action`,
-      pid: strict.child.pid,
-      h: [],
-      target: 0.75,
-    },
-    {
-      name: "authenticated JSON API",
-      bare: `${B}/`,
-      bareName: "bare 12 B",
-      tern: `${T}/api/data/Reading/${tern.info.item}`,
-      pid: tern.child.pid,
-      h: [cookie],
-      target: 0.6,
-    },
-    {
-      name: "reference: bare Deno.serve, cookie + JSON with no-store",
-      bare: `${B}/`,
-      bareName: "bare 12 B",
-      tern: `${B}/json`,
-      pid: bare.child.pid,
-      h: [cookie],
-      target: 0,
-    },
-    {
-      name: "static 1 KB",
-      bare: `${B}/1k`,
-      bareName: "bare 1 KB",
-      tern: `${T}/bench-1k.bin`,
-      pid: tern.child.pid,
-      h: [],
-      target: 0.6,
-    },
-    {
-      name: "static 64 KB",
-      bare: `${B}/64k`,
-      bareName: "bare 64 KB",
-      tern: `${T}/bench-64k.bin`,
-      pid: tern.child.pid,
-      h: [],
-      target: 0.6,
-    },
-  ];
-  const cases = FILTER.length ? all.filter((c) => FILTER.some((f) => c.name.includes(f))) : all;
-  const results = new Map<string, { b: Run[]; t: Run[] }>();
-  let peak = idle;
-  const sampled = async (c: (typeof cases)[number], seconds = SECONDS) => {
-    const sampler = setInterval(() => peak = Math.max(peak, rssMb(pid)), 250);
-    const run = await wrk(c.tern, c.pid, c.h, seconds);
-    clearInterval(sampler);
-    peak = Math.max(peak, rssMb(pid));
-    return run;
-  };
-  for (const c of cases) {
-    // One second of each first, not counted (connections, JIT).
-    await wrk(c.bare, bare.child.pid, [], 1);
-    await sampled(c, 1);
-    const r = { b: [await wrk(c.bare, bare.child.pid)], t: [] as Run[] };
-    for (let round = 0; round < ROUNDS; round++) {
-      r.t.push(await sampled(c));
-      r.b.push(await wrk(c.bare, bare.child.pid));
-      const [x, t, y] = [r.b.at(-2)!, r.t.at(-1)!, r.b.at(-1)!];
-      console.error(
-        `${c.name} round ${round + 1}: bare ${x.rps.toFixed(0)} tern ${t.rps.toFixed(0)} bare ${
-          y.rps.toFixed(0)
-        } req/s, CPU ${x.cpu.toFixed(1)} / ${t.cpu.toFixed(1)} / ${y.cpu.toFixed(1)} µs/req${
-          rounds([x, y], [t])[0]!.steady ? "" : " (not steady)"
-        }`,
+  const tmp = await Deno.makeTempDir({ prefix: "tern-web-bench-" });
+  const load0 = loadavg();
+  const began = Date.now();
+  const sections: string[] = [];
+  try {
+    if (part("start")) {
+      const s = await start(tmp);
+      sections.push(startReport(s.x86, s.arm, s.missing));
+    }
+    if (part("memory")) {
+      const m = await memory(tmp);
+      sections.push(memoryReport(m.main, m.parts, m.notes, { waitMs: WAIT_MS, seconds: SECONDS }));
+    }
+    if (part("rounds")) {
+      const cases = FILTER.length
+        ? CASES.filter((c) => FILTER.some((f) => c.name.includes(f)))
+        : CASES;
+      const rows = await throughput(tmp, cases);
+      sections.unshift(
+        roundsReport(rows, { seconds: SECONDS, rounds: ROUNDS, conns: CONNS, pin: PIN }),
       );
     }
-    results.set(c.name, r);
+  } finally {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
   }
-  const afterLoad = rssMb(pid);
-  if (FILTER.length) {
-    for (const c of cases) {
-      const r = results.get(c.name)!;
-      const { pick, cpuRatio, steady, total } = summary(r.b, r.t);
-      console.log(
-        `${c.name}: bare ${pick.b.rps.toFixed(0)} tern ${pick.t.rps.toFixed(0)} ratio ${
-          pick.ratio.toFixed(2)
-        }, CPU ratio ${cpuRatio.toFixed(2)}, steady rounds ${steady}/${total}`,
-      );
-    }
-    console.log(`idle RSS ${idle.toFixed(1)} MB`);
-    for (const p of [bare, tern, serveEngine, strict]) p.child.kill("SIGTERM");
-    await Promise.all([bare, tern, serveEngine, strict].map((p) => p.child.status));
-    Deno.exit(0);
-  }
-  await new Promise((r) => setTimeout(r, 30_000));
-  const after30 = rssMb(pid);
-  // Growth or a plateau? The same load once more (one round of every case), then 30 s again: a
-  // leak grows again, memory the allocator merely keeps does not.
-  for (const c of cases) await wrk(c.tern, c.pid, c.h);
-  await new Promise((r) => setTimeout(r, 30_000));
-  const afterSecond = rssMb(pid);
-  // Where the memory is then, from the agent's own /metrics (admin session).
-  const metrics = await (await fetch(`${T}/metrics`, { headers: { cookie: tern.info.cookie } }))
-    .text();
-  const gauge = (name: string) =>
-    Number(new RegExp(`^${name} (\\d+)$`, "m").exec(metrics)?.[1] ?? NaN) / 1048576;
-  for (const p of [bare, tern, serveEngine, strict]) p.child.kill("SIGTERM");
-  await Promise.all([bare, tern, serveEngine, strict].map((p) => p.child.status));
+  const minutes = ((Date.now() - began) / 60_000).toFixed(0);
+  const md = `# Web server (the agent as shipped)
 
-  const rows = cases.map((c) => {
-    const r = results.get(c.name)!;
-    const { pick, cpuRatio, steady, total, used } = summary(r.b, r.t);
-    const { b, t, ratio } = pick;
-    const cpu = (side: "b" | "t") => median(used.map((x) => x[side].cpu)).toFixed(1);
-    const errors = r.t.reduce((n, x) => n + x.errors, 0);
-    return `| ${c.name} | ${c.bareName} | ${b.rps.toFixed(0)} | ${b.p99.toFixed(2)} | ${
-      t.rps.toFixed(0)
-    } | ${t.p99.toFixed(2)} | ${ratio.toFixed(2)} | ${
-      c.target ? `≥ ${c.target} ${ratio >= c.target ? "✅" : "❌"}` : "—"
-    } | ${steady}/${total} | ${errors} | ${cpu("b")} | ${cpu("t")} | ${cpuRatio.toFixed(2)} |`;
-  });
-  const growth = (after30 - idle) / idle;
-  const md = `## Web server (\`lib/web\`)
-
-Command: \`deno run -A tests/bench/web/run.ts\` (wrk, 1 thread, ${CONNS} connections, runs of ${SECONDS} s;
-per case ${ROUNDS} Tern runs, each between two bare runs; the median of the steady rounds is reported; loopback; ${
+Command: \`deno task bench web\` (\`deno run --allow-all tests/bench/web/run.ts\`), ${
     new Date().toISOString().slice(0, 10)
-  },
-Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work).
-Tern runs as the real agent (database + web services, default local config, access log off);
-its default engine is "guarded" (slowloris, idle and socket guards); the "serve engine" row is the
-same agent with \`web.engine: "serve"\` (plain Deno.serve, without those guards);
-the "strict config" row has \`web.limits.headerSize: 16384\` (an exact header check on every
-request) and \`web.securityHeaders: "all"\` (nosniff on every response, a second header).
-RSS is the default agent's.
+  }, Deno ${Deno.version.deno}, ${navigator.hardwareConcurrency} cores shared with other work; load
+average ${load0} at the start, ${loadavg()} at the end (1, 5, 15 min); ${minutes} min.
+The agent runs as \`deno task start\` runs it: the start task's command read from deno.json, only
+the port, config and state directory changed (\`TERN_WEB_LISTEN\`, \`TERN_CONFIG\`, \`TERN_STATE\`,
+and the same paths in its permission flags); cloud mode adds the flags \`tern permissions\`
+derives. Method: [docs/performance.md](../../../docs/performance.md#web-server).
 
-| case | baseline | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | ratio | target | steady rounds | Tern errors | bare CPU µs/req | Tern CPU µs/req | CPU ratio |
-|---|---|---:|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|
-${rows.join("\n")}
-
-Agent RSS: idle ${idle.toFixed(1)} MB (target ≤ 60 ${idle <= 60 ? "✅" : "❌"}; ${
-    idleAnon.toFixed(1)
-  } MB of it anonymous, the rest runtime code and data pages; measured alone${
-    dropped ? ", page cache dropped first" : ""
-  }), peak under load ${peak.toFixed(1)} MB,
-right after load ${afterLoad.toFixed(1)} MB, 30 s after load ${after30.toFixed(1)} MB
-(${growth >= 0 ? "+" : ""}${(growth * 100).toFixed(0)} % vs idle; target within 20 % ${
-    Math.abs(growth) <= 0.2 ? "✅" : "❌"
-  }); 30 s after a second load (one more round of every case) ${afterSecond.toFixed(1)} MB (${
-    afterSecond >= after30 ? "+" : ""
-  }${(afterSecond - after30).toFixed(1)} MB vs the first); then V8 heap ${
-    gauge("tern_process_heap_used_bytes").toFixed(1)
-  } MB used of ${gauge("tern_process_heap_total_bytes").toFixed(1)} MB, external ${
-    gauge("tern_process_external_bytes").toFixed(1)
-  } MB.
-
-Notes. How the rows are chosen: this machine (2 vCPUs of a shared host) does not run at one speed.
-In phases of one to twenty seconds, every server's CPU time per request rises (bare's by about
-1.3×, Tern's authenticated API by up to 2×, user and system time alike) while a pure arithmetic loop
-on the same core keeps its speed and the packets per request do not change; L2 and L3 latency probes
-rise in most slow runs: most likely the host's other tenants compete for the memory hierarchy, and a request path
-that touches more memory pays more. Bare \`Deno.serve\` is limited by wrk (its server idles between
-requests), so its req/s hardly shows these phases; a saturated Tern server shows them in full. A bare
-run and a Tern run compared across a phase change give a ratio off by up to 2×. Each Tern run therefore
-sits between two bare runs (a round), and a round counts as steady when those two bare runs are within
-${
-    STEADY * 100
-  } % of each other in req/s and in CPU per request; the ratio is the Tern run against the geometric mean
-of the two, and the row shows the steady round with the median ratio ("steady rounds": how many of the
-rounds held; with fewer than three, all rounds are used). Bare and Tern columns come from that round;
-Tern errors are over every Tern run. Servers are pinned to the last core and wrk to the first
-(\`taskset\`). The three CPU columns are a second view: each server's CPU time (user + system,
-from /proc) per request served, as medians over the same rounds, and the median of the per-round
-ratios bare ÷ Tern (1.00: Tern costs what bare costs). The targets are judged on req/s. The authenticated JSON API row
-reads an item through a session cookie: after the first request both the session and the item
-answer come from memory (evicted at once by every write in the agent, within a second for writes by
-another process), so the row measures reading the cookie, the session and access checks, routing
-and two response headers (content type and \`no-store\`), not SQLite. The "reference" row is not
-Tern: it is bare \`Deno.serve\` reading the cookie and answering the same JSON with the same two
-headers, each the cheapest way the runtime allows (one header asked from the runtime; the second
-header pushed onto the answer's own list), i.e. the most the API row could reach on this runtime —
-a response with any header besides its content type leaves Deno's fastest send path. The idle RSS is the agent's (database + web)
-under \`deno run\` with the runtime flags and environment of the start task (\`RUNTIME_FLAGS\`,
-\`RUNTIME_ENV\` in deploy/compile.ts: no code cache, a heap settle once idle, two malloc arenas).
+${sections.join("\n\n")}
 `;
-  const out = new URL("../results/web.md", import.meta.url).pathname;
-  Deno.writeTextFileSync(out, md);
-  // Keep the generated file as `deno fmt` wants it (the repo's fmt check covers it).
-  await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out] }).output();
-  console.log(md);
+  if (FULL) {
+    const out = join(ROOT, "tests/bench/results/web.md");
+    Deno.writeTextFileSync(out, md);
+    await new Deno.Command(Deno.execPath(), { args: ["fmt", "--quiet", out] }).output();
+    console.log(`Wrote ${out}`);
+  } else console.log(md);
 }

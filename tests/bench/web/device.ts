@@ -1,0 +1,28 @@
+/**
+ * A device maker's entry point, as the README shows it ("Device code adds its
+ * own routes"): start the agent with `runAgent()` and register an action once
+ * it runs. The web benchmark runs it with the start task's flags, so its
+ * action is measured the way a device serves it.
+ *
+ * `GET /api/device/state` (public): a small JSON answer, `{"on":true,"level":42}`.
+ */
+
+import { loadFromFlags, parseGlobals, runAgent } from "../../../lib/cli/mod.ts";
+import type { WebService } from "../../../routes/web_service.ts";
+import { SERVICES } from "../../../services.ts";
+
+/** What the action answers. */
+export const STATE = { on: true, level: 42 };
+
+if (import.meta.main) {
+  const { flags } = parseGlobals(Deno.args);
+  const io = { out: console.log, err: console.error };
+  Deno.exit(
+    await runAgent(loadFromFlags(flags), flags, io, {
+      factories: SERVICES,
+      onStarted(agent) {
+        agent.get<WebService>("web").route("GET", "/api/device/state", () => Response.json(STATE));
+      },
+    }),
+  );
+}
