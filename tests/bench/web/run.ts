@@ -31,6 +31,7 @@ import { freePort } from "../../../deploy/free_port.ts";
 import { MOSQUITTO_MISSING, mosquittoAvailable, startMosquitto } from "../../helpers/mosquitto.ts";
 import { startDynalite } from "../../helpers/dynalite.ts";
 import { fileBytes, login, writeConfig } from "./configs.ts";
+import { type Case, CASES } from "./cases.ts";
 import { CONNS, once, PIN, SERVER_CORE, type Target, wrk } from "./load.ts";
 import { measure, type Memory, type MemorySetup } from "./memory.ts";
 import { median, rounds, type Run, summary } from "./rounds.ts";
@@ -51,62 +52,6 @@ for (let i = 0; i < Deno.args.length; i++) {
 const part = (p: string) =>
   PARTS.length ? PARTS.includes(p) : FILTER.length === 0 || p === "rounds";
 const FULL = FILTER.length === 0 && PARTS.length === 0;
-
-/** One throughput case. */
-export interface Case {
-  name: string;
-  /** Which agent serves it. */
-  on: "default" | "device";
-  /** Tern ÷ bare req/s the issue asks for. */
-  target?: number;
-  /** What wrk sends to base URL `u` with the device agent's session. */
-  make(u: string, s: { cookie: string; xsrf: string; key: string }): Target;
-}
-
-export const CASES: Case[] = [
-  { name: "/api/health", on: "default", target: 0.75, make: (u) => ({ url: `${u}/api/health` }) },
-  {
-    name: "JSON action (device.ts)",
-    on: "device",
-    target: 0.75,
-    make: (u) => ({ url: `${u}/api/device/state` }),
-  },
-  {
-    name: "authenticated read",
-    on: "device",
-    target: 0.6,
-    make: (u, s) => ({ url: `${u}/api/data/Reading/${s.key}`, headers: [`Cookie: ${s.cookie}`] }),
-  },
-  {
-    name: "authenticated write (PATCH)",
-    on: "device",
-    make: (u, s) => ({
-      url: `${u}/api/data/Reading/${s.key}`,
-      headers: [`Cookie: ${s.cookie}`, `X-XSRF-Token: ${s.xsrf}`],
-      method: "PATCH",
-      body: '{"value":22.5}',
-    }),
-  },
-  {
-    name: "static 1 KB, dashboard (memory)",
-    on: "default",
-    target: 0.75,
-    make: (u) => ({ url: `${u}/style.css` }),
-  },
-  {
-    name: "static 1 KB, documents dir",
-    on: "device",
-    target: 0.75,
-    make: (u) => ({ url: `${u}/docs/bench-1k.bin` }),
-  },
-  {
-    name: "static 64 KB, documents dir",
-    on: "device",
-    target: 1.0,
-    make: (u) => ({ url: `${u}/docs/bench-64k.bin` }),
-  },
-  { name: "404", on: "default", make: (u) => ({ url: `${u}/api/nope`, status: 404 }) },
-];
 
 function loadavg(): string {
   return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(", ");
