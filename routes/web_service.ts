@@ -34,6 +34,7 @@ import {
   WebApp,
   WebServer,
 } from "../lib/web/mod.ts";
+import { renderSpoolMetrics, spoolStreamsOf } from "../lib/cloud/metrics.ts";
 import { registerApi } from "./api/mod.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 
@@ -121,7 +122,8 @@ export function buildApp(
   registerApi(deps);
   if (w.metrics.enabled) {
     app.get("/metrics", () => {
-      const r = new Response(app.metrics.render());
+      const spool = renderSpoolMetrics(spoolStreamsOf(deps.status.services()));
+      const r = new Response(app.metrics.render() + spool);
       r.headers.append("content-type", "text/plain; version=0.0.4; charset=utf-8");
       return r;
     }, { role: w.metrics.role });
