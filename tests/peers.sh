@@ -3,7 +3,8 @@
 # use when they are present, with apt on Debian/Ubuntu (as root, or through
 # sudo): mosquitto (MQTT over TLS with client certificates, like AWS IoT
 # Core), chromium (the dashboard in a real browser), openssl (test
-# certificates), wrk (web benchmarks), qemu-user-static and libc6:arm64 (the
+# certificates), wrk (web benchmarks), systemd-journal-remote (journal files
+# for the journald log source's tests), qemu-user-static and libc6:arm64 (the
 # agent as an aarch64 process, `deno task check:arm64`). Installs only what
 # is missing; safe to run again. `.ci/run` runs this same command.
 set -euo pipefail
@@ -28,6 +29,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v openssl >/dev/null || need+=(openssl)
 command -v wrk >/dev/null || need+=(wrk)
+[ -x /lib/systemd/systemd-journal-remote ] || [ -x /usr/lib/systemd/systemd-journal-remote ] || need+=(systemd-journal-remote)
 command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
 if [ "$(uname -m)" != aarch64 ] && [ ! -e /lib/ld-linux-aarch64.so.1 ]; then
   "${sudo[@]}" dpkg --add-architecture arm64

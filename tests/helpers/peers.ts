@@ -45,6 +45,13 @@ export const PEERS = {
     packages: ["chromium"],
     path: () => firstFile(["/usr/bin/chromium"]),
   },
+  /** Writes journal files from export format, for the journald source's tests (journalctl reads them). */
+  "journal-remote": {
+    packages: ["systemd-journal-remote"],
+    path: () =>
+      firstFile(["/usr/bin/journalctl", "/bin/journalctl"]) &&
+      firstFile(["/lib/systemd/systemd-journal-remote", "/usr/lib/systemd/systemd-journal-remote"]),
+  },
 } satisfies Record<string, Peer>;
 
 export type PeerName = keyof typeof PEERS;
