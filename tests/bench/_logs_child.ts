@@ -1,0 +1,98 @@
+/**
+ * Child of logs_bench.ts: follows DIR/*.log and uploads it to ENDPOINT.
+ * - `agent`: the Tern agent with cloud.logs (a file source, defaults
+ *   otherwise: spool in SQLite, 5 s flush, SigV4-signed PutLogEvents);
+ * - `raw`: the runtime's limit — polls the file every 250 ms like the file
+ *   source, and every 5 s sends the same batches (≤ 10,000 events) with a
+ *   bare `fetch`: no SQLite, no signing.
+ * Prints `ready` once following.
+ *
+ * Usage: deno run -A tests/bench/_logs_child.ts agent|raw DIR ENDPOINT
+ */
+
+import { Agent } from "../../lib/agent.ts";
+import { configSchema } from "../../lib/config/mod.ts";
+import { LogHub } from "../../lib/log/mod.ts";
+import { LIBRARY_SERVICES } from "../../lib/services.ts";
+
+if (import.meta.main) await main();
+
+async function main(): Promise<void> {
+  const [mode, dir, endpoint] = Deno.args as [string, string, string];
+  if (mode === "agent") {
+    const config = configSchema.parse({
+      agent: { mode: "cloud" },
+      device: { id: "bench" },
+      aws: {
+        region: "eu-west-1",
+        credentials: { accessKeyId: "AKIDBENCH0000001", secretAccessKey: "bench-secret-key-0001" },
+      },
+      cloud: {
+        logs: {
+          enabled: true,
+          endpoint,
+          agent: { enabled: false },
+          app: { enabled: false },
+          files: [{ path: `${dir}/*.log` }],
+        },
+      },
+    });
+    await Agent.start({
+      loaded: { config, configDir: dir, stateDir: `${dir}/state`, files: [], secrets: [] },
+      factories: LIBRARY_SERVICES,
+      hub: new LogHub({ sinks: [] }),
+    });
+    console.log("ready");
+    return;
+  }
+  // raw
+  const path = `${dir}/app.log`;
+  let off = 0;
+  let rest = "";
+  let pending: { timestamp: number; message: string }[] = [];
+  const dec = new TextDecoder();
+  let lastSend = Date.now();
+  console.log("ready");
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 250));
+    try {
+      using f = await Deno.open(path);
+      const size = (await f.stat()).size;
+      if (size > off) {
+        const buf = new Uint8Array(size - off);
+        await f.seek(off, Deno.SeekMode.Start);
+        let got = 0;
+        while (got < buf.length) {
+          const n = await f.read(buf.subarray(got));
+          if (!n) break;
+          got += n;
+        }
+        off += got;
+        const lines = (rest + dec.decode(buf.subarray(0, got))).split("\n");
+        rest = lines.pop()!;
+        const now = Date.now();
+        for (const l of lines) if (l) pending.push({ timestamp: now, message: l });
+      }
+    } catch { /* not yet */ }
+    if (Date.now() - lastSend >= 5000 && pending.length) {
+      lastSend = Date.now();
+      const all = pending;
+      pending = [];
+      for (let i = 0; i < all.length; i += 10_000) {
+        const r = await fetch(endpoint, {
+          method: "POST",
+          headers: {
+            "content-type": "application/x-amz-json-1.1",
+            "x-amz-target": "Logs_20140328.PutLogEvents",
+          },
+          body: JSON.stringify({
+            logGroupName: "/tern/bench",
+            logStreamName: "bench/app.log",
+            logEvents: all.slice(i, i + 10_000),
+          }),
+        });
+        await r.body?.cancel();
+      }
+    }
+  }
+}
