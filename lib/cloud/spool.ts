@@ -127,7 +127,22 @@ export interface SpoolOptions {
   log: Logger;
 }
 
-const enc = new TextEncoder();
+/** UTF-8 byte length, without encoding. */
+export function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (
+      c >= 0xd800 && c < 0xdc00 && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) < 0xe000
+    ) {
+      n += 2; // a surrogate pair: 2 units, 4 bytes
+      i++;
+    } else n += 2;
+  }
+  return n;
+}
 
 /** The spool of one database. Get it with `Spool.of(db, options)`: one per database. */
 export class Spool {
@@ -269,7 +284,7 @@ export class SpoolStream {
       if (typeof r.data !== "string") throw new TypeError("A spool record's data must be a string");
       const time = r.time ?? now;
       if (!Number.isFinite(time)) throw new TypeError(`Bad record time ${time}`);
-      return { time: Math.floor(time), data: r.data, bytes: enc.encode(r.data).length };
+      return { time: Math.floor(time), data: r.data, bytes: utf8Length(r.data) };
     });
     for (const r of rows) {
       if (r.bytes > this.#maxBytes) {

@@ -7,7 +7,10 @@
  *    SQLite, SigV4) and by a raw loop (`_logs_child.ts raw`: the same polling
  *    and batches with a bare fetch). Each child's CPU (utime+stime from
  *    /proc) and RSS are read after a warm-up and at the end of the window;
- *    the ratio is CPU per event, Tern / raw.
+ *    the ratio is CPU per event, Tern / raw. Both children run with the start
+ *    task's settings (MALLOC_ARENA_MAX=2, --max-opt=2, --single-threaded) and
+ *    are measured after a 15 s warm-up (three flushes), so RSS growth is the
+ *    steady state's, not the heap finding its size.
  * 2. Spool appends/s (100-record transactions, and one record per commit) vs
  *    raw node:sqlite inserts of the same rows with the same pragmas.
  * 3. Events shipped/s from a 100,000-event backlog: LogSender (peek, cut,
@@ -30,7 +33,7 @@ import { nullLogger } from "../../lib/log/mod.ts";
 const secIdx = Deno.args.indexOf("--seconds");
 const SECONDS = secIdx >= 0 ? Number(Deno.args[secIdx + 1]) : 30;
 const RATE = 2000;
-const WARM = 5;
+const WARM = 15;
 const CHILD = new URL("./_logs_child.ts", import.meta.url).pathname;
 const TICK = Number(
   new TextDecoder().decode(
@@ -83,7 +86,17 @@ async function sustained(mode: "agent" | "raw"): Promise<Sustained> {
   const dir = await Deno.makeTempDir({ prefix: `tern_logs_bench_${mode}_` });
   const ep = endpoint();
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", CHILD, mode, dir, ep.url],
+    // As the start task runs the agent (deno.json): glibc arenas and V8 flags.
+    args: [
+      "run",
+      "--allow-all",
+      "--v8-flags=--max-opt=2,--single-threaded",
+      CHILD,
+      mode,
+      dir,
+      ep.url,
+    ],
+    env: { MALLOC_ARENA_MAX: "2" },
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",

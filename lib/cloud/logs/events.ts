@@ -15,7 +15,7 @@
  * a newline), `time` the event's timestamp in ms since the epoch.
  */
 
-import type { SpoolRecord } from "../spool.ts";
+import { type SpoolRecord, utf8Length } from "../spool.ts";
 
 /** Bytes AWS counts per event on top of its message. */
 export const EVENT_OVERHEAD = 26;
@@ -61,6 +61,7 @@ export function decodeEvent(data: string): { group: string; stream: string; mess
  * parts of a longer one start with `[part i/n] ` (cut on character boundaries).
  */
 export function splitMessage(message: string, max = MAX_MESSAGE_BYTES): string[] {
+  if (message.length * 3 <= max) return [message]; // a UTF-16 unit is at most 3 UTF-8 bytes
   const bytes = enc.encode(message);
   if (bytes.length <= max) return [message];
   const room = max - 24; // "[part 99999/99999] " fits
@@ -128,7 +129,7 @@ export function cutBatch(records: SpoolRecord[], options: CutOptions): Batch | u
     full: false,
   };
   const prefix = `${first.group}\n${first.stream}\n`;
-  const prefixBytes = enc.encode(prefix).length;
+  const prefixBytes = utf8Length(prefix);
   let min = Infinity;
   let max = -Infinity;
   let sorted = true;
@@ -181,7 +182,5 @@ export function rejectedCount(info: unknown, n: number): number {
   return Math.min(refused, n);
 }
 
-/** UTF-8 byte length. */
-export function utf8Length(s: string): number {
-  return enc.encode(s).length;
-}
+/** UTF-8 byte length, without encoding. */
+export { utf8Length };

@@ -23,9 +23,29 @@ export interface Destination {
 
 /** Events of one message for `dest` at `time`, split to fit CloudWatch's event size. */
 export function toRecords(dest: Destination, message: string, time: number, values = dest.values) {
-  const group = checkGroup(expand(dest.group, values, time));
-  const stream = checkStream(expand(dest.stream, values, time));
-  return splitMessage(message).map((m) => ({ time, data: encodeEvent(group, stream, m) }));
+  const { group, stream } = _names(dest, values, time);
+  const parts = splitMessage(message);
+  if (parts.length === 1) return [{ time, data: `${group}\n${stream}\n${message}` }];
+  return parts.map((m) => ({ time, data: encodeEvent(group, stream, m) }));
+}
+
+/** The last names expanded per destination: one check per change of day, app name or file. */
+const _cache = new WeakMap<Destination, { key: string; group: string; stream: string }>();
+
+function _names(dest: Destination, values: Destination["values"], time: number) {
+  const dated = dest.group.includes("{date}") || dest.stream.includes("{date}");
+  const key = `${dated ? Math.floor(time / 86_400_000) : ""}\n${values.name ?? ""}\n${
+    values.file ?? ""
+  }`;
+  const hit = _cache.get(dest);
+  if (hit?.key === key) return hit;
+  const names = {
+    key,
+    group: checkGroup(expand(dest.group, values, time)),
+    stream: checkStream(expand(dest.stream, values, time)),
+  };
+  _cache.set(dest, names);
+  return names;
 }
 
 /** Options of {@linkcode AgentLogSink}. */
