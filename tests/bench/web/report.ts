@@ -29,6 +29,14 @@ const f1 = (n: number) => n.toFixed(1);
 const f2 = (n: number) => n.toFixed(2);
 const ok = (b: boolean) => (b ? "✅" : "❌");
 
+/** What the rows measure, beyond the method. */
+const NOTES = `Reading the rows: \`/api/health\`, the 404 and the dashboard file are served by
+\`main.ts\` with the default config; the dashboard (routes/site) is held in memory, and it has no
+64 KB file. A device maker's own files can only be served from the documents directory
+(\`web.static.documents\`, under \`/docs/\`), which the agent reads from disk on every request
+(real path, stat, read and SHA-256 for the ETag per request). The write row commits one SQLite
+transaction (the item and its change-log row) per request.`;
+
 export function roundsReport(
   rows: Row[],
   o: { seconds: number; rounds: number; conns: number; pin: boolean },
@@ -55,7 +63,9 @@ errors over every Tern run.
 
 | case | Tern path | bare req/s | bare p99 ms | Tern req/s | Tern p99 ms | Tern / bare | target | steady rounds | Tern errors | bare CPU µs/req | Tern CPU µs/req | CPU bare / Tern |
 |---|---|---:|---:|---:|---:|---:|---|---:|---|---:|---:|---:|
-${lines.join("\n")}`;
+${lines.join("\n")}
+
+${NOTES}`;
 }
 
 export function memoryReport(
