@@ -127,8 +127,11 @@ export interface SpoolOptions {
   log: Logger;
 }
 
-/** UTF-8 byte length, without encoding. */
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/** UTF-8 byte length, without encoding (an ASCII string, the usual log line, is one regex test). */
 export function utf8Length(s: string): number {
+  if (!NON_ASCII.test(s)) return s.length;
   let n = s.length;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -299,11 +302,9 @@ export class SpoolStream {
     let dropped = 0;
     const sizes = { n: this.#count, b: this.#bytes };
     db.transaction(() => {
-      for (const r of rows) {
-        last = this.#sql.insert(this.#sid, r.time, r.bytes, r.data);
-        sizes.n++;
-        sizes.b += r.bytes;
-      }
+      if (rows.length) last = this.#sql.insertMany(this.#sid, rows);
+      for (const r of rows) sizes.b += r.bytes;
+      sizes.n += rows.length;
       if (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
         const d = this.#dropOldest(sizes);
         dropped += d;
@@ -376,7 +377,7 @@ export class SpoolStream {
     let bytes = 0;
     let from = after;
     while (out.length < maxRecords) {
-      const chunk = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 512));
+      const chunk = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 2048));
       if (chunk.length === 0) break;
       for (const r of chunk) {
         if (bytes + r.bytes + overhead > maxBytes && out.length > 0) return out;

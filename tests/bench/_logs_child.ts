@@ -5,7 +5,8 @@
  * - `raw`: the runtime's limit — polls the file every 250 ms like the file
  *   source, and every 5 s sends the same batches (≤ 10,000 events) with a
  *   bare `fetch`: no SQLite, no signing.
- * Prints `ready` once following.
+ * Prints `ready` once following; on SIGUSR2 runs one full GC and prints
+ * `settled`. Run with the start task's flags (RUNTIME_FLAGS, RUNTIME_ENV).
  *
  * Usage: deno run -A tests/bench/_logs_child.ts agent|raw DIR ENDPOINT
  */
@@ -14,11 +15,20 @@ import { Agent } from "../../lib/agent.ts";
 import { configSchema } from "../../lib/config/mod.ts";
 import { LogHub } from "../../lib/log/mod.ts";
 import { LIBRARY_SERVICES } from "../../lib/services.ts";
+import { settleHeap, settleWhenIdle } from "../../lib/cli/mod.ts";
 
 if (import.meta.main) await main();
 
 async function main(): Promise<void> {
   const [mode, dir, endpoint] = Deno.args as [string, string, string];
+  // A clean exit on SIGTERM, so a --cpu-prof run writes its profile.
+  Deno.addSignalListener("SIGTERM", () => Deno.exit(0));
+  // SIGUSR2: one memory-reducing full GC (what `tern run` does when idle),
+  // then "settled", so the parent reads RSS in the same state at both ends.
+  Deno.addSignalListener("SIGUSR2", () => {
+    settleHeap();
+    console.log("settled");
+  });
   if (mode === "agent") {
     const config = configSchema.parse({
       agent: { mode: "cloud" },
@@ -42,6 +52,9 @@ async function main(): Promise<void> {
       factories: LIBRARY_SERVICES,
       hub: new LogHub({ sinks: [] }),
     });
+    // As `tern run` does after the start (lib/cli/run.ts).
+    settleHeap();
+    void settleWhenIdle();
     console.log("ready");
     return;
   }

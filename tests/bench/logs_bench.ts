@@ -29,11 +29,18 @@ import { Spool } from "../../lib/cloud/mod.ts";
 import { Database } from "../../lib/db/mod.ts";
 import { pragmas } from "../../lib/db/_sql.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
+import { RUNTIME_ENV, RUNTIME_FLAGS } from "../../deploy/compile.ts";
 
 const secIdx = Deno.args.indexOf("--seconds");
 const SECONDS = secIdx >= 0 ? Number(Deno.args[secIdx + 1]) : 30;
 const RATE = 2000;
 const WARM = 15;
+/** `--profile DIR`: the agent child writes a V8 CPU profile there (`--cpu-prof`). */
+const profIdx = Deno.args.indexOf("--profile");
+const PROFILE = profIdx >= 0 ? Deno.args[profIdx + 1] : undefined;
+/** `--only agent|raw`: run only that child's sustained part (profiling). */
+const onlyIdx = Deno.args.indexOf("--only");
+const ONLY = onlyIdx >= 0 ? Deno.args[onlyIdx + 1] : undefined;
 const CHILD = new URL("./_logs_child.ts", import.meta.url).pathname;
 const TICK = Number(
   new TextDecoder().decode(
@@ -78,6 +85,9 @@ interface Sustained {
   cpuPerEventUs: number;
   rssStart: number;
   rssEnd: number;
+  /** RSS after a full GC at the start and at the end of the window. */
+  settledStart: number;
+  settledEnd: number;
   written: number;
   received: number;
 }
@@ -90,13 +100,14 @@ async function sustained(mode: "agent" | "raw"): Promise<Sustained> {
     args: [
       "run",
       "--allow-all",
-      "--v8-flags=--max-opt=2,--single-threaded",
+      ...RUNTIME_FLAGS,
+      ...(PROFILE && mode === "agent" ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : []),
       CHILD,
       mode,
       dir,
       ep.url,
     ],
-    env: { MALLOC_ARENA_MAX: "2" },
+    env: { ...RUNTIME_ENV },
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",
@@ -123,18 +134,36 @@ async function sustained(mode: "agent" | "raw"): Promise<Sustained> {
       if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     }
   };
+  /** One full GC in the child (SIGUSR2 → "settled"). */
+  const settle = async () => {
+    child.kill("SIGUSR2");
+    while (!out.includes("settled")) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`${mode} child ended before settled`);
+      out += value;
+    }
+    out = "";
+  };
+  // RSS as it is and after a full GC at both ends; the window's CPU holds neither GC.
   await writeFor(WARM);
-  const a = procStat(child.pid);
+  const a0 = procStat(child.pid);
+  await settle();
+  const a1 = procStat(child.pid);
+  const a = { cpu: a1.cpu, rss: a0.rss };
+  const aSettled = a1.rss;
   const t0 = performance.now();
   const n0 = n;
   await writeFor(SECONDS);
   const b = procStat(child.pid);
+  await settle();
+  const bSettled = procStat(child.pid).rss;
   const wall = (performance.now() - t0) / 1000;
   const written = n - n0;
   const end = Date.now() + 20_000;
   while (ep.events < n && Date.now() < end) await new Promise((r) => setTimeout(r, 200));
   file.close();
-  child.kill("SIGKILL");
+  // SIGTERM lets a profiling child write its profile; SIGKILL otherwise.
+  child.kill(PROFILE ? "SIGTERM" : "SIGKILL");
   await child.status;
   await reader.cancel().catch(() => {});
   await ep.server.shutdown();
@@ -145,6 +174,8 @@ async function sustained(mode: "agent" | "raw"): Promise<Sustained> {
     cpuPerEventUs: ((b.cpu - a.cpu) / written) * 1e6,
     rssStart: a.rss,
     rssEnd: b.rss,
+    settledStart: aSettled,
+    settledEnd: bSettled,
     written: n,
     received: ep.events,
   };
@@ -263,6 +294,16 @@ const fmt = (n: number, d = 0) =>
   n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 const mb = (b: number) => (b / 1048576).toFixed(1);
 
+if (ONLY) {
+  console.log(await sustained(ONLY === "raw" ? "raw" : "agent"));
+  Deno.exit(0);
+}
+const row = (name: string, r: Sustained) =>
+  `| ${name} | ${r.cpuPct.toFixed(2)} | ${r.cpuPerEventUs.toFixed(1)} | ${mb(r.rssStart)} → ${
+    mb(r.rssEnd)
+  } | ${mb(r.rssEnd - r.rssStart)} | ${mb(r.settledStart)} → ${mb(r.settledEnd)} | ${
+    mb(r.settledEnd - r.settledStart)
+  } | ${fmt(r.written)} / ${fmt(r.received)} |`;
 const agent = await sustained("agent");
 const raw = await sustained("raw");
 const ap = appends();
@@ -276,23 +317,18 @@ Sustained ${
   fmt(RATE)
 } lines/s from a followed file for ${SECONDS} s after a ${WARM} s warm-up (CPU and RSS of the uploading process only):
 
-| uploader | CPU (% of one core) | CPU per event (µs) | RSS start → end (MB) | RSS growth (MB) | lines written / received |
-|---|---:|---:|---:|---:|---:|
-| Tern agent (file source, SQLite spool, SigV4) | ${agent.cpuPct.toFixed(2)} | ${
-  agent.cpuPerEventUs.toFixed(1)
-} | ${mb(agent.rssStart)} → ${mb(agent.rssEnd)} | ${mb(agent.rssEnd - agent.rssStart)} | ${
-  fmt(agent.written)
-} / ${fmt(agent.received)} |
-| raw loop (same polling and batches, bare fetch) | ${raw.cpuPct.toFixed(2)} | ${
-  raw.cpuPerEventUs.toFixed(1)
-} | ${mb(raw.rssStart)} → ${mb(raw.rssEnd)} | ${mb(raw.rssEnd - raw.rssStart)} | ${
-  fmt(raw.written)
-} / ${fmt(raw.received)} |
+| uploader | CPU (% of one core) | CPU per event (µs) | RSS start → end (MB) | RSS growth (MB) | RSS after a full GC, start → end (MB) | settled growth (MB) | lines written / received |
+|---|---:|---:|---:|---:|---:|---:|---:|
+${row("Tern agent (file source, SQLite spool, SigV4)", agent)}
+${row("raw loop (same polling and batches, bare fetch)", raw)}
 | **ratio, CPU per event (Tern / raw)** | | **${
   (agent.cpuPerEventUs / raw.cpuPerEventUs).toFixed(2)
-}** | | | |
+}** | | | | | |
 
 Targets (issue 20): agent CPU ≤ 5 % of one core, RSS growth ≤ 5 MB, CPU per event ≤ 1.5× raw.
+"RSS after a full GC": the child runs one memory-reducing GC (what \`tern run\` does when idle,
+lib/cli/_settle.ts) at each end of the window, outside the CPU window; the growth between those
+two is what the window retained, the plain RSS growth includes garbage not yet collected.
 
 | spool | Tern records/s | raw node:sqlite rows/s | ratio (Tern / raw) |
 |---|---:|---:|---:|

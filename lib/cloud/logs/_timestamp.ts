@@ -17,12 +17,34 @@ const RFC3164 =
   /^(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) {1,2}(\d{1,2}) (\d{2}):(\d{2}):(\d{2})/;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
+/**
+ * The last whole second parsed (date, time and zone as written) and its ms:
+ * lines of one file share their second hundreds of times, so `Date.parse`
+ * runs once per second of log, not once per line.
+ */
+let _lastDate = "";
+let _lastTime = "";
+let _lastZone = "";
+let _lastMs = NaN;
+
 function iso(m: RegExpExecArray): number | undefined {
-  const frac = (m[3] ?? "").slice(0, 3).padEnd(3, "0");
-  let zone = m[4] ?? "";
-  if (zone && zone !== "Z" && !zone.includes(":")) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
-  const t = Date.parse(`${m[1]}T${m[2]}.${frac}${zone}`);
-  return Number.isNaN(t) ? undefined : t;
+  const date = m[1]!;
+  const time = m[2]!;
+  const written = m[4] ?? "";
+  if (date !== _lastDate || time !== _lastTime || written !== _lastZone) {
+    let zone = written;
+    if (zone && zone !== "Z" && !zone.includes(":")) zone = `${zone.slice(0, 3)}:${zone.slice(3)}`;
+    _lastDate = date;
+    _lastTime = time;
+    _lastZone = written;
+    _lastMs = Date.parse(`${date}T${time}${zone}`);
+  }
+  if (Number.isNaN(_lastMs)) return undefined;
+  const f = m[3];
+  if (f === undefined) return _lastMs;
+  // Milliseconds of the fraction: its first three digits ("5" is 500, "123456" is 123).
+  const ms = f.length >= 3 ? +f.slice(0, 3) : f.length === 2 ? +f * 10 : +f * 100;
+  return _lastMs + ms;
 }
 
 /** The time written at the start of `line`, ms since the epoch. */

@@ -26,9 +26,11 @@ import type { Logger, Redactor } from "../../log/mod.ts";
 import type { SpoolStream } from "../spool.ts";
 import { safePart } from "./_names.ts";
 import { lineTime } from "./_timestamp.ts";
-import { type Destination, toRecords } from "./sources.ts";
+import { type Destination, pushRecords } from "./sources.ts";
 
 const PREFIX = 1024;
+/** A line of only white space (not uploaded). */
+const BLANK = /^\s*$/;
 
 /** The last segment of a path. */
 function basename(path: string): string {
@@ -360,13 +362,13 @@ export class FileSource {
     const o = this.#o;
     const now = o.clock.now();
     const values = { ...o.dest.values, file: safePart(basename(t.path)) };
-    const records = [];
+    const records: { time: number; data: string }[] = [];
     let last = now;
     for (const e of events) {
-      if (e.trim() === "") continue;
+      if (BLANK.test(e)) continue;
       const time = lineTime(e, now) ?? last;
       last = time;
-      records.push(...toRecords(o.dest, o.redactor ? o.redactor.text(e) : e, time, values));
+      pushRecords(records, o.dest, o.redactor ? o.redactor.text(e) : e, time, values);
     }
     const state: _Saved = { p: t.path, o: t.off, l: t.plen, h: t.phash };
     o.spool.append(records, { [t.key]: JSON.stringify(state) });

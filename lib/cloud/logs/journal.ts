@@ -15,7 +15,7 @@ import { Backoff } from "../../backoff.ts";
 import type { Clock } from "../../clock.ts";
 import type { Logger, Redactor } from "../../log/mod.ts";
 import type { SpoolStream } from "../spool.ts";
-import { type Destination, toRecords } from "./sources.ts";
+import { type Destination, pushRecords } from "./sources.ts";
 
 /** Options of {@linkcode JournalSource}. */
 export interface JournalSourceOptions {
@@ -158,7 +158,7 @@ export class JournalSource {
   /** Append entries and the last cursor in one transaction. */
   #store(entries: Record<string, unknown>[]): void {
     const o = this.#o;
-    const records = [];
+    const records: { time: number; data: string }[] = [];
     let cursor: string | undefined;
     for (const e of entries) {
       if (typeof e.__CURSOR === "string") cursor = e.__CURSOR;
@@ -166,7 +166,7 @@ export class JournalSource {
       const time = Number.isFinite(us) ? Math.floor(us / 1000) : o.clock.now();
       const text = journalMessage(e);
       if (!text.trim()) continue;
-      records.push(...toRecords(o.dest, o.redactor ? o.redactor.text(text) : text, time));
+      pushRecords(records, o.dest, o.redactor ? o.redactor.text(text) : text, time);
     }
     o.spool.append(records, cursor ? { cursor } : undefined);
     this.events += records.length;

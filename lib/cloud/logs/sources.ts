@@ -23,26 +23,52 @@ export interface Destination {
 
 /** Events of one message for `dest` at `time`, split to fit CloudWatch's event size. */
 export function toRecords(dest: Destination, message: string, time: number, values = dest.values) {
-  const { group, stream } = _names(dest, values, time);
+  const out: { time: number; data: string }[] = [];
+  pushRecords(out, dest, message, time, values);
+  return out;
+}
+
+/** {@linkcode toRecords} appending to `out` (a source turning a chunk of lines into records). */
+export function pushRecords(
+  out: { time: number; data: string }[],
+  dest: Destination,
+  message: string,
+  time: number,
+  values = dest.values,
+): void {
+  const prefix = _names(dest, values, time).prefix;
   const parts = splitMessage(message);
-  if (parts.length === 1) return [{ time, data: `${group}\n${stream}\n${message}` }];
-  return parts.map((m) => ({ time, data: encodeEvent(group, stream, m) }));
+  if (parts.length === 1) out.push({ time, data: prefix + message });
+  else for (const m of parts) out.push({ time, data: prefix + m });
 }
 
 /** The last names expanded per destination: one check per change of day, app name or file. */
-const _cache = new WeakMap<Destination, { key: string; group: string; stream: string }>();
+interface _Names {
+  /** Day number when a name has `{date}`, else -1. */
+  day: number;
+  name: string | undefined;
+  file: string | undefined;
+  /** `GROUP\nSTREAM\n`, what `encodeEvent` puts before the message. */
+  prefix: string;
+}
+const _cache = new WeakMap<Destination, _Names>();
 
-function _names(dest: Destination, values: Destination["values"], time: number) {
-  const dated = dest.group.includes("{date}") || dest.stream.includes("{date}");
-  const key = `${dated ? Math.floor(time / 86_400_000) : ""}\n${values.name ?? ""}\n${
-    values.file ?? ""
-  }`;
+function _names(dest: Destination, values: Destination["values"], time: number): _Names {
   const hit = _cache.get(dest);
-  if (hit?.key === key) return hit;
-  const names = {
-    key,
-    group: checkGroup(expand(dest.group, values, time)),
-    stream: checkStream(expand(dest.stream, values, time)),
+  const dated = hit
+    ? hit.day >= 0
+    : dest.group.includes("{date}") || dest.stream.includes("{date}");
+  const day = dated ? Math.floor(time / 86_400_000) : -1;
+  if (hit && hit.day === day && hit.name === values.name && hit.file === values.file) return hit;
+  const names: _Names = {
+    day,
+    name: values.name,
+    file: values.file,
+    prefix: encodeEvent(
+      checkGroup(expand(dest.group, values, time)),
+      checkStream(expand(dest.stream, values, time)),
+      "",
+    ),
   };
   _cache.set(dest, names);
   return names;
