@@ -108,9 +108,12 @@ export class WebApp {
     const role = options.role ?? "public";
     this.roles.check(role);
     if (options.websocket) this.websockets = true;
-    const chain: Middleware[] = [bodyLimit(options.bodySize ?? this.#bodySize)];
-    if (options.auth ?? role !== "public") chain.push(authenticate(this, role));
-    if (options.xsrf ?? true) chain.push(xsrf(this));
+    // Only what the route can need: a read has no body to limit and changes nothing (no XSRF).
+    const reads = method === "GET" || method === "HEAD";
+    const chain: Middleware[] = reads ? [] : [bodyLimit(options.bodySize ?? this.#bodySize)];
+    const auth = options.auth ?? role !== "public";
+    if (auth) chain.push(authenticate(this, role));
+    if (auth && !reads && (options.xsrf ?? true)) chain.push(xsrf(this));
     if (options.cors && this.#cors) chain.push(this.#cors.middleware());
     const timeout = options.timeout ?? this.#timeout;
     if (timeout > 0) chain.push(deadline(timeout));
@@ -150,12 +153,13 @@ export class WebApp {
 
   /** Handle one request without a socket (tests, the server's handler). */
   request(req: Request, info: ConnInfo = LOCAL): Response | Promise<Response> {
-    const t0 = performance.now();
+    const t0 = Date.now();
     const url = req.url;
     const start = url.indexOf("/", url.indexOf("//") + 2);
     const q = url.indexOf("?", start);
     const path = q < 0 ? url.slice(start) : url.slice(start, q);
-    const ctx = new WebContext(req, info, this.#shared, path, this.clock.now());
+    const now = this.clock === systemClock ? t0 : this.clock.now();
+    const ctx = new WebContext(req, info, this.#shared, path, now);
     // In flight until `#finish`: the server's concurrency cap reads this count.
     this.metrics.active++;
     const r = this.#chain(req, ctx);
@@ -232,7 +236,9 @@ export class WebApp {
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) this.#release(ac, res, info);
     const stats = (ctx.slot ?? this.#unrouted.unmatched) as RouteStats;
-    this.metrics.recordIn(stats, ctx.req.method, status, performance.now() - t0);
+    // Wall-clock milliseconds, like nginx's $request_time (a step of the clock during a request
+    // skews that one sample; a negative one is counted as 0).
+    this.metrics.recordIn(stats, ctx.req.method, status, Math.max(0, Date.now() - t0));
     return res;
   }
 

@@ -1,7 +1,7 @@
 /**
  * The static site, served from memory: the device's single-page app
- * (routes/site) and optionally a documents directory on disk (read per
- * request, same headers and checks).
+ * (routes/site) and optionally a documents directory on disk (same headers
+ * and checks; each file prepared once and kept while it is unchanged).
  *
  * - Strong ETag per representation; `If-None-Match` → 304 (`If-Modified-Since`
  *   when there is no `If-None-Match`).
@@ -74,6 +74,11 @@ export class StaticSite {
   readonly #rules: [string, string][];
   readonly #spa: boolean;
   readonly #docs: string | undefined;
+  readonly #docCache = new Map<
+    string,
+    { file: StaticFile; size: number; mtime: number; checked: number }
+  >();
+  #docBytes = 0;
 
   constructor(options: StaticSiteOptions) {
     this.files = options.files;
@@ -120,7 +125,16 @@ export class StaticSite {
     return this.respond(req, index, "/index.html");
   }
 
+  /**
+   * A file of the documents directory, prepared (ETag, compressed variants) once and kept while
+   * its size and mtime stay the same: a request within a second of the last look is answered
+   * from memory, a later one checks the file with one `stat` (a changed file is read again).
+   * Files up to 1 MB are kept, 32 MB in all (the table is emptied when full).
+   */
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
+    const hit = this.#docCache.get(rel);
+    const now = performance.now();
+    if (hit && now - hit.checked < 1000) return hit.file;
     const full = resolve(this.#docs!, "." + rel);
     if (!full.startsWith(this.#docs! + sep)) return undefined;
     try {
@@ -128,8 +142,26 @@ export class StaticSite {
       if (!real.startsWith(this.#docs! + sep)) return undefined;
       const st = await Deno.stat(real);
       if (!st.isFile || st.size > 64 * 1024 * 1024) return undefined;
-      return await prepareFile(real, await Deno.readFile(real), st.mtime?.getTime() ?? 0);
+      const mtime = st.mtime?.getTime() ?? 0;
+      if (hit && hit.size === st.size && hit.mtime === mtime) {
+        hit.checked = now;
+        return hit.file;
+      }
+      const file = await prepareFile(real, await Deno.readFile(real), mtime);
+      if (st.size <= 1024 * 1024) {
+        if (this.#docBytes + st.size > 32 * 1024 * 1024) {
+          this.#docCache.clear();
+          this.#docBytes = 0;
+        }
+        this.#docBytes += st.size - (hit?.size ?? 0);
+        this.#docCache.set(rel, { file, size: st.size, mtime, checked: now });
+      }
+      return file;
     } catch {
+      if (hit) {
+        this.#docCache.delete(rel);
+        this.#docBytes -= hit.size;
+      }
       return undefined;
     }
   }

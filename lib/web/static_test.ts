@@ -158,6 +158,16 @@ Deno.test("documents directory on disk: served with the same headers, symlinks o
     assert.doesNotMatch(await link.text(), /secret/);
     assert.equal((await get("/docs/..%2fsecret.txt")).status, 400);
     assert.equal((await get("/docs/../secret.txt")).status, 400);
+    // Kept in memory while unchanged; a changed file is served anew once rechecked (≤ 1 s).
+    const first = await (await get("/docs/manual.txt")).text();
+    await Deno.writeTextFile(`${root}/docs/manual.txt`, "edition 2\n");
+    await Deno.utime(`${root}/docs/manual.txt`, new Date(), new Date(Date.now() + 5000));
+    assert.equal(await (await get("/docs/manual.txt")).text(), first, "within the second: kept");
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal(await (await get("/docs/manual.txt")).text(), "edition 2\n", "rechecked: new");
+    await Deno.remove(`${root}/docs/manual.txt`);
+    await new Promise((r) => setTimeout(r, 1100));
+    assert.equal((await get("/docs/manual.txt")).status, 404, "a removed file is gone");
   } finally {
     await Deno.remove(root, { recursive: true });
   }

@@ -22,8 +22,20 @@ const DOCUMENT_TYPES = [
 /** True when a response with this Content-Type is (or may be sniffed into) a document. */
 export function isDocumentType(type: string | null): boolean {
   if (type === null) return true;
-  const t = type.trimStart().toLowerCase();
-  return DOCUMENT_TYPES.some((d) => t.startsWith(d));
+  for (let i = 0; i < DOCUMENT_TYPES.length; i++) {
+    if (startsLower(type, DOCUMENT_TYPES[i]!)) return true;
+  }
+  return false;
+}
+
+/** `s` starts with `prefix` (lowercase ASCII), ignoring ASCII case, without a lowercased copy. */
+function startsLower(s: string, prefix: string): boolean {
+  if (s.length < prefix.length) return false;
+  for (let i = 0; i < prefix.length; i++) {
+    const c = s.charCodeAt(i);
+    if ((c >= 65 && c <= 90 ? c + 32 : c) !== prefix.charCodeAt(i)) return false;
+  }
+  return true;
 }
 
 export class SecurityHeaders {
