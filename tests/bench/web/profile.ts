@@ -7,7 +7,9 @@
  * profile (tests/bench/web/cpuprofile.ts). Not a measured run: the profiler
  * slows the agent.
  *
- * `deno run -A tests/bench/web/profile.ts [--case health] [--seconds 10] [--top 20] [--out FILE.md]`
+ * `deno run -A tests/bench/web/profile.ts [--case health] [--seconds 10] [--top 20] [--out FILE.md]
+ * [--keep DIR]` (`--keep`: copy each `.cpuprofile` there, named after its case, for DevTools or
+ * `cpuprofile.ts`).
  */
 
 import { join } from "node:path";
@@ -31,6 +33,7 @@ if (import.meta.main) {
   const seconds = Number(args("seconds")[0] ?? 10);
   const top = Number(args("top")[0] ?? 20);
   const out = args("out")[0];
+  const keep = args("keep")[0];
   const cases = filter.length ? CASES.filter((c) => filter.some((f) => c.name.includes(f))) : CASES;
   const tmp = await Deno.makeTempDir({ prefix: "tern-profile-" });
   const parts: string[] = [];
@@ -63,6 +66,11 @@ if (import.meta.main) {
       }
       const file = [...Deno.readDirSync(profDir)].find((e) => e.name.endsWith(".cpuprofile"));
       if (!file) throw new Error(`${c.name}: no profile written in ${profDir}`);
+      if (keep) {
+        Deno.mkdirSync(keep, { recursive: true });
+        const name = c.name.replace(/[^A-Za-z0-9]+/g, "_").replace(/^_|_$/g, "");
+        Deno.copyFileSync(join(profDir, file.name), join(keep, `${name}.cpuprofile`));
+      }
       const s = summarize(JSON.parse(Deno.readTextFileSync(join(profDir, file.name))));
       const skip = new Set(["(root)", "(program)", "(idle)"]);
       parts.push(`## ${c.name}
