@@ -125,3 +125,24 @@ Deno.test("changed() resolves at the next append", async () => {
   ac.abort();
   await q;
 });
+
+Deno.test("a large append keeps order, ids, times and UTF-8 sizes across insert blocks", () => {
+  const { db, spool } = setup();
+  using _db = db;
+  const s = spool.stream("logs.blocks");
+  // 64 + 64 + 8 + 1 rows: every block size, and a remainder.
+  const data = Array.from({ length: 137 }, (_, i) => i % 10 === 0 ? `é ${i} 😀` : `line ${i}`);
+  const last = s.append(data.map((d, i) => ({ data: d, time: 1000 + i })));
+  const rows = s.peek({ maxRecords: 1000 });
+  assert.deepEqual(rows.map((r) => r.data), data);
+  assert.deepEqual(rows.map((r) => r.time), data.map((_, i) => 1000 + i));
+  assert.deepEqual(rows.map((r) => r.bytes), data.map((d) => new TextEncoder().encode(d).length));
+  assert.equal(rows.at(-1)!.id, last);
+  assert.deepEqual(rows.map((r) => r.id - rows[0]!.id), data.map((_, i) => i));
+  assert.equal(s.status().bytes, rows.reduce((n, r) => n + r.bytes, 0));
+  // Peeks after an id page through the same records.
+  assert.deepEqual(
+    s.peek({ maxRecords: 5 }, rows[130]!.id).map((r) => r.data),
+    data.slice(131, 136),
+  );
+});

@@ -136,8 +136,10 @@ export class FileSource {
   /** One pass: find files, read what is new, upload it with the positions. Returns events appended. */
   async poll(): Promise<number> {
     const matched = await this.#list();
-    const saved = this.#o.spool.states();
-    const firstEver = this.#first && Object.keys(saved).length === 0;
+    // Saved positions are read only when a file is new to this run (not every poll).
+    let saved: Record<string, string> | undefined;
+    const savedState = () => saved ??= this.#o.spool.states();
+    const firstEver = this.#first && Object.keys(savedState()).length === 0;
     const seen = new Set<string>();
     for (const [path, info] of matched) {
       const key = `f:${info.dev}:${info.ino}`;
@@ -147,11 +149,11 @@ export class FileSource {
         t.path = path;
         continue;
       }
-      await this.#open(key, path, saved[key], firstEver && this.#o.startAt === "end");
+      await this.#open(key, path, savedState()[key], firstEver && this.#o.startAt === "end");
     }
     if (this.#first) {
       // Saved files no longer under the glob: renamed while the agent was down.
-      for (const [key, text] of Object.entries(saved)) {
+      for (const [key, text] of Object.entries(savedState())) {
         if (!key.startsWith("f:") || seen.has(key)) continue;
         const found = await this.#findByKey(key);
         if (found) await this.#open(key, found, text, false, true);
