@@ -43,6 +43,9 @@ export interface Variant {
   etag: string;
   /** Response headers of a 200, precomputed (the server adds content-length). */
   headers?: [string, string][];
+  /** The 200 and 304 answers, built once: each request gets a clone (see lib/web/static.ts). */
+  ok?: Response;
+  notModified?: Response;
 }
 
 /** A file ready to serve. */

@@ -58,6 +58,8 @@ export class WebContext {
   xsrf: string | undefined;
   /** Set when the body is being read (a timeout then answers 408, not 503). */
   bodyPending = false;
+  /** @internal `req`'s body is already counted against the limit (a chunked body). */
+  bodyCounted = false;
   /** Limits on the request body (the route's body size, the app's upload limits). */
   limits: BodyLimits;
   /** @internal The app's record of the matched route (its metrics). */
@@ -132,7 +134,7 @@ export class WebContext {
   stream(): ReadableStream<Uint8Array> {
     const body = this.req.body;
     if (!body) return new ReadableStream({ start: (c) => c.close() });
-    return limitStream(body, this.limits.bodySize, this);
+    return this.bodyCounted ? body : limitStream(body, this.limits.bodySize, this);
   }
 
   /** The whole body as bytes (bounded by `limits.bodySize`). */

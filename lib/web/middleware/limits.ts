@@ -27,7 +27,8 @@ export function headerLimit(max: number): Middleware {
 
 /**
  * The route's body limit: a declared `Content-Length` over `max` is refused before the handler
- * runs; a body without one is counted as it streams (its reader fails with 413 past `max`).
+ * runs (the HTTP engine never delivers more bytes than a declared length); a body without one
+ * (chunked) is counted as it streams, and its reader fails with 413 past `max`.
  * `ctx.limits.bodySize` becomes `max` for the context's own readers.
  */
 export function bodyLimit(max: number): Middleware {
@@ -37,7 +38,8 @@ export function bodyLimit(max: number): Middleware {
     const cl = req.headers.get("content-length");
     if (cl !== null && Number(cl) > max) throw tooLarge(max);
     if (ctx.limits.bodySize !== max) ctx.limits = { ...ctx.limits, bodySize: max };
-    if (cl !== null && Number(cl) === 0) return next(req, ctx);
+    if (cl !== null) return next(req, ctx);
+    ctx.bodyCounted = true;
     const counted = new Request(req.url, {
       method,
       headers: req.headers,
