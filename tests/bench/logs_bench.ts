@@ -6,17 +6,21 @@
  *    PutLogEvents), by the Tern agent (`_logs_child.ts agent`: spool in
  *    SQLite, SigV4) and by a raw loop (`_logs_child.ts raw`: the same polling
  *    and batches with a bare fetch). Each child's CPU (utime+stime from
- *    /proc) and RSS are read after a warm-up and at the end of the window;
- *    the ratio is CPU per event, Tern / raw. Both children run with the start
- *    task's settings (MALLOC_ARENA_MAX=2, --max-opt=2, --single-threaded) and
- *    are measured after a 15 s warm-up (three flushes), so RSS growth is the
- *    steady state's, not the heap finding its size.
+ *    /proc) and RSS are read after a 15 s warm-up (three flushes) and at the
+ *    end of the window; the ratio is CPU per event, Tern / raw. Both children
+ *    run as the start task runs the agent (RUNTIME_FLAGS and RUNTIME_ENV of
+ *    deploy/compile.ts, incl. --expose-gc; the agent settles its heap after
+ *    the start and when idle, as `tern run` does). RSS is read as it is and,
+ *    at both ends, again after one full GC in the child (SIGUSR2, outside the
+ *    CPU window): the settled growth is what the window retained, the plain
+ *    one also holds garbage not yet collected.
  * 2. Spool appends/s (100-record transactions, and one record per commit) vs
  *    raw node:sqlite inserts of the same rows with the same pragmas.
  * 3. Events shipped/s from a 100,000-event backlog: LogSender (peek, cut,
  *    sign, send, ack) vs raw fetch of the same batches.
  *
  * Run: deno run --allow-all tests/bench/logs_bench.ts [--seconds 30]
+ *   [--only agent|raw] [--profile DIR]   (one child; --cpu-prof of the agent into DIR)
  * Writes tests/bench/results/logs.md. Loopback only, bounded in time.
  */
 
