@@ -343,7 +343,7 @@ Deno.test("a lockout survives a restart: the throttle is kept in the database", 
 Deno.test("API tokens authenticate without XSRF, are stored hashed and can be revoked", async () => {
   await using e = await env();
   await setupAdmin(e);
-  const { token, prefix } = e.deps.auth!.createToken("ci", "admin");
+  const { token, prefix } = await e.deps.auth!.createToken("ci", "admin");
   assert.match(token, /^tern_[A-Za-z0-9_-]{43}$/);
   const rows = e.db.find("_Token", {}).items;
   assert.equal(rows.length, 1);
@@ -363,7 +363,7 @@ Deno.test("API tokens authenticate without XSRF, are stored hashed and can be re
 Deno.test("a valid session wins over a bearer token sent with it; a stale cookie falls back to the token", async () => {
   await using e = await env();
   const admin = await setupAdmin(e);
-  const user = { authorization: `Bearer ${e.deps.auth!.createToken("low", "user").token}` };
+  const user = { authorization: `Bearer ${(await e.deps.auth!.createToken("low", "user")).token}` };
   // The admin's session, with a user-role token: the session decides (admin-only route).
   const both = await call(e, "GET", "/api/users", { cookie: admin.cookie, headers: user });
   assert.equal(both.status, 200);
@@ -498,7 +498,7 @@ Deno.test("status and health report the services' states; logs serve the ring", 
 Deno.test("a password change or token revocation by another process ends access promptly", async () => {
   await using e = await env({ sessions: { idleTimeout: 600_000, absoluteTimeout: 3_600_000 } });
   const admin = await setupAdmin(e);
-  const { token } = e.deps.auth!.createToken("ci", "user");
+  const { token } = await e.deps.auth!.createToken("ci", "user");
   const bearer = { headers: { authorization: `Bearer ${token}` } };
   assert.equal((await call(e, "GET", "/api/status", { cookie: admin.cookie })).status, 200);
   assert.equal((await call(e, "GET", "/api/status", bearer)).status, 200);

@@ -181,7 +181,7 @@ Deno.test("password, role and disabled changes and removal through the API end s
 Deno.test("changes made on the database in this process (no API) evict at once", async () => {
   await using e = await env();
   const { bob } = await people(e);
-  const { token } = e.deps.auth!.createToken("ci", "user");
+  const { token } = await e.deps.auth!.createToken("ci", "user");
   const bearer = { headers: { authorization: `Bearer ${token}` } };
   assert.equal(await status(e, "/api/auth/me", bearer), 200);
   const other = new AuthStore(e.db);
@@ -200,7 +200,7 @@ Deno.test("changes made on the database in this process (no API) evict at once",
 Deno.test("another process's changes (second SQLite connection) take effect within a second", async () => {
   await using e = await env({ sessions: { idleTimeout: 600_000, absoluteTimeout: 3_600_000 } });
   const { admin } = await people(e);
-  const { token } = e.deps.auth!.createToken("ci", "user");
+  const { token } = await e.deps.auth!.createToken("ci", "user");
   const bearer = { headers: { authorization: `Bearer ${token}` } };
   assert.equal(await status(e, "/api/auth/me", admin), 200);
   assert.equal(await status(e, "/api/auth/me", bearer), 200);

@@ -69,10 +69,10 @@ async function readPassword(io: CliIo): Promise<string> {
   return pw;
 }
 
-function withDb<T>(flags: GlobalFlags, fn: (db: Database) => T): T {
+async function withDb<T>(flags: GlobalFlags, fn: (db: Database) => T | Promise<T>): Promise<T> {
   const db = openFromFlags(flags);
   try {
-    return fn(db);
+    return await fn(db);
   } finally {
     db.close();
   }
@@ -175,7 +175,7 @@ Use it as "Authorization: Bearer <token>".`,
     const [sub, ...rest] = args;
     const { pos, opt } = options(rest, ["--name", "--role"]);
     const web = webConfig(flags);
-    return Promise.resolve(withDb(flags, (db) => {
+    return withDb(flags, async (db) => {
       const auth = new SessionAuth({
         store: new AuthStore(db),
         clock: systemClock,
@@ -185,7 +185,7 @@ Use it as "Authorization: Bearer <token>".`,
         case "create": {
           if (!opt.name || !opt.role) throw new UsageError("--name and --role are needed");
           new Roles(web.roles).check(opt.role);
-          const { token } = auth.createToken(opt.name, opt.role);
+          const { token } = await auth.createToken(opt.name, opt.role);
           io.out(token);
           return EXIT.ok;
         }
@@ -214,6 +214,6 @@ Use it as "Authorization: Bearer <token>".`,
             sub ? `Unknown subcommand "${sub}" (create, list, revoke)` : "Missing subcommand",
           );
       }
-    }));
+    });
   },
 };

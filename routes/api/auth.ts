@@ -111,7 +111,7 @@ export function registerAuth(d: WebDeps): void {
       throw e;
     }
     audit.info("setup: first admin created", { user: user.username, addr: ctx.remoteAddr });
-    const { setCookie, xsrf } = auth.login(user.username, user.role, ctx);
+    const { setCookie, xsrf } = await auth.login(user.username, user.role, ctx);
     const res = Response.json({ user, xsrf }, { status: 201 });
     res.headers.append("set-cookie", setCookie);
     res.headers.append("cache-control", "no-store");
@@ -150,7 +150,7 @@ export function registerAuth(d: WebDeps): void {
     if (check.needsRehash) patch.passwordHash = await hashPassword(password, cfg.auth.iterations);
     auth.store.updateUser(user.username, patch);
     audit.info("login", { user: user.username, addr, role: user.role });
-    const { setCookie, xsrf } = auth.login(user.username, user.role, ctx);
+    const { setCookie, xsrf } = await auth.login(user.username, user.role, ctx);
     const { passwordHash: _, ...info } = user;
     const res = Response.json({ user: info, xsrf });
     res.headers.append("set-cookie", setCookie);

@@ -80,6 +80,8 @@ export class SessionAuth implements Authenticator {
    */
   #plainHeaders = new Map<string, string>();
   #secureHeaders = new Map<string, string>();
+  /** Bearer token → its id, likewise (a token is ≤ 200 characters). */
+  #tokenIds = new Map<string, string>();
   #tokens = new Map<string, { role: string; name: string; id: string; at: number } | null>();
   readonly #max: number;
   readonly #unsubscribe: (() => void)[] = [];
@@ -160,31 +162,47 @@ export class SessionAuth implements Authenticator {
    * Django REST Framework's and Laravel Sanctum's defaults): its unsafe requests then need the
    * XSRF token.
    */
-  authenticate(_req: Request, ctx: WebContext): WebUser | undefined {
+  authenticate(
+    _req: Request,
+    ctx: WebContext,
+  ): WebUser | undefined | Promise<WebUser | undefined> {
     const cookie = ctx.header("cookie");
+    const auth = ctx.header("authorization");
     if (cookie !== null) {
       const user = this.#fromCookie(cookie, ctx);
+      if (user instanceof Promise) return user.then((u) => u ?? this.#fromBearer(auth, ctx));
       if (user !== undefined) return user;
     }
-    const auth = ctx.header("authorization");
+    return this.#fromBearer(auth, ctx);
+  }
+
+  #fromBearer(
+    auth: string | null,
+    ctx: WebContext,
+  ): WebUser | undefined | Promise<WebUser | undefined> {
     if (auth === null) return undefined;
     this.#foreignCheck(ctx.now);
     return this.#bearer(auth, ctx.now);
   }
 
-  #fromCookie(cookie: string, ctx: WebContext): WebUser | undefined {
+  /**
+   * The session of a Cookie header: from the header → key table when this header was seen
+   * before (synchronous, the common case), else after hashing the cookie's value (WebCrypto).
+   */
+  #fromCookie(cookie: string, ctx: WebContext): WebUser | undefined | Promise<WebUser | undefined> {
     const secure = ctx.secure;
     const seen = secure ? this.#secureHeaders : this.#plainHeaders;
-    let key = seen.get(cookie);
-    if (key === undefined) {
-      const value = readCookie(cookie, this.cookieName(secure));
-      if (value === undefined || value.length > 100) return undefined;
-      key = secretId(value);
-      if (cookie.length > HEADER_MEMO_LENGTH) return this.#user(key, ctx);
-      if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
-      seen.set(cookie, key);
-    }
-    return this.#user(key, ctx);
+    const key = seen.get(cookie);
+    if (key !== undefined) return this.#user(key, ctx);
+    const value = readCookie(cookie, this.cookieName(secure));
+    if (value === undefined || value.length > 100) return undefined;
+    return secretId(value).then((key) => {
+      if (cookie.length <= HEADER_MEMO_LENGTH) {
+        if (seen.size >= HEADER_MEMO_SIZE) seen.clear();
+        seen.set(cookie, key);
+      }
+      return this.#user(key, ctx);
+    });
   }
 
   /** The principal of session `key`, noted on the context, or undefined when it is not live. */
@@ -248,10 +266,20 @@ export class SessionAuth implements Authenticator {
     return new Date(Math.min(s.lastSeen + this.#idle, s.started + this.#absolute)).toISOString();
   }
 
-  #bearer(header: string, now: number): WebUser | undefined {
+  /** The token of an `Authorization: Bearer` header (its id from the same kind of table). */
+  #bearer(header: string, now: number): WebUser | undefined | Promise<WebUser | undefined> {
     const m = /^Bearer\s+(\S{1,200})$/i.exec(header);
     if (!m || !m[1]!.startsWith(TOKEN_PREFIX)) return undefined;
-    const id = secretId(m[1]!);
+    const id = this.#tokenIds.get(m[1]!);
+    if (id !== undefined) return this.#token(id, now);
+    return secretId(m[1]!).then((id) => {
+      if (this.#tokenIds.size >= HEADER_MEMO_SIZE) this.#tokenIds.clear();
+      this.#tokenIds.set(m[1]!, id);
+      return this.#token(id, now);
+    });
+  }
+
+  #token(id: string, now: number): WebUser | undefined {
     let t = this.#tokens.get(id);
     // Re-read after TOKEN_CACHE_MS so a revocation by the CLI takes effect promptly.
     if (t === undefined || (t !== null && now - t.at > TOKEN_CACHE_MS)) {
@@ -276,19 +304,20 @@ export class SessionAuth implements Authenticator {
    * the session the request came with, if any. Returns the Set-Cookie value
    * and the XSRF token.
    */
-  login(
+  async login(
     username: string,
     role: string,
     ctx: WebContext,
-  ): { setCookie: string; xsrf: string } {
+  ): Promise<{ setCookie: string; xsrf: string }> {
     if (ctx.sessionKey) this.logout(ctx.sessionKey);
     const oldCookie = ctx.req.headers.get("cookie");
     const old = oldCookie ? readCookie(oldCookie, this.cookieName(ctx.secure)) : undefined;
-    if (old && old.length <= 100) this.logout(secretId(old));
+    if (old && old.length <= 100) this.logout(await secretId(old));
     const value = randomToken(32);
+    const id = await secretId(value);
     const now = this.#clock.now();
     const row: SessionRow = {
-      id: secretId(value),
+      id,
       username,
       role,
       xsrf: randomToken(24),
@@ -330,10 +359,10 @@ export class SessionAuth implements Authenticator {
   }
 
   /** Create an API token; returns the secret (shown once). */
-  createToken(name: string, role: string): { token: string; prefix: string } {
+  async createToken(name: string, role: string): Promise<{ token: string; prefix: string }> {
     const token = TOKEN_PREFIX + randomToken(32);
     const prefix = token.slice(0, 12);
-    this.store.putToken({ id: secretId(token), name, role, prefix });
+    this.store.putToken({ id: await secretId(token), name, role, prefix });
     this.#log.info("API token created", { name, role, prefix });
     return { token, prefix };
   }
@@ -341,6 +370,7 @@ export class SessionAuth implements Authenticator {
   revokeToken(idOrPrefix: string): number {
     const n = this.store.revokeToken(idOrPrefix);
     this.#tokens.clear();
+    this.#tokenIds.clear();
     return n;
   }
 

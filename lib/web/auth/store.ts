@@ -12,8 +12,6 @@
  * requests on the server's fast path.
  */
 
-import { sha256 } from "@noble/hashes/sha2.js";
-import { bytesToHex, utf8ToBytes } from "@noble/hashes/utils.js";
 import type { Database } from "../../db/mod.ts";
 import type { ThrottleStore } from "./throttle.ts";
 
@@ -96,8 +94,9 @@ export interface TokenInfo {
 }
 
 /** SHA-256 hex of a secret (cookie value, bearer token): what the database stores. */
-export function secretId(secret: string): string {
-  return bytesToHex(sha256(utf8ToBytes(secret)));
+export async function secretId(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(secret));
+  return new Uint8Array(digest).toHex();
 }
 
 /** Register the system models (idempotent). */
