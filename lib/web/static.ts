@@ -109,6 +109,9 @@ export class StaticSite {
     const file = this.files.get(key);
     if (file) return this.respond(req, file, key);
     if (this.#docs && p.startsWith("/docs/")) {
+      // A file checked within the last second is answered at once (synchronously).
+      const kept = this.#docCache.get(p.slice(5));
+      if (kept && performance.now() - kept.checked < 1000) return this.respond(req, kept.file, p);
       return this.#fromDisk(p.slice(5)).then((f) =>
         f ? this.respond(req, f, p) : this.#fallback(req, p)
       );

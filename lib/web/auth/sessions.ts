@@ -167,19 +167,16 @@ export class SessionAuth implements Authenticator {
     ctx: WebContext,
   ): WebUser | undefined | Promise<WebUser | undefined> {
     const cookie = ctx.header("cookie");
-    const auth = ctx.header("authorization");
     if (cookie !== null) {
       const user = this.#fromCookie(cookie, ctx);
-      if (user instanceof Promise) return user.then((u) => u ?? this.#fromBearer(auth, ctx));
+      if (user instanceof Promise) return user.then((u) => u ?? this.#fromBearer(ctx));
       if (user !== undefined) return user;
     }
-    return this.#fromBearer(auth, ctx);
+    return this.#fromBearer(ctx);
   }
 
-  #fromBearer(
-    auth: string | null,
-    ctx: WebContext,
-  ): WebUser | undefined | Promise<WebUser | undefined> {
+  #fromBearer(ctx: WebContext): WebUser | undefined | Promise<WebUser | undefined> {
+    const auth = ctx.header("authorization");
     if (auth === null) return undefined;
     this.#foreignCheck(ctx.now);
     return this.#bearer(auth, ctx.now);

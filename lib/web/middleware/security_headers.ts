@@ -77,6 +77,6 @@ export class SecurityHeaders {
     if (secure && !h.has("strict-transport-security")) {
       h.set("strict-transport-security", "max-age=31536000");
     }
-    if (priv && !h.has("cache-control")) h.set("cache-control", "no-store");
+    if (priv && !h.has("cache-control")) h.append("cache-control", "no-store");
   }
 }
