@@ -139,6 +139,7 @@ export function buildApp(
     );
     const site = new StaticSite({
       files,
+      documentHeaders: app.securityHeaders.documentHeaders,
       ready,
       htmlCache: w.static.htmlCache,
       assetCache: w.static.assetCache,

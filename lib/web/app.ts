@@ -57,6 +57,8 @@ export class WebApp {
   fallback: Handler | undefined;
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
+  /** The headers every document answer gets (the static site builds them into its answers). */
+  readonly securityHeaders: SecurityHeaders;
   /** The access log given in the options (its owner closes it). */
   readonly accessLog: AccessLog | undefined;
   readonly #bodySize: number;
@@ -89,8 +91,10 @@ export class WebApp {
     const outer: Middleware[] = [];
     this.accessLog = options.accessLog;
     if (this.accessLog) outer.push(accessLogger(this.accessLog, this.log));
+    this.securityHeaders = security;
     outer.push((req, ctx, next) => {
       const r = next(req, ctx);
+      if (ctx.secured && !ctx.secure && ctx.user === undefined) return r;
       const secure = ctx.secure;
       return isPromise(r)
         ? r.then((res) => security.apply(res, secure, ctx.user !== undefined))

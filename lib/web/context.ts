@@ -60,6 +60,12 @@ export class WebContext {
   bodyPending = false;
   /** @internal `req`'s body is already counted against the limit (a chunked body). */
   bodyCounted = false;
+  /**
+   * The answer carries every security header it needs already (the static site builds them into
+   * its precomputed answers): the security-headers middleware then adds only what the request
+   * itself calls for (HSTS on TLS, `no-store` for a logged-in caller).
+   */
+  secured = false;
   /** Limits on the request body (the route's body size, the app's upload limits). */
   limits: BodyLimits;
   /** @internal The app's record of the matched route (its metrics). */

@@ -21,6 +21,7 @@
 
 import { resolve, sep } from "../path.ts";
 import { errorJson } from "./errors.ts";
+import { isDocumentType } from "./middleware/security_headers.ts";
 import { loadDir, prepareFile, type StaticFile, type Variant } from "./_static_files.ts";
 
 /** Options of {@linkcode StaticSite}. */
@@ -39,6 +40,12 @@ export interface StaticSiteOptions {
   spa?: boolean;
   /** Documents directory on disk, served under `/docs/`. */
   documents?: string;
+  /**
+   * The headers a document (HTML, SVG, XML) must carry (`app.securityHeaders.documentHeaders`):
+   * built into its answers, which are then marked `ctx.secured`. Without it the app's
+   * security-headers middleware adds them per request.
+   */
+  documentHeaders?: [string, string][];
 }
 
 /** The safe decoded path, or null when the raw path is a traversal attempt or malformed. */
@@ -73,6 +80,7 @@ export class StaticSite {
   readonly #rules: [string, string][];
   readonly #spa: boolean;
   readonly #docs: string | undefined;
+  readonly #docHeaders: [string, string][] | undefined;
   readonly #docCache = new Map<
     string,
     { file: StaticFile; size: number; mtime: number; checked: number }
@@ -87,6 +95,7 @@ export class StaticSite {
     this.#rules = Object.entries(options.cache ?? {}).sort((a, b) => b[0].length - a[0].length);
     this.#spa = options.spa ?? true;
     this.#docs = options.documents ? Deno.realPathSync(options.documents) : undefined;
+    this.#docHeaders = options.documentHeaders;
   }
 
   /** Load a directory into memory. */
@@ -102,7 +111,11 @@ export class StaticSite {
    * for files in memory (the runtime's faster path); only the documents
    * directory on disk returns a promise.
    */
-  serve = (req: Request, ctx: { path: string }): Response | Promise<Response> => {
+  serve = (
+    req: Request,
+    ctx: { path: string; secured?: boolean },
+  ): Response | Promise<Response> => {
+    if (this.#docHeaders) ctx.secured = true;
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
     const key = p.endsWith("/") ? p + "index.html" : p;
@@ -181,7 +194,8 @@ export class StaticSite {
     ];
     if (v.encoding !== "identity") h.push(["content-encoding", v.encoding]);
     if (file.br || file.gzip) h.push(["vary", "Accept-Encoding"]);
-    h.push(["x-content-type-options", "nosniff"]);
+    if (this.#docHeaders && isDocumentType(file.type)) h.push(...this.#docHeaders);
+    else h.push(["x-content-type-options", "nosniff"]);
     return v.headers = h;
   }
 

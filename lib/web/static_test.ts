@@ -248,3 +248,30 @@ Deno.test("every answer of a file is whole: one answer read does not consume the
   assert.deepEqual(new Uint8Array(await get().arrayBuffer()), body);
   assert.equal(get().headers.get("etag"), a.headers.get("etag"));
 });
+
+Deno.test("documentHeaders: an HTML answer carries CSP and friends once, built in; CSS only nosniff", async () => {
+  const { WebApp } = await import("./app.ts");
+  const app = new WebApp({ csp: "default-src 'self'" });
+  const files = await prepareAll([
+    { path: "/index.html", body: enc.encode("<p>x</p>"), mtime: at },
+    { path: "/s.css", body: enc.encode("p{}"), mtime: at },
+  ]);
+  const site = new StaticSite({ files, documentHeaders: app.securityHeaders.documentHeaders });
+  app.fallback = site.serve;
+  const html = await app.request(new Request("http://x/index.html"));
+  assert.equal(html.headers.get("content-security-policy"), "default-src 'self'");
+  assert.equal(html.headers.get("x-frame-options"), "DENY");
+  assert.equal(html.headers.get("x-content-type-options"), "nosniff", "once, not twice");
+  const css = await app.request(new Request("http://x/s.css"));
+  assert.equal(css.headers.get("content-security-policy"), null);
+  assert.equal(css.headers.get("x-content-type-options"), "nosniff");
+  const tls = await app.request(new Request("https://x/s.css"), {
+    remoteAddr: "::1",
+    secure: true,
+  });
+  assert.equal(
+    tls.headers.get("strict-transport-security"),
+    "max-age=31536000",
+    "TLS still adds HSTS",
+  );
+});

@@ -50,6 +50,11 @@ export class SecurityHeaders {
     ];
   }
 
+  /** The headers a document gets (CSP, frame and referrer policy, nosniff), for prebuilt answers. */
+  get documentHeaders(): [string, string][] {
+    return [...this.#doc, ["x-content-type-options", "nosniff"]];
+  }
+
   /**
    * Add the headers the answer lacks (copying it when its headers are immutable). `secure`:
    * the request came over TLS; `priv`: it was authenticated.
