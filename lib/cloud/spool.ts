@@ -215,14 +215,35 @@ export function spoolStatus(db: Database, now = Date.now()): StreamStatus[] {
 
 function statusOfRow(sql: _Statements, row: StreamRow, now: number): StreamStatus {
   const totals = sql.totals(row.sid);
-  const head = sql.headTime(row.sid);
-  return {
-    name: row.name,
+  return statusOf(row, {
     backlog: totals.n,
     bytes: totals.b,
-    oldestAgeMs: head === undefined ? 0 : Math.max(0, now - head),
+    head: sql.headTime(row.sid),
+    now,
     maxRecords: 0,
     maxBytes: 0,
+  });
+}
+
+/** A stream's status from its row and what the caller knows of its queue. */
+function statusOf(
+  row: StreamRow,
+  q: {
+    backlog: number;
+    bytes: number;
+    head: number | undefined;
+    now: number;
+    maxRecords: number;
+    maxBytes: number;
+  },
+): StreamStatus {
+  return {
+    name: row.name,
+    backlog: q.backlog,
+    bytes: q.bytes,
+    oldestAgeMs: q.head === undefined ? 0 : Math.max(0, q.now - q.head),
+    maxRecords: q.maxRecords,
+    maxBytes: q.maxBytes,
     appended: row.appended,
     sent: row.sent,
     dropped: row.dropped,
@@ -480,21 +501,13 @@ export class SpoolStream {
     this.#refresh();
     this.#row = this.#sql.stream(this.#sid);
     const head = this.#count ? this.#sql.headTime(this.#sid) : undefined;
-    const row = this.#row;
-    return {
-      name: this.name,
+    return statusOf(this.#row, {
       backlog: this.#count,
       bytes: this.#bytes,
-      oldestAgeMs: head === undefined ? 0 : Math.max(0, this.#spool.clock.now() - head),
+      head,
+      now: this.#spool.clock.now(),
       maxRecords: this.#maxRecords,
       maxBytes: this.#maxBytes,
-      appended: row.appended,
-      sent: row.sent,
-      dropped: row.dropped,
-      refused: row.refused,
-      lastError: row.last_error,
-      lastErrorAt: row.last_error_at,
-      lastAckAt: row.last_ack_at,
-    };
+    });
   }
 }
