@@ -24,6 +24,8 @@ export interface Service {
   reload?(config: Config, changed: string[]): string[] | Promise<string[]>;
   /** Extra status for `/api/status` (queue depth, connections…). */
   status?(): Record<string, unknown>;
+  /** Prometheus text of the service's own series, appended to the web server's `/metrics`. */
+  prometheus?(): string;
   [Symbol.asyncDispose](): Promise<void>;
 }
 

@@ -123,7 +123,8 @@ export function buildApp(
   if (w.metrics.enabled) {
     app.get("/metrics", () => {
       const spool = renderSpoolMetrics(spoolStreamsOf(deps.status.services()));
-      const r = new Response(app.metrics.render() + spool);
+      const own = deps.status.metrics?.() ?? "";
+      const r = new Response(app.metrics.render() + spool + own);
       r.headers.append("content-type", "text/plain; version=0.0.4; charset=utf-8");
       return r;
     }, { role: w.metrics.role });
@@ -170,7 +171,10 @@ export class WebService implements Service {
       log: ctx.log,
       clock: ctx.clock,
       ...(db ? { db } : {}),
-      status: { services: (details) => ctx.states(details) },
+      status: {
+        services: (details) => ctx.states(details),
+        metrics: () => servicesMetrics(ctx),
+      },
       logs: ctx.logs,
       stateDir: ctx.stateDir,
       configDir: ctx.configDir,
@@ -251,6 +255,19 @@ export class WebService implements Service {
     for (const c of this.deps.closers?.splice(0) ?? []) c();
     this.app.accessLog?.close();
   }
+}
+
+/** The `/metrics` text of every running service with series of its own (a failing one is left out). */
+function servicesMetrics(ctx: ServiceContext): string {
+  let out = "";
+  for (const s of ctx.states(false)) {
+    if (s.state !== "running" || s.name === "web") continue;
+    try {
+      const text = ctx.get(s.name).prometheus?.();
+      if (text) out += text.endsWith("\n") ? text : text + "\n";
+    } catch { /* stopped meanwhile, or a metrics() bug: /metrics still answers */ }
+  }
+  return out;
 }
 
 /** Factory for the app's service list (`services.ts`). */

@@ -13,6 +13,7 @@ import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { type MqttService, mqttService } from "../lib/mqtt/mod.ts";
 import { startAedes } from "./helpers/aedes.ts";
 import { until } from "./helpers/wait.ts";
+import { type WebService, webService } from "../routes/web_service.ts";
 
 Deno.test("mqtt service: connects from config, publishes through the agent's database, reports status", async () => {
   await using broker = await startAedes();
@@ -51,7 +52,7 @@ Deno.test("mqtt service: connects from config, publishes through the agent's dat
       equal(details.queueDepth, 0);
       equal(details.reconnects, 0);
       ok(typeof details.since === "number");
-      ok(agent.get<MqttService>("mqtt").metrics().includes("\ntern_mqtt_connected 1\n"));
+      ok(agent.get<MqttService>("mqtt").prometheus().includes("\ntern_mqtt_connected 1\n"));
       // Offline: the message waits in the agent's own database file.
       await broker.stop();
       await until(() => !mqtt.connected);
@@ -65,5 +66,34 @@ Deno.test("mqtt service: connects from config, publishes through the agent's dat
     }
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+Deno.test("the web server's /metrics carries the MQTT service's own series", async () => {
+  await using broker = await startAedes();
+  const dir = await Deno.makeTempDir({ prefix: "tern-mqtt-metrics-" });
+  try {
+    const config = configSchema.parse({
+      agent: { state: dir },
+      web: { listen: ["http://127.0.0.1:0"], metrics: { role: "public" } },
+      device: { id: "dev-8", thing: "pump-8" },
+      mqtt: { enabled: true, url: broker.url, reconnect: { min: 20, max: 200 } },
+    });
+    const loaded: LoadedConfig = { config, configDir: dir, stateDir: dir, files: [], secrets: [] };
+    const agent = await Agent.start({
+      loaded,
+      factories: [databaseService, mqttService, webService],
+    });
+    try {
+      await until(() => agent.get<MqttService>("mqtt").client.connected);
+      const url = agent.get<WebService>("web").endpoints[0]!;
+      const text = await (await fetch(`${url}/metrics`)).text();
+      ok(text.includes("\ntern_mqtt_connected 1\n"), "MQTT series in /metrics");
+      ok(text.includes("tern_http_requests_total"), "the web server's own series too");
+    } finally {
+      await agent.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

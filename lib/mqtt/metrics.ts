@@ -1,6 +1,6 @@
 /**
  * MQTT connection and queue state as Prometheus text, for `/metrics`
- * (`MqttService.metrics()`; the web service appends it to its own output):
+ * (`MqttService.prometheus()`; the web service appends it to its own output):
  *
  * - `tern_mqtt_connected` gauge (0/1), `tern_mqtt_connected_since_seconds` gauge
  * - `tern_mqtt_reconnects_total`, `tern_mqtt_connect_attempts_total` counters

@@ -183,7 +183,7 @@ export class MqttService implements Service {
   }
 
   /** Prometheus text for `/metrics` (empty before start). */
-  metrics(): string {
+  prometheus(): string {
     return this.#client ? renderMqttMetrics(this.#client.status()) : "";
   }
 
