@@ -8,19 +8,13 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { AwsJsonClient, staticCredentials } from "../lib/aws/mod.ts";
+
 import { FakeClock } from "../lib/clock.ts";
 import { decodeEvent, FileSource, LogSender } from "../lib/cloud/logs/mod.ts";
 import { Spool, type SpoolStream } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
-import {
-  getLogEvents,
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
-  startLogsEndpoint,
-  startMoto,
-} from "./helpers/moto.ts";
+import { getLogEvents, logsClient, startLogsEndpoint, startMoto } from "./helpers/moto.ts";
 
 const DEST = {
   group: "/tern/files",
@@ -197,15 +191,7 @@ Deno.test("a 2-hour outage with 100,000 lines backlogged: all arrive once when C
   await Deno.writeTextFile(log, text);
   while (await src.poll() > 0) { /* read the whole file */ }
   assert.equal(s.stream.backlog, N);
-  await using client = new AwsJsonClient({
-    service: "logs",
-    region: MOTO_REGION,
-    targetPrefix: "Logs_20140328",
-    endpoint: ep.url,
-    credentials: staticCredentials(MOTO_CREDENTIALS),
-    retries: 0,
-    clock: s.clock,
-  });
+  await using client = logsClient(ep.url, { clock: s.clock });
   const sender = new LogSender({
     stream: s.stream,
     client,

@@ -9,31 +9,22 @@
 
 import { Agent } from "../lib/agent.ts";
 import type { CloudLogsService } from "../lib/cloud/logs/mod.ts";
-import { configSchema } from "../lib/config/mod.ts";
+
 import { LogHub } from "../lib/log/mod.ts";
 import { LIBRARY_SERVICES } from "../lib/services.ts";
-import { MOTO_CREDENTIALS, MOTO_REGION } from "./helpers/moto.ts";
+import { cloudLogsConfig } from "./helpers/moto.ts";
 
 if (import.meta.main) await main();
 
 async function main(): Promise<void> {
   const [dir, endpoint, first] = Deno.args;
-  const config = configSchema.parse({
-    agent: { mode: "cloud" },
-    device: { id: "d1" },
-    aws: { region: MOTO_REGION, credentials: MOTO_CREDENTIALS },
-    cloud: {
-      logs: {
-        enabled: true,
-        endpoint,
-        flushInterval: 10,
-        confirmDelay: 0,
-        maxEvents: 50,
-        backoff: { min: 10, max: 100 },
-        agent: { sources: { agent: "off" } },
-        files: [{ path: `${dir}/app/*.log`, linger: 200 }],
-      },
-    },
+  const config = cloudLogsConfig(endpoint!, {
+    flushInterval: 10,
+    confirmDelay: 0,
+    maxEvents: 50,
+    backoff: { min: 10, max: 100 },
+    agent: { sources: { agent: "off" } },
+    files: [{ path: `${dir}/app/*.log`, linger: 200 }],
   });
   const agent = await Agent.start({
     loaded: { config, configDir: dir!, stateDir: dir!, files: [], secrets: [] },

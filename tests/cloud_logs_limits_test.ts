@@ -9,7 +9,7 @@
  */
 
 import assert from "node:assert/strict";
-import { AwsJsonClient, staticCredentials } from "../lib/aws/mod.ts";
+
 import { systemClock } from "../lib/clock.ts";
 import { HttpClient } from "../lib/http/mod.ts";
 import {
@@ -30,9 +30,8 @@ import type { VerifiedRequest } from "./helpers/aws_sigv4_server.ts";
 import {
   answered,
   getLogEvents,
+  logsClient,
   type Moto,
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
   startLogsEndpoint,
   startMoto,
 } from "./helpers/moto.ts";
@@ -71,13 +70,7 @@ function sender(
   const log = new LogHub({ sinks: [ring] }).logger("cloud.logs");
   const spool = Spool.of(db, { clock: systemClock, log });
   const stream = spool.stream(`logs.t${n++}`, { maxRecords: 1_000_000, maxBytes: 1 << 30 });
-  const client = new AwsJsonClient({
-    service: "logs",
-    region: MOTO_REGION,
-    targetPrefix: "Logs_20140328",
-    endpoint,
-    credentials: staticCredentials(MOTO_CREDENTIALS),
-    retries: 0,
+  const client = logsClient(endpoint, {
     ...(opts.timeoutMs
       ? {
         http: new HttpClient({

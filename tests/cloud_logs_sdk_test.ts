@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { CloudWatchLogsClient, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
-import { AwsJsonClient, staticCredentials } from "../lib/aws/mod.ts";
+
 import { systemClock } from "../lib/clock.ts";
 import { encodeEvent, LogSender } from "../lib/cloud/logs/mod.ts";
 import { Spool } from "../lib/cloud/mod.ts";
@@ -16,6 +16,7 @@ import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import {
   getLogEvents,
+  logsClient,
   MOTO_CREDENTIALS,
   MOTO_REGION,
   startLogsEndpoint,
@@ -41,14 +42,7 @@ Deno.test("our PutLogEvents is the SDK's: same target, content type and body, bo
   stream.append(
     events.map((e) => ({ time: e.timestamp, data: encodeEvent(group, "ours", e.message) })),
   );
-  await using client = new AwsJsonClient({
-    service: "logs",
-    region: MOTO_REGION,
-    targetPrefix: "Logs_20140328",
-    endpoint: ep.url,
-    credentials: staticCredentials(MOTO_CREDENTIALS),
-    retries: 0,
-  });
+  await using client = logsClient(ep.url);
   const sender = new LogSender({ stream, client, clock: systemClock, log: nullLogger });
   assert.equal(await sender.step(), "sent");
 

@@ -14,34 +14,19 @@ import type { CloudLogsService } from "../lib/cloud/logs/mod.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { LIBRARY_SERVICES } from "../lib/services.ts";
-import {
-  getLogEvents,
-  MOTO_CREDENTIALS,
-  MOTO_REGION,
-  startLogsEndpoint,
-  startMoto,
-} from "./helpers/moto.ts";
+import { cloudLogsConfig, getLogEvents, startLogsEndpoint, startMoto } from "./helpers/moto.ts";
 import { until } from "./helpers/wait.ts";
 
 const iso = (t: number) => new Date(t).toISOString();
 
 async function startAgent(dir: string, endpoint: string, logs: Record<string, unknown> = {}) {
-  const config = configSchema.parse({
-    agent: { mode: "cloud" },
-    device: { id: "d1" },
-    aws: { region: MOTO_REGION, credentials: MOTO_CREDENTIALS },
-    cloud: {
-      logs: {
-        enabled: true,
-        endpoint,
-        retentionDays: 7,
-        flushInterval: 20,
-        confirmDelay: 0,
-        backoff: { min: 10, max: 200 },
-        files: [{ path: join(dir, "app", "*.log"), linger: 100 }],
-        ...logs,
-      },
-    },
+  const config = cloudLogsConfig(endpoint, {
+    retentionDays: 7,
+    flushInterval: 20,
+    confirmDelay: 0,
+    backoff: { min: 10, max: 200 },
+    files: [{ path: join(dir, "app", "*.log"), linger: 100 }],
+    ...logs,
   });
   const ring = new RingSink(500);
   const hub = new LogHub({ sinks: [ring] });

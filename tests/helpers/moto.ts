@@ -14,6 +14,8 @@
  */
 
 import { freePort } from "../../deploy/free_port.ts";
+import { AwsJsonClient, type AwsJsonClientOptions, staticCredentials } from "../../lib/aws/mod.ts";
+import { type Config, configSchema } from "../../lib/config/mod.ts";
 import { type AwsServer, startAwsServer, type VerifiedRequest } from "./aws_sigv4_server.ts";
 
 export const MOTO_REGION = "eu-west-1";
@@ -166,4 +168,30 @@ export async function filterLogEvents(
     if (!r.nextToken) return out;
     token = r.nextToken;
   }
+}
+
+/** A CloudWatch Logs client of our own (lib/aws) for `endpoint`, with the test keys, no retries. */
+export function logsClient(
+  endpoint: string,
+  extra: Partial<AwsJsonClientOptions> = {},
+): AwsJsonClient {
+  return new AwsJsonClient({
+    service: "logs",
+    region: MOTO_REGION,
+    targetPrefix: "Logs_20140328",
+    endpoint,
+    credentials: staticCredentials(MOTO_CREDENTIALS),
+    retries: 0,
+    ...extra,
+  });
+}
+
+/** A cloud-mode config (device "d1", the test keys) with `cloud.logs` on at `endpoint`. */
+export function cloudLogsConfig(endpoint: string, logs: Record<string, unknown>): Config {
+  return configSchema.parse({
+    agent: { mode: "cloud" },
+    device: { id: "d1" },
+    aws: { region: MOTO_REGION, credentials: MOTO_CREDENTIALS },
+    cloud: { logs: { enabled: true, endpoint, ...logs } },
+  });
 }
