@@ -19,6 +19,26 @@ import { settleHeap, settleWhenIdle } from "../../lib/cli/mod.ts";
 
 if (import.meta.main) await main();
 
+/** The raw loop's send: one unsigned PutLogEvents of `logEvents` with `fetch`, nothing else. */
+export async function rawPut(
+  endpoint: string,
+  logEvents: { timestamp: number; message: string }[],
+): Promise<void> {
+  const r = await fetch(endpoint, {
+    method: "POST",
+    headers: {
+      "content-type": "application/x-amz-json-1.1",
+      "x-amz-target": "Logs_20140328.PutLogEvents",
+    },
+    body: JSON.stringify({
+      logGroupName: "/tern/bench",
+      logStreamName: "bench/app.log",
+      logEvents,
+    }),
+  });
+  await r.body?.cancel();
+}
+
 async function main(): Promise<void> {
   const [mode, dir, endpoint] = Deno.args as [string, string, string];
   // A clean exit on SIGTERM, so a --cpu-prof run writes its profile.
@@ -92,19 +112,7 @@ async function main(): Promise<void> {
       const all = pending;
       pending = [];
       for (let i = 0; i < all.length; i += 10_000) {
-        const r = await fetch(endpoint, {
-          method: "POST",
-          headers: {
-            "content-type": "application/x-amz-json-1.1",
-            "x-amz-target": "Logs_20140328.PutLogEvents",
-          },
-          body: JSON.stringify({
-            logGroupName: "/tern/bench",
-            logStreamName: "bench/app.log",
-            logEvents: all.slice(i, i + 10_000),
-          }),
-        });
-        await r.body?.cancel();
+        await rawPut(endpoint, all.slice(i, i + 10_000));
       }
     }
   }

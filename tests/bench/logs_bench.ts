@@ -26,6 +26,7 @@
 
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
+import { rawPut } from "./_logs_child.ts";
 import { AwsJsonClient, staticCredentials } from "../../lib/aws/mod.ts";
 import { systemClock } from "../../lib/clock.ts";
 import { encodeEvent, LogSender } from "../../lib/cloud/logs/mod.ts";
@@ -273,19 +274,7 @@ async function shipped(): Promise<{ tern: number; raw: number }> {
       { length: 10_000 },
       (_, j) => ({ timestamp: now, message: msg(k + j) }),
     );
-    const r = await fetch(ep.url, {
-      method: "POST",
-      headers: {
-        "content-type": "application/x-amz-json-1.1",
-        "x-amz-target": "Logs_20140328.PutLogEvents",
-      },
-      body: JSON.stringify({
-        logGroupName: "/tern/bench",
-        logStreamName: "bench/app.log",
-        logEvents,
-      }),
-    });
-    await r.body?.cancel();
+    await rawPut(ep.url, logEvents);
   }
   const raw = N / ((performance.now() - t) / 1000);
   if (ep.events - before !== N) throw new Error("raw events lost");
