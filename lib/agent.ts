@@ -16,6 +16,9 @@ import { type Logger, LogHub, RingSink } from "./log/mod.ts";
 import type { Service, ServiceContext, ServiceFactory, ServiceState } from "./service.ts";
 import { deviceId, ensureStateDir } from "./state.ts";
 import { Supervised } from "./supervisor.ts";
+import { MetricsRegistry, processFamilies } from "./metrics/mod.ts";
+import { agentFamilies } from "./metrics/agent.ts";
+import { spoolFamilies, spoolStreamsOf } from "./cloud/spool_metrics.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -60,6 +63,12 @@ export class Agent implements AsyncDisposable {
   readonly log: Logger;
   readonly clock: Clock;
   readonly deviceId: string;
+  /**
+   * The one metrics registry: the process, every service's own series
+   * (`metricFamilies()`), restarts, the spool streams. `/metrics` renders it;
+   * CloudWatch metrics sample it.
+   */
+  readonly metrics: MetricsRegistry = new MetricsRegistry();
   #loaded: LoadedConfig;
   #supervised: Supervised[] = [];
   #stopped: Promise<boolean> | undefined;
@@ -74,6 +83,9 @@ export class Agent implements AsyncDisposable {
     this.log = this.hub.logger("agent");
     ensureStateDir(options.loaded.stateDir);
     this.deviceId = deviceId(options.loaded.stateDir, options.loaded.config.device.id);
+    this.metrics.register(processFamilies);
+    this.metrics.register(() => agentFamilies(this));
+    this.metrics.register(() => spoolFamilies(spoolStreamsOf(this.states(true))));
   }
 
   /** Build and start every enabled service; resolves once each has started or failed once. */
@@ -171,6 +183,7 @@ export class Agent implements AsyncDisposable {
       redactor: this.hub.redactor,
       hub: this.hub,
       deviceId: this.deviceId,
+      metrics: this.metrics,
     };
   }
 

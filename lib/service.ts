@@ -18,14 +18,18 @@
 import type { Clock } from "./clock.ts";
 import type { Config } from "./config/mod.ts";
 import type { Logger, LogHub, Redactor, RingSink } from "./log/mod.ts";
+import type { MetricFamily, MetricsRegistry } from "./metrics/mod.ts";
 
 export interface Service {
   start(signal: AbortSignal): Promise<void>;
   reload?(config: Config, changed: string[]): string[] | Promise<string[]>;
   /** Extra status for `/api/status` (queue depth, connections…). */
   status?(): Record<string, unknown>;
-  /** Prometheus text of the service's own series, appended to the web server's `/metrics`. */
-  prometheus?(): string;
+  /**
+   * The service's own metric series, collected into the agent's registry
+   * (lib/metrics) while it runs: `/metrics` and CloudWatch metrics.
+   */
+  metricFamilies?(): MetricFamily[];
   [Symbol.asyncDispose](): Promise<void>;
 }
 
@@ -76,6 +80,8 @@ export interface ServiceContext {
   readonly hub?: LogHub;
   /** The device id (from config or generated at first start). */
   readonly deviceId: string;
+  /** The agent's one metrics registry (`/metrics`, CloudWatch metrics). */
+  readonly metrics?: MetricsRegistry;
 }
 
 /** How the agent builds one service. */

@@ -15,8 +15,6 @@ import type { LoginThrottle, SessionAuth, StaticSite, WebApp } from "../lib/web/
 export interface StatusSource {
   /** Every service's state; `details: false` leaves out their own `status()` (cheap). */
   services(details?: boolean): ServiceState[];
-  /** The Prometheus text of every running service that has its own series (MQTT…). */
-  metrics?(): string;
 }
 
 /** The one-time first-run setup token (only while no user exists). */

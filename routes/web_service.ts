@@ -34,7 +34,8 @@ import {
   WebApp,
   WebServer,
 } from "../lib/web/mod.ts";
-import { renderSpoolMetrics, spoolStreamsOf } from "../lib/cloud/metrics.ts";
+import { spoolFamilies, spoolStreamsOf } from "../lib/cloud/spool_metrics.ts";
+import { type MetricFamily, MetricsRegistry, processFamilies } from "../lib/metrics/mod.ts";
 import { registerApi } from "./api/mod.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 
@@ -55,6 +56,12 @@ export function buildApp(
     deviceId?: string;
     /** Read the latest config (reloads). @default () => config */
     current?: () => Config;
+    /**
+     * The agent's registry, rendered by `/metrics` (it collects this app's
+     * series through the service). @default a registry of this app's series,
+     * the process and the spool streams of `status`
+     */
+    metrics?: MetricsRegistry;
   },
 ): { app: WebApp; deps: WebDeps } {
   const w = config.web;
@@ -120,11 +127,17 @@ export function buildApp(
     }
   }
   registerApi(deps);
+  let registry = opts.metrics;
+  if (!registry) {
+    registry = new MetricsRegistry();
+    registry.register(() => app.metrics.families());
+    registry.register(processFamilies);
+    registry.register(() => spoolFamilies(spoolStreamsOf(deps.status.services())));
+  }
   if (w.metrics.enabled) {
+    const r0 = registry;
     app.get("/metrics", () => {
-      const spool = renderSpoolMetrics(spoolStreamsOf(deps.status.services()));
-      const own = deps.status.metrics?.() ?? "";
-      const r = new Response(app.metrics.render() + spool + own);
+      const r = new Response(r0.render());
       r.headers.append("content-type", "text/plain; version=0.0.4; charset=utf-8");
       return r;
     }, { role: w.metrics.role });
@@ -171,15 +184,13 @@ export class WebService implements Service {
       log: ctx.log,
       clock: ctx.clock,
       ...(db ? { db } : {}),
-      status: {
-        services: (details) => ctx.states(details),
-        metrics: () => servicesMetrics(ctx),
-      },
+      status: { services: (details) => ctx.states(details) },
       logs: ctx.logs,
       stateDir: ctx.stateDir,
       configDir: ctx.configDir,
       deviceId: ctx.deviceId,
       current: () => ctx.config,
+      ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
     });
     this.app = built.app;
     this.deps = built.deps;
@@ -242,6 +253,11 @@ export class WebService implements Service {
     );
   }
 
+  /** The request series, for the agent's registry. */
+  metricFamilies(): MetricFamily[] {
+    return this.app.metrics.families();
+  }
+
   status(): Record<string, unknown> {
     return {
       endpoints: this.endpoints,
@@ -255,19 +271,6 @@ export class WebService implements Service {
     for (const c of this.deps.closers?.splice(0) ?? []) c();
     this.app.accessLog?.close();
   }
-}
-
-/** The `/metrics` text of every running service with series of its own (a failing one is left out). */
-function servicesMetrics(ctx: ServiceContext): string {
-  let out = "";
-  for (const s of ctx.states(false)) {
-    if (s.state !== "running" || s.name === "web") continue;
-    try {
-      const text = ctx.get(s.name).prometheus?.();
-      if (text) out += text.endsWith("\n") ? text : text + "\n";
-    } catch { /* stopped meanwhile, or a metrics() bug: /metrics still answers */ }
-  }
-  return out;
 }
 
 /** Factory for the app's service list (`services.ts`). */

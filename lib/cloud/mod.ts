@@ -15,4 +15,4 @@ export {
   type StreamLimits,
   type StreamStatus,
 } from "./spool.ts";
-export { renderSpoolMetrics, spoolStreamsOf } from "./metrics.ts";
+export { renderSpoolMetrics, spoolFamilies, spoolStreamsOf } from "./spool_metrics.ts";

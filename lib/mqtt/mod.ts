@@ -24,7 +24,7 @@ export {
   resolveLimits,
 } from "./limits.ts";
 export { type MessageHandler, MqttMessage } from "./message.ts";
-export { renderMqttMetrics } from "./metrics.ts";
+export { mqttFamilies, renderMqttMetrics } from "./metrics.ts";
 export { MqttQueue, type MqttQueueOptions, type QueuedMessage } from "./queue.ts";
 export { inWindow, msUntilChange } from "./schedule.ts";
 export {

@@ -23,7 +23,8 @@ import { mqttBrokerUrl, type MqttConfig, mqttPermissions } from "../config/_mqtt
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
-import { renderMqttMetrics } from "./metrics.ts";
+import { mqttFamilies } from "./metrics.ts";
+import { type MetricFamily, renderPrometheus } from "../metrics/mod.ts";
 
 /** Inputs besides the config section. */
 export interface FromConfigOptions {
@@ -182,9 +183,14 @@ export class MqttService implements Service {
     return { ...this.#client.status() };
   }
 
-  /** Prometheus text for `/metrics` (empty before start). */
+  /** The connection and queue series for the agent's registry (none before start). */
+  metricFamilies(): MetricFamily[] {
+    return this.#client ? mqttFamilies(this.#client.status()) : [];
+  }
+
+  /** The same series as Prometheus text (empty before start). */
   prometheus(): string {
-    return this.#client ? renderMqttMetrics(this.#client.status()) : "";
+    return renderPrometheus(this.metricFamilies());
   }
 
   async [Symbol.asyncDispose](): Promise<void> {

@@ -4,14 +4,22 @@
  * - `tern_http_request_duration_seconds{route}` histogram (time to response headers)
  * - `tern_http_active_requests` / `tern_http_active_connections` /
  *   `tern_http_stalled_tls_connections` gauges
- * - `tern_process_resident_memory_bytes`, `tern_process_heap_used_bytes`,
- *   `tern_process_heap_total_bytes`, `tern_process_external_bytes`
+ * - (`render()` alone, for an app without the agent's registry) the process
+ *   series of lib/metrics/process.ts
+ *
+ * `families()` gives the same series to the agent's one registry
+ * (lib/metrics), which renders `/metrics` and feeds CloudWatch (requests as
+ * `HttpRequests` by RouteClass and StatusClass, durations as `HttpLatency`).
  *
  * Recording is one Map lookup by a number (method × 1000 + status) in the
  * route's figures, which the app keeps with the route (`slot`), and an array
  * increment: no string is built per request. Methods outside the standard seven count
  * as "OTHER", so a client inventing methods cannot grow the metrics.
  */
+
+import type { HistogramSeries, MetricFamily, Series } from "../metrics/registry.ts";
+import { renderPrometheus } from "../metrics/prometheus.ts";
+import { processFamilies } from "../metrics/process.ts";
 
 /** Histogram bucket bounds in seconds. */
 const BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -86,66 +94,81 @@ export class WebMetrics {
     return n;
   }
 
-  /** The Prometheus text exposition. */
-  render(): string {
-    const out: string[] = [];
-    out.push("# HELP tern_http_requests_total HTTP requests by method, route and status.");
-    out.push("# TYPE tern_http_requests_total counter");
+  /** The request families, for the registry (lib/metrics); CloudWatch gets them by route class. */
+  families(): MetricFamily[] {
+    const requests: Series[] = [];
     for (const [r, st] of this.#routes) {
       for (const [k, v] of st.requests) {
-        const m = METHODS[Math.floor(k / 1000)];
-        out.push(
-          `tern_http_requests_total{method="${m}",route="${esc(r)}",status="${k % 1000}"} ${v.n}`,
-        );
+        requests.push({
+          labels: { method: METHODS[Math.floor(k / 1000)]!, route: r, status: String(k % 1000) },
+          value: v.n,
+        });
       }
     }
-    out.push("# HELP tern_http_request_duration_seconds Time to response headers.");
-    out.push("# TYPE tern_http_request_duration_seconds histogram");
+    const durations: HistogramSeries[] = [];
     for (const [r, h] of this.#routes) {
       if (h.count === 0) continue; // a route no request reached yet
-      let cum = 0;
-      for (let i = 0; i < BUCKETS.length; i++) {
-        cum += h.counts[i]!;
-        out.push(
-          `tern_http_request_duration_seconds_bucket{route="${esc(r)}",le="${BUCKETS[i]}"} ${cum}`,
-        );
-      }
-      out.push(`tern_http_request_duration_seconds_bucket{route="${esc(r)}",le="+Inf"} ${h.count}`);
-      out.push(`tern_http_request_duration_seconds_sum{route="${esc(r)}"} ${h.sum.toFixed(6)}`);
-      out.push(`tern_http_request_duration_seconds_count{route="${esc(r)}"} ${h.count}`);
+      durations.push({
+        labels: { route: r },
+        bounds: BUCKETS,
+        counts: h.counts,
+        sum: h.sum,
+        count: h.count,
+      });
     }
-    out.push("# HELP tern_http_active_requests Requests being handled.");
-    out.push("# TYPE tern_http_active_requests gauge");
-    out.push(`tern_http_active_requests ${this.active}`);
+    const out: MetricFamily[] = [{
+      name: "tern_http_requests_total",
+      help: "HTTP requests by method, route and status.",
+      type: "counter",
+      cloud: {
+        name: "HttpRequests",
+        unit: "Count",
+        dimensions: (l) => ({ RouteClass: routeClass(l.route!), StatusClass: `${l.status![0]}xx` }),
+      },
+      series: requests,
+    }, {
+      name: "tern_http_request_duration_seconds",
+      help: "Time to response headers.",
+      type: "histogram",
+      cloud: {
+        name: "HttpLatency",
+        unit: "Milliseconds",
+        scale: 1000,
+        dimensions: (l) => ({ RouteClass: routeClass(l.route!) }),
+      },
+      series: durations,
+    }, {
+      name: "tern_http_active_requests",
+      help: "Requests being handled.",
+      type: "gauge",
+      series: [{ value: this.active }],
+    }];
     if (this.connections >= 0) {
-      out.push("# HELP tern_http_active_connections Open client sockets.");
-      out.push("# TYPE tern_http_active_connections gauge");
-      out.push(`tern_http_active_connections ${this.connections}`);
-      out.push(
-        "# HELP tern_http_stalled_tls_connections Sockets stuck in a TLS handshake past the header timeout (open until the client leaves; not counted as connections).",
-      );
-      out.push("# TYPE tern_http_stalled_tls_connections gauge");
-      out.push(`tern_http_stalled_tls_connections ${this.tlsStalled}`);
+      out.push({
+        name: "tern_http_active_connections",
+        help: "Open client sockets.",
+        type: "gauge",
+        series: [{ value: this.connections }],
+      }, {
+        name: "tern_http_stalled_tls_connections",
+        help:
+          "Sockets stuck in a TLS handshake past the header timeout (open until the client leaves; not counted as connections).",
+        type: "gauge",
+        series: [{ value: this.tlsStalled }],
+      });
     }
-    const mem = Deno.memoryUsage();
-    out.push("# HELP tern_process_resident_memory_bytes Resident set size.");
-    out.push("# TYPE tern_process_resident_memory_bytes gauge");
-    out.push(`tern_process_resident_memory_bytes ${mem.rss}`);
-    out.push("# HELP tern_process_heap_used_bytes V8 heap in use.");
-    out.push("# TYPE tern_process_heap_used_bytes gauge");
-    out.push(`tern_process_heap_used_bytes ${mem.heapUsed}`);
-    out.push("# HELP tern_process_heap_total_bytes V8 heap committed.");
-    out.push("# TYPE tern_process_heap_total_bytes gauge");
-    out.push(`tern_process_heap_total_bytes ${mem.heapTotal}`);
-    out.push(
-      "# HELP tern_process_external_bytes Memory of JS objects outside the V8 heap (buffers).",
-    );
-    out.push("# TYPE tern_process_external_bytes gauge");
-    out.push(`tern_process_external_bytes ${mem.external}`);
-    return out.join("\n") + "\n";
+    return out;
+  }
+
+  /** The Prometheus text exposition of the requests and the process (without a registry). */
+  render(): string {
+    return renderPrometheus([...this.families(), ...processFamilies()]);
   }
 }
 
-function esc(s: string): string {
-  return s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+/** The class of a route for CloudWatch: its first path segment ("/api/data/:model" → "api"), or the status route ("404"). */
+export function routeClass(route: string): string {
+  if (!route.startsWith("/")) return route;
+  const seg = route.split("/")[1] ?? "";
+  return seg === "" ? "root" : seg.startsWith(":") || seg === "*" ? "param" : seg.slice(0, 64);
 }

@@ -4,7 +4,7 @@
  * every cloud stream's spool (`spool`: backlog, oldest age, drops, last error).
  */
 
-import { spoolStreamsOf } from "../../lib/cloud/metrics.ts";
+import { spoolStreamsOf } from "../../lib/cloud/spool_metrics.ts";
 import type { WebDeps } from "../deps.ts";
 
 export function registerStatus(d: WebDeps): void {
