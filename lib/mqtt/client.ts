@@ -172,6 +172,7 @@ export class MqttClient implements AsyncDisposable {
   readonly #trackers = new Map<number, _Tracker>();
   #live: RawClient | undefined;
   #connectedWaiters: PromiseWithResolvers<void>[] = [];
+  readonly #connectListeners = new Set<() => void>();
   #closed = false;
   #idleTimer: AbortController | undefined;
   #windowTimer: AbortController | undefined;
@@ -381,6 +382,16 @@ export class MqttClient implements AsyncDisposable {
     return this.#requests.request(t, payload, options);
   }
 
+  /**
+   * Be told after every (re)connect, once subscriptions are being restored
+   * (a protocol layer re-reads its state then: shadows `get`). Returns the
+   * function that removes the listener.
+   */
+  onConnected(fn: () => void): () => void {
+    this.#connectListeners.add(fn);
+    return () => this.#connectListeners.delete(fn);
+  }
+
   /** Resolve once connected (also asks for a connection when on demand). */
   async waitConnected(signal?: AbortSignal): Promise<void> {
     if (this.#live) return;
@@ -546,6 +557,13 @@ export class MqttClient implements AsyncDisposable {
     this.#sender.attach(c);
     for (const w of this.#connectedWaiters) w.resolve();
     this.#connectedWaiters = [];
+    for (const fn of this.#connectListeners) {
+      try {
+        fn();
+      } catch (e) {
+        this.#log.error(`A connect listener failed: ${(e as Error).message}`);
+      }
+    }
     this.#armWindow();
     this.#maybeIdle();
   }

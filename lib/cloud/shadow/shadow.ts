@@ -1,0 +1,576 @@
+/**
+ * One device shadow (classic or named): a local copy in SQLite kept in sync
+ * with AWS IoT over MQTT.
+ *
+ * ```ts
+ * const t = shadows.get("thermostat");
+ * t.onDesired((delta) => { heater.setpoint = delta.setpoint; return { setpoint: delta.setpoint }; });
+ * await t.update({ temperature: 20.5 });     // stored now, sent when online
+ * t.get();                                   // { desired, reported, delta, version, pending }
+ * ```
+ *
+ * Sync rules:
+ * - Device → cloud: what is pending is `diff(base, local)` (the last synced
+ *   document against the local copy), sent as one update: offline changes
+ *   coalesce to the latest value of each field. With `sync.mode` "change" an
+ *   update goes `debounce` ms after the first change; "periodic" sends what is
+ *   pending every `interval` ms.
+ * - The update carries the version of `base`; a 409 triggers a `get` and a
+ *   three-way merge (reported: the device wins, desired: the cloud wins;
+ *   merge.ts), then the merged difference is sent without a version, so a
+ *   conflict is resolved in one round and can never loop.
+ * - Cloud → device (`update/documents`, `update/delta`, `get/accepted`): a
+ *   document with version = last + 1 (or the same) is merged in; a gap
+ *   triggers a full `get`; an older one is ignored. After every (re)connect a
+ *   `get` re-reads the cloud document.
+ * - Handlers (`onDesired`) get the delta (desired fields reported does not
+ *   match) whenever it changes; an object they return is the next reported
+ *   state (`update()`).
+ * - A shadow deleted in the cloud is recreated from the local reported state
+ *   when `recreate` is set; otherwise the local copy is cleared.
+ * - Rejections: 409 merge; 429, 5xx, timeouts: retried with full-jitter
+ *   backoff; 401/403: retried at the backoff ceiling; 400, 413, 415: the
+ *   update is refused for good, counted, logged and dropped (the local copy
+ *   returns to the cloud's document at the next full sync).
+ */
+
+import { fullJitter } from "../../backoff.ts";
+import type { Clock } from "../../clock.ts";
+import type { Logger } from "../../log/mod.ts";
+import type { MqttClient, MqttMessage } from "../../mqtt/mod.ts";
+import { checkPatch, checkStateSize } from "./limits.ts";
+import { apply, delta, diff, equal, isObject, merge3, type State } from "./merge.ts";
+import { type Reply, ShadowError, type ShadowRequests } from "./_requests.ts";
+import type { ShadowRow, ShadowStore } from "./store.ts";
+import { type ShadowTopics, shadowTopics } from "./topics.ts";
+
+export type ShadowDirection = "deviceToCloud" | "cloudToDevice" | "both";
+
+/** Options of {@linkcode Shadow}. */
+export interface ShadowOptions {
+  mqtt: MqttClient;
+  requests: ShadowRequests;
+  store: ShadowStore;
+  thing: string;
+  /** AWS shadow name; undefined is the classic shadow. */
+  name?: string;
+  /** Name in the config, the API and status. @default name ?? "classic" */
+  label?: string;
+  /** @default "both" */
+  direction?: ShadowDirection;
+  /** @default { mode: "change", debounce: 200 } */
+  sync?: { mode: "change"; debounce: number } | { mode: "periodic"; interval: number };
+  /** Recreate the shadow from the local reported state when it is deleted in the cloud. @default false */
+  recreate?: boolean;
+  /** Retry delays in ms (full jitter). @default { min: 1000, max: 60000 } */
+  backoff?: { min: number; max: number };
+  clock: Clock;
+  log: Logger;
+  random?: () => number;
+}
+
+/** What `get()` returns: the local copy. */
+export interface ShadowView {
+  desired: State;
+  reported: State;
+  /** Desired fields reported does not match. */
+  delta: State;
+  /** Cloud version of the last synced document (0: never synced). */
+  version: number;
+  /** What still has to reach the cloud. */
+  pending: { desired?: State; reported?: State };
+}
+
+/** Status for /api/status. */
+export interface ShadowStatus {
+  thing: string;
+  shadow: string | null;
+  direction: ShadowDirection;
+  version: number;
+  exists: boolean;
+  /** ms since epoch of the last accepted exchange, or null. */
+  lastSync: number | null;
+  /** Fields waiting to be sent. */
+  pending: number;
+  updates: number;
+  conflicts: number;
+  gaps: number;
+  refused: number;
+  retries: number;
+  lastError?: string;
+}
+
+/** A delta handler: its result (an object) becomes the next reported state. */
+export type DesiredHandler = (
+  delta: State,
+  shadow: Shadow,
+) => State | void | undefined | Promise<State | void | undefined>;
+
+export class Shadow implements AsyncDisposable {
+  readonly label: string;
+  readonly thing: string;
+  readonly name: string | undefined;
+  readonly topics: ShadowTopics;
+  readonly #o: ShadowOptions;
+  readonly #direction: ShadowDirection;
+  readonly #log: Logger;
+  readonly #stop = new AbortController();
+  readonly #handlers = new Set<DesiredHandler>();
+  #row: ShadowRow;
+  #needGet = true;
+  #unconditional = false;
+  #due = false;
+  #dueTimer: AbortController | undefined;
+  #wake: PromiseWithResolvers<void> = Promise.withResolvers();
+  #loop: Promise<void> | undefined;
+  #lastDelta: State | undefined;
+  #handling: Promise<void> = Promise.resolve();
+  #idle: PromiseWithResolvers<void>[] = [];
+  #offConnect: (() => void) | undefined;
+  #stats = { updates: 0, conflicts: 0, gaps: 0, refused: 0, retries: 0 };
+  #lastError: string | undefined;
+
+  constructor(options: ShadowOptions) {
+    this.#o = options;
+    this.thing = options.thing;
+    this.name = options.name;
+    this.label = options.label ?? options.name ?? "classic";
+    this.topics = shadowTopics(options.thing, options.name);
+    this.#direction = options.direction ?? "both";
+    this.#log = options.log;
+    this.#row = options.store.load(options.thing, options.name ?? "");
+  }
+
+  /** Subscribe to the reply topics (before anything is published) and start syncing. */
+  async start(): Promise<void> {
+    const m = this.#o.mqtt;
+    for (const t of this.topics.replies) {
+      await m.subscribe(t, (msg) => this.#onMessage(msg), { qos: 1 });
+    }
+    this.#offConnect = m.onConnected(() => {
+      this.#needGet = true;
+      this.#kick();
+    });
+    if (this.#o.sync?.mode === "periodic") this.#periodic(this.#o.sync.interval);
+    else this.#due = this.#hasPending();
+    this.#loop = this.#run();
+  }
+
+  /** The local copy (works offline). */
+  get(): ShadowView {
+    const r = this.#row;
+    return {
+      desired: structuredClone(r.desired),
+      reported: structuredClone(r.reported),
+      delta: delta(r.desired, r.reported),
+      version: r.version,
+      pending: this.#pending(),
+    };
+  }
+
+  /**
+   * Change the reported state (`null` deletes a field). Validated first (a
+   * bad value throws and changes nothing); stored before it returns; sent
+   * when online. `desired` changes the device's desired too (the cloud wins
+   * a conflict on it).
+   */
+  update(reported: State, options: { desired?: State } = {}): ShadowView {
+    checkPatch("reported", reported);
+    if (options.desired !== undefined) checkPatch("desired", options.desired);
+    const next = {
+      ...this.#row,
+      reported: apply(this.#row.reported, reported),
+      desired: options.desired ? apply(this.#row.desired, options.desired) : this.#row.desired,
+    };
+    checkPatch("reported", next.reported);
+    checkPatch("desired", next.desired);
+    checkStateSize(next.desired, next.reported);
+    this.#save(next);
+    this.#changed();
+    this.#afterCloud();
+    return this.get();
+  }
+
+  /** Call `fn` with every new delta; returns the function that removes it. */
+  onDesired(fn: DesiredHandler): () => void {
+    this.#handlers.add(fn);
+    this.#lastDelta = undefined;
+    this.#afterCloud();
+    return () => this.#handlers.delete(fn);
+  }
+
+  /** Resolve once nothing is pending and no full sync is due (tests, shutdown). */
+  synced(signal?: AbortSignal): Promise<void> {
+    if (this.#settled()) return Promise.resolve();
+    const w = Promise.withResolvers<void>();
+    this.#idle.push(w);
+    signal?.addEventListener("abort", () => w.reject(signal.reason), { once: true });
+    return w.promise;
+  }
+
+  status(): ShadowStatus {
+    const r = this.#row;
+    const p = this.#pending();
+    return {
+      thing: this.thing,
+      shadow: this.name ?? null,
+      direction: this.#direction,
+      version: r.version,
+      exists: r.exists,
+      lastSync: r.synced || null,
+      pending: _count(p.desired ?? {}) + _count(p.reported ?? {}),
+      ...this.#stats,
+      ...(this.#lastError ? { lastError: this.#lastError } : {}),
+    };
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.#stop.abort();
+    this.#offConnect?.();
+    this.#dueTimer?.abort();
+    this.#wake.resolve();
+    await this.#loop?.catch(() => {});
+    await this.#handling.catch(() => {});
+  }
+
+  // ---- the sync loop -------------------------------------------------------
+
+  async #run(): Promise<void> {
+    const signal = this.#stop.signal;
+    let failures = 0;
+    while (!signal.aborted) {
+      const work = this.#needGet || (this.#due && this.#hasPending());
+      if (!work) {
+        this.#notifyIdle();
+        await this.#wake.promise;
+        this.#wake = Promise.withResolvers();
+        continue;
+      }
+      try {
+        await this.#o.mqtt.waitConnected(signal);
+        if (this.#needGet) await this.#fullSync();
+        else await this.#flush();
+        failures = 0;
+      } catch (e) {
+        if (signal.aborted) break;
+        const auth = e instanceof ShadowError && (e.status === 401 || e.status === 403);
+        const max = this.#o.backoff?.max ?? 60_000;
+        const wait = auth ? max : fullJitter(failures++, {
+          min: this.#o.backoff?.min ?? 1000,
+          max,
+          ...(this.#o.random ? { random: this.#o.random } : {}),
+        });
+        this.#stats.retries++;
+        this.#lastError = (e as Error).message;
+        this.#log.warn(`Shadow "${this.label}": ${(e as Error).message}; retrying in ${wait} ms`);
+        await this.#o.clock.sleep(wait, signal).catch(() => {});
+      }
+    }
+  }
+
+  async #fullSync(): Promise<void> {
+    this.#needGet = false;
+    let reply: Reply;
+    try {
+      reply = await this.#o.requests.request(this.topics.get, {}, this.#stop.signal);
+    } catch (e) {
+      this.#needGet = true;
+      throw e;
+    }
+    if (reply.accepted) {
+      const p = reply.payload;
+      const state = isObject(p.state) ? p.state : {};
+      this.#adopt(state, Number(p.version), "get");
+      return;
+    }
+    const code = Number(reply.payload.code);
+    if (code === 404) {
+      if (this.#row.exists) this.#deletedInCloud("get");
+      else {
+        this.#save({ ...this.#row, base: { desired: {}, reported: {} }, version: 0 });
+        this.#changed();
+      }
+      return;
+    }
+    this.#needGet = true;
+    throw _rejection("get", reply.payload);
+  }
+
+  async #flush(): Promise<void> {
+    const p = this.#pending();
+    if (!p.desired && !p.reported) return;
+    const r = this.#row;
+    const conditional = r.exists && r.version > 0 && !this.#unconditional;
+    const body: Record<string, unknown> = { state: p };
+    if (conditional) body.version = r.version;
+    const reply = await this.#o.requests.request(this.topics.update, body, this.#stop.signal);
+    if (reply.accepted) {
+      this.#unconditional = false;
+      this.#stats.updates++;
+      this.#due = this.#o.sync?.mode === "periodic" ? false : this.#due;
+      const v = Number(reply.payload.version);
+      const now = this.#o.clock.now();
+      if (v <= this.#row.version) {
+        // The update/documents echo got here first and was merged already.
+        this.#row = { ...this.#row, synced: now };
+      } else {
+        const cur = this.#row;
+        const base = {
+          desired: p.desired ? apply(cur.base.desired, p.desired) : cur.base.desired,
+          reported: p.reported ? apply(cur.base.reported, p.reported) : cur.base.reported,
+        };
+        const gap = conditional ? v !== cur.version + 1 : true;
+        if (gap && cur.exists && cur.version > 0) this.#needGet = true;
+        this.#row = { ...cur, base, version: v, exists: true, synced: now };
+      }
+      this.#save(this.#row);
+      return;
+    }
+    const code = Number(reply.payload.code);
+    if (code === 409) {
+      this.#stats.conflicts++;
+      this.#log.info(
+        `Shadow "${this.label}": version conflict at version ${r.version}; ` +
+          "merging three ways (reported: device wins, desired: cloud wins)",
+      );
+      this.#needGet = true;
+      this.#unconditional = true;
+      return;
+    }
+    const err = _rejection("update", reply.payload);
+    if (code === 400 || code === 413 || code === 415) {
+      this.#stats.refused++;
+      this.#lastError = err.message;
+      this.#log.error(`Shadow "${this.label}": update refused for good, dropped: ${err.message}`);
+      const cur = this.#row;
+      this.#row = {
+        ...cur,
+        base: {
+          desired: p.desired ? apply(cur.base.desired, p.desired) : cur.base.desired,
+          reported: p.reported ? apply(cur.base.reported, p.reported) : cur.base.reported,
+        },
+      };
+      this.#save(this.#row);
+      this.#needGet = true;
+      return;
+    }
+    throw err;
+  }
+
+  // ---- what the cloud says -------------------------------------------------
+
+  #onMessage(msg: MqttMessage): void {
+    let payload: unknown;
+    try {
+      payload = msg.json();
+    } catch {
+      this.#log.warn(`Shadow "${this.label}": ignoring a non-JSON message on "${msg.topic}"`);
+      return;
+    }
+    if (!isObject(payload)) return;
+    const suffix = msg.topic.slice(this.topics.base.length + 1);
+    const token = payload.clientToken;
+    if (suffix.endsWith("/accepted") || suffix.endsWith("/rejected")) {
+      const answered = this.#o.requests.offer(token, {
+        accepted: suffix.endsWith("/accepted"),
+        payload,
+      });
+      if (answered) return;
+      if (suffix === "delete/accepted") this.#deletedInCloud("delete");
+      return;
+    }
+    try {
+      if (suffix === "update/documents") {
+        const cur = payload.current;
+        if (!isObject(cur)) return;
+        this.#fromCloud(Number(cur.version), () => {
+          this.#adopt(isObject(cur.state) ? cur.state : {}, Number(cur.version), "documents");
+        }, true);
+      } else if (suffix === "update/delta") {
+        if (this.#direction === "deviceToCloud") return;
+        const v = Number(payload.version);
+        const state = isObject(payload.state) ? payload.state : {};
+        this.#fromCloud(v, () => {
+          const r = this.#row;
+          this.#save({
+            ...r,
+            desired: apply(r.desired, state),
+            base: { ...r.base, desired: apply(r.base.desired, state) },
+            version: v,
+            exists: true,
+          });
+          this.#afterCloud();
+        }, false);
+      }
+    } catch (e) {
+      this.#log.warn(`Shadow "${this.label}": ignoring a bad message on "${msg.topic}"`, {
+        error: (e as Error).message,
+      });
+    }
+  }
+
+  /** Version rules for a pushed document: +1 applies, a gap re-reads, older is ignored. */
+  #fromCloud(v: number, applyIt: () => void, sameToo: boolean): void {
+    if (!Number.isSafeInteger(v) || v < 1) return;
+    const cur = this.#row.version;
+    if (v < cur || (v === cur && !sameToo)) return;
+    if (cur > 0 && v > cur + 1) {
+      this.#stats.gaps++;
+      this.#log.info(`Shadow "${this.label}": version ${v} after ${cur}: reading the whole shadow`);
+      this.#needGet = true;
+      this.#kick();
+      return;
+    }
+    applyIt();
+  }
+
+  /** Merge a cloud document (state with desired and reported) at version `v` into the local copy. */
+  #adopt(state: State, v: number, from: string): void {
+    const cloud = {
+      desired: isObject(state.desired) ? apply({}, state.desired) : {},
+      reported: isObject(state.reported) ? apply({}, state.reported) : {},
+    };
+    const r = this.#row;
+    if (from !== "get" && Number.isSafeInteger(v) && v < r.version) return;
+    const desired = this.#direction === "deviceToCloud"
+      ? r.desired
+      : merge3(r.base.desired, r.desired, cloud.desired, "cloud");
+    const reported = merge3(r.base.reported, r.reported, cloud.reported, "local");
+    const had = this.#pending();
+    if ((had.desired || had.reported) && !equal(cloud, r.base)) {
+      this.#log.info(
+        `Shadow "${this.label}": merged cloud version ${v} with local changes ` +
+          "(reported: device wins, desired: cloud wins)",
+      );
+    }
+    this.#save({
+      desired,
+      reported,
+      base: cloud,
+      version: Number.isSafeInteger(v) ? v : r.version,
+      exists: true,
+      synced: this.#o.clock.now(),
+    });
+    this.#changed();
+    this.#afterCloud();
+  }
+
+  #deletedInCloud(how: string): void {
+    const r = this.#row;
+    const empty = { desired: {}, reported: {} };
+    if (this.#o.recreate) {
+      this.#log.info(`Shadow "${this.label}" was deleted in the cloud (${how}): recreating it`);
+      this.#save({ ...r, desired: {}, base: empty, version: 0, exists: false });
+      this.#due = true;
+      this.#kick();
+    } else {
+      this.#log.info(
+        `Shadow "${this.label}" was deleted in the cloud (${how}): local copy cleared (recreate is off)`,
+      );
+      this.#save({ ...empty, base: empty, version: 0, exists: false, synced: r.synced });
+    }
+    this.#lastDelta = undefined;
+  }
+
+  // ---- helpers -------------------------------------------------------------
+
+  #pending(): { desired?: State; reported?: State } {
+    if (this.#direction === "cloudToDevice") return {};
+    const r = this.#row;
+    const d = diff(r.base.desired, r.desired);
+    const rep = diff(r.base.reported, r.reported);
+    return {
+      ...(Object.keys(d).length ? { desired: d } : {}),
+      ...(Object.keys(rep).length ? { reported: rep } : {}),
+    };
+  }
+
+  #hasPending(): boolean {
+    const p = this.#pending();
+    return !!(p.desired || p.reported);
+  }
+
+  #settled(): boolean {
+    return !this.#needGet && !this.#hasPending();
+  }
+
+  #save(row: ShadowRow): void {
+    this.#o.store.save(this.thing, this.name ?? "", row);
+    this.#row = row;
+  }
+
+  /** The local copy changed: arm the debounce (mode "change"). */
+  #changed(): void {
+    if (!this.#hasPending()) {
+      this.#notifyIdle();
+      return;
+    }
+    if (this.#due) this.#kick();
+    if (this.#o.sync?.mode === "periodic" || this.#due || this.#dueTimer) return;
+    const wait = this.#o.sync?.mode === "change" ? this.#o.sync.debounce : 200;
+    const ctl = new AbortController();
+    this.#dueTimer = ctl;
+    this.#o.clock.sleep(wait, AbortSignal.any([ctl.signal, this.#stop.signal])).then(() => {
+      this.#dueTimer = undefined;
+      this.#due = true;
+      this.#kick();
+    }, () => {});
+  }
+
+  #periodic(interval: number): void {
+    const tick = () => {
+      this.#o.clock.sleep(interval, this.#stop.signal).then(() => {
+        this.#due = true;
+        this.#kick();
+        tick();
+      }, () => {});
+    };
+    tick();
+  }
+
+  #kick(): void {
+    this.#wake.resolve();
+  }
+
+  #notifyIdle(): void {
+    if (!this.#settled()) return;
+    if (this.#o.sync?.mode !== "periodic") this.#due = false;
+    for (const w of this.#idle.splice(0)) w.resolve();
+  }
+
+  /** Tell the handlers about a new delta (one at a time, in order). */
+  #afterCloud(): void {
+    if (this.#direction === "deviceToCloud" || this.#handlers.size === 0) return;
+    const d = delta(this.#row.desired, this.#row.reported);
+    if (Object.keys(d).length === 0) {
+      this.#lastDelta = undefined;
+      return;
+    }
+    if (this.#lastDelta && equal(d, this.#lastDelta)) return;
+    this.#lastDelta = d;
+    this.#handling = this.#handling.then(async () => {
+      for (const fn of [...this.#handlers]) {
+        try {
+          const out = await fn(structuredClone(d), this);
+          if (out !== undefined && !this.#stop.signal.aborted) this.update(out);
+        } catch (e) {
+          this.#log.error(`Shadow "${this.label}": a desired-state handler failed`, {
+            error: (e as Error).message,
+          });
+        }
+      }
+    });
+  }
+}
+
+function _rejection(op: string, payload: Record<string, unknown>): ShadowError {
+  const code = Number(payload.code) || 500;
+  const message = typeof payload.message === "string" ? payload.message : "no message";
+  return new ShadowError(code, `${op} rejected with ${code}: ${message}`);
+}
+
+function _count(s: State): number {
+  let n = 0;
+  for (const v of Object.values(s)) n += isObject(v) ? Math.max(1, _count(v)) : 1;
+  return n;
+}
