@@ -1,0 +1,138 @@
+/**
+ * Shared set-up of the shadow tests: mosquitto, moto and the shadow
+ * responder (tests/helpers/shadow_peer.ts), and a "device" — an MqttClient
+ * and the configured shadows on a SQLite file that survives a restart of
+ * the device. Skipped with a message when mosquitto or moto is missing.
+ *
+ * ```ts
+ * await using w = await shadowWorld();
+ * await using dev = await w.device({ thermostat: {} });
+ * dev.shadows.get("thermostat").update({ t: 20 });
+ * ```
+ */
+
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { MqttClient } from "../lib/mqtt/mod.ts";
+import { Shadows } from "../lib/cloud/shadow/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
+import { systemClock } from "../lib/clock.ts";
+import { type Mosquitto, mosquittoAvailable, startMosquitto } from "./helpers/mosquitto.ts";
+import { type Moto, startMoto } from "./helpers/moto.ts";
+import { type ShadowPeer, type ShadowPeerOptions, startShadowPeer } from "./helpers/shadow_peer.ts";
+
+export const THING = "pump-1";
+
+let _moto: boolean | undefined;
+/** Whether moto with its IoT data plane can be imported by python3. */
+export function motoIotAvailable(): boolean {
+  if (_moto === undefined) {
+    try {
+      const r = new Deno.Command("python3", {
+        args: ["-c", "import moto.iotdata, flask"],
+        stdout: "null",
+        stderr: "null",
+      }).outputSync();
+      _moto = r.success;
+    } catch {
+      _moto = false;
+    }
+  }
+  return _moto;
+}
+
+/** The `ignore` of every shadow test (prints why once). */
+export function skipShadowTests(): boolean {
+  const missing = [
+    ...(mosquittoAvailable() ? [] : ["mosquitto (npx -y deno@2.9.6 task peers)"]),
+    ...(motoIotAvailable() ? [] : ["moto (pip install 'moto[server]==5.2.1')"]),
+  ];
+  if (missing.length) {
+    console.warn(`shadow tests skipped: ${missing.join(" and ")} not found`);
+  }
+  return missing.length > 0;
+}
+
+type Entries = ConstructorParameters<typeof Shadows>[0]["entries"];
+type EntryInput = Partial<Entries[string]>;
+
+export interface Device extends AsyncDisposable {
+  mqtt: MqttClient;
+  shadows: Shadows;
+  db: DatabaseSync;
+  /** Stop the client and close the database (dispose does the same). */
+  stop(): Promise<void>;
+}
+
+export interface World extends AsyncDisposable {
+  broker: Mosquitto;
+  moto: Moto;
+  peer: ShadowPeer;
+  dir: string;
+  /** A device on `<dir>/tern.db` with these shadows (defaults: both ways, change with debounce 20 ms). */
+  device(entries: Record<string, EntryInput>, extra?: { start?: boolean }): Promise<Device>;
+}
+
+export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promise<World> {
+  const dir = await Deno.makeTempDir({ prefix: "tern-shadow-" });
+  const broker = await startMosquitto();
+  const moto = await startMoto();
+  const p = await startShadowPeer({ broker: broker.url, moto: moto.url, ...peer });
+  await p.createThing(THING);
+  return {
+    broker,
+    moto,
+    peer: p,
+    dir,
+    async device(input, extra = {}) {
+      const db = new DatabaseSync(join(dir, "tern.db"));
+      db.exec("PRAGMA journal_mode = WAL");
+      const mqtt = new MqttClient({
+        url: broker.url,
+        clientId: `dev-${crypto.randomUUID().slice(0, 8)}`,
+        vars: { thing: THING, deviceId: THING },
+        reconnect: { min: 20, max: 200 },
+        db,
+      });
+      const entries: Entries = {};
+      for (const [k, e] of Object.entries(input)) {
+        entries[k] = {
+          classic: false,
+          direction: "both",
+          sync: { mode: "change", debounce: 20 },
+          recreate: false,
+          ...e,
+        };
+      }
+      const shadows = new Shadows({
+        mqtt,
+        db,
+        thing: THING,
+        entries,
+        requestTimeout: 2000,
+        backoff: { min: 50, max: 500 },
+        clock: systemClock,
+        log: nullLogger,
+      });
+      if (extra.start !== false) {
+        mqtt.start();
+        await shadows.start();
+      }
+      let stopped = false;
+      const stop = async () => {
+        if (stopped) return;
+        stopped = true;
+        await shadows[Symbol.asyncDispose]();
+        await mqtt.close();
+        db.close();
+      };
+      return { mqtt, shadows, db, stop, [Symbol.asyncDispose]: stop };
+    },
+    async [Symbol.asyncDispose]() {
+      await p[Symbol.asyncDispose]();
+      await broker[Symbol.asyncDispose]();
+      await moto[Symbol.asyncDispose]();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
+}
