@@ -70,7 +70,8 @@ export interface World extends AsyncDisposable {
   peer: ShadowPeer;
   dir: string;
   /** A device on `<dir>/tern.db` with these shadows (defaults: both ways, change with debounce 20 ms). */
-  device(entries: Record<string, EntryInput>, extra?: { start?: boolean }): Promise<Device>;
+  /** `connect: false` starts the shadows offline (call `mqtt.start()` later). */
+  device(entries: Record<string, EntryInput>, extra?: { connect?: boolean }): Promise<Device>;
 }
 
 export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promise<World> {
@@ -114,10 +115,8 @@ export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promis
         clock: systemClock,
         log: nullLogger,
       });
-      if (extra.start !== false) {
-        mqtt.start();
-        await shadows.start();
-      }
+      if (extra.connect !== false) mqtt.start();
+      await shadows.start();
       let stopped = false;
       const stop = async () => {
         if (stopped) return;

@@ -50,6 +50,8 @@ export interface ShadowPeerOptions {
   fault?: (req: PeerRequest) => number | undefined;
   /** Hold every reply this many ms. @default 0 */
   delay?: number;
+  /** Run before a request is handled (a racing cloud writer: `peer.silentUpdate`). */
+  before?: (req: PeerRequest) => Promise<void> | void;
 }
 
 export interface ShadowPeer extends AsyncDisposable {
@@ -66,6 +68,12 @@ export interface ShadowPeer extends AsyncDisposable {
     shadow: string | undefined,
     state: Record<string, unknown>,
   ): Promise<ShadowDoc>;
+  /** An update straight to moto that publishes nothing (its messages were lost). */
+  silentUpdate(
+    thing: string,
+    shadow: string | undefined,
+    state: Record<string, unknown>,
+  ): Promise<void>;
   /** A delete over HTTP by a cloud application; publishes delete/accepted. */
   cloudDelete(thing: string, shadow?: string): Promise<void>;
   /** Publish raw bytes (tests of gaps and bad messages). */
@@ -186,6 +194,7 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
     if (typeof token === "string" && new TextEncoder().encode(token).length > 64) {
       return reject(req, 400, "clientToken is longer than 64 bytes");
     }
+    await options.before?.(req);
     const code = options.fault?.(req);
     if (code !== undefined) return reject(req, code, `Injected ${code}`);
     if (req.op === "get") {
@@ -296,6 +305,10 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
         }
       });
       return await done.promise;
+    },
+    async silentUpdate(thing, shadow, state) {
+      const r = await call("POST", path(thing, shadow), "iotdata", JSON.stringify({ state }));
+      if (r.status !== 200) throw new Error(`moto UpdateThingShadow: ${r.status}`);
     },
     async cloudDelete(thing, shadow) {
       const done = Promise.withResolvers<void>();
