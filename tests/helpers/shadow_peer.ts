@@ -148,8 +148,17 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
     }
     return r.json as unknown as ShadowDoc;
   };
+  const answered = new WeakSet<PeerRequest>();
+  /** Count a request answered before its reply leaves (the device may send the next at once). */
+  const answer = (req: PeerRequest, suffix: string, payload: unknown) => {
+    if (!answered.has(req)) {
+      answered.add(req);
+      open--;
+    }
+    return pub(`${req.topic}/${suffix}`, payload);
+  };
   const reject = (req: PeerRequest, code: number, message: string) =>
-    pub(`${req.topic}/rejected`, {
+    answer(req, "rejected", {
       code,
       message,
       timestamp: now(),
@@ -200,14 +209,14 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
     if (req.op === "get") {
       const doc = await read(req.thing, req.shadow);
       if (!doc) return reject(req, 404, `No shadow exists with name: '${req.shadow ?? req.thing}'`);
-      return pub(`${req.topic}/accepted`, { ...doc, timestamp: now(), clientToken: token });
+      return answer(req, "accepted", { ...doc, timestamp: now(), clientToken: token });
     }
     if (req.op === "delete") {
       const r = await call("DELETE", path(req.thing, req.shadow));
       if (r.status !== 200) {
         return reject(req, r.status, String(r.json.message ?? "delete failed"));
       }
-      return pub(`${req.topic}/accepted`, {
+      return answer(req, "accepted", {
         version: r.json.version,
         timestamp: now(),
         clientToken: token,
@@ -234,7 +243,7 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
     if (r.status !== 200) {
       return reject(req, r.status, String(r.json.message ?? raw.slice(0, 80)));
     }
-    await pub(`${req.topic}/accepted`, { ...r.json, clientToken: token });
+    await answer(req, "accepted", { ...r.json, clientToken: token });
     await announce(req.thing, req.shadow, previous, !!state?.desired, token);
   };
 
@@ -267,7 +276,10 @@ export async function startShadowPeer(options: ShadowPeerOptions): Promise<Shado
       } catch (e) {
         await reject(req, 500, `Peer error: ${(e as Error).message}`).catch(() => {});
       } finally {
-        open--;
+        if (!answered.has(req)) {
+          answered.add(req);
+          open--;
+        }
       }
     });
   });

@@ -285,11 +285,9 @@ export class Shadow implements AsyncDisposable {
     }
     const code = Number(reply.payload.code);
     if (code === 404) {
+      // Never created yet (or deleted while the device was off, when it knew it existed).
       if (this.#row.exists) this.#deletedInCloud("get");
-      else {
-        this.#save({ ...this.#row, base: { desired: {}, reported: {} }, version: 0 });
-        this.#changed();
-      }
+      else this.#changed();
       return;
     }
     this.#needGet = true;
