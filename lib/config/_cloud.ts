@@ -27,6 +27,7 @@ import * as z from "../validate/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { dirname, resolve } from "../path.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
+import { metricsPermissions, metricsSection } from "./_cloud_metrics.ts";
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days. */
 export const RETENTION_DAYS = [
@@ -161,6 +162,8 @@ export const cloudSection = z.strictObject({
       command: z.string().min(1).default("journalctl"),
     }).prefault({}),
   }).prefault({}),
+  /** CloudWatch metrics (lib/config/_cloud_metrics.ts). */
+  metrics: metricsSection,
 }).prefault({});
 
 export type CloudConfig = z.infer<typeof cloudSection>;
@@ -183,12 +186,21 @@ export function cloudPermissions(
   base: PathBase,
 ): Partial<PermissionNeeds> {
   const logs = cloud.logs;
-  if (!logs.enabled) return {};
-  const net: string[] = [];
+  const metrics = metricsPermissions(
+    cloud.metrics,
+    awsRegion,
+    logsEndpoint(logs, awsRegion),
+    base,
+  );
+  if (!logs.enabled) return metrics;
+  const net: string[] = [...(metrics.net ?? [])];
   const url = logsEndpoint(logs, awsRegion);
   if (url) net.push(`${url.hostname}:${url.port || (url.protocol === "http:" ? "80" : "443")}`);
   // A followed file's directory: the glob is listed, and rotated files are found beside it.
-  const read = logs.files.map((f) => dirname(resolve(base.configDir, f.path)));
+  const read = [
+    ...(metrics.read ?? []),
+    ...logs.files.map((f) => dirname(resolve(base.configDir, f.path))),
+  ];
   const run = logs.journal.enabled ? [logs.journal.command] : [];
   return { net, read, run };
 }

@@ -49,6 +49,7 @@ export {
   logsEndpoint,
   RETENTION_DAYS,
 } from "./_cloud.ts";
+export { type CloudMetricsConfig, metricsEndpoint } from "./_cloud_metrics.ts";
 export {
   checkPermissions,
   derivePermissions,
