@@ -19,3 +19,4 @@ export {
 } from "./registry.ts";
 export { renderPrometheus } from "./prometheus.ts";
 export { EventLoopLag, processFamilies } from "./process.ts";
+export { OsCollector, type OsCollectorOptions, type OsGroups } from "./os.ts";

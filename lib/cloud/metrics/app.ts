@@ -1,0 +1,189 @@
+/**
+ * The device application's metrics: `put(name, value, options)` records a
+ * gauge sample, `count(name, n, options)` a counter increment. Both are
+ * aggregated into the current period (lib/cloud/metrics/aggregate.ts) and
+ * kept for `/metrics` (`tern_app_<name>` gauges with the last value,
+ * `tern_app_<name>_total` counters with the total since start; dimensions
+ * become labels).
+ *
+ * Bad input (a name, unit, dimension or value CloudWatch would refuse, a time
+ * outside −14 days/+2 h, a unit changed for a name, more than `maxSeries`
+ * distinct series) throws a TypeError or RangeError and records nothing.
+ * A call costs one Map lookup when the series was seen before.
+ */
+
+import type { MetricFamily, Unit } from "../../metrics/mod.ts";
+import { Aggregator } from "./aggregate.ts";
+import {
+  checkDimensions,
+  checkName,
+  checkUnit,
+  checkValue,
+  MAX_AGE_MS,
+  MAX_AHEAD_MS,
+  MAX_DIMENSIONS,
+} from "./limits.ts";
+
+/** Options of one `put()` or `count()`. */
+export interface PutOptions {
+  /** A CloudWatch unit; fixed for a name once used. @default "None" ("Count" for counters) */
+  unit?: Unit;
+  /** Up to 29 dimensions (the agent adds Device). */
+  dimensions?: Record<string, string>;
+  /** The sample's time, ms since the epoch. @default now */
+  time?: number;
+}
+
+interface _Entry {
+  name: string;
+  unit: Unit;
+  kind: "gauge" | "counter";
+  dims: [string, string][];
+  key: string;
+  last: number;
+  total: number;
+}
+
+/** Options of {@linkcode AppMetrics}. */
+export interface AppMetricsOptions {
+  aggregator: Aggregator;
+  now: () => number;
+  /** Most distinct (name, dimensions) series. @default 1000 */
+  maxSeries?: number;
+}
+
+export class AppMetrics {
+  readonly #agg: Aggregator;
+  readonly #now: () => number;
+  readonly #max: number;
+  readonly #reserved: string[];
+  readonly #room: number;
+  /** Cache key (name, or name + dimensions JSON) → entry. */
+  readonly #entries = new Map<string, _Entry>();
+  /** Aggregation key → entry (one per series, whatever the dimensions' order). */
+  readonly #series = new Map<string, _Entry>();
+  /** Unit of each name. */
+  readonly #units = new Map<string, Unit>();
+
+  constructor(options: AppMetricsOptions) {
+    this.#agg = options.aggregator;
+    this.#now = options.now;
+    this.#max = options.maxSeries ?? 1000;
+    this.#reserved = options.aggregator.base.map((p) => p[0]);
+    this.#room = MAX_DIMENSIONS - this.#reserved.length;
+  }
+
+  /** Record a gauge sample. */
+  put(name: string, value: number, options?: PutOptions): void {
+    this.#record("gauge", name, value, options);
+  }
+
+  /** Add `n` (default 1) to a counter. */
+  count(name: string, n = 1, options?: PutOptions): void {
+    this.#record("counter", name, n, options);
+  }
+
+  #record(kind: "gauge" | "counter", name: string, value: number, options?: PutOptions): void {
+    const dims = options?.dimensions;
+    const ck = dims === undefined ? name : name + JSON.stringify(dims);
+    let e = this.#entries.get(ck);
+    if (e === undefined || e.kind !== kind) e = this.#entry(kind, name, dims, options?.unit, ck);
+    else if (options?.unit !== undefined && options.unit !== e.unit) {
+      throw new TypeError(`Metric "${name}" has unit "${e.unit}", not "${options.unit}"`);
+    }
+    checkValue(name, value);
+    let time = options?.time;
+    if (time === undefined) time = this.#now();
+    else {
+      const now = this.#now();
+      if (!Number.isFinite(time) || time < now - MAX_AGE_MS || time > now + MAX_AHEAD_MS) {
+        throw new RangeError(
+          `Metric "${name}" time ${time} is outside what CloudWatch takes (14 days back, 2 hours ahead)`,
+        );
+      }
+    }
+    if (kind === "counter" && value < 0) {
+      throw new RangeError(`Counter "${name}" cannot go down (got ${value})`);
+    }
+    this.#agg.add(
+      e.name,
+      e.unit,
+      e.dims,
+      value,
+      time,
+      kind === "counter" ? "counter" : undefined,
+      e.key,
+    );
+    e.last = value;
+    e.total += value;
+  }
+
+  #entry(
+    kind: "gauge" | "counter",
+    name: string,
+    dims: Record<string, string> | undefined,
+    unit: Unit | undefined,
+    ck: string,
+  ): _Entry {
+    checkName(name);
+    const u = unit ?? this.#units.get(name) ?? (kind === "counter" ? "Count" : "None");
+    checkUnit(name, u);
+    const had = this.#units.get(name);
+    if (had !== undefined && had !== u) {
+      throw new TypeError(`Metric "${name}" has unit "${had}", not "${u}"`);
+    }
+    const pairs = checkDimensions(name, dims, this.#room, this.#reserved);
+    if (pairs.some((p) => p[0] === name)) {
+      throw new TypeError(`Metric "${name}" cannot have a dimension of the same name`);
+    }
+    const key = Aggregator.key(name, pairs);
+    let e = this.#series.get(key);
+    if (e && e.kind !== kind) {
+      throw new TypeError(
+        `Metric "${name}" is a ${e.kind}; use ${e.kind === "gauge" ? "put" : "count"}()`,
+      );
+    }
+    if (!e) {
+      if (this.#series.size >= this.#max) {
+        throw new RangeError(
+          `Too many application metric series (${this.#max}); "${name}" is not recorded`,
+        );
+      }
+      e = { name, unit: u, kind, dims: pairs, key, last: 0, total: 0 };
+      this.#series.set(key, e);
+      this.#units.set(name, u);
+    }
+    if (this.#entries.size < this.#max * 4) this.#entries.set(ck, e);
+    return e;
+  }
+
+  /** Series seen so far. */
+  get size(): number {
+    return this.#series.size;
+  }
+
+  /** `tern_app_*` families for the registry (local only: CloudWatch gets the aggregates). */
+  families(): MetricFamily[] {
+    const byName = new Map<string, _Entry[]>();
+    for (const e of this.#series.values()) {
+      const g = byName.get(e.name);
+      if (g) g.push(e);
+      else byName.set(e.name, [e]);
+    }
+    const out: MetricFamily[] = [];
+    for (const [name, entries] of byName) {
+      const kind = entries[0]!.kind;
+      const base = `tern_app_${name.replace(/[^A-Za-z0-9_]/g, "_")}`;
+      out.push({
+        name: kind === "counter" ? `${base}_total` : base,
+        help: `Application metric "${name}" (${entries[0]!.unit})`,
+        type: kind,
+        series: entries.map((e) => ({
+          labels: Object.fromEntries(e.dims.map(([k, v]) => [k.replace(/[^A-Za-z0-9_]/g, "_"), v])),
+          value: kind === "counter" ? e.total : e.last,
+        })),
+      });
+    }
+    return out;
+  }
+}
