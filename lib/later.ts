@@ -19,6 +19,7 @@ export const LATER_MODULES = [
   "lib/aws/mod.ts",
   "lib/mqtt/mod.ts",
   "lib/cloud/logs/mod.ts",
+  "lib/cloud/metrics/mod.ts",
   "sync/mod.ts",
   "sync/status_mod.ts",
 ] as const;

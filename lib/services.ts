@@ -65,4 +65,12 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
     async () =>
       (await later<typeof import("./cloud/logs/mod.ts")>("lib/cloud/logs/mod.ts")).cloudLogsService,
   ),
+  lazy(
+    "cloud.metrics",
+    ["database", "aws"],
+    (c) => c.cloud.metrics.enabled,
+    async () =>
+      (await later<typeof import("./cloud/metrics/mod.ts")>("lib/cloud/metrics/mod.ts"))
+        .cloudMetricsService,
+  ),
 ];
