@@ -20,6 +20,7 @@ export const LATER_MODULES = [
   "lib/mqtt/mod.ts",
   "lib/cloud/logs/mod.ts",
   "lib/cloud/metrics/mod.ts",
+  "lib/cloud/shadow/mod.ts",
   "sync/mod.ts",
   "sync/status_mod.ts",
 ] as const;

@@ -73,4 +73,12 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
       (await later<typeof import("./cloud/metrics/mod.ts")>("lib/cloud/metrics/mod.ts"))
         .cloudMetricsService,
   ),
+  lazy(
+    "cloud.shadow",
+    ["database", "mqtt"],
+    (c) => c.cloud.shadow.enabled,
+    async () =>
+      (await later<typeof import("./cloud/shadow/mod.ts")>("lib/cloud/shadow/mod.ts"))
+        .shadowService,
+  ),
 ];

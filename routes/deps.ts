@@ -43,6 +43,8 @@ export interface WebDeps {
   deviceId?: string;
   /** The dashboard served from memory (absent when web.static.enabled is false). */
   site?: StaticSite;
+  /** A running service by name, or undefined (routes that front a service: shadows). */
+  service?(name: string): unknown;
   /** Run when the service stops (routes detach from the database here). */
   closers?: (() => void)[];
 }

@@ -62,6 +62,8 @@ export function buildApp(
      * the process and the spool streams of `status`
      */
     metrics?: MetricsRegistry;
+    /** A running service by name (routes that front one: shadows). */
+    service?: (name: string) => unknown;
   },
 ): { app: WebApp; deps: WebDeps } {
   const w = config.web;
@@ -100,6 +102,7 @@ export function buildApp(
     startedAt: opts.clock.now(),
     ...(opts.logs ? { logs: opts.logs } : {}),
     ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
+    ...(opts.service ? { service: opts.service } : {}),
   };
   if (opts.db) {
     const store = new AuthStore(opts.db);
@@ -191,6 +194,13 @@ export class WebService implements Service {
       deviceId: ctx.deviceId,
       current: () => ctx.config,
       ...(ctx.metrics ? { metrics: ctx.metrics } : {}),
+      service: (name) => {
+        try {
+          return ctx.get(name);
+        } catch {
+          return undefined;
+        }
+      },
     });
     this.app = built.app;
     this.deps = built.deps;

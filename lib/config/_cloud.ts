@@ -27,6 +27,7 @@ import * as z from "../validate/mod.ts";
 import { LEVELS } from "../log/mod.ts";
 import { dirname, resolve } from "../path.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
+import { shadowSection } from "./_shadow.ts";
 import { metricsPermissions, metricsSection } from "./_cloud_metrics.ts";
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days. */
@@ -164,6 +165,8 @@ export const cloudSection = z.strictObject({
   }).prefault({}),
   /** CloudWatch metrics (lib/config/_cloud_metrics.ts). */
   metrics: metricsSection,
+  /** AWS IoT Device Shadows over MQTT (lib/config/_shadow.ts, docs/shadows.md). */
+  shadow: shadowSection,
 }).prefault({});
 
 export type CloudConfig = z.infer<typeof cloudSection>;

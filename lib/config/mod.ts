@@ -32,6 +32,7 @@ export {
   templateFields,
 } from "./_database.ts";
 export { type MqttConfig } from "./_mqtt.ts";
+export { type ShadowConfig, type ShadowEntry } from "./_shadow.ts";
 export { type AwsConfig } from "./_aws.ts";
 export { type HttpConfig } from "./_http.ts";
 export {

@@ -23,3 +23,5 @@ export {
 } from "./limits.ts";
 export { apply, delta, diff, merge3, type State } from "./merge.ts";
 export { type ShadowTopics, shadowTopics } from "./topics.ts";
+export { bindModel, type ModelBinding } from "./bind.ts";
+export { ShadowService, shadowService } from "./service.ts";
