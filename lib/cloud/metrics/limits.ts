@@ -116,6 +116,7 @@ export function checkDimensions(
     if (reserved.includes(k)) {
       throw new TypeError(`Metric "${name}" dimension "${k}" is set by the agent`);
     }
+    // deno-lint-ignore no-control-regex
     if (typeof v !== "string" || v.length < 1 || v.length > 1024 || /[\x00-\x1f]/.test(v)) {
       throw new TypeError(
         `Metric "${name}" dimension "${k}" needs a string of 1 to 1024 characters, got ${
