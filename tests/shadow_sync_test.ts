@@ -109,6 +109,8 @@ Deno.test({
     const t = dev.shadows.get(T);
     t.update({ a: 1 });
     await t.synced(AbortSignal.timeout(10_000));
+    await w.peer.drained(); // the echo on update/documents has been published
+    await new Promise((r) => setTimeout(r, 50));
     const v = t.get().version;
     // The cloud moves on twice, but the device only hears of the second one.
     await w.peer.silentUpdate(THING, T, { desired: { level: 1 } });
@@ -120,7 +122,10 @@ Deno.test({
       timestamp: 1,
       state: { level: 2 },
     });
-    await until(() => t.get().version === v + 2 && gets() > g0, { ...SLOW, what: "a get" });
+    await until(() => t.get().version === v + 2 && gets() > g0, {
+      ...SLOW,
+      what: () => `a get (v ${v}, now ${JSON.stringify(t.status())}, gets ${gets()} from ${g0})`,
+    });
     equal(t.status().gaps, 1);
     deepEqual(t.get().desired, { level: 2 });
     // An older document is ignored.

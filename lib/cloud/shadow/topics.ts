@@ -1,8 +1,10 @@
 /**
  * Device Shadow MQTT topics, exactly as AWS documents them:
- * `$aws/things/THING/shadow[/name/NAME]/OP` with OP `get`, `update`,
- * `delete`, and the service's answers `OP/accepted`, `OP/rejected`,
- * `update/delta`, `update/documents`.
+ * `$aws/things/THING/shadow[/name/NAME]/OP` with OP `get` and `update`,
+ * the service's answers `OP/accepted` and `OP/rejected`, `delete/accepted`
+ * (a delete made in the cloud), `update/delta` and `update/documents`. The
+ * CloudFormation device policy (deploy/cloudformation/tern.yaml) allows
+ * exactly these (tests/shadow_policy_test.ts).
  */
 
 import { checkShadowName, checkThingName } from "./limits.ts";
@@ -12,8 +14,12 @@ export interface ShadowTopics {
   base: string;
   get: string;
   update: string;
-  delete: string;
-  /** Every topic the device subscribes to, in subscription order. */
+  /**
+   * Every topic the device subscribes to, in subscription order: the answers
+   * to its get and update, `delete/accepted` (a delete made in the cloud),
+   * `update/delta` and `update/documents`. The agent never deletes a shadow,
+   * so it neither publishes `delete` nor needs `delete/rejected`.
+   */
   replies: string[];
   delta: string;
   documents: string;
@@ -24,17 +30,20 @@ export function shadowTopics(thing: string, name?: string): ShadowTopics {
   checkThingName(thing);
   if (name !== undefined) checkShadowName(name);
   const base = `$aws/things/${thing}/shadow${name === undefined ? "" : `/name/${name}`}`;
-  const ops = ["get", "update", "delete"].flatMap((op) => [
-    `${base}/${op}/accepted`,
-    `${base}/${op}/rejected`,
-  ]);
+  const ops = ["get", "update"].flatMap((
+    op,
+  ) => [`${base}/${op}/accepted`, `${base}/${op}/rejected`]);
   return {
     base,
     get: `${base}/get`,
     update: `${base}/update`,
-    delete: `${base}/delete`,
     delta: `${base}/update/delta`,
     documents: `${base}/update/documents`,
-    replies: [...ops, `${base}/update/delta`, `${base}/update/documents`],
+    replies: [
+      ...ops,
+      `${base}/delete/accepted`,
+      `${base}/update/delta`,
+      `${base}/update/documents`,
+    ],
   };
 }
