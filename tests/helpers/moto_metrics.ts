@@ -14,6 +14,7 @@
  */
 
 import { gunzipSync } from "node:zlib";
+import { AwsJsonClient, type AwsJsonClientOptions, staticCredentials } from "../../lib/aws/mod.ts";
 import { type Config, configSchema } from "../../lib/config/mod.ts";
 import { type AwsServer, startAwsServer, type VerifiedRequest } from "./aws_sigv4_server.ts";
 import { type Moto, MOTO_CREDENTIALS, MOTO_KEYS, MOTO_REGION } from "./moto.ts";
@@ -128,5 +129,23 @@ export function cloudMetricsConfig(
     aws: { region: MOTO_REGION, credentials: MOTO_CREDENTIALS },
     ...more,
     cloud: { ...(more.cloud as object ?? {}), metrics: { enabled: true, ...metrics } },
+  });
+}
+
+/** A CloudWatch client of our own (lib/aws) for `endpoint`: JSON 1.0, gzip from 10,240 bytes, no retries. */
+export function metricsClient(
+  endpoint: string,
+  extra: Partial<AwsJsonClientOptions> = {},
+): AwsJsonClient {
+  return new AwsJsonClient({
+    service: "monitoring",
+    region: MOTO_REGION,
+    targetPrefix: "GraniteServiceVersion20100801",
+    jsonVersion: "1.0",
+    compressAbove: 10_240,
+    endpoint,
+    credentials: staticCredentials(MOTO_CREDENTIALS),
+    retries: 0,
+    ...extra,
   });
 }
