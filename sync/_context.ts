@@ -3,7 +3,7 @@
  * plan, sync's tables, counters and the conflict log.
  */
 
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
+import type { DynamoDb } from "./dynamodb.ts";
 import type { Clock } from "../lib/clock.ts";
 import type { SyncConfig } from "../lib/config/mod.ts";
 import type { Database } from "../lib/db/mod.ts";
@@ -29,7 +29,7 @@ export interface SyncCounters {
 
 export interface SyncContext {
   readonly db: Database;
-  readonly ddb: DynamoDBClient;
+  readonly ddb: DynamoDb;
   readonly state: SyncState;
   readonly plan: Map<string, SyncedModel>;
   readonly deviceId: string;

@@ -6,9 +6,9 @@
  * base64 strings.
  */
 
-import type { AttributeValue } from "@aws-sdk/client-dynamodb";
+import type { AttributeMap, AttributeValue } from "./dynamodb.ts";
 
-export type AttributeMap = Record<string, AttributeValue>;
+export type { AttributeMap };
 
 /** One JSON value as an attribute value (undefined values are dropped by `toAttributes`). */
 export function toAttribute(v: unknown): AttributeValue {
@@ -48,8 +48,8 @@ export function fromAttribute(a: AttributeValue): unknown {
   if (a.L !== undefined) return a.L.map(fromAttribute);
   if (a.SS !== undefined) return [...a.SS];
   if (a.NS !== undefined) return a.NS.map(Number);
-  if (a.B !== undefined) return _base64(a.B);
-  if (a.BS !== undefined) return a.BS.map(_base64);
+  if (a.B !== undefined) return a.B;
+  if (a.BS !== undefined) return [...a.BS];
   return null;
 }
 
@@ -58,10 +58,4 @@ export function fromAttributes(map: AttributeMap): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(map)) out[k] = fromAttribute(v);
   return out;
-}
-
-function _base64(bytes: Uint8Array): string {
-  let s = "";
-  for (const b of bytes) s += String.fromCharCode(b);
-  return btoa(s);
 }

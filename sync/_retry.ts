@@ -1,13 +1,15 @@
 /**
  * Which DynamoDB failures are worth retrying, and a retry loop on the
- * injected clock with full-jitter backoff. The AWS SDK's own retries are
- * off (`maxAttempts: 1`) so every wait goes through the `Clock`.
+ * injected clock with full-jitter backoff. The DynamoDB client has no
+ * retries of its own, so every wait goes through the `Clock`.
  */
 
+import { AwsApiError } from "../lib/aws/mod.ts";
 import { Backoff } from "../lib/backoff.ts";
 import type { Clock } from "../lib/clock.ts";
+import { HttpError } from "../lib/http/mod.ts";
 
-const RETRYABLE_NAMES = new Set([
+const RETRYABLE_TYPES = new Set([
   "ProvisionedThroughputExceededException",
   "ThrottlingException",
   "RequestLimitExceeded",
@@ -15,25 +17,21 @@ const RETRYABLE_NAMES = new Set([
   "ServiceUnavailable",
   "LimitExceededException",
   "TransactionConflictException",
-  "TimeoutError",
   "RequestTimeout",
   "RequestTimeoutException",
 ]);
 
-/** Whether `e` is throttling, a server error or a network failure. */
+/** Whether `e` is throttling, a server error or a network failure (refused, reset, timeout). */
 export function isRetryable(e: unknown): boolean {
-  if (!(e instanceof Error)) return false;
-  if (RETRYABLE_NAMES.has(e.name)) return true;
-  const meta = (e as { $metadata?: { httpStatusCode?: number } }).$metadata;
-  const status = meta?.httpStatusCode;
-  if (status !== undefined) return status >= 500 || status === 429;
-  // No HTTP response at all: connection refused, reset, DNS, timeout.
-  return !(e as { $fault?: string }).$fault || (e as { $fault?: string }).$fault === "server";
+  if (e instanceof AwsApiError) {
+    return RETRYABLE_TYPES.has(e.type) || e.status >= 500 || e.status === 429;
+  }
+  return e instanceof HttpError && (e.code === "HTTP_NETWORK" || e.code === "HTTP_TIMEOUT");
 }
 
 /** Whether `e` is a failed ConditionExpression. */
 export function isConditionFailed(e: unknown): boolean {
-  return e instanceof Error && e.name === "ConditionalCheckFailedException";
+  return e instanceof AwsApiError && e.type === "ConditionalCheckFailedException";
 }
 
 /** Options of {@linkcode withRetry}. */

@@ -1,14 +1,14 @@
 /**
  * The DynamoDB client sync uses: region and endpoint from the `sync` and
  * `aws` sections, credentials from the agent's credential chain (refreshed
- * transparently), the SDK's own retries off (sync retries on its clock),
- * and `fetch` underneath with a timeout per request.
+ * transparently), no retries of its own (sync retries on its clock), and a
+ * deadline per request (`sync.requestTimeout`).
  */
 
-import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { AwsCredentialProvider } from "../lib/aws/mod.ts";
+import type { Clock } from "../lib/clock.ts";
 import { type SyncConfig, syncEndpoint } from "../lib/config/mod.ts";
-import { FetchHandler } from "./_fetch_handler.ts";
+import { DynamoDb } from "./dynamodb.ts";
 
 /** Options of {@linkcode createDynamoClient}. */
 export interface DynamoClientOptions {
@@ -16,21 +16,21 @@ export interface DynamoClientOptions {
   /** `aws.region`, used when `sync.region` is not set. */
   awsRegion?: string;
   credentials: AwsCredentialProvider;
+  /** Signing times. @default systemClock */
+  clock?: Clock;
 }
 
-export function createDynamoClient(options: DynamoClientOptions): DynamoDBClient {
+export function createDynamoClient(options: DynamoClientOptions): DynamoDb {
   const { sync } = options;
   const endpoint = syncEndpoint(sync, options.awsRegion);
   if (!endpoint) {
     throw new TypeError('sync needs a region: set "aws.region" or "sync.region"');
   }
-  const region = sync.region ?? options.awsRegion ?? "us-east-1";
-  return new DynamoDBClient({
-    region,
-    ...(sync.endpoint ? { endpoint: sync.endpoint } : {}),
+  return new DynamoDb({
+    region: sync.region ?? options.awsRegion ?? "us-east-1",
+    endpoint: endpoint.href,
     credentials: options.credentials,
-    maxAttempts: 1,
-    // fetch, not node:https: no system CA store permission, Deno's own TLS roots.
-    requestHandler: new FetchHandler({ requestTimeout: sync.requestTimeout }) as never,
+    requestTimeout: sync.requestTimeout,
+    ...(options.clock ? { clock: options.clock } : {}),
   });
 }

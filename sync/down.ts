@@ -15,8 +15,8 @@
  * `updated` applied, after each page.
  */
 
-import { type AttributeValue, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { type CloudItem, fromCloudItem } from "./cloud_item.ts";
+import type { AttributeValue } from "./dynamodb.ts";
 import { resolveConflict, sameStamp } from "./conflict.ts";
 import type { SyncContext } from "./_context.ts";
 import { applyCloud, localState, touch } from "./local.ts";
@@ -87,8 +87,8 @@ export class Downloader {
     do {
       const page = await withRetry(
         () =>
-          ctx.ddb.send(
-            new QueryCommand({
+          ctx.ddb.query(
+            {
               TableName: table,
               IndexName: ctx.config.index,
               KeyConditionExpression: from ? "#t = :t AND #u >= :from" : "#t = :t",
@@ -99,8 +99,8 @@ export class Downloader {
               },
               Limit: ctx.config.pageSize,
               ...(start ? { ExclusiveStartKey: start } : {}),
-            }),
-            signal ? { abortSignal: signal } : {},
+            },
+            signal ? { signal } : {},
           ),
         {
           clock: ctx.clock,

@@ -17,7 +17,6 @@
  * ```
  */
 
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { Backoff } from "../lib/backoff.ts";
 import { type Clock, systemClock } from "../lib/clock.ts";
 import type { SyncConfig } from "../lib/config/mod.ts";
@@ -25,6 +24,7 @@ import type { Database } from "../lib/db/mod.ts";
 import { type Logger, nullLogger } from "../lib/log/mod.ts";
 import type { ConflictRecord } from "./conflict.ts";
 import type { SyncContext, SyncCounters } from "./_context.ts";
+import type { DynamoDb } from "./dynamodb.ts";
 import { Downloader, type DownResult } from "./down.ts";
 import { planModels, type SyncedModel, upModels } from "./plan.ts";
 import { SyncState, UP_CURSOR } from "./_state.ts";
@@ -34,7 +34,7 @@ import { readStatus, type SyncStatus } from "./status.ts";
 /** Options of {@linkcode SyncEngine}. */
 export interface SyncEngineOptions {
   db: Database;
-  ddb: DynamoDBClient;
+  ddb: DynamoDb;
   /** This device's id: `_device` on items sent, `_to` address of items received. */
   deviceId: string;
   /** The `sync` config section (defaults: `syncSection.parse({})`). */

@@ -10,6 +10,13 @@ export { SyncEngine, type SyncEngineOptions, type SyncReport } from "./engine.ts
 export { SyncService, syncService } from "./service.ts";
 export { createDynamoClient, type DynamoClientOptions } from "./client.ts";
 export {
+  type AttributeMap,
+  type AttributeValue,
+  DynamoDb,
+  type DynamoDbOptions,
+  type WriteRequest,
+} from "./dynamodb.ts";
+export {
   type CloudItem,
   cloudKey,
   fromCloudItem,

@@ -5,11 +5,11 @@
  * and starts the engine's loops. `status()` feeds /api/status and metrics.
  */
 
-import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { type ConfiguredCredentials, credentialsFromConfig } from "../lib/aws/mod.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../lib/service.ts";
 import { createDynamoClient } from "./client.ts";
+import type { DynamoDb } from "./dynamodb.ts";
 import { SyncEngine } from "./engine.ts";
 
 interface _DatabaseService extends Service {
@@ -29,7 +29,7 @@ interface _MqttService extends Service {
 export class SyncService implements Service {
   readonly #ctx: ServiceContext;
   #creds: ConfiguredCredentials | undefined;
-  #ddb: DynamoDBClient | undefined;
+  #ddb: DynamoDb | undefined;
   #engine: SyncEngine | undefined;
   #subscription: { unsubscribe(): Promise<void> } | undefined;
   #stop = new AbortController();
@@ -61,6 +61,7 @@ export class SyncService implements Service {
       sync: config.sync,
       ...(config.aws.region ? { awsRegion: config.aws.region } : {}),
       credentials: this.#creds.provider,
+      clock: ctx.clock,
     });
     this.#engine = new SyncEngine({
       db,
@@ -107,7 +108,7 @@ export class SyncService implements Service {
     } catch (e) {
       this.#ctx.log.warn("Stopping sync failed", { error: String(e) });
     }
-    this.#ddb?.destroy();
+    await this.#ddb?.[Symbol.asyncDispose]();
     try {
       await this.#creds?.[Symbol.asyncDispose]();
     } catch { /* nothing to release */ }

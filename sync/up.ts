@@ -16,18 +16,13 @@
  * accepted, so nothing is skipped and accepted work is not redone.
  */
 
-import {
-  BatchWriteItemCommand,
-  DeleteItemCommand,
-  GetItemCommand,
-  PutItemCommand,
-  type WriteRequest,
-} from "@aws-sdk/client-dynamodb";
+import { AwsApiError } from "../lib/aws/mod.ts";
 import { Backoff } from "../lib/backoff.ts";
 import type { Change, RawKey } from "../lib/db/mod.ts";
 import { cloudKey, fromCloudItem, toCloudItem, toTombstone } from "./cloud_item.ts";
 import { resolveConflict, sameStamp, type Stamp } from "./conflict.ts";
 import { eachLimit, type SyncContext } from "./_context.ts";
+import type { WriteRequest } from "./dynamodb.ts";
 import { applyCloud, localState, touch } from "./local.ts";
 import type { SyncedModel } from "./plan.ts";
 import { isConditionFailed, withRetry } from "./_retry.ts";
@@ -181,9 +176,9 @@ export class Uploader {
       try {
         out = await withRetry(
           () =>
-            ctx.ddb.send(
-              new BatchWriteItemCommand({ RequestItems: { [table]: pending.map((e) => e.req) } }),
-              signal ? { abortSignal: signal } : {},
+            ctx.ddb.batchWriteItem(
+              { RequestItems: { [table]: pending.map((e) => e.req) } },
+              signal ? { signal } : {},
             ),
           this.#retryOptions(signal),
         );
@@ -223,12 +218,14 @@ export class Uploader {
     const ctx = this.#ctx;
     const done: string[] = [];
     for (const e of entries) {
-      const command = e.req.PutRequest
-        ? new PutItemCommand({ TableName: table, Item: e.req.PutRequest.Item })
-        : new DeleteItemCommand({ TableName: table, Key: e.req.DeleteRequest!.Key });
+      const options = signal ? { signal } : {};
+      const put = e.req.PutRequest;
       try {
         await withRetry(
-          () => ctx.ddb.send(command as PutItemCommand, signal ? { abortSignal: signal } : {}),
+          () =>
+            put
+              ? ctx.ddb.putItem({ TableName: table, Item: put.Item }, options)
+              : ctx.ddb.deleteItem({ TableName: table, Key: e.req.DeleteRequest!.Key }, options),
           this.#retryOptions(signal),
         );
         ctx.counters.sent++;
@@ -283,8 +280,8 @@ export class Uploader {
       try {
         await withRetry(
           () =>
-            ctx.ddb.send(
-              new PutItemCommand({
+            ctx.ddb.putItem(
+              {
                 TableName: m.table,
                 Item: item,
                 ConditionExpression: expected
@@ -294,8 +291,8 @@ export class Uploader {
                   : `attribute_not_exists(pk) OR ${mine}`,
                 ExpressionAttributeNames: { "#u": "updated", "#v": "_version", "#d": "_device" },
                 ExpressionAttributeValues: values,
-              }),
-              signal ? { abortSignal: signal } : {},
+              },
+              signal ? { signal } : {},
             ),
           this.#retryOptions(signal),
         );
@@ -318,9 +315,9 @@ export class Uploader {
       // The cloud changed since the base: read it and resolve.
       const got = await withRetry(
         () =>
-          ctx.ddb.send(
-            new GetItemCommand({ TableName: m.table, Key: cloudKey(k), ConsistentRead: true }),
-            signal ? { abortSignal: signal } : {},
+          ctx.ddb.getItem(
+            { TableName: m.table, Key: cloudKey(k), ConsistentRead: true },
+            signal ? { signal } : {},
           ),
         this.#retryOptions(signal),
       );
@@ -375,7 +372,7 @@ export class Uploader {
 }
 
 function _isValidation(e: unknown): boolean {
-  return e instanceof Error && e.name === "ValidationException";
+  return e instanceof AwsApiError && e.type === "ValidationException";
 }
 
 function _reqKey(r: WriteRequest): unknown {

@@ -97,5 +97,5 @@ Deno.test("temporary credentials are fetched again from the provider as they exp
   await engine.syncNow();
   assert.ok(first >= 1 && calls > first, `provider called ${first} then ${calls} times`);
   assert.equal((await scanTable(ddb.client(), TABLE)).length, 2);
-  client.destroy();
+  await client[Symbol.asyncDispose]();
 });

@@ -11,8 +11,9 @@ import { type Clock, FakeClock } from "../lib/clock.ts";
 import { syncSection } from "../lib/config/mod.ts";
 import { Database, type ModelInput } from "../lib/db/mod.ts";
 import type { Logger } from "../lib/log/mod.ts";
-import { createDynamoClient, fromAttributes, SyncEngine, toAttributes } from "../sync/mod.ts";
+import { createDynamoClient, SyncEngine } from "../sync/mod.ts";
 import type { Dynalite } from "./helpers/dynalite.ts";
+import { plainItem, sdkItem } from "./helpers/sdk_items.ts";
 
 export const TABLE = "tern-data";
 
@@ -112,7 +113,7 @@ export function openAgent(o: AgentOptions): Agent {
   });
   const close = async () => {
     await engine[Symbol.asyncDispose]();
-    ddb.destroy();
+    await ddb[Symbol.asyncDispose]();
     db.close();
   };
   return {
@@ -157,7 +158,7 @@ export async function cloudPut(
     _version: number;
   },
 ): Promise<void> {
-  await client.send(new PutItemCommand({ TableName: TABLE, Item: toAttributes(item) }));
+  await client.send(new PutItemCommand({ TableName: TABLE, Item: sdkItem(item) }));
 }
 
 /** An item as the cloud application writes it: {@linkcode cloudPut}'s argument. */
@@ -218,7 +219,7 @@ export async function cloudGet(
   const got = await client.send(
     new GetItemCommand({ TableName: TABLE, Key: { pk: { S: pk }, sk: { S: sk } } }),
   );
-  return got.Item ? fromAttributes(got.Item) : undefined;
+  return got.Item ? plainItem(got.Item) : undefined;
 }
 
 /** A fresh temp dir for one test, removed on dispose: `await using tmp = await tempDir()`. */

@@ -26,7 +26,7 @@ if (import.meta.main) {
   const engine = new SyncEngine({ db, ddb, deviceId: "d1", config: config.sync });
   const r = await engine.syncNow();
   await engine[Symbol.asyncDispose]();
-  ddb.destroy();
+  await ddb[Symbol.asyncDispose]();
   db.close();
   console.log(JSON.stringify(r));
 }

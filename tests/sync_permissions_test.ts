@@ -1,7 +1,7 @@
 /**
  * Least privilege: a process granted only what `derivePermissions` lists
- * for a sync config (`--no-prompt`, so anything else fails at once) loads
- * the AWS SDK and runs a sync round against dynalite.
+ * for a sync config (`--no-prompt`, so anything else fails at once) runs a
+ * sync round against dynalite; without the endpoint sync adds, it fails.
  */
 
 import assert from "node:assert/strict";
@@ -26,7 +26,9 @@ Deno.test("sync runs with exactly the permissions derived from its config", asyn
     stateDir: dir,
   });
   assert.ok(needs.net.includes(`127.0.0.1:${ddb.port}`));
-  const run = (flags: string[]) =>
+  // No environment beyond Tern's own: sync's DynamoDB client reads none.
+  assert.deepEqual(needs.env.filter((e) => !e.startsWith("TERN_")), []);
+  const run = (flags: string[], state = dir) =>
     new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -36,17 +38,20 @@ Deno.test("sync runs with exactly the permissions derived from its config", asyn
         ...flags,
         CHILD,
         JSON.stringify(input),
-        dir,
+        state,
       ],
       stdout: "piped",
       stderr: "piped",
     }).output();
-  // Without what sync adds (the SDK's env reads), the same child fails: the derivation matters.
+  // Without what sync adds (its endpoint), the same child fails: the derivation matters.
+  const endpoint = `127.0.0.1:${ddb.port}`;
+  const bareDir = await Deno.makeTempDir({ dir, prefix: "bare_" });
   const bare = await run(
-    permissionFlags({ ...needs, env: needs.env.filter((e) => e.startsWith("TERN_")) }),
+    permissionFlags({ ...needs, net: needs.net.filter((n) => n !== endpoint) }),
+    bareDir,
   );
   assert.notEqual(bare.code, 0);
-  assert.match(new TextDecoder().decode(bare.stderr), /Requires env access/);
+  assert.match(new TextDecoder().decode(bare.stderr), /Requires net access/);
   const out = await run(permissionFlags(needs));
   const stderr = new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, stderr);

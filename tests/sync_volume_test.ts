@@ -5,8 +5,9 @@
 
 import assert from "node:assert/strict";
 import { BatchWriteItemCommand } from "@aws-sdk/client-dynamodb";
-import { toAttributes, UP_CURSOR } from "../sync/mod.ts";
+import { UP_CURSOR } from "../sync/mod.ts";
 import { scanTable } from "./helpers/dynalite.ts";
+import { sdkItem } from "./helpers/sdk_items.ts";
 import { iso, notice, T0, TABLE } from "./sync_helpers.ts";
 import { syncSetup } from "./sync_setup.ts";
 
@@ -40,7 +41,7 @@ Deno.test("10,000 items go up and 10,000 come down", async () => {
     await cloud.send(
       new BatchWriteItemCommand({
         RequestItems: {
-          [TABLE]: notices.slice(i, i + 25).map((n) => ({ PutRequest: { Item: toAttributes(n) } })),
+          [TABLE]: notices.slice(i, i + 25).map((n) => ({ PutRequest: { Item: sdkItem(n) } })),
         },
       }),
     );

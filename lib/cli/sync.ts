@@ -131,6 +131,6 @@ async function _run(db: Database, loaded: LoadedConfig, sub: "now" | "full", io:
     io.err(`tern sync ${sub}: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     return EXIT.failure;
   } finally {
-    ddb.destroy();
+    await ddb[Symbol.asyncDispose]();
   }
 }

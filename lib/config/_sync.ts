@@ -79,28 +79,6 @@ export function syncEndpoint(sync: SyncConfig, awsRegion: string | undefined): U
   return new URL(`https://dynamodb.${region}.amazonaws.com`);
 }
 
-/**
- * Environment variables the AWS SDK for JavaScript reads when it loads and
- * on each call (checked by running it under `--no-prompt`); it only reads them.
- */
-export const SDK_ENV = [
-  "AWS_CONFIG_FILE",
-  "AWS_ENABLE_DEFAULT_SOCKET_TIMEOUT_2026",
-  "AWS_EXECUTION_ENV",
-  "AWS_LAMBDA_BENCHMARK_MODE",
-  "AWS_LAMBDA_FUNCTION_NAME",
-  "AWS_LAMBDA_MAX_CONCURRENCY",
-  "AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA",
-  "AWS_PROFILE",
-  "AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED",
-  "AWS_SHARED_CREDENTIALS_FILE",
-  "HOME",
-  "HOMEDRIVE",
-  "HOMEPATH",
-  "USERPROFILE",
-  "_X_AMZN_TRACE_ID",
-];
-
 export function syncPermissions(
   sync: SyncConfig,
   awsRegion: string | undefined,
@@ -110,6 +88,5 @@ export function syncPermissions(
   const url = syncEndpoint(sync, awsRegion);
   if (!url) return {};
   const port = url.port || (url.protocol === "http:" ? "80" : "443");
-  // The SDK puts the OS release in its user agent.
-  return { net: [`${url.hostname}:${port}`], env: SDK_ENV, sys: ["osRelease"] };
+  return { net: [`${url.hostname}:${port}`] };
 }

@@ -10,17 +10,18 @@
  */
 
 import { join } from "node:path";
-import {
-  type AttributeValue,
-  BatchWriteItemCommand,
-  type DynamoDBClient,
-  QueryCommand,
-  type WriteRequest,
-} from "@aws-sdk/client-dynamodb";
+import { BatchWriteItemCommand, QueryCommand } from "@aws-sdk/client-dynamodb";
 import { FakeClock } from "../../lib/clock.ts";
-import { createDynamoClient, toAttributes, toCloudItem } from "../../sync/mod.ts";
+import {
+  type AttributeMap,
+  createDynamoClient,
+  toAttributes,
+  toCloudItem,
+  type WriteRequest,
+} from "../../sync/mod.ts";
 import { syncSection } from "../../lib/config/mod.ts";
 import { createSyncTable, startDynalite } from "../helpers/dynalite.ts";
+import { sdkItem } from "../helpers/sdk_items.ts";
 import { openAgent } from "../sync_helpers.ts";
 
 const arg = (name: string, dflt: number) => {
@@ -34,17 +35,34 @@ const T0 = Date.parse("2026-01-01T00:00:00Z");
 
 await using ddb = await startDynalite({ memory: true });
 const client = ddb.client();
-// The same SDK client Tern builds (fetch underneath), for the raw loop of the same transport.
+// The DynamoDB client Tern builds (sync/dynamodb.ts), for a raw loop over the same transport.
 const fetchClient = createDynamoClient({
   sync: syncSection.parse({ enabled: true, endpoint: ddb.endpoint }),
   credentials: () => Promise.resolve({ accessKeyId: "test", secretAccessKey: "test" }),
 });
 const dir = await Deno.makeTempDir({ prefix: "tern_sync_bench_" });
 
+type BatchWrite = (
+  table: string,
+  reqs: WriteRequest[],
+) => Promise<{ UnprocessedItems?: Record<string, WriteRequest[]> }>;
+const sdkBatch: BatchWrite = async (table, reqs) => {
+  const out = await client.send(
+    new BatchWriteItemCommand({
+      RequestItems: {
+        [table]: reqs.map((r) => ({ PutRequest: { Item: sdkItem(r.PutRequest!.Item) } })),
+      },
+    }),
+  );
+  return { UnprocessedItems: { [table]: (out.UnprocessedItems?.[table] ?? []) as WriteRequest[] } };
+};
+const ternBatch: BatchWrite = (table, reqs) =>
+  fetchClient.batchWriteItem({ RequestItems: { [table]: reqs } });
+
 async function rawUp(
   table: string,
-  items: Record<string, AttributeValue>[],
-  via: DynamoDBClient = client,
+  items: AttributeMap[],
+  via: BatchWrite = sdkBatch,
 ): Promise<number> {
   const batches: WriteRequest[][] = [];
   for (let i = 0; i < items.length; i += 25) {
@@ -56,9 +74,7 @@ async function rawUp(
     while (next < batches.length) {
       let reqs = batches[next++]!;
       while (reqs.length) {
-        const out = await via.send(
-          new BatchWriteItemCommand({ RequestItems: { [table]: reqs } }),
-        );
+        const out = await via(table, reqs);
         reqs = out.UnprocessedItems?.[table] ?? [];
       }
     }
@@ -69,7 +85,7 @@ async function rawUp(
 async function rawDown(table: string, to: string): Promise<{ ms: number; read: number }> {
   const t = performance.now();
   let read = 0;
-  let start: Record<string, AttributeValue> | undefined;
+  let start: Record<string, never> | undefined;
   do {
     const page = await client.send(
       new QueryCommand({
@@ -83,7 +99,7 @@ async function rawDown(table: string, to: string): Promise<{ ms: number; read: n
       }),
     );
     read += page.Items?.length ?? 0;
-    start = page.LastEvaluatedKey;
+    start = page.LastEvaluatedKey as typeof start;
   } while (start);
   return { ms: performance.now() - t, read };
 }
@@ -130,7 +146,7 @@ for (let round = 0; round < ROUNDS; round++) {
   await createSyncTable(client, `${rawTable}-f`);
   const runRaw = async () => {
     rawMs = await rawUp(rawTable, items);
-    rawFetchMs = await rawUp(`${rawTable}-f`, items, fetchClient);
+    rawFetchMs = await rawUp(`${rawTable}-f`, items, ternBatch);
   };
   if (round % 2) {
     await runTern();
@@ -174,7 +190,7 @@ for (let round = 0; round < ROUNDS; round++) {
   );
 }
 await Deno.remove(dir, { recursive: true });
-fetchClient.destroy();
+await fetchClient[Symbol.asyncDispose]();
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const row = (name: string, t: number[], r: number[], raw: string) =>

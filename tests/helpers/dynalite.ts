@@ -24,7 +24,7 @@ import {
   DynamoDBClient,
   ScanCommand,
 } from "@aws-sdk/client-dynamodb";
-import { fromAttributes } from "../../sync/mod.ts";
+import { plainItem } from "./sdk_items.ts";
 
 /** Faults the proxy injects (each counter is decremented per injected fault). */
 export interface Faults {
@@ -330,7 +330,7 @@ export async function scanTable(
     const page = await client.send(
       new ScanCommand({ TableName: table, ...(start ? { ExclusiveStartKey: start } : {}) }),
     );
-    for (const item of page.Items ?? []) out.push(fromAttributes(item));
+    for (const item of page.Items ?? []) out.push(plainItem(item));
     start = page.LastEvaluatedKey as typeof start;
   } while (start);
   return out.sort((a, b) =>
