@@ -506,6 +506,11 @@ export class Shadow implements AsyncDisposable {
     if (this.#due) this.#kick();
     if (this.#o.sync?.mode === "periodic" || this.#due || this.#dueTimer) return;
     const wait = this.#o.sync?.mode === "change" ? this.#o.sync.debounce : 200;
+    if (wait === 0) {
+      this.#due = true;
+      this.#kick();
+      return;
+    }
     const ctl = new AbortController();
     this.#dueTimer = ctl;
     this.#o.clock.sleep(wait, AbortSignal.any([ctl.signal, this.#stop.signal])).then(() => {
