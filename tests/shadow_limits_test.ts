@@ -93,18 +93,20 @@ Deno.test({
   name: "429, 500, 401 and 403 are retried with backoff until accepted",
   ignore,
   async fn() {
+    await using w = await shadowWorld();
     for (const code of [429, 500, 401, 403]) {
+      const name = `s${code}`;
       let left = 2;
-      await using w = await shadowWorld({
-        fault: (r) => r.op === "update" && left-- > 0 ? code : undefined,
-      });
-      await using dev = await w.device({ [T]: {} });
-      const t = dev.shadows.get(T);
+      w.peer.options.fault = (r) =>
+        r.op === "update" && r.shadow === name && left-- > 0 ? code : undefined;
+      await using dev = await w.device({ [name]: {} });
+      const t = dev.shadows.get(name);
       t.update({ code });
       await t.synced(AbortSignal.timeout(15_000));
-      deepEqual((await w.peer.read(THING, T))?.state.reported, { code });
+      deepEqual((await w.peer.read(THING, name))?.state.reported, { code });
       equal(t.status().retries, 2, `retries after ${code}`);
       ok(t.status().lastError?.includes(String(code)));
+      await dev.stop();
     }
   },
 });
@@ -113,24 +115,28 @@ Deno.test({
   name: "400, 413 and 415 refuse an update for good: counted, dropped, never retried",
   ignore,
   async fn() {
+    await using w = await shadowWorld();
     for (const code of [400, 413, 415]) {
+      const name = `s${code}`;
       let refuse = true;
-      await using w = await shadowWorld({
-        fault: (r) => r.op === "update" && refuse ? code : undefined,
-      });
-      await using dev = await w.device({ [T]: {} });
-      const t = dev.shadows.get(T);
+      w.peer.options.fault = (r) =>
+        r.op === "update" && r.shadow === name && refuse ? code : undefined;
+      await using dev = await w.device({ [name]: {} });
+      const t = dev.shadows.get(name);
+      const updates = () =>
+        w.peer.received.filter((r) => r.op === "update" && r.shadow === name).length;
       t.update({ bad: code });
       await until(() => t.status().refused === 1, { what: `refused after ${code}` });
       await t.synced(AbortSignal.timeout(10_000));
-      const n = w.peer.received.filter((r) => r.op === "update").length;
+      const n = updates();
       await new Promise((r) => setTimeout(r, 300));
-      equal(w.peer.received.filter((r) => r.op === "update").length, n, "not retried");
+      equal(updates(), n, "not retried");
       equal(n, 1);
       refuse = false;
       t.update({ good: 1 });
       await t.synced(AbortSignal.timeout(10_000));
-      equal((await w.peer.read(THING, T))?.state.reported?.good, 1, "later updates still go");
+      equal((await w.peer.read(THING, name))?.state.reported?.good, 1, "later updates still go");
+      await dev.stop();
     }
   },
 });
