@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { resolve } from "node:path";
 import { derivePermissions, loadConfig, permissionFlags } from "../lib/config/mod.ts";
 import { clearEmbeddedSite, embedSite } from "../lib/site_bundle.ts";
+import { precompress, readDir, siteSources } from "../lib/web/_static_files.ts";
 import { clearProvidedLater, LATER_MODULES, provideLater } from "../lib/later.ts";
 
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
@@ -30,24 +31,20 @@ export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
  * with `embedSite()` and the cloud modules with `provideLater()`
  * (lib/later.ts), then runs the CLI. Returns its path.
  */
-export function writeEntry(root: string): string {
+export async function writeEntry(root: string): Promise<string> {
   const site = resolve(root, "routes/site");
-  const files: { path: string; base64: string; mtime: number }[] = [];
-  const walk = (rel: string) => {
-    for (const e of [...Deno.readDirSync(site + rel)].sort((a, b) => a.name < b.name ? -1 : 1)) {
-      if (e.name.startsWith(".")) continue;
-      const p = `${rel}/${e.name}`;
-      if (e.isDirectory) walk(p);
-      else if (e.isFile && !/\.(br|gz)$/.test(e.name)) {
-        const bytes = Deno.readFileSync(site + p);
-        let bin = "";
-        for (let i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]!);
-        const mtime = Deno.statSync(site + p).mtime?.getTime() ?? 0;
-        files.push({ path: p, base64: btoa(bin), mtime });
-      }
-    }
-  };
-  walk("");
+  // The site's sources and their variants compressed now (the same bytes `deno task site`
+  // writes), so the binary compresses nothing at start and never embeds a stale sibling.
+  const sources = siteSources(readDir(site));
+  const outputs = await precompress(sources);
+  const files: { path: string; base64: string; mtime: number }[] = [
+    ...sources.map((f) => ({ path: f.path, bytes: f.body, mtime: f.mtime })),
+    ...[...outputs].map(([path, bytes]) => ({ path, bytes, mtime: 0 })),
+  ].sort((a, b) => a.path < b.path ? -1 : 1).map((f) => {
+    let bin = "";
+    for (let i = 0; i < f.bytes.length; i++) bin += String.fromCharCode(f.bytes[i]!);
+    return { path: f.path, base64: btoa(bin), mtime: f.mtime };
+  });
   const dir = resolve(root, ".build");
   Deno.mkdirSync(dir, { recursive: true });
   const entry = resolve(dir, "entry.ts");
@@ -136,7 +133,7 @@ async function main(): Promise<number> {
     }
   }
   const root = resolve(new URL("..", import.meta.url).pathname);
-  const entry = writeEntry(root);
+  const entry = await writeEntry(root);
   const flags = bakedFlags(values.config!, values["device-config"]!);
   const denort = Deno.env.get("DENORT_BIN");
   Deno.mkdirSync(values.out!, { recursive: true });

@@ -64,7 +64,7 @@ async function startAgent(module: string, dir: string, flags: string[]) {
 }
 
 Deno.test("the compiled entry serves the embedded site with the baked flags only", async () => {
-  const entry = writeEntry(root);
+  const entry = await writeEntry(root);
   const dir = Deno.makeTempDirSync({ prefix: "tern-compile-" });
   const port = freePort();
   Deno.writeTextFileSync(
@@ -91,7 +91,7 @@ for (const compiled of [true, false]) {
       : "from source, MQTT starts under the derived flags, which read lib/ and sync/",
     async () => {
       await using broker = await startAedes();
-      const module = compiled ? writeEntry(root) : join(root, "main.ts");
+      const module = compiled ? await writeEntry(root) : join(root, "main.ts");
       const dir = Deno.makeTempDirSync({ prefix: "tern-later-" });
       Deno.writeTextFileSync(
         join(dir, "tern.json5"),

@@ -198,7 +198,7 @@ export class Database {
   models(): Model[] {
     return [...this.#models.values()].sort((a, b) =>
       Number(a.name.startsWith("_")) - Number(b.name.startsWith("_")) ||
-      a.name.localeCompare(b.name)
+      _byCodeUnit(a.name, b.name)
     );
   }
 
@@ -720,4 +720,12 @@ function _filter(
     return [k, m.def.fields[k]?.type === "date" ? m.keyValue(k, v) : v] as const;
   });
   return (item) => entries.every(([k, v]) => item[k] === v);
+}
+
+/**
+ * Order of names by UTF-16 code unit. Not `localeCompare`: that loads ICU's
+ * collation tables, about 2 MB of resident memory for the agent's life.
+ */
+function _byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

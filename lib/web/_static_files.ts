@@ -5,6 +5,14 @@
  * `gzip` variants when they save at least 5 % (text types only). This runs
  * once at start; requests then only pick bytes and preformatted headers.
  *
+ * The variants are made at build time when they can be: `deno task site`
+ * (deploy/site.ts) writes `F.br` and `F.gz` beside each file and a manifest,
+ * `.precompressed.json`, naming the source tag each pair was made from. At
+ * start a file whose tag matches takes its variants from those siblings, so
+ * the agent compresses nothing (compressing the site at start costs an idle
+ * agent about 3 MB: the compressors' code stays resident). A file changed
+ * since, or a site without the manifest, is compressed at start as before.
+ *
  * Hashing and compression use the runtime's WebCrypto and `CompressionStream`
  * (brotli and gzip), not `node:crypto` and `node:zlib`: those modules add
  * about 3 MB to an idle agent.
@@ -77,15 +85,33 @@ async function compress(
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
+/** The manifest `deno task site` writes beside the files it compressed. */
+export const MANIFEST = "/.precompressed.json";
+
+/** One file's entry in the manifest: the tag of the source, and which siblings were written. */
+export interface ManifestEntry {
+  tag: string;
+  br: boolean;
+  gzip: boolean;
+}
+
+/** Build-time variants of one file, used only while the source's tag is `tag`. */
+export interface Precompressed extends ManifestEntry {
+  brBody?: Uint8Array<ArrayBuffer>;
+  gzipBody?: Uint8Array<ArrayBuffer>;
+}
+
 /**
  * Build one file's table entry. The runtime does the hashing and compressing
  * natively (WebCrypto, `CompressionStream`): no hot JavaScript loop over the
- * bytes, so starting the agent does not wake V8's optimizing compiler.
+ * bytes, so starting the agent does not wake V8's optimizing compiler. With
+ * `pre` for the same source (same tag), its variants are used as they are.
  */
 export async function prepareFile(
   name: string,
   body: Uint8Array<ArrayBuffer>,
   mtime: number,
+  pre?: Precompressed,
 ): Promise<StaticFile> {
   const type = contentType(name);
   const t = await tag(body);
@@ -96,7 +122,10 @@ export async function prepareFile(
     lastModified: new Date(secs).toUTCString(),
     identity: { encoding: "identity", body, etag: `"${t}"` },
   };
-  if (COMPRESSIBLE.test(type) && body.length >= 256) {
+  if (pre?.tag === t) {
+    if (pre.brBody) f.br = { encoding: "br", body: pre.brBody, etag: `"${t}-br"` };
+    if (pre.gzipBody) f.gzip = { encoding: "gzip", body: pre.gzipBody, etag: `"${t}-gz"` };
+  } else if (COMPRESSIBLE.test(type) && body.length >= 256) {
     const [br, gz] = await Promise.all([compress(body, "brotli"), compress(body, "gzip")]);
     if (br.length < body.length * 0.95) f.br = { encoding: "br", body: br, etag: `"${t}-br"` };
     if (gz.length < body.length * 0.95) f.gzip = { encoding: "gzip", body: gz, etag: `"${t}-gz"` };
@@ -124,8 +153,6 @@ export function readDir(dir: string | URL, maxBytes = 64 * 1024 * 1024): SourceF
       const p = `${rel}/${e.name}`;
       if (e.isDirectory) walk(p);
       else if (e.isFile) {
-        // Skip precompressed siblings written by a build step: we compress ourselves.
-        if (/\.(br|gz)$/.test(e.name)) continue;
         const body = Deno.readFileSync(`${root}${p}`);
         total += body.length;
         if (total > maxBytes) {
@@ -137,18 +164,94 @@ export function readDir(dir: string | URL, maxBytes = 64 * 1024 * 1024): SourceF
     }
   };
   walk("");
+  try {
+    out.push({ path: MANIFEST, body: Deno.readFileSync(`${root}${MANIFEST}`), mtime: 0 });
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  }
   return out;
 }
 
-/** Prepare files into `into` (keyed by path); resolves when all are in. */
+/**
+ * Prepare files into `into` (keyed by path); resolves when all are in. The
+ * manifest and the siblings it names (`F.br`, `F.gz`) become `F`'s variants
+ * instead of files of their own; a `.gz` file the manifest does not name
+ * (a download) is served as itself.
+ */
 export async function prepareAll(
   files: readonly SourceFile[],
   into = new Map<string, StaticFile>(),
 ): Promise<Map<string, StaticFile>> {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const manifest = _manifest(byPath.get(MANIFEST));
+  byPath.delete(MANIFEST);
+  const pre = new Map<string, Precompressed>();
+  for (const [path, entry] of Object.entries(manifest)) {
+    const br = entry.br ? byPath.get(`${path}.br`) : undefined;
+    const gz = entry.gzip ? byPath.get(`${path}.gz`) : undefined;
+    // Every sibling the manifest names must be there; otherwise compress at start.
+    if (!byPath.has(path) || (entry.br && !br) || (entry.gzip && !gz)) continue;
+    pre.set(path, {
+      ...entry,
+      ...(br ? { brBody: br.body } : {}),
+      ...(gz ? { gzipBody: gz.body } : {}),
+    });
+    byPath.delete(`${path}.br`);
+    byPath.delete(`${path}.gz`);
+  }
   await Promise.all(
-    files.map(async (f) => into.set(f.path, await prepareFile(f.path, f.body, f.mtime))),
+    [...byPath.values()].map(async (f) =>
+      into.set(f.path, await prepareFile(f.path, f.body, f.mtime, pre.get(f.path)))
+    ),
   );
   return into;
+}
+
+/** The manifest's entries (none when it is missing or not what `deno task site` writes). */
+function _manifest(file: SourceFile | undefined): Record<string, ManifestEntry> {
+  if (!file) return {};
+  try {
+    const m = JSON.parse(new TextDecoder().decode(file.body));
+    if (m?.version !== 1 || typeof m.files !== "object" || m.files === null) return {};
+    const out: Record<string, ManifestEntry> = {};
+    for (const [path, e] of Object.entries(m.files as Record<string, Partial<ManifestEntry>>)) {
+      if (typeof e?.tag === "string") out[path] = { tag: e.tag, br: !!e.br, gzip: !!e.gzip };
+    }
+    return out;
+  } catch {
+    return {};
+  }
+}
+
+/** The sources among a site's files: not the manifest, not a sibling `F.br`/`F.gz` of an `F`. */
+export function siteSources(files: readonly SourceFile[]): SourceFile[] {
+  const names = new Set(files.map((f) => f.path));
+  return files.filter((f) =>
+    f.path !== MANIFEST && !(/\.(br|gz)$/.test(f.path) && names.has(f.path.slice(0, -3)))
+  );
+}
+
+/**
+ * What `deno task site` writes for a directory's files: each compressible
+ * file's siblings (`F.br`, `F.gz`, only where they save 5 %) and the manifest
+ * naming the tag they were made from. Returns the files to write, by path.
+ */
+export async function precompress(
+  files: readonly SourceFile[],
+): Promise<Map<string, Uint8Array<ArrayBuffer>>> {
+  const out = new Map<string, Uint8Array<ArrayBuffer>>();
+  const entries: Record<string, ManifestEntry> = {};
+  for (const f of siteSources(files).sort((a, b) => a.path < b.path ? -1 : 1)) {
+    const prepared = await prepareFile(f.path, f.body, f.mtime);
+    if (!prepared.br && !prepared.gzip) continue;
+    const tag = prepared.identity.etag.slice(1, -1);
+    entries[f.path] = { tag, br: !!prepared.br, gzip: !!prepared.gzip };
+    if (prepared.br) out.set(`${f.path}.br`, prepared.br.body);
+    if (prepared.gzip) out.set(`${f.path}.gz`, prepared.gzip.body);
+  }
+  const manifest = JSON.stringify({ version: 1, files: entries }, null, 2) + "\n";
+  out.set(MANIFEST, new TextEncoder().encode(manifest));
+  return out;
 }
 
 /** Read and prepare every file under `dir`. */

@@ -275,3 +275,60 @@ Deno.test("documentHeaders: an HTML answer carries CSP and friends once, built i
     "TLS still adds HSTS",
   );
 });
+
+Deno.test("build-time variants: siblings named by the manifest are served as they are; a changed source is compressed at start", async () => {
+  const { precompress } = await import("./_static_files.ts");
+  const html = enc.encode("<!doctype html><p>precompressed</p>" + " ".repeat(600));
+  const sources = [
+    { path: "/index.html", body: html, mtime: at },
+    // A download that merely ends in .gz: no "/logs.tar" beside it, so it is a file of its own.
+    { path: "/logs.tar.gz", body: new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]), mtime: at },
+  ];
+  const built = await precompress(sources);
+  assert.deepEqual([...built.keys()].sort(), [
+    "/.precompressed.json",
+    "/index.html.br",
+    "/index.html.gz",
+  ]);
+  // Mark the gzip sibling so the test can tell it from bytes compressed at start: another
+  // MTIME in its header decompresses to the same text but differs from ours byte for byte.
+  const marked = new Uint8Array([...built.get("/index.html.gz")!]);
+  marked[4] = marked[4]! ^ 0x42;
+  const files = [
+    ...sources,
+    ...[...built].map(([path, body]) => ({ path, body, mtime: at })),
+    { path: "/index.html.gz", body: marked, mtime: at },
+  ].filter((f, i, all) => all.findLastIndex((g) => g.path === f.path) === i);
+  const served = async (list: typeof files, enc: string) => {
+    const table = await prepareAll(list);
+    const s = new StaticSite({ files: table, ready: Promise.resolve(table) });
+    await s.ready;
+    const path = "/index.html";
+    const r = await s.serve(
+      new Request(`http://x${path}`, { headers: { "accept-encoding": enc } }),
+      { path },
+    );
+    return { r, bytes: new Uint8Array(await r.arrayBuffer()), table };
+  };
+  const pre = await served(files, "gzip");
+  assert.equal(pre.r.headers.get("content-encoding"), "gzip");
+  assert.deepEqual(pre.bytes, marked);
+  assert.equal(pre.table.has("/index.html.gz"), false);
+  assert.equal(pre.table.has("/.precompressed.json"), false);
+  assert.equal(pre.table.has("/logs.tar.gz"), true);
+  const br = await served(files, "br");
+  assert.deepEqual(br.bytes, built.get("/index.html.br"));
+
+  // The source changed after the build: its tag no longer matches, so it is compressed anew.
+  const changed = files.map((f) =>
+    f.path === "/index.html"
+      ? { ...f, body: enc.encode("<!doctype html><p>changed</p>" + " ".repeat(600)) }
+      : f
+  );
+  const fresh = await served(changed, "gzip");
+  assert.notDeepEqual(fresh.bytes, marked);
+  const text = await new Response(
+    new Blob([fresh.bytes]).stream().pipeThrough(new DecompressionStream("gzip")),
+  ).text();
+  assert.match(text, /changed/);
+});
