@@ -65,6 +65,15 @@ Deno.test({
     deepEqual(seen[0], { setpoint: 21.5 });
     const doc = await w.peer.read(THING, "thermostat");
     equal(doc?.state.delta, undefined, "no delta left");
+    ok(t.status().echoes >= 1, "its own update/documents echoes were recognised");
+    // The device changing reported away from desired calls no handler (AWS sends no delta then).
+    t.update({ setpoint: 17 });
+    await t.synced(AbortSignal.timeout(10_000));
+    await w.peer.drained();
+    await new Promise((r) => setTimeout(r, 100));
+    equal(seen.length, 1);
+    deepEqual((await w.peer.read(THING, "thermostat"))?.state.delta, { setpoint: 21.5 });
+    t.update({ setpoint: 21.5 });
     // null deletes a field: device side → cloud
     t.update({ fan: null });
     await t.synced(AbortSignal.timeout(10_000));
@@ -76,6 +85,7 @@ Deno.test({
     await w.peer.cloudUpdate(THING, "thermostat", { desired: { setpoint: null } });
     await until(() => !("setpoint" in t.get().desired), { ...SLOW, what: "local desired cleared" });
     deepEqual(t.get().reported, { setpoint: 21.5 });
+    equal(seen.length, 1);
   },
 });
 

@@ -130,3 +130,10 @@ export class ShadowRequests {
     for (const w of this.#waiting.splice(0)) w();
   }
 }
+
+/** The error a rejected reply (`{ code, message }`) stands for. */
+export function rejection(op: string, payload: Record<string, unknown>): ShadowError {
+  const code = Number(payload.code) || 500;
+  const message = typeof payload.message === "string" ? payload.message : "no message";
+  return new ShadowError(code, `${op} rejected with ${code}: ${message}`);
+}

@@ -116,3 +116,10 @@ export function depth(v: unknown): number {
   if (isObject(v)) return 1 + Math.max(0, ...Object.values(v).map(depth));
   return 0;
 }
+
+/** Number of leaf fields in a patch (a nested object counts its leaves, at least 1). */
+export function countFields(s: State): number {
+  let n = 0;
+  for (const v of Object.values(s)) n += isObject(v) ? Math.max(1, countFields(v)) : 1;
+  return n;
+}

@@ -35,76 +35,23 @@
  */
 
 import { fullJitter } from "../../backoff.ts";
-import type { Clock } from "../../clock.ts";
 import type { Logger } from "../../log/mod.ts";
-import type { MqttClient, MqttMessage } from "../../mqtt/mod.ts";
+import type { MqttMessage } from "../../mqtt/mod.ts";
 import { checkPatch, checkStateSize } from "./limits.ts";
-import { apply, delta, diff, equal, isObject, merge3, type State } from "./merge.ts";
-import { type Reply, ShadowError, type ShadowRequests } from "./_requests.ts";
-import type { ShadowRow, ShadowStore } from "./store.ts";
+import { apply, countFields, delta, diff, equal, isObject, merge3, type State } from "./merge.ts";
+import { classify } from "./_messages.ts";
+import { rejection, type Reply, ShadowError } from "./_requests.ts";
+import type { ShadowRow } from "./store.ts";
 import { type ShadowTopics, shadowTopics } from "./topics.ts";
+import type {
+  DesiredHandler,
+  ShadowDirection,
+  ShadowOptions,
+  ShadowStatus,
+  ShadowView,
+} from "./_types.ts";
 
-export type ShadowDirection = "deviceToCloud" | "cloudToDevice" | "both";
-
-/** Options of {@linkcode Shadow}. */
-export interface ShadowOptions {
-  mqtt: MqttClient;
-  requests: ShadowRequests;
-  store: ShadowStore;
-  thing: string;
-  /** AWS shadow name; undefined is the classic shadow. */
-  name?: string;
-  /** Name in the config, the API and status. @default name ?? "classic" */
-  label?: string;
-  /** @default "both" */
-  direction?: ShadowDirection;
-  /** @default { mode: "change", debounce: 200 } */
-  sync?: { mode: "change"; debounce: number } | { mode: "periodic"; interval: number };
-  /** Recreate the shadow from the local reported state when it is deleted in the cloud. @default false */
-  recreate?: boolean;
-  /** Retry delays in ms (full jitter). @default { min: 1000, max: 60000 } */
-  backoff?: { min: number; max: number };
-  clock: Clock;
-  log: Logger;
-  random?: () => number;
-}
-
-/** What `get()` returns: the local copy. */
-export interface ShadowView {
-  desired: State;
-  reported: State;
-  /** Desired fields reported does not match. */
-  delta: State;
-  /** Cloud version of the last synced document (0: never synced). */
-  version: number;
-  /** What still has to reach the cloud. */
-  pending: { desired?: State; reported?: State };
-}
-
-/** Status for /api/status. */
-export interface ShadowStatus {
-  thing: string;
-  shadow: string | null;
-  direction: ShadowDirection;
-  version: number;
-  exists: boolean;
-  /** ms since epoch of the last accepted exchange, or null. */
-  lastSync: number | null;
-  /** Fields waiting to be sent. */
-  pending: number;
-  updates: number;
-  conflicts: number;
-  gaps: number;
-  refused: number;
-  retries: number;
-  lastError?: string;
-}
-
-/** A delta handler: its result (an object) becomes the next reported state. */
-export type DesiredHandler = (
-  delta: State,
-  shadow: Shadow,
-) => State | void | undefined | Promise<State | void | undefined>;
+export type { DesiredHandler, ShadowDirection, ShadowOptions, ShadowStatus, ShadowView };
 
 export class Shadow implements AsyncDisposable {
   readonly label: string;
@@ -123,11 +70,12 @@ export class Shadow implements AsyncDisposable {
   #dueTimer: AbortController | undefined;
   #wake: PromiseWithResolvers<void> = Promise.withResolvers();
   #loop: Promise<void> | undefined;
-  #lastDelta: State | undefined;
+  /** The desired state the handlers were last called for. */
+  #handled: State | undefined;
   #handling: Promise<void> = Promise.resolve();
   #idle: PromiseWithResolvers<void>[] = [];
   #offConnect: (() => void) | undefined;
-  #stats = { updates: 0, conflicts: 0, gaps: 0, refused: 0, retries: 0 };
+  #stats = { updates: 0, conflicts: 0, gaps: 0, echoes: 0, refused: 0, retries: 0 };
   #lastError: string | undefined;
 
   constructor(options: ShadowOptions) {
@@ -187,14 +135,13 @@ export class Shadow implements AsyncDisposable {
     checkStateSize(next.desired, next.reported);
     this.#save(next);
     this.#changed();
-    this.#afterCloud();
     return this.get();
   }
 
   /** Call `fn` with every new delta; returns the function that removes it. */
   onDesired(fn: DesiredHandler): () => void {
     this.#handlers.add(fn);
-    this.#lastDelta = undefined;
+    this.#handled = undefined;
     this.#afterCloud();
     return () => this.#handlers.delete(fn);
   }
@@ -218,7 +165,7 @@ export class Shadow implements AsyncDisposable {
       version: r.version,
       exists: r.exists,
       lastSync: r.synced || null,
-      pending: _count(p.desired ?? {}) + _count(p.reported ?? {}),
+      pending: countFields(p.desired ?? {}) + countFields(p.reported ?? {}),
       ...this.#stats,
       ...(this.#lastError ? { lastError: this.#lastError } : {}),
     };
@@ -291,7 +238,7 @@ export class Shadow implements AsyncDisposable {
       return;
     }
     this.#needGet = true;
-    throw _rejection("get", reply.payload);
+    throw rejection("get", reply.payload);
   }
 
   async #flush(): Promise<void> {
@@ -335,7 +282,7 @@ export class Shadow implements AsyncDisposable {
       this.#unconditional = true;
       return;
     }
-    const err = _rejection("update", reply.payload);
+    const err = rejection("update", reply.payload);
     if (code === 400 || code === 413 || code === 415) {
       this.#stats.refused++;
       this.#lastError = err.message;
@@ -358,53 +305,38 @@ export class Shadow implements AsyncDisposable {
   // ---- what the cloud says -------------------------------------------------
 
   #onMessage(msg: MqttMessage): void {
-    let payload: unknown;
-    try {
-      payload = msg.json();
-    } catch {
-      this.#log.warn(`Shadow "${this.label}": ignoring a non-JSON message on "${msg.topic}"`);
+    const m = classify(this.topics, msg);
+    if (m.kind === "bad") {
+      this.#log.warn(`Shadow "${this.label}": ignoring a message on "${msg.topic}": ${m.why}`);
       return;
     }
-    if (!isObject(payload)) return;
-    const suffix = msg.topic.slice(this.topics.base.length + 1);
-    const token = payload.clientToken;
-    if (suffix.endsWith("/accepted") || suffix.endsWith("/rejected")) {
-      const answered = this.#o.requests.offer(token, {
-        accepted: suffix.endsWith("/accepted"),
-        payload,
-      });
-      if (answered) return;
-      if (suffix === "delete/accepted") this.#deletedInCloud("delete");
+    if (m.kind === "reply") {
+      if (this.#o.requests.offer(m.token, { accepted: m.accepted, payload: m.payload })) return;
+      if (m.op === "delete" && m.accepted) this.#deletedInCloud("delete");
       return;
     }
-    try {
-      if (suffix === "update/documents") {
-        const cur = payload.current;
-        if (!isObject(cur)) return;
-        this.#fromCloud(Number(cur.version), () => {
-          this.#adopt(isObject(cur.state) ? cur.state : {}, Number(cur.version), "documents");
-        }, true);
-      } else if (suffix === "update/delta") {
-        if (this.#direction === "deviceToCloud") return;
-        const v = Number(payload.version);
-        const state = isObject(payload.state) ? payload.state : {};
-        this.#fromCloud(v, () => {
-          const r = this.#row;
-          this.#save({
-            ...r,
-            desired: apply(r.desired, state),
-            base: { ...r.base, desired: apply(r.base.desired, state) },
-            version: v,
-            exists: true,
-          });
-          this.#afterCloud();
-        }, false);
-      }
-    } catch (e) {
-      this.#log.warn(`Shadow "${this.label}": ignoring a bad message on "${msg.topic}"`, {
-        error: (e as Error).message,
-      });
+    if (m.kind === "documents") {
+      const echo = this.#o.requests.ours(m.token);
+      if (echo) this.#stats.echoes++;
+      this.#fromCloud(
+        m.version,
+        () => this.#adopt(m.state, m.version, echo ? "echo" : "documents"),
+        true,
+      );
+      return;
     }
+    if (this.#direction === "deviceToCloud") return;
+    this.#fromCloud(m.version, () => {
+      const r = this.#row;
+      this.#save({
+        ...r,
+        desired: apply(r.desired, m.state),
+        base: { ...r.base, desired: apply(r.base.desired, m.state) },
+        version: m.version,
+        exists: true,
+      });
+      this.#afterCloud();
+    }, false);
   }
 
   /** Version rules for a pushed document: +1 applies, a gap re-reads, older is ignored. */
@@ -435,7 +367,7 @@ export class Shadow implements AsyncDisposable {
       : merge3(r.base.desired, r.desired, cloud.desired, "cloud");
     const reported = merge3(r.base.reported, r.reported, cloud.reported, "local");
     const had = this.#pending();
-    if ((had.desired || had.reported) && !equal(cloud, r.base)) {
+    if (from !== "echo" && (had.desired || had.reported) && !equal(cloud, r.base)) {
       this.#log.info(
         `Shadow "${this.label}": merged cloud version ${v} with local changes ` +
           "(reported: device wins, desired: cloud wins)",
@@ -467,7 +399,7 @@ export class Shadow implements AsyncDisposable {
       );
       this.#save({ ...empty, base: empty, version: 0, exists: false, synced: r.synced });
     }
-    this.#lastDelta = undefined;
+    this.#handled = undefined;
   }
 
   // ---- helpers -------------------------------------------------------------
@@ -541,16 +473,17 @@ export class Shadow implements AsyncDisposable {
     for (const w of this.#idle.splice(0)) w.resolve();
   }
 
-  /** Tell the handlers about a new delta (one at a time, in order). */
+  /**
+   * After the cloud changed desired: tell the handlers the delta (one call at
+   * a time, in order). A change the device makes to reported calls nobody,
+   * as AWS publishes `update/delta` only when desired changes.
+   */
   #afterCloud(): void {
     if (this.#direction === "deviceToCloud" || this.#handlers.size === 0) return;
+    if (this.#handled && equal(this.#handled, this.#row.desired)) return;
+    this.#handled = structuredClone(this.#row.desired);
     const d = delta(this.#row.desired, this.#row.reported);
-    if (Object.keys(d).length === 0) {
-      this.#lastDelta = undefined;
-      return;
-    }
-    if (this.#lastDelta && equal(d, this.#lastDelta)) return;
-    this.#lastDelta = d;
+    if (Object.keys(d).length === 0) return;
     this.#handling = this.#handling.then(async () => {
       for (const fn of [...this.#handlers]) {
         try {
@@ -564,16 +497,4 @@ export class Shadow implements AsyncDisposable {
       }
     });
   }
-}
-
-function _rejection(op: string, payload: Record<string, unknown>): ShadowError {
-  const code = Number(payload.code) || 500;
-  const message = typeof payload.message === "string" ? payload.message : "no message";
-  return new ShadowError(code, `${op} rejected with ${code}: ${message}`);
-}
-
-function _count(s: State): number {
-  let n = 0;
-  for (const v of Object.values(s)) n += isObject(v) ? Math.max(1, _count(v)) : 1;
-  return n;
 }
