@@ -24,6 +24,10 @@ import {
   statistics,
 } from "./helpers/moto_metrics.ts";
 import { until } from "./helpers/wait.ts";
+import { buildApp } from "../routes/web_service.ts";
+import { configSchema } from "../lib/config/mod.ts";
+import type { DatabaseService } from "../lib/db/mod.ts";
+import { nullLogger } from "../lib/log/mod.ts";
 
 /** A minute boundary ten minutes ago: every period is in the past, within CloudWatch's window. */
 const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
@@ -313,6 +317,164 @@ Deno.test("EMF: periods go as embedded-metric-format records through CloudWatch 
       "per core",
     );
     assert.equal(logs.rejected, 0);
+  } finally {
+    await agent.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("POST /api/metrics records other processes' samples; a bad sample is a 400 and records nothing", async () => {
+  await using moto = await startMoto();
+  const clock = new FakeClock(T0 - 500);
+  await using ep = await startMetricsEndpoint(moto, { now: () => clock.now() });
+  const dir = await Deno.makeTempDir({ prefix: "tern_cloud_metrics_" });
+  const config = cloudMetricsConfig({
+    via: "putMetricData",
+    endpoint: ep.url,
+    flushInterval: 100,
+    os: { enabled: false },
+    agent: { enabled: false },
+  });
+  const { agent } = await startAgent(dir, config, clock);
+  try {
+    const { app, deps } = buildApp(
+      configSchema.parse({ web: { auth: { iterations: 10_000 }, static: { enabled: false } } }),
+      {
+        log: nullLogger,
+        clock,
+        db: agent.get<DatabaseService>("database").db,
+        service: (n) => {
+          try {
+            return agent.get(n);
+          } catch {
+            return undefined;
+          }
+        },
+        status: { services: () => agent.states() },
+      },
+    );
+    const setup = await app.request(
+      new Request("http://dev.local/api/auth/setup", {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          token: deps.setup.token,
+          username: "admin",
+          password: "pw-pw-pw-pw",
+        }),
+      }),
+    );
+    assert.equal(setup.status, 201);
+    const cookie = setup.headers.get("set-cookie")!.split(";")[0]!;
+    const { xsrf } = await setup.json();
+    const post = (
+      body: unknown,
+      headers: Record<string, string> = { cookie, "x-xsrf-token": xsrf },
+    ) =>
+      app.request(
+        new Request("http://dev.local/api/metrics", {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        }),
+      );
+    const anon = await post({ metrics: [{ name: "Flow", value: 1 }] }, {});
+    assert.equal(anon.status, 401);
+    await anon.body?.cancel();
+    await advance(clock, 500, 500);
+    const ok = await post({
+      metrics: [
+        { name: "Flow", value: 2.5, unit: "Count/Second", dimensions: { Pipe: "a" } },
+        { name: "Flow", value: 3.5, unit: "Count/Second", dimensions: { Pipe: "a" } },
+        { name: "Restarts", value: 2, type: "counter", time: new Date(T0 + 1000).toISOString() },
+      ],
+    });
+    assert.equal(ok.status, 202);
+    assert.deepEqual(await ok.json(), { recorded: 3 });
+    for (
+      const [body, path, msg] of [
+        [
+          {
+            metrics: [{ name: "Flow", value: 9, unit: "Count/Second", dimensions: { Pipe: "a" } }, {
+              name: "Flow",
+              value: "x",
+            }],
+          },
+          "metrics.1.value",
+          /a number/,
+        ],
+        [
+          {
+            metrics: [{ name: "Flow", value: 9, unit: "Count/Second", dimensions: { Pipe: "a" } }, {
+              name: "Flow",
+              value: 1,
+              unit: "Bytes",
+              dimensions: { Pipe: "a" },
+            }],
+          },
+          "metrics.1",
+          /has unit "Count\/Second"/,
+        ],
+        [
+          {
+            metrics: [{ name: "Flow", value: 9, unit: "Count/Second", dimensions: { Pipe: "a" } }, {
+              name: "Restarts",
+              value: 1,
+            }],
+          },
+          "metrics.1",
+          /is a counter/,
+        ],
+        [
+          { metrics: [{ name: "Flow", value: 1e200 }] },
+          "metrics.0",
+          /outside what CloudWatch stores/,
+        ],
+        [
+          { metrics: [{ name: "Flow", value: 1, colour: "red" }] },
+          "metrics.0.colour",
+          /Unknown key/,
+        ],
+        [{ metrics: [] }, "metrics", /1 to 1000/],
+        [
+          { metrics: [{ name: "Flow", value: 1, time: "yesterday" }] },
+          "metrics.0.time",
+          /ISO 8601/,
+        ],
+      ] as const
+    ) {
+      const r = await post(body);
+      assert.equal(r.status, 400, JSON.stringify(body));
+      const e = (await r.json()).error;
+      assert.equal(e.fields[0].path, path);
+      assert.match(e.message, msg);
+    }
+    await advance(clock, 60_000);
+    const metrics = agent.get<CloudMetricsService>("cloud.metrics");
+    await until(() => metrics.streams()[0]!.sent >= 2 && metrics.streams()[0]!.backlog === 0, {
+      ms: 15_000,
+      what: "the REST samples sent",
+      step: () => advance(clock, 200, 200),
+    });
+    const flow = await statistics(moto, {
+      name: "Flow",
+      dimensions: { Device: "d1", Pipe: "a" },
+      start: T0,
+      end: T0 + 60_000,
+    });
+    assert.deepEqual(
+      flow.map((p) => [p.SampleCount, p.Sum, p.Unit]),
+      [[2, 6, "Count/Second"]],
+      "nothing of the refused batches",
+    );
+    const restarts = await statistics(moto, {
+      name: "Restarts",
+      dimensions: { Device: "d1" },
+      start: T0,
+      end: T0 + 60_000,
+    });
+    assert.deepEqual(restarts.map((p) => [p.SampleCount, p.Sum]), [[1, 2]]);
+    assert.equal(ep.rejected, 0);
   } finally {
     await agent.stop();
     await Deno.remove(dir, { recursive: true });

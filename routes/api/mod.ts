@@ -8,6 +8,7 @@ import { registerAuth } from "./auth.ts";
 import { registerData } from "./data.ts";
 import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
+import { registerMetrics } from "./metrics.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
 import { registerUsers } from "./users.ts";
@@ -19,5 +20,6 @@ export function registerApi(d: WebDeps): void {
   registerStatus(d);
   registerHealth(d);
   registerLogs(d);
+  registerMetrics(d);
   registerShadow(d);
 }

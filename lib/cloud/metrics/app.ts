@@ -34,6 +34,18 @@ export interface PutOptions {
   time?: number;
 }
 
+/** One sample of `putMany` (and of `POST /api/metrics`). */
+export interface BatchItem {
+  name: string;
+  value: number;
+  /** @default "gauge" */
+  type?: "gauge" | "counter";
+  unit?: Unit;
+  dimensions?: Record<string, string>;
+  /** ms since the epoch. @default now */
+  time?: number;
+}
+
 interface _Entry {
   name: string;
   unit: Unit;
@@ -81,6 +93,80 @@ export class AppMetrics {
   /** Add `n` (default 1) to a counter. */
   count(name: string, n = 1, options?: PutOptions): void {
     this.#record("counter", name, n, options);
+  }
+
+  /**
+   * Record several samples at once, all or none: each is checked first (a
+   * TypeError or RangeError whose message starts with `metrics[i]`), then
+   * all are recorded.
+   */
+  putMany(items: readonly BatchItem[]): void {
+    const news = new Map<string, string>(); // new series key → kind, within the batch
+    const units = new Map<string, Unit>();
+    items.forEach((it, i) => {
+      try {
+        this.#check(it, news, units);
+      } catch (e) {
+        const E = e instanceof RangeError ? RangeError : TypeError;
+        throw new E(`metrics[${i}]: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    });
+    for (const it of items) {
+      const o: PutOptions = {};
+      if (it.unit !== undefined) o.unit = it.unit;
+      if (it.dimensions !== undefined) o.dimensions = it.dimensions;
+      if (it.time !== undefined) o.time = it.time;
+      this.#record(it.type ?? "gauge", it.name, it.value, o);
+    }
+  }
+
+  /** Every check `#record` makes, without recording (for `putMany`). */
+  #check(it: BatchItem, news: Map<string, string>, units: Map<string, Unit>): void {
+    const kind = it.type ?? "gauge";
+    if (kind !== "gauge" && kind !== "counter") {
+      throw new TypeError(`type must be "gauge" or "counter", got ${JSON.stringify(kind)}`);
+    }
+    checkName(it.name);
+    const u = it.unit ?? units.get(it.name) ?? this.#units.get(it.name) ??
+      (kind === "counter" ? "Count" : "None");
+    checkUnit(it.name, u);
+    const had = this.#units.get(it.name) ?? units.get(it.name);
+    if (had !== undefined && had !== u) {
+      throw new TypeError(`Metric "${it.name}" has unit "${had}", not "${u}"`);
+    }
+    const pairs = checkDimensions(it.name, it.dimensions, this.#room, this.#reserved);
+    if (pairs.some((p) => p[0] === it.name)) {
+      throw new TypeError(`Metric "${it.name}" cannot have a dimension of the same name`);
+    }
+    checkValue(it.name, it.value);
+    if (kind === "counter" && it.value < 0) {
+      throw new RangeError(`Counter "${it.name}" cannot go down (got ${it.value})`);
+    }
+    if (it.time !== undefined) {
+      const now = this.#now();
+      if (!Number.isFinite(it.time) || it.time < now - MAX_AGE_MS || it.time > now + MAX_AHEAD_MS) {
+        throw new RangeError(
+          `Metric "${it.name}" time ${it.time} is outside what CloudWatch takes (14 days back, 2 hours ahead)`,
+        );
+      }
+    }
+    const key = Aggregator.key(it.name, pairs);
+    const e = this.#series.get(key);
+    const k = e?.kind ?? news.get(key);
+    if (k !== undefined && k !== kind) {
+      throw new TypeError(
+        `Metric "${it.name}" is a ${k}; use ${k === "gauge" ? "put" : "count"}()`,
+      );
+    }
+    if (k === undefined) {
+      if (this.#series.size + news.size >= this.#max) {
+        throw new RangeError(
+          `Too many application metric series (${this.#max}); "${it.name}" is not recorded`,
+        );
+      }
+      news.set(key, kind);
+    }
+    units.set(it.name, u);
   }
 
   #record(kind: "gauge" | "counter", name: string, value: number, options?: PutOptions): void {

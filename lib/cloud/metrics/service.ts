@@ -31,7 +31,7 @@ import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
 import { Aggregator } from "./aggregate.ts";
-import { AppMetrics, type PutOptions } from "./app.ts";
+import { AppMetrics, type BatchItem, type PutOptions } from "./app.ts";
 import { emfRecords } from "./emf.ts";
 import { COMPRESS_ABOVE, type Datum } from "./limits.ts";
 import { PutSender } from "./put_sender.ts";
@@ -73,6 +73,16 @@ export class CloudMetricsService implements Service {
   /** Add `n` (default 1) to an application counter. */
   count(name: string, n = 1, options?: PutOptions): void {
     this.#appOrThrow().count(name, n, options);
+  }
+
+  /** Record several samples, all or none (`POST /api/metrics`). */
+  putMany(items: readonly BatchItem[]): void {
+    this.#appOrThrow().putMany(items);
+  }
+
+  /** Whether the application API is on and running. */
+  get appEnabled(): boolean {
+    return this.#app !== undefined;
   }
 
   #appOrThrow(): AppMetrics {
