@@ -38,7 +38,8 @@ import { fullJitter } from "../../backoff.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { MqttMessage } from "../../mqtt/mod.ts";
 import { checkPatch, checkStateSize } from "./limits.ts";
-import { apply, countFields, delta, diff, equal, isObject, merge3, type State } from "./merge.ts";
+import { apply, countFields, delta, equal, isObject, type State } from "./merge.ts";
+import { afterAccepted, afterDelete, merged, type Pending, pendingOf, withSent } from "./_rules.ts";
 import { classify } from "./_messages.ts";
 import { rejection, type Reply, ShadowError } from "./_requests.ts";
 import type { ShadowRow } from "./store.ts";
@@ -253,21 +254,15 @@ export class Shadow implements AsyncDisposable {
       this.#unconditional = false;
       this.#stats.updates++;
       this.#due = this.#o.sync?.mode === "periodic" ? false : this.#due;
-      const v = Number(reply.payload.version);
-      const now = this.#o.clock.now();
-      if (v <= this.#row.version) {
-        // The update/documents echo got here first and was merged already.
-        this.#row = { ...this.#row, synced: now };
-      } else {
-        const cur = this.#row;
-        const base = {
-          desired: p.desired ? apply(cur.base.desired, p.desired) : cur.base.desired,
-          reported: p.reported ? apply(cur.base.reported, p.reported) : cur.base.reported,
-        };
-        const gap = conditional ? v !== cur.version + 1 : true;
-        if (gap && cur.exists && cur.version > 0) this.#needGet = true;
-        this.#row = { ...cur, base, version: v, exists: true, synced: now };
-      }
+      const next = afterAccepted(
+        this.#row,
+        p,
+        Number(reply.payload.version),
+        conditional,
+        this.#o.clock.now(),
+      );
+      if (next.needGet) this.#needGet = true;
+      this.#row = next.row;
       this.#save(this.#row);
       return;
     }
@@ -287,14 +282,7 @@ export class Shadow implements AsyncDisposable {
       this.#stats.refused++;
       this.#lastError = err.message;
       this.#log.error(`Shadow "${this.label}": update refused for good, dropped: ${err.message}`);
-      const cur = this.#row;
-      this.#row = {
-        ...cur,
-        base: {
-          desired: p.desired ? apply(cur.base.desired, p.desired) : cur.base.desired,
-          reported: p.reported ? apply(cur.base.reported, p.reported) : cur.base.reported,
-        },
-      };
+      this.#row = withSent(this.#row, p);
       this.#save(this.#row);
       this.#needGet = true;
       return;
@@ -356,63 +344,38 @@ export class Shadow implements AsyncDisposable {
 
   /** Merge a cloud document (state with desired and reported) at version `v` into the local copy. */
   #adopt(state: State, v: number, from: string): void {
-    const cloud = {
-      desired: isObject(state.desired) ? apply({}, state.desired) : {},
-      reported: isObject(state.reported) ? apply({}, state.reported) : {},
-    };
     const r = this.#row;
     if (from !== "get" && Number.isSafeInteger(v) && v < r.version) return;
-    const desired = this.#direction === "deviceToCloud"
-      ? r.desired
-      : merge3(r.base.desired, r.desired, cloud.desired, "cloud");
-    const reported = merge3(r.base.reported, r.reported, cloud.reported, "local");
-    const had = this.#pending();
-    if (from !== "echo" && (had.desired || had.reported) && !equal(cloud, r.base)) {
+    const next = merged(r, state, v, this.#direction, this.#o.clock.now());
+    if (from !== "echo" && this.#hasPending() && !equal(next.base, r.base)) {
       this.#log.info(
         `Shadow "${this.label}": merged cloud version ${v} with local changes ` +
           "(reported: device wins, desired: cloud wins)",
       );
     }
-    this.#save({
-      desired,
-      reported,
-      base: cloud,
-      version: Number.isSafeInteger(v) ? v : r.version,
-      exists: true,
-      synced: this.#o.clock.now(),
-    });
+    this.#save(next);
     this.#changed();
     this.#afterCloud();
   }
 
   #deletedInCloud(how: string): void {
-    const r = this.#row;
-    const empty = { desired: {}, reported: {} };
-    if (this.#o.recreate) {
-      this.#log.info(`Shadow "${this.label}" was deleted in the cloud (${how}): recreating it`);
-      this.#save({ ...r, desired: {}, base: empty, version: 0, exists: false });
+    const recreate = this.#o.recreate ?? false;
+    this.#log.info(
+      `Shadow "${this.label}" was deleted in the cloud (${how}): ` +
+        (recreate ? "recreating it" : "local copy cleared (recreate is off)"),
+    );
+    this.#save(afterDelete(this.#row, recreate));
+    this.#handled = undefined;
+    if (recreate) {
       this.#due = true;
       this.#kick();
-    } else {
-      this.#log.info(
-        `Shadow "${this.label}" was deleted in the cloud (${how}): local copy cleared (recreate is off)`,
-      );
-      this.#save({ ...empty, base: empty, version: 0, exists: false, synced: r.synced });
     }
-    this.#handled = undefined;
   }
 
   // ---- helpers -------------------------------------------------------------
 
-  #pending(): { desired?: State; reported?: State } {
-    if (this.#direction === "cloudToDevice") return {};
-    const r = this.#row;
-    const d = diff(r.base.desired, r.desired);
-    const rep = diff(r.base.reported, r.reported);
-    return {
-      ...(Object.keys(d).length ? { desired: d } : {}),
-      ...(Object.keys(rep).length ? { reported: rep } : {}),
-    };
+  #pending(): Pending {
+    return pendingOf(this.#row, this.#direction);
   }
 
   #hasPending(): boolean {
