@@ -28,6 +28,8 @@ import { buildApp } from "../routes/web_service.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import type { DatabaseService } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
+import { formatStreams } from "../lib/cli/cloud.ts";
+import { spoolStatus } from "../lib/cloud/mod.ts";
 
 /** A minute boundary ten minutes ago: every period is in the past, within CloudWatch's window. */
 const T0 = Math.floor(Date.now() / 60_000) * 60_000 - 10 * 60_000;
@@ -220,6 +222,11 @@ Deno.test("PutMetricData: OS, agent and application metrics arrive once per peri
     assert.match(text, /^tern_app_TankLevel\{Tank="north"\} 50$/m);
     assert.match(text, /^tern_os_memory_used_percent \d/m);
     assert.match(text, /^tern_spool_backlog_records\{stream="metrics.put"\} \d+$/m);
+    // tern cloud status reads the same stream from the database.
+    const db = agent.get<DatabaseService>("database").db;
+    const status = formatStreams(false, spoolStatus(db), config.cloud.metrics);
+    assert.match(status, /^cloud\.metrics: on \(putMetricData\)$/m);
+    assert.match(status, /^metrics\.put +0 waiting .*sent \d+, dropped 0, refused 0$/m);
   } finally {
     await agent.stop();
     await Deno.remove(dir, { recursive: true });

@@ -17,13 +17,14 @@ const USAGE = `Usage: tern cloud status [--json]
 
   status [--json]   per cloud stream: backlog, oldest age, sent, dropped, refused, last error
 
-The streams and their bounds are set in the "cloud" section of tern.json5 (docs/cloud-logs.md).
+The streams and their bounds are set in the "cloud" section of tern.json5 (docs/cloud-logs.md,
+docs/cloud-metrics.md).
 
 Exit codes: 0 ok, 64 bad arguments, 78 configuration problem.`;
 
 export const cloudCommand: Command = {
   name: "cloud",
-  summary: "Cloud streams (CloudWatch Logs…): status of their spool",
+  summary: "Cloud streams (CloudWatch Logs, metrics…): status of their spool",
   usage: USAGE,
   run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;
@@ -41,8 +42,18 @@ export const cloudCommand: Command = {
     try {
       const streams = spoolStatus(db);
       if (rest.includes("--json")) {
-        io.out(JSON.stringify({ logs: config.cloud.logs.enabled, streams }, null, 2));
-      } else io.out(formatStreams(config.cloud.logs.enabled, streams));
+        io.out(JSON.stringify(
+          {
+            logs: config.cloud.logs.enabled,
+            metrics: config.cloud.metrics.enabled ? config.cloud.metrics.via : false,
+            streams,
+          },
+          null,
+          2,
+        ));
+      } else {
+        io.out(formatStreams(config.cloud.logs.enabled, streams, config.cloud.metrics));
+      }
       return Promise.resolve(EXIT.ok);
     } finally {
       db.close();
@@ -51,8 +62,13 @@ export const cloudCommand: Command = {
 };
 
 /** The text `tern cloud status` prints. */
-export function formatStreams(logsOn: boolean, streams: StreamStatus[]): string {
+export function formatStreams(
+  logsOn: boolean,
+  streams: StreamStatus[],
+  metrics?: { enabled: boolean; via: string },
+): string {
   const lines = [`cloud.logs: ${logsOn ? "on" : "off"}`];
+  if (metrics) lines.push(`cloud.metrics: ${metrics.enabled ? `on (${metrics.via})` : "off"}`);
   if (streams.length === 0) lines.push("no cloud stream has stored anything yet");
   for (const s of streams) {
     const age = s.backlog ? `, oldest ${Math.round(s.oldestAgeMs / 1000)} s old` : "";
