@@ -168,6 +168,40 @@ Deno.test({
           ms: 10_000,
         },
       );
+      // A plain user may read but not write.
+      const made = await app.request(
+        new Request("http://dev.local/api/users", {
+          method: "POST",
+          headers: { cookie, "content-type": "application/json", "x-xsrf-token": me.xsrf },
+          body: JSON.stringify({ username: "viewer", password: "pw-pw-pw-pw", role: "user" }),
+        }),
+      );
+      equal(made.status, 201);
+      await made.body?.cancel();
+      const login = await app.request(
+        new Request("http://dev.local/api/auth/login", {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ username: "viewer", password: "pw-pw-pw-pw" }),
+        }),
+      );
+      const viewer = login.headers.get("set-cookie")!.split(";")[0]!;
+      const vx = (await login.json()).xsrf;
+      const read = await app.request(
+        new Request("http://dev.local/api/shadow/thermostat", { headers: { cookie: viewer } }),
+      );
+      equal(read.status, 200);
+      await read.body?.cancel();
+      const denied = await app.request(
+        new Request("http://dev.local/api/shadow/thermostat", {
+          method: "PATCH",
+          headers: { cookie: viewer, "content-type": "application/json", "x-xsrf-token": vx },
+          body: JSON.stringify({ reported: { note: "no" } }),
+        }),
+      );
+      equal(denied.status, 403);
+      await denied.body?.cancel();
+      equal(shadows.get("thermostat").get().reported.note, "from rest");
       for (const c of deps.closers ?? []) c();
       deps.auth?.close();
     } finally {
