@@ -186,3 +186,59 @@ Deno.test({
     equal(t.get().version, doc!.version);
   },
 });
+
+Deno.test({
+  name:
+    "periodic sync sends once per interval; deviceToCloud ignores desired; cloudToDevice never sends reported",
+  ignore,
+  async fn() {
+    await using w = await shadowWorld();
+    await using dev = await w.device({
+      tick: { sync: { mode: "periodic", interval: 400 } },
+      up: { direction: "deviceToCloud" },
+      down: { direction: "cloudToDevice" },
+    });
+    const updates = (name: string) =>
+      w.peer.received.filter((r) => r.op === "update" && r.shadow === name);
+    // periodic: three quick changes, one update at the next tick
+    const tick = dev.shadows.get("tick");
+    await until(() => w.peer.received.some((r) => r.op === "get" && r.shadow === "tick"));
+    tick.update({ a: 1 });
+    tick.update({ a: 2 });
+    tick.update({ b: 1 });
+    await tick.synced(AbortSignal.timeout(10_000));
+    equal(updates("tick").length, 1);
+    deepEqual((updates("tick")[0]!.payload.state as Record<string, unknown>).reported, {
+      a: 2,
+      b: 1,
+    });
+    // deviceToCloud: reported goes up, a desired change calls nobody and is not taken
+    const up = dev.shadows.get("up");
+    const upSeen: unknown[] = [];
+    up.onDesired((d) => void upSeen.push(d));
+    up.update({ level: 1 });
+    await up.synced(AbortSignal.timeout(10_000));
+    await w.peer.cloudUpdate(THING, "up", { desired: { level: 5 } });
+    await new Promise((r) => setTimeout(r, 300));
+    deepEqual(upSeen, []);
+    deepEqual(up.get().desired, {});
+    up.update({ level: 2 });
+    await up.synced(AbortSignal.timeout(10_000));
+    deepEqual((await w.peer.read(THING, "up"))?.state.reported, { level: 2 });
+    deepEqual((await w.peer.read(THING, "up"))?.state.desired, { level: 5 }, "desired left alone");
+    ok(updates("up").every((r) => !("desired" in (r.payload.state as Record<string, unknown>))));
+    // cloudToDevice: desired reaches the handler; its answer stays local
+    const down = dev.shadows.get("down");
+    const downSeen: unknown[] = [];
+    down.onDesired((d) => {
+      downSeen.push(d);
+      return d;
+    });
+    await w.peer.cloudUpdate(THING, "down", { desired: { mode: "eco" } });
+    await until(() => downSeen.length === 1, SLOW);
+    await new Promise((r) => setTimeout(r, 300));
+    deepEqual(down.get().reported, { mode: "eco" });
+    equal(updates("down").length, 0);
+    equal((await w.peer.read(THING, "down"))?.state.reported, undefined);
+  },
+});

@@ -10,7 +10,7 @@ import { apply, diff, isObject, merge3, type State } from "./merge.ts";
 import type { ShadowRow } from "./store.ts";
 import type { ShadowDirection } from "./_types.ts";
 
-/** What goes to the cloud: `diff(base, local)` per section (nothing for cloudToDevice). */
+/** What goes to the cloud: `diff(base, local)` per section (reported only for deviceToCloud, nothing for cloudToDevice). */
 export interface Pending {
   desired?: State;
   reported?: State;
@@ -18,7 +18,8 @@ export interface Pending {
 
 export function pendingOf(row: ShadowRow, direction: ShadowDirection): Pending {
   if (direction === "cloudToDevice") return {};
-  const d = diff(row.base.desired, row.desired);
+  // deviceToCloud: desired is the cloud's business only; the device never sends it.
+  const d = direction === "deviceToCloud" ? {} : diff(row.base.desired, row.desired);
   const r = diff(row.base.reported, row.reported);
   return {
     ...(Object.keys(d).length ? { desired: d } : {}),
