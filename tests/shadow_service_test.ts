@@ -104,6 +104,11 @@ Deno.test({
       };
       equal(details.shadows.thermostat!.version, (await w.peer.read(THING, "thermostat"))!.version);
       equal(details.shadows.thermostat!.pending, 0);
+      const fam = shadows.metricFamilies().find((f) => f.name === "tern_shadow_version")!;
+      deepEqual(fam.series, [{
+        labels: { shadow: "thermostat" },
+        value: details.shadows.thermostat!.version,
+      }]);
 
       // REST, role-checked
       const { app, deps } = buildApp(

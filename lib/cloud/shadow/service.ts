@@ -13,7 +13,9 @@
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import type { MqttService } from "../../mqtt/mod.ts";
+import type { MetricFamily } from "../../metrics/mod.ts";
 import { bindModel } from "./bind.ts";
+import { shadowFamilies } from "./metrics.ts";
 import type { Shadow } from "./shadow.ts";
 import { Shadows } from "./shadows.ts";
 
@@ -87,6 +89,11 @@ export class ShadowService implements Service {
       inflight: this.#shadows.requests.inflight,
       shadows: this.#shadows.status(),
     };
+  }
+
+  /** Per-shadow series for `/metrics` and CloudWatch (metrics.ts). */
+  metricFamilies(): MetricFamily[] {
+    return this.#shadows ? shadowFamilies(this.#shadows.status()) : [];
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
