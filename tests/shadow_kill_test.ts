@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { until } from "./helpers/wait.ts";
 import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
-const ignore = skipShadowTests();
+const ignore = skipShadowTests(import.meta.url);
 const CHILD = new URL("./shadow_kill_child.ts", import.meta.url).pathname;
 
 Deno.test({

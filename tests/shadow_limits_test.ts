@@ -14,7 +14,7 @@ import {
 import { until } from "./helpers/wait.ts";
 import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
-const ignore = skipShadowTests();
+const ignore = skipShadowTests(import.meta.url);
 const T = "thermostat";
 
 /** A reported state of exactly `n` bytes as `{"reported":{...}}`. */

@@ -19,7 +19,7 @@ import { systemClock } from "../lib/clock.ts";
 import { until } from "./helpers/wait.ts";
 import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
-const ignore = skipShadowTests();
+const ignore = skipShadowTests(import.meta.url);
 
 const SCHEMA = {
   Thermostat: {

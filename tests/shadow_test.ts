@@ -9,7 +9,7 @@ import { deepEqual, equal, ok } from "node:assert/strict";
 import { until } from "./helpers/wait.ts";
 import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
-const ignore = skipShadowTests();
+const ignore = skipShadowTests(import.meta.url);
 const SLOW = { ms: 10_000 };
 
 Deno.test({
