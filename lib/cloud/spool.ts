@@ -24,8 +24,16 @@
  *   inflight_at INTEGER)`: one row per stream; counters are totals since the
  *   stream was created (they survive restarts).
  * - `_spool(id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER, time INTEGER,
- *   bytes INTEGER, data TEXT)`, index `(sid, id)`: the records; `time` is the
- *   record's own time (ms since the epoch), `bytes` the UTF-8 size of `data`.
+ *   bytes INTEGER, n INTEGER, k0 INTEGER, data TEXT)`, index `(sid, id)`: the
+ *   records. A row holds one record (`n` = 1, `data` as given) or a *pack*
+ *   of the `n` records one `append` stored together (`data` = JSON
+ *   `[[time, data], …]`), so a source appending a chunk of 500 log lines
+ *   writes, reads and deletes one row, not 500: SQLite's per-row work was
+ *   most of a log line's cost. `time` is the first record's own time (ms
+ *   since the epoch), `bytes` the UTF-8 size of the records' data. A
+ *   record's id is `row id × 1024 + index` in its pack; `k0` is the index of
+ *   the row's first record still stored (an ack or a drop that ends inside a
+ *   pack keeps the rest of it, with the same ids).
  * - `_spool_state(sid INTEGER, key TEXT, value TEXT)`: sources' positions.
  *
  * Units: ms since the epoch for times, bytes for sizes.
@@ -34,7 +42,32 @@
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { _Statements, type StreamRow } from "./_spool_sql.ts";
+import { type _Head, _Statements, type StreamRow } from "./_spool_sql.ts";
+
+/** Ids per row: a record's id is `row id × ID_STRIDE + its index in the row's pack`. */
+const ID_STRIDE = 1024;
+/** Most data bytes in one pack (a longer append is stored as several). */
+const PACK_BYTES = 256 * 1024;
+
+/**
+ * Spool files written before packs (no `n`, `k0` columns; record id = row
+ * id): add the columns and rescale the stored in-flight ids.
+ */
+function _migrate(sql: Database["sql"]): void {
+  const cols = sql.prepare("PRAGMA table_info(_spool)").all() as { name: string }[];
+  if (cols.length === 0 || cols.some((c) => c.name === "n")) return;
+  sql.exec(
+    "ALTER TABLE _spool ADD COLUMN n INTEGER NOT NULL DEFAULT 1; " +
+      "ALTER TABLE _spool ADD COLUMN k0 INTEGER NOT NULL DEFAULT 0; " +
+      `UPDATE _spool_streams SET inflight_upto = inflight_upto * ${ID_STRIDE} ` +
+      "WHERE inflight_upto IS NOT NULL;",
+  );
+}
+
+/** The records of a stored row, `[time, data]` each (one for a single-record row). */
+function _unpack(row: { n: number; time: number; data: string }): [number, string][] {
+  return row.n === 1 ? [[row.time, row.data]] : JSON.parse(row.data);
+}
 
 /** The spool's tables; created here and nowhere else. */
 const DDL = `
@@ -46,7 +79,8 @@ CREATE TABLE IF NOT EXISTS _spool_streams (
   inflight_upto INTEGER, inflight_meta TEXT, inflight_at INTEGER);
 CREATE TABLE IF NOT EXISTS _spool (
   id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL, time INTEGER NOT NULL,
-  bytes INTEGER NOT NULL, data TEXT NOT NULL);
+  bytes INTEGER NOT NULL, n INTEGER NOT NULL DEFAULT 1, k0 INTEGER NOT NULL DEFAULT 0,
+  data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS _spool_sid ON _spool (sid, id);
 CREATE TABLE IF NOT EXISTS _spool_state (
   sid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
@@ -160,7 +194,10 @@ export class Spool {
     this.db = db;
     this.clock = options.clock;
     this.log = options.log;
-    db.transaction(() => db.sql.exec(DDL));
+    db.transaction(() => {
+      _migrate(db.sql);
+      db.sql.exec(DDL);
+    });
     this.#sql = new _Statements(db.sql);
   }
 
@@ -323,7 +360,7 @@ export class SpoolStream {
     let dropped = 0;
     const sizes = { n: this.#count, b: this.#bytes };
     db.transaction(() => {
-      if (rows.length) last = this.#sql.insertMany(this.#sid, rows);
+      if (rows.length) last = this.#insert(rows);
       for (const r of rows) sizes.b += r.bytes;
       sizes.n += rows.length;
       if (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
@@ -343,24 +380,99 @@ export class SpoolStream {
     return last;
   }
 
+  /** Store `rows` as packs (one row for a single record); returns the last record's id. */
+  #insert(rows: { time: number; data: string; bytes: number }[]): number {
+    if (rows.length === 1) {
+      const r = rows[0]!;
+      return this.#sql.insertMany(this.#sid, [{ ...r, n: 1 }]) * ID_STRIDE;
+    }
+    const packs: { time: number; bytes: number; n: number; data: string }[] = [];
+    let start = 0;
+    while (start < rows.length) {
+      let end = start;
+      let bytes = 0;
+      while (
+        end < rows.length && end - start < ID_STRIDE &&
+        (end === start || bytes + rows[end]!.bytes <= PACK_BYTES)
+      ) bytes += rows[end++]!.bytes;
+      const part = rows.slice(start, end);
+      packs.push(
+        part.length === 1 ? { ...part[0]!, n: 1 } : {
+          time: part[0]!.time,
+          bytes,
+          n: part.length,
+          data: JSON.stringify(part.map((r) => [r.time, r.data])),
+        },
+      );
+      start = end;
+    }
+    return this.#sql.insertMany(this.#sid, packs) * ID_STRIDE + packs.at(-1)!.n - 1;
+  }
+
+  /**
+   * Delete every record up to id `upTo` (inclusive): the rows before its row,
+   * and in its row the records up to it (the rest of a pack is kept, ids
+   * unchanged). Returns the records and bytes deleted.
+   */
+  #cutHead(upTo: number): { n: number; b: number } {
+    const rowId = Math.floor(upTo / ID_STRIDE);
+    const k = upTo % ID_STRIDE;
+    const cut = this.#sql.deleteBefore(this.#sid, rowId);
+    const row = this.#sql.row(this.#sid, rowId);
+    if (!row || k < row.k0) return cut;
+    if (k >= row.k0 + row.n - 1) {
+      this.#sql.deleteRow(this.#sid, rowId);
+      return { n: cut.n + row.n, b: cut.b + row.bytes };
+    }
+    const records = _unpack(row);
+    const keep = records.slice(k - row.k0 + 1);
+    let bytes = 0;
+    for (const [, d] of keep) bytes += utf8Length(d);
+    this.#sql.rewrite(this.#sid, rowId, {
+      time: keep[0]![0],
+      bytes,
+      n: keep.length,
+      k0: k + 1,
+      data: keep.length === 1 ? keep[0]![1] : JSON.stringify(keep),
+    });
+    return { n: cut.n + records.length - keep.length, b: cut.b + row.bytes - bytes };
+  }
+
   /** Delete head records until the new ones fit; returns how many. */
   #dropOldest(sizes: { n: number; b: number }): number {
     let dropped = 0;
-    while (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
-      const over = Math.max(sizes.n - this.#maxRecords, 1);
-      const head = this.#sql.head(this.#sid, Math.min(over + 64, 10_000));
-      let upTo = 0;
+    const over = () => sizes.n > this.#maxRecords || sizes.b > this.#maxBytes;
+    while (over()) {
+      const head = this.#sql.head(this.#sid, 64);
+      let upTo = -1;
       for (const h of head) {
-        if (sizes.n <= this.#maxRecords && sizes.b <= this.#maxBytes) break;
-        upTo = h.id;
-        sizes.n--;
-        sizes.b -= h.bytes;
-        dropped++;
+        if (!over()) break;
+        upTo = this.#dropIn(h, sizes);
       }
-      if (upTo === 0) break;
-      this.#sql.deleteUpTo(this.#sid, upTo);
+      if (upTo < 0) break;
+      dropped += this.#cutHead(upTo).n;
     }
     return dropped;
+  }
+
+  /**
+   * Count off records of the head row `h` from `sizes` until the stream fits
+   * (the whole row when it must go); returns the id of the last one counted.
+   */
+  #dropIn(h: _Head, sizes: { n: number; b: number }): number {
+    const whole = sizes.n - h.n > this.#maxRecords || sizes.b - h.bytes > this.#maxBytes;
+    if (whole || h.n === 1) {
+      sizes.n -= h.n;
+      sizes.b -= h.bytes;
+      return h.id * ID_STRIDE + h.k0 + h.n - 1;
+    }
+    const records = _unpack(this.#sql.row(this.#sid, h.id)!);
+    let k = 0;
+    while (sizes.n > this.#maxRecords || sizes.b > this.#maxBytes) {
+      sizes.n--;
+      sizes.b -= utf8Length(records[k++]![1]);
+    }
+    return h.id * ID_STRIDE + h.k0 + k - 1;
   }
 
   #noteDrops(n: number): void {
@@ -396,17 +508,30 @@ export class SpoolStream {
     const overhead = limits.overhead ?? 0;
     const out: SpoolRecord[] = [];
     let bytes = 0;
-    let from = after;
+    let from = Math.floor(after / ID_STRIDE);
+    const take = (r: SpoolRecord) => {
+      if (r.id <= after) return true;
+      if (bytes + r.bytes + overhead > maxBytes && out.length > 0) return false;
+      bytes += r.bytes + overhead;
+      out.push(r);
+      return bytes < maxBytes && out.length < maxRecords;
+    };
     while (out.length < maxRecords) {
-      const chunk = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 2048));
-      if (chunk.length === 0) break;
-      for (const r of chunk) {
-        if (bytes + r.bytes + overhead > maxBytes && out.length > 0) return out;
-        bytes += r.bytes + overhead;
-        out.push(r);
-        if (bytes >= maxBytes) return out;
+      const rows = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 2048));
+      if (rows.length === 0) break;
+      for (const [rowId, time, size, n, k0, data] of rows) {
+        const base = rowId * ID_STRIDE + k0;
+        if (n === 1) {
+          if (!take({ id: base, time, bytes: size, data })) return out;
+          continue;
+        }
+        const records = JSON.parse(data) as [number, string][];
+        for (let i = 0; i < records.length; i++) {
+          const [t, d] = records[i]!;
+          if (!take({ id: base + i, time: t, bytes: utf8Length(d), data: d })) return out;
+        }
       }
-      from = chunk[chunk.length - 1]!.id;
+      from = rows[rows.length - 1]![0] + 1;
     }
     return out;
   }
@@ -438,7 +563,7 @@ export class SpoolStream {
     const at = this.#spool.clock.now();
     let deleted = 0;
     this.#spool.db.transaction(() => {
-      deleted = this.#sql.deleteUpTo(this.#sid, upTo);
+      deleted = this.#cutHead(upTo).n;
       this.#sql.acked(this.#sid, Math.max(0, deleted - refused), Math.min(refused, deleted), at);
     });
     this.#stale = true;

@@ -146,3 +146,96 @@ Deno.test("a large append keeps order, ids, times and UTF-8 sizes across insert 
     data.slice(131, 136),
   );
 });
+
+Deno.test("packs: an append of many records is one row; acks and drops inside it keep the rest with their ids", async () => {
+  const { db, spool } = setup();
+  using _db = db;
+  const s = spool.stream("packs", { maxRecords: 1000, maxBytes: 1_000_000 });
+  const data = Array.from({ length: 300 }, (_, i) => `line ${i} ${"é".repeat(i % 3)}`);
+  const last = s.append(data.map((d, i) => ({ data: d, time: 1000 + i })));
+  const rows = db.sql.prepare("SELECT n, k0 FROM _spool").all() as { n: number; k0: number }[];
+  assert.deepEqual(rows.map((r) => r.n), [300], "one row for the append");
+  const all = s.peek({ maxRecords: 1000 });
+  assert.equal(all.length, 300);
+  assert.equal(all.at(-1)!.id, last);
+  assert.deepEqual(all.map((r) => r.data), data);
+  assert.deepEqual(all.map((r) => r.time), data.map((_, i) => 1000 + i));
+  assert.equal(all[2]!.bytes, new TextEncoder().encode(data[2]!).length);
+  // Peeking after an id inside the pack starts right after it.
+  assert.deepEqual(s.peek({ maxRecords: 2 }, all[99]!.id).map((r) => r.data), data.slice(100, 102));
+
+  // An ack inside the pack deletes up to it; the rest keeps its ids, times and sizes.
+  s.ack(all[99]!.id);
+  assert.equal(s.backlog, 200);
+  const rest = s.peek({ maxRecords: 1000 });
+  assert.deepEqual(rest.map((r) => r.id), all.slice(100).map((r) => r.id));
+  assert.deepEqual(rest.map((r) => r.data), data.slice(100));
+  assert.equal(s.status().oldestAgeMs, spool.clock.now() - 1100);
+  assert.equal(s.status().bytes, rest.reduce((n, r) => n + r.bytes, 0));
+  assert.equal(s.status().sent, 100);
+
+  // A full stream drops the oldest records one by one, also inside a pack.
+  const f = spool.stream("packs.full", { maxRecords: 50, maxBytes: 1_000_000 });
+  f.append(Array.from({ length: 40 }, (_, i) => ({ data: `a${i}` })));
+  f.append(Array.from({ length: 30 }, (_, i) => ({ data: `b${i}` })));
+  await Promise.resolve();
+  assert.equal(f.backlog, 50);
+  assert.equal(f.status().dropped, 20);
+  assert.deepEqual(
+    f.peek({ maxRecords: 100 }).map((r) => r.data),
+    [
+      ...Array.from({ length: 20 }, (_, i) => `a${i + 20}`),
+      ...Array.from({ length: 30 }, (_, i) => `b${i}`),
+    ],
+  );
+  // An append larger than the bound keeps its newest records only.
+  f.append(Array.from({ length: 80 }, (_, i) => ({ data: `c${i}` })));
+  assert.deepEqual(
+    f.peek({ maxRecords: 100 }).map((r) => r.data),
+    Array.from({ length: 50 }, (_, i) => `c${i + 30}`),
+  );
+  assert.equal(f.status().dropped, 100);
+  // Acking the last id deletes everything.
+  f.ack(f.peek({ maxRecords: 100 }).at(-1)!.id);
+  assert.equal(f.backlog, 0);
+  assert.equal(
+    db.sql.prepare("SELECT COUNT(*) AS c FROM _spool WHERE sid = ?").get(
+      (db.sql.prepare("SELECT sid FROM _spool_streams WHERE name = 'packs.full'").get() as {
+        sid: number;
+      }).sid,
+    )!.c,
+    0,
+  );
+});
+
+Deno.test("a spool written before packs is upgraded: its records and in-flight marker keep working", () => {
+  const db = Database.open({ path: ":memory:", purgeInterval: 0 });
+  using _db = db;
+  // The tables as the previous release created them, with two records and a batch in flight.
+  db.sql.exec(`
+    CREATE TABLE _spool_streams (sid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+      appended INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+      dropped INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0,
+      last_error TEXT, last_error_at INTEGER, last_ack_at INTEGER,
+      inflight_upto INTEGER, inflight_meta TEXT, inflight_at INTEGER);
+    CREATE TABLE _spool (id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL,
+      time INTEGER NOT NULL, bytes INTEGER NOT NULL, data TEXT NOT NULL);
+    INSERT INTO _spool_streams (sid, name, appended, inflight_upto, inflight_meta, inflight_at)
+      VALUES (1, 'old', 3, 2, '{"n":2}', 5);
+    INSERT INTO _spool (id, sid, time, bytes, data) VALUES (1, 1, 10, 1, 'x'), (2, 1, 11, 1, 'y'),
+      (3, 1, 12, 1, 'z');
+  `);
+  const clock = new FakeClock(1_700_000_000_000);
+  const spool = Spool.of(db, { clock, log: new LogHub({ sinks: [] }).logger("spool") });
+  const s = spool.stream("old");
+  assert.equal(s.backlog, 3);
+  const recs = s.peek();
+  assert.deepEqual(recs.map((r) => r.data), ["x", "y", "z"]);
+  // The marker still names the second record: acking it leaves the third.
+  const inflight = s.inflight()!;
+  assert.equal(inflight.upTo, recs[1]!.id);
+  s.ack(inflight.upTo);
+  assert.deepEqual(s.peek().map((r) => r.data), ["z"]);
+  s.append([{ data: "new1" }, { data: "new2" }]);
+  assert.deepEqual(s.peek().map((r) => r.data), ["z", "new1", "new2"]);
+});
