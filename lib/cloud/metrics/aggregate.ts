@@ -32,10 +32,12 @@ export interface AggregatorOptions {
   base?: [string, string][];
 }
 
-/** One open aggregate. */
-interface _Agg {
+/** One open aggregate (callers may keep it as a handle for `add`). */
+export interface AggHandle {
   datum: Datum;
   end: number;
+  /** Set when its period was closed: the handle no longer takes samples. */
+  closed?: boolean;
   /** Histograms: value → count. */
   hist?: Map<number, number>;
 }
@@ -45,7 +47,7 @@ export class Aggregator {
   readonly highResolutionPeriod: number;
   readonly #hi: Set<string>;
   readonly #base: [string, string][];
-  readonly #open = new Map<string, _Agg>();
+  readonly #open = new Map<string, AggHandle>();
   /** Previous value of each counter series and histogram bucket, for deltas. */
   readonly #prev = new Map<string, number | readonly number[]>();
 
@@ -81,21 +83,20 @@ export class Aggregator {
     time: number,
     kind?: "counter",
     key?: string,
-  ): void {
+    handle?: AggHandle,
+  ): AggHandle {
+    if (
+      handle !== undefined && handle.closed !== true && time >= handle.datum.t && time < handle.end
+    ) {
+      _update(handle.datum, value);
+      return handle;
+    }
     const [t, r, end] = this.#start(name, time);
     const k = `${t}|${key ?? name + "\u0000" + JSON.stringify(dims)}`;
     const a = this.#open.get(k);
     if (a !== undefined) {
-      const d = a.datum;
-      d.c++;
-      d.s += value;
-      if (value < d.mn) d.mn = value;
-      if (value > d.mx) d.mx = value;
-      if (d.x !== undefined) {
-        if (d.x.length < MAX_EMF_VALUES) d.x.push(value);
-        else delete d.x;
-      }
-      return;
+      _update(a.datum, value);
+      return a;
     }
     const datum: Datum = {
       n: name,
@@ -110,7 +111,9 @@ export class Aggregator {
       x: [value],
     };
     if (kind) datum.kind = kind;
-    this.#open.set(k, { datum, end });
+    const h: AggHandle = { datum, end };
+    this.#open.set(k, h);
+    return h;
   }
 
   /** Add histogram growth: `values[i]` seen `counts[i]` times, with their exact sum. */
@@ -238,6 +241,7 @@ export class Aggregator {
     for (const [k, a] of this.#open) {
       if (a.end > now) continue;
       this.#open.delete(k);
+      a.closed = true;
       out.push(this.#finish(a));
     }
     return out.sort((a, b) => a.t - b.t);
@@ -248,7 +252,7 @@ export class Aggregator {
     return this.due(Infinity);
   }
 
-  #finish(a: _Agg): Datum {
+  #finish(a: AggHandle): Datum {
     const d = a.datum;
     if (a.hist) {
       const entries = [...a.hist].sort((x, y) => x[0] - y[0]);
@@ -267,5 +271,16 @@ export class Aggregator {
   /** The key of a (name, dims) pair, for callers that cache it (`add(…, key)`). */
   static key(name: string, dims: [string, string][]): string {
     return name + "\u0000" + JSON.stringify(dims);
+  }
+}
+
+function _update(d: Datum, value: number): void {
+  d.c++;
+  d.s += value;
+  if (value < d.mn) d.mn = value;
+  if (value > d.mx) d.mx = value;
+  if (d.x !== undefined) {
+    if (d.x.length < MAX_EMF_VALUES) d.x.push(value);
+    else delete d.x;
   }
 }

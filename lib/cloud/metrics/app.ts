@@ -13,7 +13,7 @@
  */
 
 import type { MetricFamily, Unit } from "../../metrics/mod.ts";
-import { Aggregator } from "./aggregate.ts";
+import { type AggHandle, Aggregator } from "./aggregate.ts";
 import {
   checkDimensions,
   checkName,
@@ -54,6 +54,8 @@ interface _Entry {
   key: string;
   last: number;
   total: number;
+  /** The open aggregate of the current period (skips the period lookup). */
+  agg: AggHandle | undefined;
 }
 
 /** Options of {@linkcode AppMetrics}. */
@@ -171,7 +173,15 @@ export class AppMetrics {
 
   #record(kind: "gauge" | "counter", name: string, value: number, options?: PutOptions): void {
     const dims = options?.dimensions;
-    const ck = dims === undefined ? name : name + JSON.stringify(dims);
+    let ck = name;
+    if (dims !== undefined) {
+      // A content key without JSON.stringify (≈ 2× faster); the entry holds the checked, sorted pairs.
+      for (const k in dims) {
+        const v = dims[k];
+        if (typeof v !== "string") ck = "\u0000"; // not cacheable: #entry's checks refuse it
+        ck += "\u0001" + k + "\u0002" + v;
+      }
+    }
     let e = this.#entries.get(ck);
     if (e === undefined || e.kind !== kind) e = this.#entry(kind, name, dims, options?.unit, ck);
     else if (options?.unit !== undefined && options.unit !== e.unit) {
@@ -191,7 +201,7 @@ export class AppMetrics {
     if (kind === "counter" && value < 0) {
       throw new RangeError(`Counter "${name}" cannot go down (got ${value})`);
     }
-    this.#agg.add(
+    e.agg = this.#agg.add(
       e.name,
       e.unit,
       e.dims,
@@ -199,6 +209,7 @@ export class AppMetrics {
       time,
       kind === "counter" ? "counter" : undefined,
       e.key,
+      e.agg,
     );
     e.last = value;
     e.total += value;
@@ -235,7 +246,7 @@ export class AppMetrics {
           `Too many application metric series (${this.#max}); "${name}" is not recorded`,
         );
       }
-      e = { name, unit: u, kind, dims: pairs, key, last: 0, total: 0 };
+      e = { name, unit: u, kind, dims: pairs, key, last: 0, total: 0, agg: undefined };
       this.#series.set(key, e);
       this.#units.set(name, u);
     }

@@ -90,3 +90,18 @@ Deno.test("application metrics show on /metrics as tern_app_* gauges and counter
   assert.match(text, /^# TYPE tern_app_PumpStarts_total counter$/m);
   assert.match(text, /^tern_app_PumpStarts_total 3$/m);
 });
+
+Deno.test("a sample after its period closed opens a new datum; the closed one is not changed", async () => {
+  const { clock, agg, app } = setup();
+  const t0 = clock.now();
+  app.put("Late", 1);
+  app.put("Late", 2);
+  const [first] = agg.due(t0 + 60_000);
+  assert.deepEqual([first!.c, first!.s], [2, 3]);
+  app.put("Late", 5, { time: t0 + 30_000 }); // late, for the closed period
+  assert.deepEqual([first!.c, first!.s], [2, 3], "the closed datum is unchanged");
+  await clock.advance(60_000);
+  app.put("Late", 7); // the next period
+  const rest = agg.drain();
+  assert.deepEqual(rest.map((d) => [d.t, d.c, d.s]), [[t0, 1, 5], [t0 + 60_000, 1, 7]]);
+});

@@ -6,7 +6,7 @@
 
 export { cloudMetricsEnabled, CloudMetricsService, cloudMetricsService } from "./service.ts";
 export { AppMetrics, type AppMetricsOptions, type BatchItem, type PutOptions } from "./app.ts";
-export { Aggregator, type AggregatorOptions } from "./aggregate.ts";
+export { type AggHandle, Aggregator, type AggregatorOptions } from "./aggregate.ts";
 export { emfDocuments, emfRecords, type EmfTarget, emfValues } from "./emf.ts";
 export { metricDatum, PutSender, type PutSenderOptions } from "./put_sender.ts";
 export {
