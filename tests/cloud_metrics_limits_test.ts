@@ -12,6 +12,7 @@ import { systemClock } from "../lib/clock.ts";
 import { type Datum, MAX_AGE_MS, MAX_AHEAD_MS, PutSender } from "../lib/cloud/metrics/mod.ts";
 import { Spool } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
+import { configSchema } from "../lib/config/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import type { VerifiedRequest } from "./helpers/aws_sigv4_server.ts";
 import { type Moto, startMoto } from "./helpers/moto.ts";
@@ -252,4 +253,15 @@ Deno.test("a datum CloudWatch refuses is dropped alone after halving; the rest a
   } finally {
     db.close();
   }
+});
+
+Deno.test("the CloudFormation template lets the device put into its namespace and confirm batches", async () => {
+  const t = await Deno.readTextFile(new URL("../deploy/cloudformation/tern.yaml", import.meta.url));
+  const ns = /\n {2}MetricsNamespace:\n(?: {4}.*\n)*? {4}Default: (\S+)/.exec(t)?.[1];
+  assert.equal(ns, configSchema.parse({}).cloud.metrics.namespace);
+  assert.match(
+    t,
+    /Action: cloudwatch:PutMetricData\n\s+Resource: "\*"\n\s+Condition:\n\s+StringEquals:\n\s+cloudwatch:namespace: !Ref MetricsNamespace/,
+  );
+  assert.match(t, /Action: cloudwatch:GetMetricStatistics/);
 });
