@@ -1,0 +1,63 @@
+/**
+ * `cloud.metrics` in config: defaults, clear errors for bad values (key
+ * path, what was expected), and the permissions it adds (the monitoring or
+ * logs host, /proc and /sys, extra disk paths) — and none when it is off.
+ */
+
+import assert from "node:assert/strict";
+import { configSchema, derivePermissions, permissionFlags } from "../lib/config/mod.ts";
+
+const BASE = { configDir: "/etc/tern", stateDir: "/var/lib/tern" };
+
+Deno.test("cloud.metrics permissions: the CloudWatch or Logs host, /proc and /sys, extra disk paths", () => {
+  const put = derivePermissions(
+    configSchema.parse({
+      aws: { region: "eu-west-1" },
+      cloud: {
+        metrics: { enabled: true, via: "putMetricData", os: { disk: { paths: ["/data"] } } },
+      },
+    }),
+    BASE,
+  );
+  assert.ok(put.net.includes("monitoring.eu-west-1.amazonaws.com:443"));
+  for (const p of ["/proc", "/sys/block", "/sys/class/thermal", "/data"]) {
+    assert.ok(put.read.includes(p), `${p} in ${put.read.join(",")}`);
+  }
+  assert.ok(permissionFlags(put).some((f) => f.startsWith("--allow-read=") && f.includes("/proc")));
+  const emf = derivePermissions(
+    configSchema.parse({
+      aws: { region: "eu-west-1" },
+      cloud: { metrics: { enabled: true, os: { enabled: false } } },
+    }),
+    BASE,
+  );
+  assert.ok(emf.net.includes("logs.eu-west-1.amazonaws.com:443"), "EMF goes to CloudWatch Logs");
+  assert.ok(!emf.net.some((h) => h.startsWith("monitoring.")));
+  assert.ok(!emf.read.includes("/proc"), "no OS group: no /proc");
+  const off = derivePermissions(configSchema.parse({ aws: { region: "eu-west-1" } }), BASE);
+  assert.ok(!off.net.some((h) => h.startsWith("monitoring.") || h.startsWith("logs.")));
+  assert.ok(!off.read.includes("/proc"));
+});
+
+Deno.test("bad cloud.metrics values are refused with their key path", () => {
+  const bad = (metrics: Record<string, unknown>, path: RegExp, what: RegExp) => {
+    const r = configSchema.safeParse({ cloud: { metrics } });
+    assert.equal(r.success, false, JSON.stringify(metrics));
+    const text = JSON.stringify(r.error);
+    assert.match(text, path);
+    assert.match(text, what);
+  };
+  bad({ via: "statsd" }, /via/, /emf|putMetricData/);
+  bad({ period: 90_000 }, /period/, /multiple of 60000/);
+  bad({ period: 30_000 }, /period/, /60000/);
+  bad({ highResolutionPeriod: 2000 }, /highResolutionPeriod/, /1000|5000/);
+  bad({ interval: 500 }, /interval/, /1000/);
+  bad({ namespace: "AWS/EC2" }, /namespace/, /AWS\//);
+  bad({ os: { cpus: true } }, /cpus/, /nknown|unrecognized/i);
+  const ok = configSchema.parse({ cloud: { metrics: { enabled: true } } }).cloud.metrics;
+  assert.equal(ok.via, "emf");
+  assert.equal(ok.period, 60_000);
+  assert.equal(ok.interval, 10_000);
+  assert.equal(ok.namespace, "Tern");
+  assert.equal(ok.os.perCore, false);
+});
