@@ -244,6 +244,7 @@ Deno.test("EMF: periods go as embedded-metric-format records through CloudWatch 
     confirmDelay: 0,
     backoff: { min: 100, max: 1000 },
     os: { perCore: true },
+    exclude: ["NetworkIn", "NetworkOut"],
   }, { cloud: { logs: { endpoint: logs.url, agent: { enabled: false } } } });
   const { agent } = await startAgent(dir, config, clock);
   try {
@@ -319,6 +320,11 @@ Deno.test("EMF: periods go as embedded-metric-format records through CloudWatch 
       Maximum: 49,
     });
     assert.ok(docs.some((d) => d.doc.CpuUtilization !== undefined), "OS series in EMF");
+    assert.ok(
+      !docs.some((d) => d.doc.NetworkIn !== undefined || d.doc.NetworkOut !== undefined),
+      "excluded",
+    );
+    assert.ok(docs.some((d) => d.doc.NetworkErrors !== undefined), "only what was excluded");
     assert.ok(
       docs.some((d) => d.doc.Core === "0" && d.doc.CpuUtilization !== undefined),
       "per core",

@@ -41,6 +41,8 @@ export const metricsSection = z.strictObject({
     .default(60_000),
   /** Metric names stored at 1 s resolution, aggregated per `highResolutionPeriod`. */
   highResolution: z.array(z.string().min(1).max(255)).default([]),
+  /** CloudWatch names of agent and OS metrics not to send (they stay on /metrics): cost control. */
+  exclude: z.array(z.string().min(1).max(255)).default([]),
   highResolutionPeriod: z.union([1000, 5000, 10_000, 30_000].map((v) => z.literal(v))).default(
     1000,
   ),

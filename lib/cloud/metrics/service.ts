@@ -249,8 +249,11 @@ export class CloudMetricsService implements Service {
   sample(now = this.#ctx.clock.now()): void {
     if (!this.#agg || !this.#registry) return;
     this.#os?.update();
-    const agentOn = this.#ctx.config.cloud.metrics.agent.enabled;
-    const fams = this.#registry.collect().filter((f) => agentOn || f.name.startsWith("tern_os_"));
+    const m = this.#ctx.config.cloud.metrics;
+    const fams = this.#registry.collect().filter((f) =>
+      f.cloud !== undefined && (m.agent.enabled || f.name.startsWith("tern_os_")) &&
+      !m.exclude.includes(f.cloud.name)
+    );
     this.#agg.sample(fams, now);
     this.samples++;
   }
