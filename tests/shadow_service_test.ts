@@ -173,6 +173,15 @@ Deno.test({
           ms: 10_000,
         },
       );
+      await shadows.get("thermostat").synced(AbortSignal.timeout(5000));
+      // /api/status carries each shadow's version, last sync and pending.
+      const status = await (await app.request(
+        new Request("http://dev.local/api/status", { headers: { cookie } }),
+      )).json();
+      const svc = status.services.find((x: { name: string }) => x.name === "cloud.shadow");
+      equal(svc.details.shadows.thermostat.pending, 0);
+      ok(svc.details.shadows.thermostat.lastSync > 0);
+      equal(svc.details.shadows.thermostat.version, shadows.get("thermostat").get().version);
       // A plain user may read but not write.
       const made = await app.request(
         new Request("http://dev.local/api/users", {
