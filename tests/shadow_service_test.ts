@@ -239,3 +239,37 @@ Deno.test("bad shadow config is refused with the key path", () => {
   const paths = r.error.issues.map((i) => i.path.join("."));
   ok(paths.includes("cloud.shadow.shadows.bad.name"), paths.join(" "));
 });
+
+Deno.test("a shadow bound to an unknown model or field stops the agent at start, naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tern-shadow-cfg-" });
+  try {
+    for (
+      const [model, want] of [
+        [{ name: "Nope", key: { id: "main" } }, /cloud\.shadow: .*"Nope"/],
+        [{ name: "Thermostat", key: { id: "main" }, fields: ["colour"] }, /no field "colour"/],
+      ] as const
+    ) {
+      const config = configSchema.parse({
+        agent: { mode: "cloud" },
+        device: { id: "dev-1", thing: THING },
+        schema: { models: SCHEMA },
+        mqtt: { enabled: true, url: "mqtt://127.0.0.1:9" },
+        cloud: { shadow: { enabled: true, shadows: { thermostat: { model } } } },
+      });
+      let err: Error | undefined;
+      try {
+        const a = await Agent.start({
+          loaded: { config, configDir: dir, stateDir: dir, files: [], secrets: [] },
+          factories: LIBRARY_SERVICES,
+        });
+        await a.stop();
+      } catch (e) {
+        err = e as Error;
+      }
+      ok(err, "the agent did not start");
+      ok(want.test(err.message), err.message);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -132,7 +132,7 @@ export class Shadow implements AsyncDisposable {
       desired: options.desired ? apply(this.#row.desired, options.desired) : this.#row.desired,
     };
     checkPatch("reported", next.reported);
-    checkPatch("desired", next.desired);
+    if (options.desired !== undefined) checkPatch("desired", next.desired);
     checkStateSize(next.desired, next.reported);
     this.#save(next);
     this.#changed();
