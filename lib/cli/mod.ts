@@ -12,6 +12,7 @@ import { EXIT, UsageError } from "./_command.ts";
 import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
 import { dbCommand } from "./db.ts";
 import { cloudCommand } from "./cloud.ts";
+import { shadowCommand } from "./shadow.ts";
 import { runCommand } from "./run.ts";
 import { syncCommand } from "./sync.ts";
 import { tokenCommand, userCommand } from "./users.ts";
@@ -31,6 +32,7 @@ export const COMMANDS: Command[] = [
   dbCommand,
   syncCommand,
   cloudCommand,
+  shadowCommand,
   userCommand,
   tokenCommand,
   versionCommand,

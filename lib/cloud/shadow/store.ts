@@ -36,10 +36,12 @@ const CREATE = `CREATE TABLE IF NOT EXISTS _shadow (
   PRIMARY KEY (thing, name)) WITHOUT ROWID`;
 
 export class ShadowStore {
+  readonly #db: DatabaseSync;
   readonly #get: StatementSync;
   readonly #put: StatementSync;
 
   constructor(db: DatabaseSync) {
+    this.#db = db;
     db.exec(CREATE);
     this.#get = db.prepare(
       `SELECT desired, reported, base, version, "exists", synced FROM _shadow WHERE thing = ? AND name = ?`,
@@ -71,6 +73,14 @@ export class ShadowStore {
       exists: Number(r.exists) === 1,
       synced: Number(r.synced),
     };
+  }
+
+  /** The copy of shadow `name` of whichever thing has one (the CLI without a configured thing). */
+  find(name: string): ShadowRow {
+    const r = this.#db.prepare(`SELECT thing FROM _shadow WHERE name = ? LIMIT 1`).get(name) as
+      | { thing: string }
+      | undefined;
+    return this.load(r?.thing ?? "", name);
   }
 
   save(thing: string, name: string, row: ShadowRow): void {
