@@ -4,12 +4,12 @@
  * waits to be sent, offline; bad arguments are usage errors.
  */
 
-import { deepEqual, equal, match, throws } from "node:assert/strict";
+import { deepEqual, equal, match, ok, rejects } from "node:assert/strict";
 import { join } from "node:path";
 import { shadowCommand } from "../lib/cli/shadow.ts";
 import { UsageError } from "../lib/cli/mod.ts";
 import { Database } from "../lib/db/mod.ts";
-import { ShadowStore } from "../lib/cloud/shadow/store.ts";
+import { ShadowStore } from "../lib/cloud/shadow/mod.ts";
 
 function capture() {
   const out: string[] = [];
@@ -50,9 +50,32 @@ Deno.test("tern shadow status and get show each shadow's version, last sync and 
     const got = JSON.parse(b.out[0]!);
     deepEqual(got.pending, { reported: { t: 20.5 } });
     deepEqual(got.delta, { setpoint: 22 });
-    throws(() => shadowCommand.run(["get", "nope"], flags, capture().io), UsageError);
-    throws(() => shadowCommand.run(["wat"], flags, capture().io), UsageError);
+    await rejects(() => shadowCommand.run(["get", "nope"], flags, capture().io), UsageError);
+    await rejects(() => shadowCommand.run(["wat"], flags, capture().io), UsageError);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the static module graph of the CLI, the services and the web app holds no shadow code", async () => {
+  for (const entry of ["main.ts", "services.ts"]) {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["info", "--json", entry],
+      cwd: new URL("..", import.meta.url).pathname,
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const graph = JSON.parse(new TextDecoder().decode(r.stdout)) as {
+      modules: { specifier: string; dependencies?: { specifier: string; code?: unknown }[] }[];
+    };
+    const loaded = graph.modules.map((m) => m.specifier).filter((s) =>
+      s.includes("/lib/cloud/shadow/")
+    );
+    // Type-only imports (routes/api/shadow.ts) are in the graph but never evaluated.
+    const runtime = graph.modules.flatMap((m) =>
+      (m.dependencies ?? []).filter((d) => d.specifier.includes("cloud/shadow/") && d.code)
+        .map((d) => `${m.specifier} → ${d.specifier}`)
+    );
+    ok(runtime.length === 0, `${entry}: ${runtime.join(", ")} (${loaded.length} modules)`);
   }
 });

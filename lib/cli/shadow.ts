@@ -8,8 +8,7 @@
 
 import { resolve } from "../path.ts";
 import { Database } from "../db/mod.ts";
-import { delta, diff } from "../cloud/shadow/mod.ts";
-import { ShadowStore } from "../cloud/shadow/store.ts";
+import { later } from "../later.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { loadFromFlags } from "./_setup.ts";
 
@@ -27,7 +26,7 @@ export const shadowCommand: Command = {
   name: "shadow",
   summary: "AWS IoT Device Shadows: status and local copies",
   usage: USAGE,
-  run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
+  async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;
     if (sub !== "status" && sub !== "get") {
       throw new UsageError(
@@ -52,6 +51,10 @@ export const shadowCommand: Command = {
       const extra = rest.filter((a) => a !== "--json");
       if (extra.length) throw new UsageError(`Unexpected argument "${extra[0]}"`);
     }
+    // Loaded only when asked for: a local-mode agent's module graph holds no shadow code.
+    const { ShadowStore, delta, diff } = await later<typeof import("../cloud/shadow/mod.ts")>(
+      "lib/cloud/shadow/mod.ts",
+    );
     const db = Database.open({
       path: resolve(loaded.stateDir, config.database.path),
       synchronous: config.database.synchronous,
@@ -103,7 +106,7 @@ export const shadowCommand: Command = {
         }
         io.out(lines.join("\n"));
       }
-      return Promise.resolve(EXIT.ok);
+      return EXIT.ok;
     } finally {
       db.close();
     }
