@@ -7,8 +7,9 @@
  *
  * Sources: `add()` (the application API) and `sample(families)` (the
  * registry, every `interval`): gauges are sampled as they are, counters give
- * what they grew by since the previous sample (the first sample is the
- * baseline), histograms the growth of each bucket. Series of one family
+ * what they grew by since the previous sample, histograms the growth of each
+ * bucket. The first sample is the baseline of the series it sees; a series
+ * that appears later (a route's first request) counts from zero. Series of one family
  * whose dimensions are equal are summed within one sample.
  *
  * `due(now)` closes every period that has ended and returns its datums;
@@ -50,6 +51,7 @@ export class Aggregator {
   readonly #open = new Map<string, AggHandle>();
   /** Previous value of each counter series and histogram bucket, for deltas. */
   readonly #prev = new Map<string, number | readonly number[]>();
+  #sampled = false;
 
   constructor(options: AggregatorOptions = {}) {
     this.period = options.period ?? 60_000;
@@ -162,6 +164,8 @@ export class Aggregator {
 
   /** Sample the registry's families that have a `cloud` part, at `time`. */
   sample(families: readonly MetricFamily[], time: number): void {
+    const first = !this.#sampled;
+    this.#sampled = true;
     for (const f of families) {
       const c = f.cloud;
       if (!c) continue;
@@ -178,10 +182,11 @@ export class Aggregator {
         for (const h of f.series) {
           if (c.include && !c.include(h.labels ?? {})) continue;
           const id = `${f.name}${JSON.stringify(h.labels ?? {})}`;
-          const prev = this.#prev.get(id) as readonly number[] | undefined;
           const now = [...h.counts, h.sum];
+          let prev = this.#prev.get(id) as readonly number[] | undefined;
           this.#prev.set(id, now);
-          if (!prev || prev.length !== now.length) continue;
+          if (prev === undefined && first) continue; // the baseline
+          if (!prev || prev.length !== now.length) prev = now.map(() => 0);
           const dims = dimsOf(h.labels);
           const dk = JSON.stringify(dims);
           let m = merged.get(dk);
@@ -210,7 +215,7 @@ export class Aggregator {
         let v = s.value;
         if (f.type === "counter") {
           const id = `${f.name}${JSON.stringify(s.labels ?? {})}`;
-          const prev = this.#prev.get(id) as number | undefined;
+          const prev = this.#prev.get(id) as number | undefined ?? (first ? undefined : 0);
           this.#prev.set(id, v);
           if (prev === undefined) continue; // the baseline
           v = v >= prev ? v - prev : v; // a reset counts from zero

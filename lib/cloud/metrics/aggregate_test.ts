@@ -107,3 +107,31 @@ Deno.test("histograms send their buckets' growth as values and counts", () => {
   assert.equal(d!.c, 5);
   assert.equal(Math.round(d!.s), 5070);
 });
+
+Deno.test("web requests go to CloudWatch by route class and status class, latency as values/counts", async () => {
+  const { WebMetrics } = await import("../../web/metrics.ts");
+  const t0 = 1_767_225_600_000;
+  const web = new WebMetrics();
+  const agg = new Aggregator({ base: BASE });
+  agg.sample(web.families(), t0); // baseline (no route yet)
+  web.record("GET", "/api/data/:model", 200, 4);
+  web.record("POST", "/api/data/:model", 201, 30);
+  web.record("GET", "/api/health", 200, 0.5);
+  web.record("GET", "/api/data/:model", 404, 2);
+  agg.sample(web.families(), t0 + 10_000); // series new since the baseline count from zero
+  web.record("GET", "/api/data/:model", 200, 4);
+  web.record("GET", "/api/data/:model", 500, 700);
+  web.record("GET", "/metrics", 200, 1);
+  agg.sample(web.families(), t0 + 20_000);
+  const out = agg.due(t0 + 60_000);
+  const sum = (cls: string, status: string) =>
+    out.filter((d) => d.n === "HttpRequests" && d.d[1]![1] === cls && d.d[2]![1] === status)
+      .reduce((a, d) => a + d.s, 0);
+  assert.equal(sum("api", "2xx"), 4);
+  assert.equal(sum("api", "4xx"), 1);
+  assert.equal(sum("api", "5xx"), 1, "a route's first 500 is counted");
+  assert.equal(sum("metrics", "2xx"), 1);
+  const lat = out.find((d) => d.n === "HttpLatency" && d.d[1]?.[1] === "api")!;
+  assert.deepEqual([lat.v, lat.k, lat.c], [[1, 5, 50, 1000], [1, 3, 1, 1], 6]);
+  assert.equal(lat.u, "Milliseconds");
+});
