@@ -265,3 +265,49 @@ Deno.test("the CloudFormation template lets the device put into its namespace an
   );
   assert.match(t, /Action: cloudwatch:GetMetricStatistics/);
 });
+
+Deno.test("a full spool drops the oldest periods, counted; the newest are sent", async () => {
+  await using ep = await startMetricsEndpoint(moto);
+  const db = Database.open({ path: ":memory:", purgeInterval: 0 });
+  const ring = new RingSink(200);
+  const log = new LogHub({ sinks: [ring] }).logger("cloud.metrics");
+  const stream = Spool.of(db, { clock: systemClock, log }).stream("metrics.full", {
+    maxRecords: 100,
+  });
+  const s = new PutSender({
+    stream,
+    client: metricsClient(ep.url),
+    clock: systemClock,
+    log,
+    namespace: "Tern",
+  });
+  try {
+    const start = NOW0 - 300 * MINUTE;
+    for (let i = 0; i < 300; i++) {
+      const d = datum("Full", start + i * MINUTE, { s: i });
+      stream.append([{ time: d.t, data: JSON.stringify(d) }]);
+    }
+    const st = stream.status();
+    assert.equal(st.backlog, 100);
+    assert.equal(st.dropped, 200);
+    await drain(s);
+    const points = await statistics(moto, {
+      name: "Full",
+      dimensions: { Device: "d1" },
+      start,
+      end: NOW0,
+    });
+    assert.deepEqual(
+      points.map((p) => p.Sum),
+      Array.from({ length: 100 }, (_, i) => 200 + i),
+      "the newest 100",
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    assert.ok(
+      ring.entries().some((r) => /is full: dropping the oldest/.test(r.msg)),
+      "logged once",
+    );
+  } finally {
+    db.close();
+  }
+});
