@@ -9,8 +9,10 @@
  *   the bench's 1 KB and 64 KB files (`web.static.documents`, relative to the
  *   config directory, so the start task's read permission on it covers them).
  * - `cloud`: `device` plus `agent.mode: "cloud"`, MQTT to a local broker, AWS
- *   credentials (static, for the emulator) and sync of `Reading` both ways with
- *   a DynamoDB endpoint (dynalite). Parts can be left out to see what each costs.
+ *   credentials (static, for the emulator), sync of `Reading` both ways with
+ *   a DynamoDB endpoint (dynalite), the agent's log to CloudWatch Logs and
+ *   metrics (EMF, every OS group) through a local endpoint. Parts can be left
+ *   out to see what each costs.
  *
  * `login()` then creates the admin with the first-run setup token the agent
  * logs (`POST /api/auth/setup`), logs in (`POST /api/auth/login`: session
@@ -33,6 +35,10 @@ export interface CloudParts {
   aws?: boolean;
   /** The sync table. @default TABLE */
   table?: string;
+  /** CloudWatch Logs endpoint: the agent's own log shipped (needs `aws`). */
+  logs?: string;
+  /** CloudWatch metrics as EMF through the logs sender (needs `logs`). */
+  metrics?: boolean;
 }
 
 const READING = {
@@ -84,6 +90,12 @@ export function writeConfig(
     }
     if (parts.sync) {
       config.sync = { enabled: true, endpoint: parts.sync, table: parts.table ?? TABLE };
+    }
+    if (parts.logs) {
+      config.cloud = {
+        logs: { enabled: true, endpoint: parts.logs, agent: { enabled: true } },
+        ...(parts.metrics ? { metrics: { enabled: true, via: "emf" } } : {}),
+      };
     }
   }
   Deno.writeTextFileSync(join(dir, "tern.json5"), JSON.stringify(config, null, 2));

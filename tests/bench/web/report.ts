@@ -102,8 +102,9 @@ sampled every 250 ms for the peak), each followed by ${o.waitMs / 1000} s quiet 
 growth: the reading after cycle 3 within 5 % of the one after cycle 1. Local mode's target is the
 issue's ≤ 50 MB idle, cloud mode's ≤ 80 MB. Cloud mode: MQTT to a local mosquitto, sync both ways
 with an in-process dynalite (the bench checks the item reached the table), static AWS credentials;
-its load includes writes, which sync up. There are no CloudWatch logs or metrics services in this
-tree to turn on. Heap: V8 used / committed and external, MB, from the agent's \`/metrics\` after the
+its load includes writes, which sync up; the agent's own log goes to CloudWatch Logs and its
+metrics (every OS group, agent figures) as EMF records with it, to a local endpoint in the bench
+process that accepts every call. Heap: V8 used / committed and external, MB, from the agent's \`/metrics\` after the
 cycles.
 
 | agent | idle | idle anon / file | peak under load | after cycle 1 / 2 / 3 | growth 1 → 3 | heap |

@@ -178,6 +178,15 @@ async function memory(tmp: string) {
     await measure({ label: "local, device config (device.ts, session, model)", kind: "device" }, o),
   );
   await using ddb = await startDynalite({ memory: true });
+  // CloudWatch Logs for the agent's log and the EMF metrics: accepts every call ({}).
+  await using logs = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      await req.body?.cancel();
+      return Response.json({});
+    },
+  );
+  const logsUrl = `http://127.0.0.1:${logs.addr.port}`;
   const broker = mosquittoAvailable() ? await startMosquitto() : undefined;
   const notes: string[] = broker ? [] : [`MQTT left out: ${MOSQUITTO_MISSING}`];
   try {
@@ -187,8 +196,16 @@ async function memory(tmp: string) {
       parts: p,
       derive: true,
     });
-    const all = { aws: true, sync: ddb.endpoint, ...(broker ? { mqtt: broker.url } : {}) };
-    main.push(await measure(cloud("cloud: MQTT, sync, AWS credentials", all), { ...o, ddb }));
+    const all = {
+      aws: true,
+      sync: ddb.endpoint,
+      logs: logsUrl,
+      metrics: true,
+      ...(broker ? { mqtt: broker.url } : {}),
+    };
+    main.push(
+      await measure(cloud("cloud: MQTT, sync, logs, metrics, AWS credentials", all), { ...o, ddb }),
+    );
     const idle = { ...o, cycles: 0, ddb };
     parts.push(await measure(cloud("cloud mode, no cloud service", {}), idle));
     parts.push(await measure(cloud("cloud + AWS credentials", { aws: true }), idle));
@@ -196,6 +213,19 @@ async function memory(tmp: string) {
     parts.push(
       await measure(
         cloud("cloud + AWS credentials + sync", { aws: true, sync: ddb.endpoint }),
+        idle,
+      ),
+    );
+    parts.push(
+      await measure(cloud("cloud + AWS credentials + logs", { aws: true, logs: logsUrl }), idle),
+    );
+    parts.push(
+      await measure(
+        cloud("cloud + AWS credentials + logs + metrics", {
+          aws: true,
+          logs: logsUrl,
+          metrics: true,
+        }),
         idle,
       ),
     );
