@@ -126,7 +126,8 @@ export class AwsJsonClient implements AsyncDisposable {
     options: { signal?: AbortSignal } = {},
   ): Promise<T> {
     const o = this.#o;
-    const body = JSON.stringify(input ?? {});
+    // Encoded once: the same bytes are hashed for the signature and sent, on every attempt.
+    const body = _encoder.encode(JSON.stringify(input ?? {}));
     const retries = o.retries ?? 3;
     let skewRetried = false;
     for (let attempt = 0;; attempt++) {
@@ -162,13 +163,17 @@ export class AwsJsonClient implements AsyncDisposable {
     }
   }
 
-  async #once<T>(operation: string, json: string, signal?: AbortSignal): Promise<T> {
+  async #once<T>(
+    operation: string,
+    json: Uint8Array<ArrayBuffer>,
+    signal?: AbortSignal,
+  ): Promise<T> {
     const o = this.#o;
     const headers: Record<string, string> = {
       "content-type": `application/x-amz-json-${o.jsonVersion ?? "1.1"}`,
       "x-amz-target": `${o.targetPrefix}.${operation}`,
     };
-    let body: string | Uint8Array<ArrayBuffer> = json;
+    let body = json;
     if (o.compressAbove !== undefined && json.length >= o.compressAbove) {
       body = await gzip(json);
       headers["content-encoding"] = "gzip";
@@ -210,8 +215,12 @@ export class AwsJsonClient implements AsyncDisposable {
   }
 }
 
-/** `text` as gzip bytes (CompressionStream). */
-export async function gzip(text: string): Promise<Uint8Array<ArrayBuffer>> {
+const _encoder = new TextEncoder();
+
+/** `text` (or its UTF-8 bytes) as gzip bytes (CompressionStream). */
+export async function gzip(
+  text: string | Uint8Array<ArrayBuffer>,
+): Promise<Uint8Array<ArrayBuffer>> {
   const stream = new Blob([text]).stream().pipeThrough(new CompressionStream("gzip"));
   return new Uint8Array(await new Response(stream).arrayBuffer());
 }

@@ -51,10 +51,14 @@ export interface _StoredRow extends _Head {
 /** Rows per multi-row INSERT, largest first (64 × 5 parameters, far under SQLite's 32,766). */
 const _BLOCKS = [64, 8, 1] as const;
 
-function _insertSql(rows: number): string {
-  return "INSERT INTO _spool (sid, time, bytes, n, data) VALUES " +
-    Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", ");
-}
+/** The multi-row INSERT of each block size, built once. */
+const _INSERT_SQL = new Map(
+  _BLOCKS.map((rows) => [
+    rows,
+    "INSERT INTO _spool (sid, time, bytes, n, data) VALUES " +
+    Array.from({ length: rows }, () => "(?, ?, ?, ?, ?)").join(", "),
+  ]),
+);
 
 export class _Statements {
   readonly #db: DatabaseSync;
@@ -94,7 +98,7 @@ export class _Statements {
     let i = 0;
     for (const size of _BLOCKS) {
       if (rows.length - i < size) continue;
-      const stmt = this.#s(_insertSql(size));
+      const stmt = this.#s(_INSERT_SQL.get(size)!);
       const args: (number | string)[] = new Array(size * 5);
       while (rows.length - i >= size) {
         for (let k = 0; k < size; k++) {
