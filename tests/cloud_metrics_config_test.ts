@@ -9,7 +9,7 @@ import { configSchema, derivePermissions, permissionFlags } from "../lib/config/
 
 const BASE = { configDir: "/etc/tern", stateDir: "/var/lib/tern" };
 
-Deno.test("cloud.metrics permissions: the CloudWatch or Logs host, /proc and /sys, extra disk paths", () => {
+Deno.test("cloud.metrics permissions: the CloudWatch or Logs host, --allow-sys for the OS, disk paths", () => {
   const put = derivePermissions(
     configSchema.parse({
       aws: { region: "eu-west-1" },
@@ -20,10 +20,18 @@ Deno.test("cloud.metrics permissions: the CloudWatch or Logs host, /proc and /sy
     BASE,
   );
   assert.ok(put.net.includes("monitoring.eu-west-1.amazonaws.com:443"));
-  for (const p of ["/proc", "/sys/block", "/sys/class/thermal", "/data"]) {
-    assert.ok(put.read.includes(p), `${p} in ${put.read.join(",")}`);
-  }
-  assert.ok(permissionFlags(put).some((f) => f.startsWith("--allow-read=") && f.includes("/proc")));
+  assert.deepEqual(put.sys.sort(), ["cpus", "loadavg", "osUptime", "statfs", "systemMemoryInfo"]);
+  assert.ok(put.read.includes("/data"), "statfs of a path needs read access to it");
+  assert.ok(
+    !put.read.some((p) => p.startsWith("/proc") || p.startsWith("/sys")),
+    "Deno grants /proc only to --allow-all",
+  );
+  const flags = permissionFlags(put);
+  assert.ok(
+    flags.includes("--allow-sys=cpus,loadavg,osUptime,statfs,systemMemoryInfo"),
+    flags.join(" "),
+  );
+  assert.ok(!flags.includes("--allow-all") && !flags.includes("-A"));
   const emf = derivePermissions(
     configSchema.parse({
       aws: { region: "eu-west-1" },
@@ -33,10 +41,18 @@ Deno.test("cloud.metrics permissions: the CloudWatch or Logs host, /proc and /sy
   );
   assert.ok(emf.net.includes("logs.eu-west-1.amazonaws.com:443"), "EMF goes to CloudWatch Logs");
   assert.ok(!emf.net.some((h) => h.startsWith("monitoring.")));
-  assert.ok(!emf.read.includes("/proc"), "no OS group: no /proc");
+  assert.deepEqual(emf.sys, [], "no OS group: no --allow-sys");
+  const withLogs = derivePermissions(
+    configSchema.parse({
+      aws: { region: "eu-west-1" },
+      cloud: { logs: { enabled: true }, metrics: { enabled: true, os: { load: false } } },
+    }),
+    BASE,
+  );
+  assert.deepEqual(withLogs.sys.sort(), ["cpus", "osUptime", "statfs", "systemMemoryInfo"]);
   const off = derivePermissions(configSchema.parse({ aws: { region: "eu-west-1" } }), BASE);
   assert.ok(!off.net.some((h) => h.startsWith("monitoring.") || h.startsWith("logs.")));
-  assert.ok(!off.read.includes("/proc"));
+  assert.deepEqual(off.sys, []);
 });
 
 Deno.test("bad cloud.metrics values are refused with their key path", () => {
@@ -60,4 +76,5 @@ Deno.test("bad cloud.metrics values are refused with their key path", () => {
   assert.equal(ok.interval, 10_000);
   assert.equal(ok.namespace, "Tern");
   assert.equal(ok.os.perCore, false);
+  assert.deepEqual([ok.os.diskIo, ok.os.network, ok.os.temperature], [false, false, false]);
 });

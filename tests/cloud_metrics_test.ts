@@ -66,6 +66,8 @@ Deno.test("PutMetricData: OS, agent and application metrics arrive once per peri
     interval: 10_000,
     flushInterval: 100,
     backoff: { min: 100, max: 1000 },
+    // The /proc and /sys file groups: readable here (the test runs with --allow-all).
+    os: { network: true, diskIo: true, temperature: true },
   });
   const { agent } = await startAgent(dir, config, clock);
   try {
@@ -243,7 +245,7 @@ Deno.test("EMF: periods go as embedded-metric-format records through CloudWatch 
     flushInterval: 100,
     confirmDelay: 0,
     backoff: { min: 100, max: 1000 },
-    os: { perCore: true },
+    os: { perCore: true, network: true },
     exclude: ["NetworkIn", "NetworkOut"],
   }, { cloud: { logs: { endpoint: logs.url, agent: { enabled: false } } } });
   const { agent } = await startAgent(dir, config, clock);

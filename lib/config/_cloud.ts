@@ -205,5 +205,5 @@ export function cloudPermissions(
     ...logs.files.map((f) => dirname(resolve(base.configDir, f.path))),
   ];
   const run = logs.journal.enabled ? [logs.journal.command] : [];
-  return { net, read, run };
+  return { net, read, run, sys: metrics.sys ?? [] };
 }

@@ -57,7 +57,12 @@ export const metricsSection = z.strictObject({
   requestTimeout: ms().min(100).default(15_000),
   /** After a crash or an unanswered request, wait this long before asking whether the batch arrived. */
   confirmDelay: ms().default(10_000),
-  /** OS series from /proc and /sys. */
+  /**
+   * OS series. CPU, load, memory, uptime and disk usage come through Deno's
+   * system APIs (`--allow-sys`); disk I/O, network and temperature exist only
+   * as /proc and /sys files, which Deno 2 reads only with `--allow-all`
+   * (never asked for): off by default, switched off with a note when refused.
+   */
   os: z.strictObject({
     enabled: flag(true),
     cpu: flag(true),
@@ -69,9 +74,9 @@ export const metricsSection = z.strictObject({
       /** More paths whose file system is measured (the state and config directories always are). */
       paths: z.array(z.string().min(1)).default([]),
     }).prefault({}),
-    diskIo: flag(true),
-    network: flag(true),
-    temperature: flag(true),
+    diskIo: flag(false),
+    network: flag(false),
+    temperature: flag(false),
     uptime: flag(true),
   }).prefault({}),
   /** The agent's own series (web, MQTT, sync, spool, restarts, memory, event-loop lag). */
@@ -109,9 +114,18 @@ export function metricsPermissions(
     ? [`${url.hostname}:${url.port || (url.protocol === "http:" ? "80" : "443")}`]
     : [];
   const read: string[] = [];
-  if (m.os.enabled) {
-    read.push("/proc", "/sys/block", "/sys/class/thermal");
-    if (m.os.disk.enabled) read.push(...m.os.disk.paths.map((p) => resolve(base.configDir, p)));
+  const sys: string[] = [];
+  const os = m.os;
+  if (os.enabled) {
+    if (os.cpu) sys.push("cpus");
+    if (os.load) sys.push("loadavg");
+    if (os.memory) sys.push("systemMemoryInfo");
+    if (os.uptime) sys.push("osUptime");
+    if (os.disk.enabled) {
+      sys.push("statfs");
+      read.push(...os.disk.paths.map((p) => resolve(base.configDir, p)));
+    }
+    // diskIo, network, temperature: /proc and /sys files, which Deno grants only with --allow-all.
   }
-  return { net, read };
+  return { net, read, sys };
 }

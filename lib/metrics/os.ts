@@ -1,9 +1,20 @@
 /**
  * The OS collector: CPU (total and per core), load, memory and swap, disk
  * usage per mount, disk I/O, network bytes and errors per interface,
- * temperature and uptime, read from `/proc` and `/sys` (no extra process;
- * disk usage by `statfs` of the paths the agent may read). Each group can be
- * switched off.
+ * temperature and uptime, with no extra process. Each group can be switched
+ * off.
+ *
+ * Sources. Deno 2 refuses to read `/proc` and `/sys` to anything short of
+ * `--allow-all` ("Requires all access"), which Tern never asks for. On the
+ * live system (`root` "/") CPU, load, memory and uptime therefore come from
+ * the runtime's own readers of those files (`node:os` `cpus()`,
+ * `Deno.loadavg()`, `Deno.systemMemoryInfo()`, `Deno.osUptime()`:
+ * `--allow-sys=cpus,loadavg,systemMemoryInfo,osUptime`), disk usage from
+ * `statfs` (`--allow-sys=statfs` and read access to the path). Disk I/O,
+ * network counters and temperature exist only as `/proc` and `/sys` files:
+ * a group whose file the runtime refuses is switched off at its first read
+ * and named in `problems`. With another `root` (recorded fixtures) every
+ * group is parsed from the files under it.
  *
  * `update()` reads the files (the metrics service calls it every
  * `cloud.metrics.interval`); `families()` returns the values of the last
@@ -28,7 +39,8 @@
  * - `tern_os_uptime_seconds` → `Uptime`, Seconds
  */
 
-import { statfsSync } from "node:fs";
+import { statfsSync, statSync } from "node:fs";
+import { cpus } from "node:os";
 import {
   mountOf,
   parseDiskstats,
@@ -65,6 +77,28 @@ export interface OsCollectorOptions {
   diskPaths?: readonly string[];
   /** `statfs` (tests). @default node:fs statfsSync */
   statfs?: (path: string) => { blocks: number; bfree: number; bavail: number; bsize: number };
+  /**
+   * Where CPU, load, memory and uptime come from: the runtime's APIs or the
+   * files under `root`. @default "system" for root "/", else "files"
+   */
+  source?: "system" | "files";
+}
+
+/** The runtime's readers of /proc (what `source: "system"` uses). */
+function systemCpu(): Map<string, [number, number]> {
+  const out = new Map<string, [number, number]>();
+  let busyAll = 0;
+  let totalAll = 0;
+  cpus().forEach((c, i) => {
+    const t = c.times;
+    const busy = t.user + t.nice + t.sys + t.irq;
+    const total = busy + t.idle;
+    out.set(`cpu${i}`, [busy, total]);
+    busyAll += busy;
+    totalAll += total;
+  });
+  out.set("cpu", [busyAll, totalAll]);
+  return out;
 }
 
 const ALL: OsGroups = {
@@ -84,6 +118,9 @@ export class OsCollector {
   readonly #g: OsGroups;
   readonly #paths: readonly string[];
   readonly #statfs: NonNullable<OsCollectorOptions["statfs"]>;
+  readonly #system: boolean;
+  /** Groups switched off because the runtime refused their files. */
+  readonly #refused = new Set<string>();
   #cpuPrev = new Map<string, [number, number]>();
   #families: MetricFamily[] = [];
   /** Files that could not be read at the last update, with the error (status). */
@@ -94,15 +131,36 @@ export class OsCollector {
     this.#g = { ...ALL, ...options.groups };
     this.#paths = options.diskPaths ?? [];
     this.#statfs = options.statfs ?? statfsSync;
+    this.#system = (options.source ?? (this.#root === "" ? "system" : "files")) === "system";
   }
 
-  #read(path: string): string | undefined {
+  /** A file's text; a file the runtime refuses switches `group` off (once, in `problems`). */
+  #read(path: string, group?: string): string | undefined {
     try {
       const t = Deno.readTextFileSync(this.#root + path);
       this.problems.delete(path);
       return t;
     } catch (e) {
-      this.problems.set(path, e instanceof Error ? e.message : String(e));
+      const msg = e instanceof Error ? e.message : String(e);
+      if (group && (e as { name?: string })?.name === "NotCapable") {
+        this.#refused.add(group);
+        this.problems.set(
+          group,
+          `off: Deno reads ${path} only with --allow-all, which Tern does not ask for`,
+        );
+      } else this.problems.set(path, msg);
+      return undefined;
+    }
+  }
+
+  /** Run `fn` for the system source, recording a failure under `what`. */
+  #sys<T>(what: string, fn: () => T): T | undefined {
+    try {
+      const v = fn();
+      this.problems.delete(what);
+      return v;
+    } catch (e) {
+      this.problems.set(what, e instanceof Error ? e.message : String(e));
       return undefined;
     }
   }
@@ -137,9 +195,11 @@ export class OsCollector {
       }
     };
     if (g.cpu) {
-      const text = this.#read("/proc/stat");
-      if (text !== undefined) {
-        const now = parseStat(text);
+      const now = this.#system ? this.#sys("cpus", systemCpu) : (() => {
+        const text = this.#read("/proc/stat");
+        return text === undefined ? undefined : parseStat(text);
+      })();
+      if (now !== undefined) {
         const series: Series[] = [];
         for (const [name, [busy, total]] of now) {
           const core = name === "cpu" ? "all" : name.slice(3);
@@ -158,7 +218,9 @@ export class OsCollector {
       }
     }
     if (g.load) {
-      const l = parseLoadavg(this.#read("/proc/loadavg") ?? "");
+      const l = this.#system
+        ? this.#sys("loadavg", () => Deno.loadavg() as [number, number, number])
+        : parseLoadavg(this.#read("/proc/loadavg") ?? "");
       if (l) {
         gauge(
           "tern_os_load_average",
@@ -169,7 +231,17 @@ export class OsCollector {
       }
     }
     if (g.memory) {
-      const m = parseMeminfo(this.#read("/proc/meminfo") ?? "");
+      const m = this.#system
+        ? this.#sys("systemMemoryInfo", () => {
+          const i = Deno.systemMemoryInfo();
+          return new Map([
+            ["MemTotal", i.total],
+            ["MemAvailable", i.available],
+            ["SwapTotal", i.swapTotal],
+            ["SwapFree", i.swapFree],
+          ]);
+        }) ?? new Map<string, number>()
+        : parseMeminfo(this.#read("/proc/meminfo") ?? "");
       const total = m.get("MemTotal");
       const avail = m.get("MemAvailable") ?? m.get("MemFree");
       if (total && avail !== undefined) {
@@ -193,14 +265,22 @@ export class OsCollector {
       }
     }
     if (g.disk && this.#paths.length) {
-      const mounts = parseMountinfo(this.#read("/proc/self/mountinfo") ?? "");
+      // Mount points from mountinfo where it can be read (fixtures); else the path names its file system.
+      const info = this.#system ? undefined : this.#read("/proc/self/mountinfo");
+      const mounts = info === undefined ? undefined : parseMountinfo(info);
+      const devs = new Set<number>();
       const used: Series[] = [];
       const free: Series[] = [];
       const seen = new Set<string>();
       for (const p of this.#paths) {
-        const mount = mountOf(p, mounts);
+        const mount = mounts ? mountOf(p, mounts) : p;
         if (seen.has(mount)) continue;
         try {
+          if (!mounts) {
+            const dev = statSync(p).dev;
+            if (devs.has(dev)) continue; // the same file system as a path before
+            devs.add(dev);
+          }
           const s = this.#statfs(p);
           seen.add(mount);
           const size = s.blocks * s.bsize;
@@ -228,9 +308,9 @@ export class OsCollector {
         dimensions: dims,
       });
     }
-    if (g.diskIo) {
-      const stats = parseDiskstats(this.#read("/proc/diskstats") ?? "");
-      const disks = this.#wholeDisks();
+    if (g.diskIo && !this.#refused.has("diskIo")) {
+      const stats = parseDiskstats(this.#read("/proc/diskstats", "diskIo") ?? "");
+      const disks = stats.size ? this.#wholeDisks() : new Set<string>();
       const read: Series[] = [];
       const written: Series[] = [];
       for (const [disk, v] of stats) {
@@ -250,8 +330,8 @@ export class OsCollector {
         dimensions: dims,
       });
     }
-    if (g.network) {
-      const net = parseNetDev(this.#read("/proc/net/dev") ?? "");
+    if (g.network && !this.#refused.has("network")) {
+      const net = parseNetDev(this.#read("/proc/net/dev", "network") ?? "");
       const rx: Series[] = [];
       const tx: Series[] = [];
       const errs: Series[] = [];
@@ -279,7 +359,7 @@ export class OsCollector {
         dimensions: dims,
       });
     }
-    if (g.temperature) {
+    if (g.temperature && !this.#refused.has("temperature")) {
       gauge("tern_os_temperature_celsius", "Thermal zone temperature", this.#temperatures(), {
         name: "Temperature",
         unit: "None",
@@ -287,7 +367,9 @@ export class OsCollector {
       });
     }
     if (g.uptime) {
-      const u = parseUptime(this.#read("/proc/uptime") ?? "");
+      const u = this.#system
+        ? this.#sys("osUptime", () => Deno.osUptime())
+        : parseUptime(this.#read("/proc/uptime") ?? "");
       if (u !== undefined) {
         gauge("tern_os_uptime_seconds", "Seconds since boot", [{ value: Math.floor(u) }], {
           name: "Uptime",
@@ -319,12 +401,19 @@ export class OsCollector {
     try {
       names = [...Deno.readDirSync(this.#root + dir)].map((e) => e.name)
         .filter((n) => n.startsWith("thermal_zone")).sort();
-    } catch {
-      return out; // no thermal zones (a VM, a container)
+    } catch (e) {
+      if ((e as { name?: string })?.name === "NotCapable") {
+        this.#refused.add("temperature");
+        this.problems.set(
+          "temperature",
+          `off: Deno reads ${dir} only with --allow-all, which Tern does not ask for`,
+        );
+      }
+      return out; // or no thermal zones (a VM, a container)
     }
     const used = new Set<string>();
     for (const n of names) {
-      const t = Number(this.#read(`${dir}/${n}/temp`)?.trim());
+      const t = Number(this.#read(`${dir}/${n}/temp`, "temperature")?.trim());
       if (!Number.isFinite(t)) continue;
       let zone = this.#read(`${dir}/${n}/type`)?.trim() || n;
       if (used.has(zone)) zone = `${zone}-${n.slice(12)}`;

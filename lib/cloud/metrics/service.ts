@@ -192,6 +192,7 @@ export class CloudMetricsService implements Service {
         diskPaths: [ctx.stateDir, ctx.configDir, ...m.os.disk.paths],
       });
       os.update();
+      if (os.problems.size) this.#noteProblems(os.problems);
       this.#offs.push(registry.register(() => os.families()));
     }
     if (m.agent.enabled) {
@@ -249,6 +250,7 @@ export class CloudMetricsService implements Service {
   sample(now = this.#ctx.clock.now()): void {
     if (!this.#agg || !this.#registry) return;
     this.#os?.update();
+    if (this.#os?.problems.size) this.#noteProblems(this.#os.problems);
     const m = this.#ctx.config.cloud.metrics;
     const fams = this.#registry.collect().filter((f) =>
       f.cloud !== undefined && (m.agent.enabled || f.name.startsWith("tern_os_")) &&
@@ -256,6 +258,17 @@ export class CloudMetricsService implements Service {
     );
     this.#agg.sample(fams, now);
     this.samples++;
+  }
+
+  readonly #noted = new Set<string>();
+
+  /** Log each OS reading problem once (status keeps the current ones). */
+  #noteProblems(problems: ReadonlyMap<string, string>): void {
+    for (const [what, msg] of problems) {
+      if (this.#noted.has(what)) continue;
+      this.#noted.add(what);
+      this.#ctx.log.info("An OS metric cannot be read", { what, problem: msg });
+    }
   }
 
   /** Close the periods that ended by `now` (all of them with `Infinity`) into the spool. */
