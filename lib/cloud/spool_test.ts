@@ -151,7 +151,12 @@ Deno.test("packs: an append of many records is one row; acks and drops inside it
   const { db, spool } = setup();
   using _db = db;
   const s = spool.stream("packs", { maxRecords: 1000, maxBytes: 1_000_000 });
-  const data = Array.from({ length: 300 }, (_, i) => `line ${i} ${"é".repeat(i % 3)}`);
+  // Data holding the pack's own separators, newlines, non-ASCII and surrogate pairs.
+  const data = Array.from(
+    { length: 300 },
+    (_, i) =>
+      i % 7 === 0 ? `${i}:${i},\n${i}\n😀:,` : i % 11 === 0 ? "" : `line ${i} ${"é".repeat(i % 3)}`,
+  );
   const last = s.append(data.map((d, i) => ({ data: d, time: 1000 + i })));
   const rows = db.sql.prepare("SELECT n, k0 FROM _spool").all() as { n: number; k0: number }[];
   assert.deepEqual(rows.map((r) => r.n), [300], "one row for the append");
