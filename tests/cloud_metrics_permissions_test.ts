@@ -130,3 +130,129 @@ Deno.test("tern run with derived permissions sends OS, web and agent metrics and
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Bind-mount /proc and /sys read-only under a new directory (root only); undefined when not possible. */
+async function bindMounts(): Promise<
+  { root: string; [Symbol.asyncDispose](): Promise<void> } | undefined
+> {
+  if (Deno.uid() !== 0) return undefined;
+  const root = await Deno.makeTempDir({ prefix: "tern-os-bind-" });
+  const mounted: string[] = [];
+  const run = (args: string[]) =>
+    new Deno.Command("mount", { args, stdout: "null", stderr: "null" }).output();
+  for (const d of ["proc", "sys"]) {
+    await Deno.mkdir(join(root, d));
+    if ((await run(["--bind", "-o", "ro", `/${d}`, join(root, d)])).success) {
+      mounted.push(join(root, d));
+    }
+  }
+  const dispose = async () => {
+    for (const m of mounted.reverse()) {
+      await new Deno.Command("umount", { args: [m], stdout: "null", stderr: "null" }).output();
+    }
+    await Deno.remove(root, { recursive: true }).catch(() => {});
+  };
+  if (mounted.length < 2) {
+    await dispose();
+    return undefined;
+  }
+  return { root, [Symbol.asyncDispose]: dispose };
+}
+
+const canMount = Deno.uid() === 0 && (() => {
+  try {
+    return new Deno.Command("mount", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync()
+      .success;
+  } catch {
+    return false;
+  }
+})();
+
+Deno.test({
+  name:
+    "with /proc and /sys bind-mounted under os.filesRoot, disk I/O and network arrive under the derived permissions (root: mount --bind)",
+  ignore: !canMount,
+  async fn() {
+    await using binds = await bindMounts();
+    if (!binds) throw new Error("mount --bind failed (needs root and CAP_SYS_ADMIN)");
+    await using moto = await startMoto();
+    await using ep = await startMetricsEndpoint(moto);
+    const dir = await Deno.makeTempDir({ prefix: "tern-metrics-bind-" });
+    const conf = join(dir, "conf");
+    await Deno.mkdir(conf);
+    const wanted = [
+      "NetworkIn",
+      "NetworkOut",
+      "NetworkErrors",
+      "DiskReadBytes",
+      "DiskWriteBytes",
+      "CpuUtilization",
+    ];
+    await Deno.writeTextFile(
+      join(conf, "tern.json5"),
+      JSON.stringify({
+        agent: { mode: "cloud", state: join(dir, "state") },
+        device: { id: "bind-dev" },
+        web: { enabled: false },
+        aws: { region: MOTO_REGION, credentials: MOTO_CREDENTIALS },
+        cloud: {
+          metrics: {
+            enabled: true,
+            via: "putMetricData",
+            endpoint: ep.url,
+            interval: 1000,
+            flushInterval: 50,
+            highResolution: wanted,
+            os: { filesRoot: binds.root, network: true, diskIo: true, temperature: true },
+          },
+        },
+      }),
+    );
+    const loaded = loadConfig({ dir: conf, required: true, env: () => undefined });
+    const needs = derivePermissions(loaded.config, loaded);
+    assert.ok(needs.read.includes(binds.root), "read access to the bind mounts");
+    assert.ok(!needs.read.includes("/proc") && !needs.read.includes("/sys"));
+    needs.read.push(new URL("..", import.meta.url).pathname);
+    const child = spawnDeno(["--no-prompt", ...permissionFlags(needs)], MAIN, [
+      "run",
+      "--config",
+      conf,
+    ]);
+    const lines: string[] = [];
+    const reading = forEachLine(child.stderr, (l) => lines.push(l));
+    const out = child.stdout.text();
+    try {
+      let seen = new Set<string>();
+      await until(async () => {
+        const r = await cloudwatch<{ Metrics: { MetricName: string }[] }>(moto, "ListMetrics", {
+          Namespace: "Tern",
+        });
+        seen = new Set(r.Metrics.map((m) => m.MetricName));
+        return wanted.every((n) => seen.has(n));
+      }, {
+        ms: 20_000,
+        what: () => `the file groups in moto (have ${[...seen].join(", ")})`,
+        step: () => new Promise((r) => setTimeout(r, 200)),
+      });
+      child.kill("SIGTERM");
+      assert.equal((await child.status).code, 0);
+      await reading;
+      assert.deepEqual(
+        lines.filter((l) => /cannot be read|NotCapable|"level":"error"/.test(l)),
+        [],
+      );
+      await out;
+    } catch (e) {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+      throw new Error(`${(e as Error).message}\nThe agent's log:\n${lines.join("\n")}`, {
+        cause: e,
+      });
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});

@@ -176,3 +176,34 @@ Deno.test("this machine's /proc and /sys parse into sane figures", async () => {
   );
   assert.equal(os.problems.size, 0, JSON.stringify([...os.problems]));
 });
+
+Deno.test("with a files root (bind mounts of /proc and /sys), the file groups read there, CPU and memory from the runtime", async () => {
+  const root = await Deno.makeTempDir({ prefix: "tern_os_" });
+  try {
+    await copyDir(FIXTURE, root); // stands for the bind mounts: the same paths under a root
+    const os = new OsCollector({ root, source: "system", diskPaths: [Deno.cwd()] });
+    os.update();
+    await new Promise((r) => setTimeout(r, 100));
+    os.update();
+    const v = values(os.families());
+    // From the files under the root: the Pi's interfaces and thermal zone.
+    assert.deepEqual([...v.get("tern_os_network_receive_bytes_total")!.keys()], [
+      '{"interface":"eth0"}',
+      '{"interface":"wlan0"}',
+    ]);
+    assert.deepEqual([...v.get("tern_os_temperature_celsius")!], [[
+      '{"zone":"cpu-thermal"}',
+      48.312,
+    ]]);
+    assert.ok(v.get("tern_os_disk_read_bytes_total")!.has('{"disk":"mmcblk0"}'));
+    // From the runtime: this machine's cores and memory, not the fixture's.
+    assert.equal(v.get("tern_os_cpu_utilization_percent")!.size, navigator.hardwareConcurrency + 1);
+    assert.equal(v.get("tern_os_memory_total_bytes")!.get("{}"), Deno.systemMemoryInfo().total);
+    assert.deepEqual([...v.get("tern_os_disk_used_percent")!.keys()], [
+      `{"mount":"${Deno.cwd()}"}`,
+    ]);
+    assert.equal(os.problems.size, 0, JSON.stringify([...os.problems]));
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

@@ -74,6 +74,13 @@ export const metricsSection = z.strictObject({
       /** More paths whose file system is measured (the state and config directories always are). */
       paths: z.array(z.string().min(1)).default([]),
     }).prefault({}),
+    /**
+     * A directory holding read-only bind mounts of /proc and /sys (systemd
+     * `BindReadOnlyPaths=/proc:/run/tern/os/proc /sys:/run/tern/os/sys`): the
+     * file groups read `<filesRoot>/proc/…` and `<filesRoot>/sys/…`, which Deno
+     * grants with --allow-read of this directory.
+     */
+    filesRoot: z.string().min(1).refine((v) => v.startsWith("/"), "an absolute path").optional(),
     diskIo: flag(false),
     network: flag(false),
     temperature: flag(false),
@@ -125,7 +132,9 @@ export function metricsPermissions(
       sys.push("statfs");
       read.push(...os.disk.paths.map((p) => resolve(base.configDir, p)));
     }
-    // diskIo, network, temperature: /proc and /sys files, which Deno grants only with --allow-all.
+    // diskIo, network, temperature: /proc and /sys files, which Deno grants only with --allow-all,
+    // or through bind mounts under filesRoot.
+    if (os.filesRoot && (os.diskIo || os.network || os.temperature)) read.push(os.filesRoot);
   }
   return { net, read, sys };
 }

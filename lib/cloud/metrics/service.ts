@@ -188,6 +188,8 @@ export class CloudMetricsService implements Service {
     });
     if (m.os.enabled) {
       const os = this.#os = new OsCollector({
+        root: m.os.filesRoot ?? "/",
+        source: "system",
         groups: { ...m.os, disk: m.os.disk.enabled },
         diskPaths: [ctx.stateDir, ctx.configDir, ...m.os.disk.paths],
       });
