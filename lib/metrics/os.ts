@@ -266,7 +266,9 @@ export class OsCollector {
     }
     if (g.disk && this.#paths.length) {
       // Mount points from mountinfo where it can be read (fixtures); else the path names its file system.
-      const info = this.#system ? undefined : this.#read("/proc/self/mountinfo");
+      const info = this.#system && this.#root === ""
+        ? undefined
+        : this.#read("/proc/self/mountinfo");
       const mounts = info === undefined ? undefined : parseMountinfo(info);
       const devs = new Set<number>();
       const used: Series[] = [];
