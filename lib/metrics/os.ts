@@ -40,7 +40,6 @@
  */
 
 import { statfsSync, statSync } from "node:fs";
-import { cpus } from "node:os";
 import {
   mountOf,
   parseDiskstats,
@@ -51,6 +50,7 @@ import {
   parseStat,
   parseUptime,
 } from "./_proc.ts";
+import { systemCpu, systemMemory } from "./_system.ts";
 import type { MetricFamily, Series } from "./registry.ts";
 
 /** Which groups are read. */
@@ -82,23 +82,6 @@ export interface OsCollectorOptions {
    * files under `root`. @default "system" for root "/", else "files"
    */
   source?: "system" | "files";
-}
-
-/** The runtime's readers of /proc (what `source: "system"` uses). */
-function systemCpu(): Map<string, [number, number]> {
-  const out = new Map<string, [number, number]>();
-  let busyAll = 0;
-  let totalAll = 0;
-  cpus().forEach((c, i) => {
-    const t = c.times;
-    const busy = t.user + t.nice + t.sys + t.irq;
-    const total = busy + t.idle;
-    out.set(`cpu${i}`, [busy, total]);
-    busyAll += busy;
-    totalAll += total;
-  });
-  out.set("cpu", [busyAll, totalAll]);
-  return out;
 }
 
 const ALL: OsGroups = {
@@ -232,15 +215,7 @@ export class OsCollector {
     }
     if (g.memory) {
       const m = this.#system
-        ? this.#sys("systemMemoryInfo", () => {
-          const i = Deno.systemMemoryInfo();
-          return new Map([
-            ["MemTotal", i.total],
-            ["MemAvailable", i.available],
-            ["SwapTotal", i.swapTotal],
-            ["SwapFree", i.swapFree],
-          ]);
-        }) ?? new Map<string, number>()
+        ? this.#sys("systemMemoryInfo", systemMemory) ?? new Map<string, number>()
         : parseMeminfo(this.#read("/proc/meminfo") ?? "");
       const total = m.get("MemTotal");
       const avail = m.get("MemAvailable") ?? m.get("MemFree");
