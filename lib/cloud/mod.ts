@@ -1,6 +1,8 @@
 /**
  * Cloud streams front door: the durable spool every stream uses
- * (`spool.ts`) and CloudWatch Logs (`logs/`). See docs/cloud-logs.md.
+ * (`spool.ts`) and its metric families (`spool_metrics.ts`). CloudWatch Logs
+ * (`logs/`) and metrics (`metrics/`) have their own front doors. See
+ * docs/cloud-logs.md, docs/cloud-metrics.md.
  */
 
 export {
