@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type MetricFamily, OsCollector, renderPrometheus } from "../lib/metrics/mod.ts";
+import { type MetricFamily, renderPrometheus } from "../lib/metrics/mod.ts";
+import { OsCollector } from "../lib/metrics/os.ts";
 
 const FIXTURE = new URL("./fixtures/rpi4/", import.meta.url).pathname;
 

@@ -26,7 +26,8 @@ import { type AwsCredentialProvider, AwsJsonClient, type AwsService } from "../.
 import { type Config, logsEndpoint, metricsEndpoint } from "../../config/mod.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
-import { EventLoopLag, MetricsRegistry, OsCollector } from "../../metrics/mod.ts";
+import { EventLoopLag, MetricsRegistry } from "../../metrics/mod.ts";
+import { OsCollector } from "../../metrics/os.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
