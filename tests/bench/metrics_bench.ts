@@ -25,12 +25,8 @@ import { Aggregator, AppMetrics, type Datum } from "../../lib/cloud/metrics/mod.
 import { Spool, spoolFamilies } from "../../lib/cloud/mod.ts";
 import { Database } from "../../lib/db/mod.ts";
 import { nullLogger } from "../../lib/log/mod.ts";
-import {
-  EventLoopLag,
-  MetricsRegistry,
-  OsCollector,
-  processFamilies,
-} from "../../lib/metrics/mod.ts";
+import { EventLoopLag, MetricsRegistry, processFamilies } from "../../lib/metrics/mod.ts";
+import { OsCollector } from "../../lib/metrics/os.ts";
 import { mqttFamilies } from "../../lib/mqtt/mod.ts";
 import { WebMetrics } from "../../lib/web/metrics.ts";
 
