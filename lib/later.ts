@@ -21,6 +21,7 @@ export const LATER_MODULES = [
   "lib/cloud/logs/mod.ts",
   "lib/cloud/metrics/mod.ts",
   "lib/cloud/shadow/mod.ts",
+  "lib/cloud/s3/mod.ts",
   "sync/mod.ts",
   "sync/status_mod.ts",
 ] as const;

@@ -81,4 +81,10 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
       (await later<typeof import("./cloud/shadow/mod.ts")>("lib/cloud/shadow/mod.ts"))
         .shadowService,
   ),
+  lazy(
+    "cloud.s3",
+    ["database", "aws"],
+    (c) => c.cloud.s3.enabled,
+    async () => (await later<typeof import("./cloud/s3/mod.ts")>("lib/cloud/s3/mod.ts")).s3Service,
+  ),
 ];

@@ -29,6 +29,7 @@ import { dirname, resolve } from "../path.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 import { shadowSection } from "./_shadow.ts";
 import { metricsPermissions, metricsSection } from "./_cloud_metrics.ts";
+import { s3Permissions, s3Section } from "./_cloud_s3.ts";
 
 /** The retention periods CloudWatch Logs accepts (PutRetentionPolicy), in days. */
 export const RETENTION_DAYS = [
@@ -167,6 +168,8 @@ export const cloudSection = z.strictObject({
   metrics: metricsSection,
   /** AWS IoT Device Shadows over MQTT (lib/config/_shadow.ts, docs/shadows.md). */
   shadow: shadowSection,
+  /** S3 uploads (lib/config/_cloud_s3.ts, docs/s3.md). */
+  s3: s3Section,
 }).prefault({});
 
 export type CloudConfig = z.infer<typeof cloudSection>;
@@ -184,6 +187,21 @@ export function logsEndpoint(
 }
 
 export function cloudPermissions(
+  cloud: CloudConfig,
+  awsRegion: string | undefined,
+  base: PathBase,
+): Partial<PermissionNeeds> {
+  const own = _logsAndMetricsPermissions(cloud, awsRegion, base);
+  const s3 = s3Permissions(cloud.s3, awsRegion, base);
+  return {
+    ...own,
+    net: [...(own.net ?? []), ...(s3.net ?? [])],
+    read: [...(own.read ?? []), ...(s3.read ?? [])],
+    write: [...(own.write ?? []), ...(s3.write ?? [])],
+  };
+}
+
+function _logsAndMetricsPermissions(
   cloud: CloudConfig,
   awsRegion: string | undefined,
   base: PathBase,

@@ -1,0 +1,349 @@
+/**
+ * A small S3 REST client over our SigV4 signer (`lib/aws`) and `lib/http`:
+ * the six calls uploads need — PutObject, CreateMultipartUpload, UploadPart,
+ * CompleteMultipartUpload, AbortMultipartUpload, ListParts — plus
+ * ListMultipartUploads for cleaning up abandoned uploads. The official
+ * `@aws-sdk/client-s3` costs the agent about +25 MB of idle RSS
+ * (docs/dependencies.md); these calls are a few lines each.
+ *
+ * Bodies are bytes (a part is read from disk into a buffer, hashed once for
+ * the signature and `x-amz-checksum-sha256`, and sent with a Content-Length:
+ * S3 refuses chunked bodies without aws-chunked encoding). Errors are
+ * `S3Error`s with S3's error code (`NoSuchBucket`, `SlowDown`…), the HTTP
+ * status and whether retrying can help.
+ *
+ * Addressing: path style (`{endpoint}/{bucket}/{key}`) when an endpoint is
+ * given (emulators, S3-compatible stores), else virtual-hosted
+ * `https://{bucket}.s3.{region}.amazonaws.com/{key}`.
+ */
+
+import { type AwsCredentialProvider, signRequest, uriEncode } from "../../aws/mod.ts";
+import { HttpClient, HttpError } from "../../http/mod.ts";
+
+/** An S3 call that failed. */
+export class S3Error extends Error {
+  override name = "S3Error";
+  /** S3's error code (`AccessDenied`, `SlowDown`…), or `NetworkError`, `Timeout`, `HTTP_<status>`. */
+  readonly code: string;
+  /** HTTP status; 0 when no response arrived. */
+  readonly status: number;
+  /** Whether trying again later can succeed (network errors, 5xx, SlowDown, throttling). */
+  readonly retryable: boolean;
+  constructor(code: string, status: number, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.code = code;
+    this.status = status;
+    this.retryable = status === 0 || status >= 500 || status === 429 || RETRY_CODES.has(code);
+  }
+}
+
+const RETRY_CODES = new Set([
+  "SlowDown",
+  "RequestTimeout",
+  "RequestTimeTooSkewed",
+  "InternalError",
+  "ServiceUnavailable",
+  "Throttling",
+  "ThrottlingException",
+  "ExpiredToken",
+]);
+
+/** A part S3 holds. */
+export interface ListedPart {
+  partNumber: number;
+  etag: string;
+  size: number;
+}
+
+/** Options of {@linkcode S3Client}. */
+export interface S3ClientOptions {
+  region: string;
+  credentials: AwsCredentialProvider;
+  /** Path-style endpoint instead of AWS's (emulators). */
+  endpoint?: string;
+  http?: HttpClient;
+  /** Timeout of one request, ms. @default 60000 */
+  requestTimeout?: number;
+}
+
+/** What one request takes. */
+interface Call {
+  method: string;
+  bucket: string;
+  key?: string;
+  query?: Record<string, string>;
+  headers?: Record<string, string>;
+  body?: Uint8Array;
+  /** Hex SHA-256 of the body when already known. */
+  sha256?: string;
+  signal?: AbortSignal;
+}
+
+function _tag(xml: string, name: string): string | undefined {
+  const m = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(xml);
+  return m ? _unxml(m[1]!) : undefined;
+}
+
+function _all(xml: string, name: string): string[] {
+  return [...xml.matchAll(new RegExp(`<${name}>([\\s\\S]*?)</${name}>`, "g"))].map((m) => m[1]!);
+}
+
+function _unxml(s: string): string {
+  return s.replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&lt;/g, "<")
+    .replace(/&gt;/g, ">").replace(/&amp;/g, "&");
+}
+
+function _xml(s: string): string {
+  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(
+    /"/g,
+    "&quot;",
+  );
+}
+
+/** Hex and base64 SHA-256 of `bytes`. */
+export async function sha256(bytes: Uint8Array): Promise<{ hex: string; b64: string }> {
+  const d = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  let hex = "";
+  for (const b of d) hex += b.toString(16).padStart(2, "0");
+  return { hex, b64: btoa(String.fromCharCode(...d)) };
+}
+
+/** The S3 client. */
+export class S3Client {
+  readonly region: string;
+  readonly endpoint: string | undefined;
+  readonly #creds: AwsCredentialProvider;
+  readonly #http: HttpClient;
+  readonly #ownHttp: boolean;
+  readonly #timeout: number;
+
+  constructor(options: S3ClientOptions) {
+    this.region = options.region;
+    this.endpoint = options.endpoint?.replace(/\/$/, "");
+    this.#creds = options.credentials;
+    this.#ownHttp = !options.http;
+    this.#http = options.http ?? new HttpClient({ retries: 0 });
+    this.#timeout = options.requestTimeout ?? 60_000;
+  }
+
+  /** The URL of `key` in `bucket` (no query). */
+  objectUrl(bucket: string, key?: string): string {
+    const path = key === undefined ? "" : `/${key.split("/").map(uriEncode).join("/")}`;
+    return this.endpoint
+      ? `${this.endpoint}/${bucket}${path}`
+      : `https://${bucket}.s3.${this.region}.amazonaws.com${path || "/"}`;
+  }
+
+  async #call(c: Call): Promise<{ res: Response; text: string }> {
+    let url = this.objectUrl(c.bucket, c.key);
+    const q = Object.entries(c.query ?? {});
+    if (q.length) url += "?" + q.map(([k, v]) => v === "" ? k : `${k}=${uriEncode(v)}`).join("&");
+    const signed = await signRequest(
+      { method: c.method, url, headers: c.headers ?? {}, body: c.body ?? null },
+      {
+        credentials: await this.#creds(),
+        region: this.region,
+        service: "s3",
+        ...(c.sha256 ? { payloadHash: c.sha256 } : {}),
+      },
+    );
+    let res: Response;
+    try {
+      res = await this.#http.fetch(signed.url, {
+        method: c.method,
+        headers: signed.headers,
+        body: (c.body ?? null) as BodyInit | null,
+        throwOnStatus: false,
+        retries: 0,
+        timeoutMs: this.#timeout,
+        headersTimeoutMs: this.#timeout,
+        ...(c.signal ? { signal: c.signal } : {}),
+      });
+    } catch (e) {
+      if (c.signal?.aborted) throw e;
+      const code = e instanceof HttpError && e.code === "HTTP_TIMEOUT" ? "Timeout" : "NetworkError";
+      throw new S3Error(code, 0, `S3 ${c.method} ${c.bucket}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+    const text = await res.text();
+    if (!res.ok) {
+      const code = _tag(text, "Code") ?? `HTTP_${res.status}`;
+      const msg = _tag(text, "Message") ?? res.statusText;
+      throw new S3Error(
+        code,
+        res.status,
+        `S3 ${c.method} ${c.bucket}/${c.key ?? ""}: ${code}: ${msg}`,
+      );
+    }
+    return { res, text };
+  }
+
+  /** Upload one object in one request. Returns its ETag. */
+  async putObject(o: {
+    bucket: string;
+    key: string;
+    body: Uint8Array;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+  }): Promise<string> {
+    const h = await sha256(o.body);
+    const { res } = await this.#call({
+      method: "PUT",
+      bucket: o.bucket,
+      key: o.key,
+      body: o.body,
+      sha256: h.hex,
+      headers: { ...o.headers, "x-amz-checksum-sha256": h.b64 },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return res.headers.get("etag") ?? "";
+  }
+
+  /** Start a multipart upload (SHA-256 part checksums). Returns its upload id. */
+  async createMultipartUpload(o: {
+    bucket: string;
+    key: string;
+    headers?: Record<string, string>;
+    signal?: AbortSignal;
+  }): Promise<string> {
+    const { text } = await this.#call({
+      method: "POST",
+      bucket: o.bucket,
+      key: o.key,
+      query: { uploads: "" },
+      headers: { ...o.headers, "x-amz-checksum-algorithm": "SHA256" },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const id = _tag(text, "UploadId");
+    if (!id) throw new S3Error("BadResponse", 200, "CreateMultipartUpload answered no UploadId");
+    return id;
+  }
+
+  /** Upload one part; `sha` is the part's SHA-256. Returns its ETag. */
+  async uploadPart(o: {
+    bucket: string;
+    key: string;
+    uploadId: string;
+    partNumber: number;
+    body: Uint8Array;
+    sha: { hex: string; b64: string };
+    signal?: AbortSignal;
+  }): Promise<string> {
+    const { res } = await this.#call({
+      method: "PUT",
+      bucket: o.bucket,
+      key: o.key,
+      query: { partNumber: String(o.partNumber), uploadId: o.uploadId },
+      body: o.body,
+      sha256: o.sha.hex,
+      headers: { "x-amz-checksum-sha256": o.sha.b64 },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const etag = res.headers.get("etag");
+    if (!etag) throw new S3Error("BadResponse", res.status, "UploadPart answered no ETag");
+    return etag;
+  }
+
+  /** Every part S3 holds for an upload (all pages). */
+  async listParts(o: { bucket: string; key: string; uploadId: string; signal?: AbortSignal }) {
+    const out: ListedPart[] = [];
+    let marker = "";
+    for (;;) {
+      const query: Record<string, string> = { uploadId: o.uploadId, "max-parts": "1000" };
+      if (marker) query["part-number-marker"] = marker;
+      const { text } = await this.#call({
+        method: "GET",
+        bucket: o.bucket,
+        key: o.key,
+        query,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      for (const p of _all(text, "Part")) {
+        out.push({
+          partNumber: Number(_tag(p, "PartNumber")),
+          etag: _tag(p, "ETag") ?? "",
+          size: Number(_tag(p, "Size")),
+        });
+      }
+      const next = _tag(text, "NextPartNumberMarker");
+      if (_tag(text, "IsTruncated") !== "true" || !next || next === marker) return out;
+      marker = next;
+    }
+  }
+
+  /** Finish a multipart upload from its parts, in part-number order. Returns the ETag. */
+  async completeMultipartUpload(o: {
+    bucket: string;
+    key: string;
+    uploadId: string;
+    parts: { partNumber: number; etag: string; sha256?: string }[];
+    signal?: AbortSignal;
+  }): Promise<string> {
+    const parts = [...o.parts].sort((a, b) => a.partNumber - b.partNumber).map((p) =>
+      `<Part><PartNumber>${p.partNumber}</PartNumber><ETag>${_xml(p.etag)}</ETag>` +
+      (p.sha256 ? `<ChecksumSHA256>${p.sha256}</ChecksumSHA256>` : "") + "</Part>"
+    );
+    const body = new TextEncoder().encode(
+      `<CompleteMultipartUpload xmlns="http://s3.amazonaws.com/doc/2006-03-01/">${
+        parts.join("")
+      }</CompleteMultipartUpload>`,
+    );
+    const { text } = await this.#call({
+      method: "POST",
+      bucket: o.bucket,
+      key: o.key,
+      query: { uploadId: o.uploadId },
+      body,
+      headers: { "content-type": "application/xml" },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    // S3 may answer 200 with an <Error> body after a long complete.
+    const code = _tag(text, "Code");
+    if (/<Error>/.test(text) && code) {
+      throw new S3Error(code, 200, `CompleteMultipartUpload: ${code}: ${_tag(text, "Message")}`);
+    }
+    return _tag(text, "ETag") ?? "";
+  }
+
+  /** Abort a multipart upload (its parts are deleted). A missing upload is not an error. */
+  async abortMultipartUpload(
+    o: { bucket: string; key: string; uploadId: string; signal?: AbortSignal },
+  ): Promise<void> {
+    try {
+      await this.#call({
+        method: "DELETE",
+        bucket: o.bucket,
+        key: o.key,
+        query: { uploadId: o.uploadId },
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+    } catch (e) {
+      if (e instanceof S3Error && e.code === "NoSuchUpload") return;
+      throw e;
+    }
+  }
+
+  /** Multipart uploads in progress under `prefix` (first 1000). */
+  async listMultipartUploads(
+    o: { bucket: string; prefix: string; signal?: AbortSignal },
+  ): Promise<{ key: string; uploadId: string; initiated: number }[]> {
+    const { text } = await this.#call({
+      method: "GET",
+      bucket: o.bucket,
+      query: { uploads: "", prefix: o.prefix },
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    return _all(text, "Upload").map((u) => ({
+      key: _tag(u, "Key") ?? "",
+      uploadId: _tag(u, "UploadId") ?? "",
+      initiated: Date.parse(_tag(u, "Initiated") ?? "") || 0,
+    }));
+  }
+
+  close(): void {
+    if (this.#ownHttp) this.#http.close();
+  }
+}
