@@ -33,10 +33,9 @@ export interface CliApp {
   services: ServiceFactory[];
 }
 
+/** A command's implementation (its one-line summary is in `COMMANDS`, lib/cli/mod.ts). */
 export interface Command {
   name: string;
-  /** One line for `tern help`. */
-  summary: string;
   /** Full text for `tern help NAME` and `NAME --help`. */
   usage: string;
   /**

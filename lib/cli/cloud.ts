@@ -24,7 +24,6 @@ Exit codes: 0 ok, 64 bad arguments, 78 configuration problem.`;
 
 export const cloudCommand: Command = {
   name: "cloud",
-  summary: "Cloud streams (CloudWatch Logs, metrics…): status of their spool",
   usage: USAGE,
   run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;

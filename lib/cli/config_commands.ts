@@ -21,7 +21,6 @@ function _noArgs(args: string[], allowed: string[] = []): void {
 
 export const checkConfigCommand: Command = {
   name: "check-config",
-  summary: "Validate the configuration and report every problem at once",
   usage: `Usage: tern check-config [--config DIR] [--profile NAME] [--json]
 
 Loads DIR (tern.json5, device.json5, schema.json5, profiles/NAME.json5,
@@ -54,7 +53,6 @@ file and key path. Exit 0 when valid, 78 when not.
 
 export const permissionsCommand: Command = {
   name: "permissions",
-  summary: "Print the exact Deno permission flags the configuration needs",
   usage: `Usage: tern permissions [--config DIR] [--profile NAME] [--json]
 
 Prints one flag per line (--allow-read=…, --allow-write=…, --allow-net=host:port,
@@ -74,7 +72,6 @@ and checked at start.
 
 export const versionCommand: Command = {
   name: "version",
-  summary: "Print the version",
   usage: "Usage: tern version\n\nPrints Tern's version and the Deno, V8 and TypeScript versions.",
   run(args: string[], _flags: GlobalFlags, io: CliIo): Promise<number> {
     _noArgs(args);

@@ -38,7 +38,6 @@ const FLAG_OPTS = new Set(["--reverse"]);
 
 export const dbCommand: Command = {
   name: "db",
-  summary: "Look at and change the device's data (models, get, find, put, delete, export, import)",
   usage: USAGE,
   async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;

@@ -9,33 +9,79 @@
 import { ConfigError } from "../config/mod.ts";
 import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
 import { EXIT, UsageError } from "./_command.ts";
-import { checkConfigCommand, permissionsCommand, versionCommand } from "./config_commands.ts";
-import { dbCommand } from "./db.ts";
-import { cloudCommand } from "./cloud.ts";
-import { shadowCommand } from "./shadow.ts";
 import { runCommand } from "./run.ts";
-import { syncCommand } from "./sync.ts";
-import { tokenCommand, userCommand } from "./users.ts";
 
 export type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
 export { EXIT, UsageError } from "./_command.ts";
 export { runAgent, type RunOptions } from "./run.ts";
 export { settleHeap, settleWhenIdle } from "./_settle.ts";
 export { buildLogHub, loadFromFlags } from "./_setup.ts";
-export { VERSION } from "./config_commands.ts";
+
+/**
+ * A command as `tern help` lists it. Its module is imported only when the
+ * command runs or its usage is shown, so `tern run` (the agent) does not
+ * load every other command's code.
+ */
+export interface CommandEntry {
+  name: string;
+  /** One line for `tern help`. */
+  summary: string;
+  load(): Promise<Command>;
+}
 
 /** Every command, in help order. Later subsystems add theirs here. */
-export const COMMANDS: Command[] = [
-  runCommand,
-  checkConfigCommand,
-  permissionsCommand,
-  dbCommand,
-  syncCommand,
-  cloudCommand,
-  shadowCommand,
-  userCommand,
-  tokenCommand,
-  versionCommand,
+export const COMMANDS: CommandEntry[] = [
+  {
+    name: "run",
+    summary: "Start the agent (the default command)",
+    load: () => Promise.resolve(runCommand),
+  },
+  {
+    name: "check-config",
+    summary: "Validate the configuration and report every problem at once",
+    load: async () => (await import("./config_commands.ts")).checkConfigCommand,
+  },
+  {
+    name: "permissions",
+    summary: "Print the exact Deno permission flags the configuration needs",
+    load: async () => (await import("./config_commands.ts")).permissionsCommand,
+  },
+  {
+    name: "db",
+    summary:
+      "Look at and change the device's data (models, get, find, put, delete, export, import)",
+    load: async () => (await import("./db.ts")).dbCommand,
+  },
+  {
+    name: "sync",
+    summary: "Replication with DynamoDB: status, now, full",
+    load: async () => (await import("./sync.ts")).syncCommand,
+  },
+  {
+    name: "cloud",
+    summary: "Cloud streams (CloudWatch Logs, metrics…): status of their spool",
+    load: async () => (await import("./cloud.ts")).cloudCommand,
+  },
+  {
+    name: "shadow",
+    summary: "AWS IoT Device Shadows: status and local copies",
+    load: async () => (await import("./shadow.ts")).shadowCommand,
+  },
+  {
+    name: "user",
+    summary: "Manage web users (add, passwd, remove, list)",
+    load: async () => (await import("./users.ts")).userCommand,
+  },
+  {
+    name: "token",
+    summary: "Manage API bearer tokens (create, list, revoke)",
+    load: async () => (await import("./users.ts")).tokenCommand,
+  },
+  {
+    name: "version",
+    summary: "Print the version",
+    load: async () => (await import("./config_commands.ts")).versionCommand,
+  },
 ];
 
 const GLOBALS: Record<string, keyof GlobalFlags> = {
@@ -112,8 +158,9 @@ export async function cli(argv: string[], app: CliApp, io: CliIo = stdio): Promi
         io.out(_help());
         return EXIT.ok;
       }
-      command = COMMANDS.find((c) => c.name === topic);
-      if (!command) throw new UsageError(`Unknown command "${topic}"`);
+      const entry = COMMANDS.find((c) => c.name === topic);
+      if (!entry) throw new UsageError(`Unknown command "${topic}"`);
+      command = await entry.load();
       io.out(`${command.usage}\n\n${GLOBAL_HELP}`);
       return EXIT.ok;
     }
@@ -121,8 +168,8 @@ export async function cli(argv: string[], app: CliApp, io: CliIo = stdio): Promi
       if (!help) throw new UsageError(`Unknown option "${name}"`);
       name = "run";
     }
-    command = COMMANDS.find((c) => c.name === name);
-    if (!command) {
+    const entry = COMMANDS.find((c) => c.name === name);
+    if (!entry) {
       if (help && rest.length === 0) {
         io.out(_help());
         return EXIT.ok;
@@ -131,6 +178,7 @@ export async function cli(argv: string[], app: CliApp, io: CliIo = stdio): Promi
         `Unknown command "${name}" (commands: ${COMMANDS.map((c) => c.name).join(", ")}, help)`,
       );
     }
+    command = await entry.load();
     if (help) {
       io.out(`${command.usage}\n\n${GLOBAL_HELP}`);
       return EXIT.ok;

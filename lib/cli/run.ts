@@ -118,7 +118,6 @@ export async function runAgent(
 
 export const runCommand: Command = {
   name: "run",
-  summary: "Start the agent (the default command)",
   usage: `Usage: tern run [--config DIR] [--state DIR] [--profile NAME] [--log-level LEVEL]
 
 Starts the agent with the configuration in DIR (default ./config; with no

@@ -24,7 +24,6 @@ Exit codes: 0 ok, 64 bad arguments, 78 configuration problem.`;
 
 export const shadowCommand: Command = {
   name: "shadow",
-  summary: "AWS IoT Device Shadows: status and local copies",
   usage: USAGE,
   async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;

@@ -34,7 +34,6 @@ Exit codes: 0 ok, 64 bad arguments, 78 configuration problem, 1 the sync failed.
 
 export const syncCommand: Command = {
   name: "sync",
-  summary: "Replication with DynamoDB: status, now, full",
   usage: USAGE,
   async run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
     const [sub, ...rest] = args;

@@ -80,7 +80,6 @@ async function withDb<T>(flags: GlobalFlags, fn: (db: Database) => T | Promise<T
 
 export const userCommand: Command = {
   name: "user",
-  summary: "Manage web users (add, passwd, remove, list)",
   usage: `Usage: tern user SUBCOMMAND
 
   add NAME [--role ROLE] [--name TEXT]   create a user (role default "admin"); password from stdin or prompted
@@ -163,7 +162,6 @@ export const userCommand: Command = {
 
 export const tokenCommand: Command = {
   name: "token",
-  summary: "Manage API bearer tokens (create, list, revoke)",
   usage: `Usage: tern token SUBCOMMAND
 
   create --name NAME --role ROLE   create a token; it is printed once, only its hash is stored
