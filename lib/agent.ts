@@ -19,6 +19,8 @@ import { Supervised } from "./supervisor.ts";
 import { MetricsRegistry, processFamilies } from "./metrics/mod.ts";
 import { agentFamilies } from "./metrics/agent.ts";
 import { spoolFamilies, spoolStreamsOf } from "./cloud/spool_metrics.ts";
+import type { AuditService } from "./cloud/audit/service.ts";
+import type { AuditRecord } from "./cloud/audit/trail.ts";
 
 /** Options of {@linkcode Agent.start}. */
 export interface AgentOptions {
@@ -163,6 +165,54 @@ export class Agent implements AsyncDisposable {
     this.log.info("Agent started", {
       states: Object.fromEntries(this.states(false).map((s) => [s.name, s.state])),
     });
+    this.#auditStart();
+  }
+
+  /**
+   * Record an audit event when the "audit" service runs (lib/cloud/audit);
+   * a failure to record is logged, never thrown.
+   */
+  audit(event: AuditRecord): void {
+    const s = this.#supervised.find((x) => x.name === "audit");
+    if (!s?.instance || s.brief.state !== "running") return;
+    try {
+      (s.instance as AuditService).record(event);
+    } catch (e) {
+      this.log.warn("Recording an audit event failed", { action: event.action, error: e });
+    }
+  }
+
+  /** `agent.start`, after an `agent.crash` when the previous run ended without `agent.stop`. */
+  #auditStart(): void {
+    const s = this.#supervised.find((x) => x.name === "audit");
+    if (!s?.instance || s.brief.state !== "running") return;
+    try {
+      const [last] = (s.instance as AuditService).trail.log.list({
+        action: "agent.",
+        reverse: true,
+        limit: 1,
+      });
+      if (last && last.action === "agent.start") {
+        this.audit({
+          actor: { type: "agent", id: this.deviceId },
+          action: "agent.crash",
+          outcome: "failure",
+          details: { previousStart: last.time, note: "the previous run ended without agent.stop" },
+        });
+      }
+    } catch (e) {
+      this.log.warn("Reading the audit trail failed", { error: e });
+    }
+    this.audit({
+      actor: { type: "agent", id: this.deviceId },
+      action: "agent.start",
+      details: {
+        mode: this.config.agent.mode,
+        target: Deno.build.target,
+        files: this.#loaded.files,
+        services: this.states(false).map((x) => `${x.name}:${x.state}`),
+      },
+    });
   }
 
   #context(log: Logger, fail: (e: unknown) => void): ServiceContext {
@@ -189,6 +239,15 @@ export class Agent implements AsyncDisposable {
 
   #changed(sup: Supervised): void {
     const state = sup.brief.state;
+    if (state === "failed" && sup.name !== "audit") {
+      this.audit({
+        actor: { type: "agent", id: this.deviceId },
+        action: "agent.service.fail",
+        target: `service:${sup.name}`,
+        outcome: "failure",
+        details: { error: sup.brief.lastError ?? null, restarts: sup.brief.restarts },
+      });
+    }
     for (const other of this.#supervised) {
       if (other === sup) continue;
       if (state === "running") other.poke();
@@ -216,6 +275,11 @@ export class Agent implements AsyncDisposable {
       }
     }
     const rest = changed.filter((p) => !applied.has(p));
+    this.audit({
+      actor: { type: "agent", id: this.deviceId },
+      action: "config.reload",
+      details: { changed, applied: [...applied], needRestart: rest, files: next.files },
+    });
     this.log.info("Configuration reloaded", { applied: [...applied] });
     if (rest.length) this.log.warn("Some changes need a restart", { keys: rest });
     return rest;
@@ -229,6 +293,7 @@ export class Agent implements AsyncDisposable {
 
   async #stop(): Promise<boolean> {
     const deadline = this.config.agent.stopTimeout;
+    this.audit({ actor: { type: "agent", id: this.deviceId }, action: "agent.stop" });
     this.log.info("Agent stopping", { deadlineMs: deadline });
     const work = (async () => {
       for (const s of [...this.#supervised].reverse()) await s.stop();

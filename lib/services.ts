@@ -13,6 +13,8 @@
 import type { Config } from "./config/mod.ts";
 import type { ServiceFactory } from "./service.ts";
 import { databaseService } from "./db/mod.ts";
+// Not lazy: the trail records in local mode too (its shipping part is loaded only when on).
+import { auditService } from "./cloud/audit/service.ts";
 import { later } from "./later.ts";
 import { safeProcessEnv } from "./env.ts";
 
@@ -40,6 +42,7 @@ export function lazy(
 
 export const LIBRARY_SERVICES: ServiceFactory[] = [
   databaseService,
+  auditService,
   lazy(
     "aws",
     [],

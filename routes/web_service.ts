@@ -37,6 +37,7 @@ import {
 import { spoolFamilies, spoolStreamsOf } from "../lib/cloud/spool_metrics.ts";
 import { type MetricFamily, MetricsRegistry, processFamilies } from "../lib/metrics/mod.ts";
 import { registerApi } from "./api/mod.ts";
+import { auditor } from "./api/_audit.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 
 /** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
@@ -104,12 +105,27 @@ export function buildApp(
     ...(opts.deviceId ? { deviceId: opts.deviceId } : {}),
     ...(opts.service ? { service: opts.service } : {}),
   };
+  const record = auditor(deps);
+  app.onDenied = (ctx, e) =>
+    record(ctx, {
+      action: "access.denied",
+      target: `route:${ctx.req.method} ${ctx.route || ctx.path}`,
+      outcome: "denied",
+      details: { code: e.code ?? "forbidden", message: e.message },
+    });
   if (opts.db) {
     const store = new AuthStore(opts.db);
     const auth = new SessionAuth({
       store,
       clock: opts.clock,
       log: opts.log,
+      onExpire: (s, reason) =>
+        record(undefined, {
+          actor: { type: "user", id: s.username },
+          action: "auth.session.expire",
+          target: `user:${s.username}`,
+          details: { reason, started: new Date(s.started).toISOString() },
+        }),
       idleTimeout: w.sessions.idleTimeout,
       absoluteTimeout: w.sessions.absoluteTimeout,
       cookie: w.sessions.cookie,
@@ -286,7 +302,7 @@ export class WebService implements Service {
 /** Factory for the app's service list (`services.ts`). */
 export const webService: ServiceFactory = {
   name: "web",
-  deps: ["database"],
+  deps: ["database", "audit"],
   enabled: (config) => config.web.enabled,
   create: (ctx) => new WebService(ctx),
 };

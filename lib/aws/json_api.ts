@@ -120,10 +120,32 @@ export class AwsJsonClient implements AsyncDisposable {
   }
 
   /** Call `operation` with `input`; resolve with the parsed JSON reply (`{}` when empty). */
-  async call<T = Record<string, unknown>>(
+  call<T = Record<string, unknown>>(
     operation: string,
     input: unknown = {},
     options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
+    return this.#call<T>(operation, input, options);
+  }
+
+  /**
+   * Call a REST-JSON operation (`POST path?query` with a JSON body and
+   * `Content-Type: application/json`, no `X-Amz-Target`): CloudTrail Data's
+   * PutAuditEvents. Same signing, retries and errors as `call`.
+   */
+  callRest<T = Record<string, unknown>>(
+    path: string,
+    query: Record<string, string>,
+    input: unknown,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<T> {
+    return this.#call<T>({ path, query }, input, options);
+  }
+
+  async #call<T>(
+    operation: string | _Rest,
+    input: unknown,
+    options: { signal?: AbortSignal },
   ): Promise<T> {
     const o = this.#o;
     // Encoded once: the same bytes are hashed for the signature and sent, on every attempt.
@@ -164,15 +186,21 @@ export class AwsJsonClient implements AsyncDisposable {
   }
 
   async #once<T>(
-    operation: string,
+    operation: string | _Rest,
     json: Uint8Array<ArrayBuffer>,
     signal?: AbortSignal,
   ): Promise<T> {
     const o = this.#o;
-    const headers: Record<string, string> = {
+    const rest = typeof operation === "string" ? undefined : operation;
+    const headers: Record<string, string> = rest ? { "content-type": "application/json" } : {
       "content-type": `application/x-amz-json-${o.jsonVersion ?? "1.1"}`,
       "x-amz-target": `${o.targetPrefix}.${operation}`,
     };
+    const url = rest
+      ? `${this.endpoint}${rest.path}${
+        Object.keys(rest.query).length ? `?${new URLSearchParams(rest.query)}` : ""
+      }`
+      : this.endpoint;
     let body = json;
     if (o.compressAbove !== undefined && json.length >= o.compressAbove) {
       body = await gzip(json);
@@ -180,7 +208,7 @@ export class AwsJsonClient implements AsyncDisposable {
     }
     const signed = await signRequest({
       method: "POST",
-      url: this.endpoint,
+      url,
       headers,
       body,
     }, {
@@ -200,7 +228,7 @@ export class AwsJsonClient implements AsyncDisposable {
     });
     const text = await res.text();
     if (res.ok) return (text ? JSON.parse(text) : {}) as T;
-    const error = _apiError(operation, o.service, res, text);
+    const error = _apiError(rest ? rest.path.slice(1) : operation as string, o.service, res, text);
     const serverTime = Date.parse(res.headers.get("date") ?? "");
     if (_isSkew(error) && !Number.isNaN(serverTime)) {
       this.#skewMs = serverTime - this.#clock.now();
@@ -216,6 +244,9 @@ export class AwsJsonClient implements AsyncDisposable {
 }
 
 const _encoder = new TextEncoder();
+
+/** A REST-JSON operation's path and query. */
+type _Rest = { path: string; query: Record<string, string> };
 
 /** `text` (or its UTF-8 bytes) as gzip bytes (CompressionStream). */
 export async function gzip(

@@ -153,6 +153,8 @@ export const modelSchema = z.strictObject({
   )
     .optional(),
   retention: retentionSchema.optional(),
+  /** Data API writes (create, update, delete) become audit events (lib/cloud/audit, docs/audit.md). */
+  audit: z.boolean().optional(),
 }).superRefine((input, ctx) => {
   // Runs even when parts of the model are invalid (`when`), so read defensively.
   const m = input as Partial<ModelShape>;

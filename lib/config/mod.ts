@@ -51,6 +51,7 @@ export {
   RETENTION_DAYS,
 } from "./_cloud.ts";
 export { type CloudMetricsConfig, metricsEndpoint } from "./_cloud_metrics.ts";
+export { type AuditConfig, auditLogsEndpoint, cloudtrailEndpoint } from "./_audit.ts";
 export {
   checkPermissions,
   derivePermissions,

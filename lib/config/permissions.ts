@@ -17,6 +17,7 @@ import { mqttPermissions } from "./_mqtt.ts";
 import { webPermissions } from "./_web.ts";
 import { syncPermissions } from "./_sync.ts";
 import { cloudPermissions } from "./_cloud.ts";
+import { auditPermissions } from "./_audit.ts";
 import { ENV_CLI, ENV_OVERRIDES } from "./loader.ts";
 import type { Config } from "./schema.ts";
 
@@ -29,6 +30,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => httpPermissions(c.http, b),
   (c, b) => syncPermissions(c.sync, c.aws.region, b),
   (c, b) => cloudPermissions(c.cloud, c.aws.region, b),
+  (c) => auditPermissions(c.audit, c.aws.region),
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */

@@ -21,6 +21,7 @@ import { mqttSection } from "./_mqtt.ts";
 import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
 import { cloudSection } from "./_cloud.ts";
+import { auditSection } from "./_audit.ts";
 
 export const configSchema = z.strictObject({
   agent: agentSection,
@@ -34,6 +35,7 @@ export const configSchema = z.strictObject({
   http: httpSection,
   sync: syncSection,
   cloud: cloudSection,
+  audit: auditSection,
 });
 
 /** A validated configuration with every default filled in. */

@@ -5,6 +5,16 @@
  */
 
 export { Database } from "./database.ts";
+export {
+  type AuditActor,
+  type AuditEvent,
+  type AuditFilter,
+  type AuditInput,
+  AuditLog,
+  type AuditRow,
+  type AuditVerdict,
+} from "./audit.ts";
+export { sha256Base64Sync, sha256HexSync } from "./_sha256.ts";
 export { dataVersionReader } from "./_sql.ts";
 export { DbError, type DbErrorCode, type DbErrorOptions } from "./errors.ts";
 export { MAX_ITEM_BYTES, MAX_KEY_BYTES, Model } from "./model.ts";

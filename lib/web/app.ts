@@ -55,6 +55,8 @@ export class WebApp {
   authenticator: Authenticator | undefined;
   /** Answers GET and HEAD requests no route matched, outside `/api/` (the static site). */
   fallback: Handler | undefined;
+  /** Told of every 403 answer (a permission denial), after it is decided: the audit trail. */
+  onDenied: ((ctx: WebContext, error: { code?: unknown; message: string }) => void) | undefined;
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
   /** The headers every document answer gets (the static site builds them into its answers). */
@@ -174,8 +176,16 @@ export class WebApp {
 
   /** Turn every throw and rejection of `inner` into an error response. */
   #boundary(inner: Handler): Handler {
-    const fail = (e: unknown, req: Request, ctx: WebContext) =>
-      toErrorResponse(e, this.log, `${req.method} ${ctx.route || ctx.path}`);
+    const fail = (e: unknown, req: Request, ctx: WebContext) => {
+      if (this.onDenied && (e as { status?: unknown })?.status === 403) {
+        try {
+          this.onDenied(ctx, e as Error);
+        } catch (err) {
+          this.log.warn("onDenied failed", { error: err });
+        }
+      }
+      return toErrorResponse(e, this.log, `${req.method} ${ctx.route || ctx.path}`);
+    };
     return (req, ctx) => {
       let r: Response | Promise<Response>;
       try {

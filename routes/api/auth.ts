@@ -24,6 +24,7 @@ import {
   type WebContext,
 } from "../../lib/web/mod.ts";
 import type { WebDeps } from "../deps.ts";
+import { auditor } from "./_audit.ts";
 
 const credentials = z.strictObject({
   username: z.string().min(1).max(64),
@@ -69,6 +70,7 @@ export function registerAuth(d: WebDeps): void {
   const { app, auth, throttle, db } = d;
   if (!auth || !throttle || !db) return;
   const audit = d.log.child("audit");
+  const record = auditor(d);
   let hashing = 0;
   const hashSlot = async <T>(fn: () => Promise<T>): Promise<T> => {
     if (hashing >= MAX_HASHING) {
@@ -92,6 +94,12 @@ export function registerAuth(d: WebDeps): void {
       timingSafeEqual(body.token, setup.token);
     if (!valid || auth.store.userCount() > 0) {
       audit.warn("setup refused", { addr: ctx.remoteAddr });
+      record(ctx, {
+        actor: { type: "user", id: body.username },
+        action: "auth.setup",
+        target: `user:${body.username}`,
+        outcome: "denied",
+      });
       throw new HttpError(403, "setup_refused", "Setup is closed or the token is wrong");
     }
     // Spend the token before the first await: a concurrent second setup must fail.
@@ -100,11 +108,20 @@ export function registerAuth(d: WebDeps): void {
     let user;
     try {
       const passwordHash = await hashPassword(body.password, d.config().web.auth.iterations);
-      user = auth.store.createUser({
-        username: body.username,
-        role: "admin",
-        passwordHash,
-        ...(body.name ? { name: body.name } : {}),
+      user = db.transaction(() => {
+        const u = auth.store.createUser({
+          username: body.username,
+          role: "admin",
+          passwordHash,
+          ...(body.name ? { name: body.name } : {}),
+        });
+        record(ctx, {
+          actor: { type: "user", id: u.username },
+          action: "auth.setup",
+          target: `user:${u.username}`,
+          details: { role: "admin" },
+        });
+        return u;
       });
     } catch (e) {
       setup.token = token;
@@ -126,6 +143,13 @@ export function registerAuth(d: WebDeps): void {
     if (wait > 0) {
       const locked = throttle.locked(username, addr);
       audit.warn("login throttled", { user: username, addr, locked, waitMs: wait });
+      record(ctx, {
+        actor: { type: "user", id: username },
+        action: "auth.login",
+        target: `user:${username}`,
+        outcome: "denied",
+        details: { reason: locked ? "locked_out" : "throttled", waitMs: wait },
+      });
       throw new HttpError(
         429,
         locked ? "locked_out" : "too_fast",
@@ -140,7 +164,15 @@ export function registerAuth(d: WebDeps): void {
     );
     if (!user || !check.ok || user.disabled) {
       throttle.failure(username, addr);
-      audit.warn("login failed", { user: username, addr, reason: user ? "password" : "unknown" });
+      const reason = !user ? "unknown_user" : user.disabled && check.ok ? "disabled" : "password";
+      audit.warn("login failed", { user: username, addr, reason });
+      record(ctx, {
+        actor: { type: "user", id: username },
+        action: "auth.login",
+        target: `user:${username}`,
+        outcome: "failure",
+        details: { reason },
+      });
       throw unauthorized("Wrong user name or password");
     }
     throttle.success(username, addr);
@@ -148,7 +180,15 @@ export function registerAuth(d: WebDeps): void {
       lastLogin: new Date(d.clock.now()).toISOString(),
     };
     if (check.needsRehash) patch.passwordHash = await hashPassword(password, cfg.auth.iterations);
-    auth.store.updateUser(user.username, patch);
+    db.transaction(() => {
+      auth.store.updateUser(user.username, patch);
+      record(ctx, {
+        actor: { type: "user", id: user.username },
+        action: "auth.login",
+        target: `user:${user.username}`,
+        details: { role: user.role },
+      });
+    });
     audit.info("login", { user: user.username, addr, role: user.role });
     const { setCookie, xsrf } = await auth.login(user.username, user.role, ctx);
     const { passwordHash: _, ...info } = user;
@@ -160,7 +200,11 @@ export function registerAuth(d: WebDeps): void {
 
   app.post("/api/auth/logout", (_req, ctx) => {
     if (ctx.sessionKey) {
-      auth.logout(ctx.sessionKey);
+      const key = ctx.sessionKey;
+      db.transaction(() => {
+        auth.logout(key);
+        record(ctx, { action: "auth.logout", target: `user:${ctx.user?.username}` });
+      });
       audit.info("logout", { user: ctx.user?.username, addr: ctx.remoteAddr });
     }
     const res = new Response(null, { status: 204 });

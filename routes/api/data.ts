@@ -25,6 +25,7 @@ import {
   type WebContext,
 } from "../../lib/web/mod.ts";
 import type { WebDeps } from "../deps.ts";
+import { auditor } from "./_audit.ts";
 
 const META = new Set(["created", "updated", "_version"]);
 
@@ -87,6 +88,29 @@ function problems(
 export function registerData(d: WebDeps): void {
   const { app, db } = d;
   if (!db) return;
+  const record = auditor(d);
+  /** Whether writes to `m` are audit events (`audit: true` on the model, or `audit.models`). */
+  const audited = (m: Model) => m.def.audit === true || d.config().audit.models.includes(m.name);
+  /** Run `write` and, for an audited model, record it in the same transaction. */
+  const write = <T extends Item | undefined>(
+    ctx: WebContext,
+    m: Model,
+    action: "create" | "update" | "delete",
+    fn: () => T,
+    details?: Record<string, unknown>,
+  ): T => {
+    if (!audited(m)) return fn();
+    return db.transaction(() => {
+      const it = fn();
+      const k = it ? db.keyOf(m.name, it) : decodeKey(ctx.params.key!);
+      record(ctx, {
+        action: `data.${action}`,
+        target: `model:${m.name}/${encodeKey(k.pk, k.sk)}`,
+        ...(details ? { details } : {}),
+      });
+      return it;
+    });
+  };
   type Rule = { read: string; write: string };
   /**
    * The exposed models of the current config, as a Map (own names only), rebuilt when a reload
@@ -182,13 +206,16 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.post("/api/data/:model", async (_req, ctx) => {
-    const model = access(ctx, true).name;
+    const m = access(ctx, true);
+    const model = m.name;
     const input = await ctx.json();
     const bad = problems(db, model, input, "create");
     if (bad.length) {
       throw new HttpError(400, "invalid", `Invalid ${model}`, { fields: bad });
     }
-    const it = db.create(model, input as Record<string, unknown>);
+    const it = write(ctx, m, "create", () => db.create(model, input as Record<string, unknown>), {
+      fields: Object.keys(input as object),
+    });
     return Response.json({ item: shape(model, it) }, { status: 201 });
   }, { auth: true });
 
@@ -209,24 +236,29 @@ export function registerData(d: WebDeps): void {
   }, { auth: true });
 
   app.route("PATCH", "/api/data/:model/:key", async (req, ctx) => {
-    const model = access(ctx, true).name;
+    const m = access(ctx, true);
+    const model = m.name;
     const patch = await ctx.json();
     const bad = problems(db, model, patch, "patch").filter((p) => !META.has(p.path));
     if (bad.length) throw new HttpError(400, "invalid", `Invalid ${model}`, { fields: bad });
     const v = ifMatch(req);
-    const it = db.update(
-      model,
-      decodeKey(ctx.params.key!),
-      patch as Record<string, unknown>,
-      v === undefined ? {} : { ifVersion: v },
-    );
+    const it = write(ctx, m, "update", () =>
+      db.update(
+        model,
+        decodeKey(ctx.params.key!),
+        patch as Record<string, unknown>,
+        v === undefined ? {} : { ifVersion: v },
+      ), { fields: Object.keys(patch as object) });
     return Response.json({ item: shape(model, it) });
   }, { auth: true });
 
   app.route("DELETE", "/api/data/:model/:key", (req, ctx) => {
-    const model = access(ctx, true).name;
+    const m = access(ctx, true);
     const v = ifMatch(req);
-    db.remove(model, decodeKey(ctx.params.key!), v === undefined ? {} : { ifVersion: v });
+    write(ctx, m, "delete", () => {
+      db.remove(m.name, decodeKey(ctx.params.key!), v === undefined ? {} : { ifVersion: v });
+      return undefined;
+    });
     return new Response(null, { status: 204 });
   }, { auth: true });
 }

@@ -4,6 +4,7 @@
  */
 
 import type { WebDeps } from "../deps.ts";
+import { registerAudit } from "./audit.ts";
 import { registerAuth } from "./auth.ts";
 import { registerData } from "./data.ts";
 import { registerHealth } from "./health.ts";
@@ -22,4 +23,5 @@ export function registerApi(d: WebDeps): void {
   registerLogs(d);
   registerMetrics(d);
   registerShadow(d);
+  registerAudit(d);
 }

@@ -8,11 +8,14 @@
 import * as z from "../../lib/validate/mod.ts";
 import { badRequest, hashPassword, HttpError, notFound, USER_NAME } from "../../lib/web/mod.ts";
 import type { WebDeps } from "../deps.ts";
+import { auditor } from "./_audit.ts";
 
 export function registerUsers(d: WebDeps): void {
   const { app, auth } = d;
   if (!auth) return;
   const audit = d.log.child("audit");
+  const record = auditor(d);
+  const db = d.db!;
   const roleName = z.string().refine((r) => app.roles.has(r), {
     message: `one of: ${app.roles.names().join(", ")}`,
   });
@@ -37,11 +40,19 @@ export function registerUsers(d: WebDeps): void {
       throw new HttpError(409, "exists", `User "${body.username}" already exists`);
     }
     const passwordHash = await hashPassword(body.password, d.config().web.auth.iterations);
-    const user = auth.store.createUser({
-      username: body.username,
-      role: body.role,
-      passwordHash,
-      ...(body.name ? { name: body.name } : {}),
+    const user = db.transaction(() => {
+      const u = auth.store.createUser({
+        username: body.username,
+        role: body.role,
+        passwordHash,
+        ...(body.name ? { name: body.name } : {}),
+      });
+      record(ctx, {
+        action: "user.create",
+        target: `user:${u.username}`,
+        details: { role: u.role, ...(body.name ? { name: body.name } : {}) },
+      });
+      return u;
     });
     audit.info("user created", { by: ctx.user?.username, user: user.username, role: user.role });
     return Response.json({ user }, { status: 201 });
@@ -69,15 +80,24 @@ export function registerUsers(d: WebDeps): void {
     if (body.password) {
       patch.passwordHash = await hashPassword(body.password, d.config().web.auth.iterations);
     }
-    const user = auth.store.updateUser(name, patch);
-    if (body.password || body.role || body.disabled) auth.logoutUser(name);
-    audit.info("user changed", {
-      by: ctx.user?.username,
-      user: name,
-      fields: Object.keys(body).filter((k) => k !== "password").concat(
-        body.password ? ["password"] : [],
-      ),
+    const fields = Object.keys(body).filter((k) => k !== "password").concat(
+      body.password ? ["password"] : [],
+    );
+    const user = db.transaction(() => {
+      const u = auth.store.updateUser(name, patch);
+      if (body.password || body.role || body.disabled) auth.logoutUser(name);
+      record(ctx, {
+        action: body.role ? "user.role" : "user.update",
+        target: `user:${name}`,
+        details: {
+          fields,
+          ...(body.role ? { role: body.role } : {}),
+          ...(body.disabled !== undefined ? { disabled: body.disabled } : {}),
+        },
+      });
+      return u;
     });
+    audit.info("user changed", { by: ctx.user?.username, user: name, fields });
     return Response.json({ user });
   }, { role: "admin" });
 
@@ -85,8 +105,11 @@ export function registerUsers(d: WebDeps): void {
     const name = ctx.params.username!;
     if (name === ctx.user?.username) throw badRequest("You cannot remove yourself");
     if (!auth.store.getUser(name)) throw notFound(`No user "${name}"`);
-    auth.store.removeUser(name);
-    auth.logoutUser(name);
+    db.transaction(() => {
+      auth.store.removeUser(name);
+      auth.logoutUser(name);
+      record(ctx, { action: "user.remove", target: `user:${name}` });
+    });
     audit.info("user removed", { by: ctx.user?.username, user: name });
     return new Response(null, { status: 204 });
   }, { role: "admin" });

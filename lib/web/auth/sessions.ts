@@ -49,6 +49,8 @@ export interface SessionAuthOptions {
   cookie?: string;
   /** Sessions (and tokens) kept in memory; the least recently used go first. @default 10000 */
   cacheSize?: number;
+  /** Told when a request finds its session past a timeout (the audit trail). */
+  onExpire?: (session: SessionRow, reason: "idle" | "absolute") => void;
 }
 
 const TOUCH_MS = 60_000;
@@ -70,6 +72,7 @@ export class SessionAuth implements Authenticator {
   readonly #idle: number;
   readonly #absolute: number;
   readonly #cookie: string;
+  readonly #onExpire: SessionAuthOptions["onExpire"];
   #cache = new Map<string, _CachedSession>();
   /**
    * Cookie header exactly as sent → session key (the SHA-256 of the cookie's
@@ -96,6 +99,7 @@ export class SessionAuth implements Authenticator {
     this.#idle = options.idleTimeout ?? 30 * 60_000;
     this.#absolute = options.absoluteTimeout ?? 12 * 3600_000;
     this.#cookie = options.cookie ?? "tern_session";
+    this.#onExpire = options.onExpire;
     this.#max = Math.max(1, options.cacheSize ?? 10_000);
     this.#watch();
   }
@@ -237,6 +241,7 @@ export class SessionAuth implements Authenticator {
     if (now - s.lastSeen >= this.#idle || now - s.started >= this.#absolute) {
       this.#cache.delete(key);
       this.store.removeSession(key);
+      this.#onExpire?.(s, now - s.started >= this.#absolute ? "absolute" : "idle");
       return undefined;
     }
     if (now - s.lastSeen > Math.min(TOUCH_MS, this.#idle / 10)) {
