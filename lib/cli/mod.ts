@@ -68,6 +68,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./shadow.ts")).shadowCommand,
   },
   {
+    name: "audit",
+    summary: "The audit trail: verify its hash chain, list or export events",
+    load: async () => (await import("./audit.ts")).auditCommand,
+  },
+  {
     name: "user",
     summary: "Manage web users (add, passwd, remove, list)",
     load: async () => (await import("./users.ts")).userCommand,

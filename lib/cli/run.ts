@@ -70,8 +70,15 @@ export async function runAgent(
       void agent.reload(loadFromFlags(flags)).then(() => settleHeap());
     } catch (e) {
       if (e instanceof ConfigError) {
+        const problems = e.problems.map((p) => p.message);
         log.error("Reload refused: configuration has problems; keeping the running one", {
-          problems: e.problems.map((p) => p.message),
+          problems,
+        });
+        agent.audit({
+          actor: { type: "agent", id: agent.deviceId },
+          action: "config.reload",
+          outcome: "failure",
+          details: { problems },
         });
       } else log.error("Reload failed", { error: e });
     }

@@ -20,6 +20,8 @@ import { loadConfig, safeEnv } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
 import type { Database } from "../db/mod.ts";
 import { openFromFlags } from "./_open_db.ts";
+import { cliActor, cliAudit } from "./audit.ts";
+import { loadFromFlags } from "./_setup.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { AuthStore, hashPassword, Roles, SessionAuth, USER_NAME } from "../web/mod.ts";
 import { nullLogger } from "../log/mod.ts";
@@ -69,10 +71,25 @@ async function readPassword(io: CliIo): Promise<string> {
   return pw;
 }
 
-async function withDb<T>(flags: GlobalFlags, fn: (db: Database) => T | Promise<T>): Promise<T> {
+/** What a change made here records in the audit trail (nothing when it is off). */
+type Record_ = (action: string, target: string, details?: Record<string, unknown>) => void;
+
+async function withDb<T>(
+  flags: GlobalFlags,
+  fn: (db: Database, record: Record_) => T | Promise<T>,
+): Promise<T> {
   const db = openFromFlags(flags);
   try {
-    return await fn(db);
+    const trail = cliAudit(loadFromFlags(flags), db);
+    const record: Record_ = (action, target, details) =>
+      trail?.record({
+        actor: cliActor(),
+        source: "cli",
+        action,
+        target,
+        ...(details ? { details } : {}),
+      });
+    return await fn(db, record);
   } finally {
     db.close();
   }
@@ -103,17 +120,20 @@ export const userCommand: Command = {
         const role = opt.role ?? "admin";
         new Roles(web.roles).check(role);
         const passwordHash = await hashPassword(await readPassword(io), web.auth.iterations);
-        return withDb(flags, (db) => {
+        return withDb(flags, (db, record) => {
           const store = new AuthStore(db);
           if (store.getUser(username)) {
             io.err(`tern user: user "${username}" already exists`);
             return EXIT.failure;
           }
-          store.createUser({
-            username,
-            role,
-            passwordHash,
-            ...(opt.name ? { name: opt.name } : {}),
+          db.transaction(() => {
+            store.createUser({
+              username,
+              role,
+              passwordHash,
+              ...(opt.name ? { name: opt.name } : {}),
+            });
+            record("user.create", `user:${username}`, { role });
           });
           io.out(`Created user "${username}" (${role})`);
           return EXIT.ok;
@@ -122,27 +142,34 @@ export const userCommand: Command = {
       case "passwd": {
         const username = needName();
         const passwordHash = await hashPassword(await readPassword(io), web.auth.iterations);
-        return withDb(flags, (db) => {
+        return withDb(flags, (db, record) => {
           const store = new AuthStore(db);
           if (!store.getUser(username)) {
             io.err(`tern user: no user "${username}"`);
             return EXIT.failure;
           }
-          store.updateUser(username, { passwordHash });
-          const ended = store.removeSessionsOf(username);
+          const ended = db.transaction(() => {
+            store.updateUser(username, { passwordHash });
+            const n = store.removeSessionsOf(username);
+            record("user.update", `user:${username}`, { fields: ["password"], sessionsEnded: n });
+            return n;
+          });
           io.out(`Password changed for "${username}" (${ended} session(s) ended)`);
           return EXIT.ok;
         });
       }
       case "remove": {
         const username = needName();
-        return withDb(flags, (db) => {
+        return withDb(flags, (db, record) => {
           const store = new AuthStore(db);
           if (!store.getUser(username)) {
             io.err(`tern user: no user "${username}"`);
             return EXIT.failure;
           }
-          store.removeUser(username);
+          db.transaction(() => {
+            store.removeUser(username);
+            record("user.remove", `user:${username}`);
+          });
           io.out(`Removed user "${username}"`);
           return EXIT.ok;
         });
@@ -173,7 +200,7 @@ Use it as "Authorization: Bearer <token>".`,
     const [sub, ...rest] = args;
     const { pos, opt } = options(rest, ["--name", "--role"]);
     const web = webConfig(flags);
-    return withDb(flags, async (db) => {
+    return withDb(flags, async (db, record) => {
       const auth = new SessionAuth({
         store: new AuthStore(db),
         clock: systemClock,
@@ -183,7 +210,8 @@ Use it as "Authorization: Bearer <token>".`,
         case "create": {
           if (!opt.name || !opt.role) throw new UsageError("--name and --role are needed");
           new Roles(web.roles).check(opt.role);
-          const { token } = await auth.createToken(opt.name, opt.role);
+          const { token, prefix } = await auth.createToken(opt.name, opt.role);
+          record("token.create", `token:${opt.name}`, { role: opt.role, prefix });
           io.out(token);
           return EXIT.ok;
         }
@@ -199,7 +227,16 @@ Use it as "Authorization: Bearer <token>".`,
           return EXIT.ok;
         case "revoke": {
           if (!pos[0]) throw new UsageError("Which token? Give its prefix (see tern token list)");
-          const n = auth.revokeToken(pos[0]);
+          const which = auth.store.listTokens().filter((t) =>
+            t.id === pos[0] || t.prefix === pos[0]
+          );
+          const n = db.transaction(() => {
+            const n = auth.revokeToken(pos[0]!);
+            for (const t of which) {
+              record("token.revoke", `token:${t.name}`, { prefix: t.prefix, role: t.role });
+            }
+            return n;
+          });
           if (n === 0) {
             io.err(`tern token: no token "${pos[0]}"`);
             return EXIT.failure;
