@@ -3,7 +3,7 @@
  *
  * - `POST /api/metrics` (user): `{ "metrics": [{ "name", "value", "type"?:
  *   "gauge" | "counter", "unit"?, "dimensions"?: { … }, "time"?: ms or ISO
- *   8601 }] }`, 1 to 1,000 samples. Aggregated like `put()`/`count()` of
+ *   8601, "highResolution"?: true }] }`, 1 to 1,000 samples. Aggregated like `put()`/`count()` of
  *   the "cloud.metrics" service; 202 `{ "recorded": n }`. A bad sample is a
  *   400 naming it (`fields[0].path` "metrics.3") and nothing is recorded.
  *
@@ -54,7 +54,7 @@ export function registerMetrics(d: WebDeps): void {
   }, { role: "user" });
 }
 
-const KEYS = new Set(["name", "value", "type", "unit", "dimensions", "time"]);
+const KEYS = new Set(["name", "value", "type", "unit", "dimensions", "time", "highResolution"]);
 
 function toItem(raw: unknown, i: number): BatchItem {
   const bad = (message: string, key?: string): never => {
@@ -73,6 +73,7 @@ function toItem(raw: unknown, i: number): BatchItem {
   if (o.type !== undefined) item.type = o.type as BatchItem["type"];
   if (o.unit !== undefined) item.unit = o.unit as BatchItem["unit"];
   if (o.dimensions !== undefined) item.dimensions = o.dimensions as Record<string, string>;
+  if (o.highResolution !== undefined) item.highResolution = o.highResolution as boolean;
   if (o.time !== undefined) {
     const t = typeof o.time === "number"
       ? o.time

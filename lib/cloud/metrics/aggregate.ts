@@ -268,6 +268,16 @@ export class Aggregator {
     return d;
   }
 
+  /** Store `name` at 1 s resolution from now on (the application's `highResolution`). */
+  markHighResolution(name: string): void {
+    this.#hi.add(name);
+  }
+
+  /** Whether `name` is kept at 1 s resolution. */
+  isHighResolution(name: string): boolean {
+    return this.#hi.has(name);
+  }
+
   /** Dimensions every metric carries first. */
   get base(): readonly [string, string][] {
     return this.#base;

@@ -32,6 +32,11 @@ export interface PutOptions {
   dimensions?: Record<string, string>;
   /** The sample's time, ms since the epoch. @default now */
   time?: number;
+  /**
+   * Store this name at 1 s resolution, aggregated per `highResolutionPeriod`
+   * (fixed for the name once used; also `cloud.metrics.highResolution`). @default false
+   */
+  highResolution?: boolean;
 }
 
 /** One sample of `putMany` (and of `POST /api/metrics`). */
@@ -44,6 +49,8 @@ export interface BatchItem {
   dimensions?: Record<string, string>;
   /** ms since the epoch. @default now */
   time?: number;
+  /** See {@linkcode PutOptions.highResolution}. */
+  highResolution?: boolean;
 }
 
 interface _Entry {
@@ -118,6 +125,7 @@ export class AppMetrics {
       if (it.unit !== undefined) o.unit = it.unit;
       if (it.dimensions !== undefined) o.dimensions = it.dimensions;
       if (it.time !== undefined) o.time = it.time;
+      if (it.highResolution !== undefined) o.highResolution = it.highResolution;
       this.#record(it.type ?? "gauge", it.name, it.value, o);
     }
   }
@@ -129,6 +137,15 @@ export class AppMetrics {
       throw new TypeError(`type must be "gauge" or "counter", got ${JSON.stringify(kind)}`);
     }
     checkName(it.name);
+    if (it.highResolution !== undefined && typeof it.highResolution !== "boolean") {
+      throw new TypeError(`Metric "${it.name}" highResolution must be true or false`);
+    }
+    if (
+      it.highResolution === true && !this.#agg.isHighResolution(it.name) &&
+      (this.#units.has(it.name) || units.has(it.name))
+    ) {
+      throw new TypeError(`Metric "${it.name}" is stored at standard resolution already`);
+    }
     const u = it.unit ?? units.get(it.name) ?? this.#units.get(it.name) ??
       (kind === "counter" ? "Count" : "None");
     checkUnit(it.name, u);
@@ -183,9 +200,12 @@ export class AppMetrics {
       }
     }
     let e = this.#entries.get(ck);
-    if (e === undefined || e.kind !== kind) e = this.#entry(kind, name, dims, options?.unit, ck);
-    else if (options?.unit !== undefined && options.unit !== e.unit) {
+    if (e === undefined || e.kind !== kind) {
+      e = this.#entry(kind, name, dims, options?.unit, ck, options?.highResolution);
+    } else if (options?.unit !== undefined && options.unit !== e.unit) {
       throw new TypeError(`Metric "${name}" has unit "${e.unit}", not "${options.unit}"`);
+    } else if (options?.highResolution === true && !this.#agg.isHighResolution(name)) {
+      throw new TypeError(`Metric "${name}" is stored at standard resolution already`);
     }
     checkValue(name, value);
     let time = options?.time;
@@ -221,8 +241,12 @@ export class AppMetrics {
     dims: Record<string, string> | undefined,
     unit: Unit | undefined,
     ck: string,
+    highResolution?: boolean,
   ): _Entry {
     checkName(name);
+    if (highResolution !== undefined && typeof highResolution !== "boolean") {
+      throw new TypeError(`Metric "${name}" highResolution must be true or false`);
+    }
     const u = unit ?? this.#units.get(name) ?? (kind === "counter" ? "Count" : "None");
     checkUnit(name, u);
     const had = this.#units.get(name);
@@ -245,6 +269,12 @@ export class AppMetrics {
         throw new RangeError(
           `Too many application metric series (${this.#max}); "${name}" is not recorded`,
         );
+      }
+      if (highResolution === true && !this.#agg.isHighResolution(name)) {
+        if (this.#units.has(name)) {
+          throw new TypeError(`Metric "${name}" is stored at standard resolution already`);
+        }
+        this.#agg.markHighResolution(name);
       }
       e = { name, unit: u, kind, dims: pairs, key, last: 0, total: 0, agg: undefined };
       this.#series.set(key, e);

@@ -105,3 +105,22 @@ Deno.test("a sample after its period closed opens a new datum; the closed one is
   const rest = agg.drain();
   assert.deepEqual(rest.map((d) => [d.t, d.c, d.s]), [[t0, 1, 5], [t0 + 60_000, 1, 7]]);
 });
+
+Deno.test("highResolution: true keeps a name per second with storage resolution 1", () => {
+  const { clock, agg, app } = setup();
+  const t0 = clock.now();
+  app.put("Vib", 1, { highResolution: true });
+  app.put("Vib", 2, { time: t0 + 1500 }); // the name stays high resolution
+  app.put("Slow", 3);
+  assert.throws(() => app.put("Slow", 1, { highResolution: true }), /standard resolution already/);
+  assert.throws(
+    () => app.putMany([{ name: "Slow", value: 1, highResolution: true }]),
+    /metrics\[0\]: .*standard/,
+  );
+  assert.throws(
+    () => app.put("Odd", 1, { highResolution: "yes" as unknown as boolean }),
+    /true or false/,
+  );
+  const out = agg.drain().map((d) => [d.n, d.t, d.r, d.c]);
+  assert.deepEqual(out, [["Vib", t0, 1, 1], ["Slow", t0, 60, 1], ["Vib", t0 + 1000, 1, 1]]);
+});
