@@ -9,7 +9,9 @@
  *   (CloudWatch `SyncBacklog`, Count), `tern_sync_items_sent_total`,
  *   `tern_sync_items_received_total`, `tern_sync_conflicts_total`,
  *   `tern_sync_retries_total`, `tern_sync_rejected_total` counters,
- *   `tern_sync_up_age_seconds` / `tern_sync_down_age_seconds` gauges (-1: never)
+ *   `tern_sync_up_age_seconds` / `tern_sync_down_age_seconds` gauges (-1: never),
+ *   `tern_sync_model_backlog{model}` gauge (CloudWatch `SyncBacklog`, Count,
+ *   dimension Model) from the sync status
  */
 
 import type { ServiceState } from "../service.ts";
@@ -53,7 +55,11 @@ export function agentFamilies(agent: AgentView): MetricFamily[] {
   }];
   for (const s of states) {
     if (s.state !== "running") continue;
-    let svc: { metricFamilies?: () => MetricFamily[]; metrics?: () => Record<string, number> };
+    let svc: {
+      metricFamilies?: () => MetricFamily[];
+      metrics?: () => Record<string, number>;
+      status?: () => Record<string, unknown>;
+    };
     try {
       svc = agent.get(s.name) as typeof svc;
     } catch {
@@ -63,10 +69,28 @@ export function agentFamilies(agent: AgentView): MetricFamily[] {
       if (svc.metricFamilies) out.push(...svc.metricFamilies());
       if (s.name === "sync" && typeof svc.metrics === "function") {
         out.push(...syncFamilies(svc.metrics()));
+        const models = svc.status?.().models;
+        if (Array.isArray(models)) out.push(modelBacklog(models));
       }
     } catch { /* a service's metrics bug leaves its series out; /metrics still answers */ }
   }
   return out;
+}
+
+function modelBacklog(models: unknown[]): MetricFamily {
+  const series = [];
+  for (const m of models as { name?: unknown; backlog?: unknown }[]) {
+    if (typeof m?.name === "string" && typeof m.backlog === "number") {
+      series.push({ labels: { model: m.name }, value: m.backlog });
+    }
+  }
+  return {
+    name: "tern_sync_model_backlog",
+    help: "Local changes of a model not yet in DynamoDB",
+    type: "gauge",
+    cloud: { name: "SyncBacklog", unit: "Count", dimensions: (l) => ({ Model: l.model! }) },
+    series,
+  };
 }
 
 function syncFamilies(m: Record<string, number>): MetricFamily[] {
