@@ -12,6 +12,7 @@ import { systemClock } from "../lib/clock.ts";
 import { type Datum, MAX_AGE_MS, MAX_AHEAD_MS, PutSender } from "../lib/cloud/metrics/mod.ts";
 import { Spool } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
+import { HttpClient } from "../lib/http/mod.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
 import type { VerifiedRequest } from "./helpers/aws_sigv4_server.ts";
@@ -308,6 +309,66 @@ Deno.test("a full spool drops the oldest periods, counted; the newest are sent",
       "logged once",
     );
   } finally {
+    db.close();
+  }
+});
+
+Deno.test("an answer that never came: the batch is read back and acked, not sent twice", async () => {
+  let puts = 0;
+  let stall = true;
+  await using ep = await startMetricsEndpoint(moto, {
+    intercept: async (req) => {
+      if (!req.target?.endsWith(".PutMetricData")) return undefined;
+      puts++;
+      if (!stall) return undefined;
+      stall = false;
+      // CloudWatch takes the batch, but the answer is lost (longer than the client's timeout).
+      const r = await fetch(moto.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": req.target,
+          authorization: req.headers.get("authorization") ?? "", // moto takes the region from it
+        },
+        body: JSON.stringify(requestJson(req)),
+      });
+      await r.body?.cancel();
+      await new Promise((res) => setTimeout(res, 1500));
+      return new Response("{}", { status: 200 });
+    },
+  });
+  const db = Database.open({ path: ":memory:", purgeInterval: 0 });
+  const log = new LogHub({ sinks: [] }).logger("cloud.metrics");
+  const stream = Spool.of(db, { clock: systemClock, log }).stream("metrics.lost");
+  const http = new HttpClient({ timeoutMs: 300, headersTimeoutMs: 300, retries: 0 });
+  const s = new PutSender({
+    stream,
+    client: metricsClient(ep.url, { http }),
+    clock: systemClock,
+    log,
+    namespace: "Tern",
+    confirmDelay: 0,
+  });
+  try {
+    const start = NOW0 - 10 * MINUTE;
+    const ds = Array.from({ length: 10 }, (_, i) => datum("Lost", start + i * MINUTE));
+    stream.append(ds.map((d) => ({ time: d.t, data: JSON.stringify(d) })));
+    assert.equal(await s.step(), "retry", "the request timed out");
+    assert.ok(stream.inflight(), "the batch stays marked in flight");
+    assert.equal(await s.step(), "sent", "read back: it arrived");
+    assert.equal(await s.step(), "idle");
+    assert.equal(puts, 1, "not sent again");
+    const st = stream.status();
+    assert.deepEqual([st.sent, st.backlog, st.refused], [10, 0, 0]);
+    const points = await statistics(moto, {
+      name: "Lost",
+      dimensions: { Device: "d1" },
+      start,
+      end: NOW0,
+    });
+    assert.deepEqual(points.map((p) => p.SampleCount), new Array(10).fill(2), "each period once");
+  } finally {
+    http.close();
     db.close();
   }
 });
