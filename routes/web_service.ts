@@ -106,12 +106,12 @@ export function buildApp(
     ...(opts.service ? { service: opts.service } : {}),
   };
   const record = auditor(deps);
-  app.onDenied = (ctx, e) =>
+  app.onDenied = (ctx) =>
     record(ctx, {
       action: "access.denied",
       target: `route:${ctx.req.method} ${ctx.route || ctx.path}`,
       outcome: "denied",
-      details: { code: e.code ?? "forbidden", message: e.message },
+      details: { role: ctx.user?.role ?? null },
     });
   if (opts.db) {
     const store = new AuthStore(opts.db);

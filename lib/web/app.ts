@@ -55,8 +55,8 @@ export class WebApp {
   authenticator: Authenticator | undefined;
   /** Answers GET and HEAD requests no route matched, outside `/api/` (the static site). */
   fallback: Handler | undefined;
-  /** Told of every 403 answer (a permission denial), after it is decided: the audit trail. */
-  onDenied: ((ctx: WebContext, error: { code?: unknown; message: string }) => void) | undefined;
+  /** Told of every 403 answer (a permission denial), once it is decided: the audit trail. */
+  onDenied: ((ctx: WebContext) => void) | undefined;
   /** A route upgrades to WebSocket (declared, or seen answering 101): the server needs upgrades. */
   websockets = false;
   /** The headers every document answer gets (the static site builds them into its answers). */
@@ -176,16 +176,8 @@ export class WebApp {
 
   /** Turn every throw and rejection of `inner` into an error response. */
   #boundary(inner: Handler): Handler {
-    const fail = (e: unknown, req: Request, ctx: WebContext) => {
-      if (this.onDenied && (e as { status?: unknown })?.status === 403) {
-        try {
-          this.onDenied(ctx, e as Error);
-        } catch (err) {
-          this.log.warn("onDenied failed", { error: err });
-        }
-      }
-      return toErrorResponse(e, this.log, `${req.method} ${ctx.route || ctx.path}`);
-    };
+    const fail = (e: unknown, req: Request, ctx: WebContext) =>
+      toErrorResponse(e, this.log, `${req.method} ${ctx.route || ctx.path}`);
     return (req, ctx) => {
       let r: Response | Promise<Response>;
       try {
@@ -247,6 +239,7 @@ export class WebApp {
     this.metrics.active--;
     const status = res.status;
     if (status === 101 && !this.websockets) this.#undeclaredUpgrade(ctx.route);
+    if (status === 403 && this.onDenied) this.#denied(ctx);
     const ac = ctx.controller;
     if (ac && !ac.signal.aborted) this.#release(ac, res, info);
     const stats = (ctx.slot ?? this.#unrouted.unmatched) as RouteStats;
@@ -254,6 +247,14 @@ export class WebApp {
     // skews that one sample; a negative one is counted as 0).
     this.metrics.recordIn(stats, ctx.req.method, status, Math.max(0, Date.now() - t0));
     return res;
+  }
+
+  #denied(ctx: WebContext): void {
+    try {
+      this.onDenied!(ctx);
+    } catch (e) {
+      this.log.warn("Recording a denied request failed", { route: ctx.route, error: e });
+    }
   }
 
   /** Keep a request's controller abortable while a streamed body is still being sent, then forget it. */
