@@ -112,10 +112,12 @@ Deno.test("PutMetricData: OS, agent and application metrics arrive once per peri
       dimensions: { Device: "d1" },
     });
     assert.equal(cpu.length, 1);
-    assert.equal(
-      cpu[0]!.SampleCount,
-      6,
-      "samples at +0 … +50 s (the start's reading is the baseline)",
+    // Samples at +0 … +50 s (the start's reading is the baseline). On the fake clock only
+    // milliseconds pass between two of them: a sample in which the kernel's CPU counters (10 ms
+    // ticks) did not move has no utilisation and is left out, so up to 6.
+    assert.ok(
+      cpu[0]!.SampleCount >= 1 && cpu[0]!.SampleCount <= 6,
+      `CPU samples: ${cpu[0]!.SampleCount}`,
     );
     assert.ok(cpu[0]!.Minimum >= 0 && cpu[0]!.Maximum <= 100, JSON.stringify(cpu));
     const mem = await statistics(moto, {
