@@ -33,7 +33,8 @@ export class S3Error extends Error {
     super(message, options);
     this.code = code;
     this.status = status;
-    this.retryable = status === 0 || status >= 500 || status === 429 || RETRY_CODES.has(code);
+    this.retryable = code !== "NotImplemented" &&
+      (status === 0 || status >= 500 || status === 429 || RETRY_CODES.has(code));
   }
 }
 
