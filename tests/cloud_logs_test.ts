@@ -45,7 +45,11 @@ Deno.test("agent, app and file events reach CloudWatch once, with their own time
   const dir = await Deno.makeTempDir({ prefix: "tern_cloud_logs_" });
   await Deno.mkdir(join(dir, "app"));
   const t0 = Date.now() - 60_000;
-  const fileLines = Array.from({ length: 5 }, (_, i) => `${iso(t0 + i * 1000)} file line ${i}`);
+  // Line 3 holds a secret of the config: it leaves the device redacted.
+  const fileLines = Array.from(
+    { length: 5 },
+    (_, i) => `${iso(t0 + i * 1000)} file line ${i}${i === 3 ? " pw hunter2-secret-pw" : ""}`,
+  );
   await Deno.writeTextFile(join(dir, "app", "pump.log"), fileLines.join("\n") + "\n");
   const { agent } = await startAgent(dir, ep.url);
   try {
@@ -68,7 +72,10 @@ Deno.test("agent, app and file events reach CloudWatch once, with their own time
       },
     );
     const file = await getLogEvents(moto, group, "d1/pump.log");
-    assert.deepEqual(file.map((e) => e.message), fileLines);
+    assert.deepEqual(
+      file.map((e) => e.message),
+      fileLines.map((l) => l.replace("hunter2-secret-pw", "[redacted]")),
+    );
     assert.deepEqual(file.map((e) => e.timestamp), fileLines.map((_, i) => t0 + i * 1000));
 
     await until(

@@ -320,18 +320,22 @@ export class FileSource {
   }
 
   /**
-   * Complete events in `bytes`, and how many bytes they use. `flush`: the
-   * data ends here (a last line without newline, an open multiline event go
-   * too). `force`: a buffer without any newline goes as one event.
+   * Complete events in `bytes`, secrets redacted, and how many bytes they
+   * use. `flush`: the data ends here (a last line without newline, an open
+   * multiline event go too). `force`: a buffer without any newline goes as
+   * one event. Single-line events are redacted as one text before the split
+   * (one pass over the chunk instead of one per line: a secret holds no
+   * newline, so the result is the same).
    */
   #events(bytes: Uint8Array, flush: boolean, force: boolean): { events: string[]; used: number } {
     let end = bytes.lastIndexOf(10) + 1; // after the last "\n"
     if (flush || (end === 0 && force)) end = bytes.length;
     if (end === 0) return { events: [], used: 0 };
     const text = dec.decode(bytes.subarray(0, end));
-    const lines = text.split("\n");
-    if (lines.at(-1) === "") lines.pop();
     const multi = this.#o.multiline;
+    const redact = (t: string) => this.#o.redactor ? this.#o.redactor.text(t) : t;
+    const lines = (multi ? text : redact(text)).split("\n");
+    if (lines.at(-1) === "") lines.pop();
     if (!multi) {
       return { events: lines.map((l) => l.endsWith("\r") ? l.slice(0, -1) : l), used: end };
     }
@@ -343,7 +347,7 @@ export class FileSource {
     for (const raw of lines) {
       const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
       if (multi.test(line) && cur.length) {
-        events.push(cur.join("\n"));
+        events.push(redact(cur.join("\n")));
         cur = [];
         curStart = pos;
       }
@@ -353,7 +357,7 @@ export class FileSource {
     // The open event is complete when what follows (a line still being written) starts a new one.
     const next = end < bytes.length && multi.test(dec.decode(bytes.subarray(end)));
     if (flush || next) {
-      if (cur.length) events.push(cur.join("\n"));
+      if (cur.length) events.push(redact(cur.join("\n")));
       return { events, used: end };
     }
     return { events, used: events.length ? curStart : 0 };
@@ -370,7 +374,7 @@ export class FileSource {
       if (BLANK.test(e)) continue;
       const time = lineTime(e, now) ?? last;
       last = time;
-      pushRecords(records, o.dest, o.redactor ? o.redactor.text(e) : e, time, values);
+      pushRecords(records, o.dest, e, time, values);
     }
     const state: _Saved = { p: t.path, o: t.off, l: t.plen, h: t.phash };
     o.spool.append(records, { [t.key]: JSON.stringify(state) });
