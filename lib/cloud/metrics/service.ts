@@ -28,6 +28,7 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import { EventLoopLag, MetricsRegistry } from "../../metrics/mod.ts";
 import { OsCollector } from "../../metrics/os.ts";
+import { resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
@@ -192,7 +193,13 @@ export class CloudMetricsService implements Service {
         root: m.os.filesRoot ?? "/",
         source: "system",
         groups: { ...m.os, disk: m.os.disk.enabled },
-        diskPaths: [ctx.stateDir, ctx.configDir, ...m.os.disk.paths],
+        // The state and config directories (the latter may not exist: the embedded default).
+        diskPaths: [
+          ctx.stateDir,
+          ctx.configDir,
+          ...m.os.disk.paths.map((p) => resolve(ctx.configDir, p)),
+        ]
+          .filter((p, i) => i !== 1 || exists(p)),
       });
       os.update();
       if (os.problems.size) this.#noteProblems(os.problems);
@@ -313,6 +320,15 @@ export class CloudMetricsService implements Service {
     try {
       this.#http?.close();
     } catch { /* closed */ }
+  }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
   }
 }
 
