@@ -21,7 +21,7 @@
 import { encodeEvent } from "../logs/mod.ts";
 import { type Datum, MAX_EMF_METRICS, MAX_EMF_VALUES } from "./limits.ts";
 
-/** Where EMF records go. */
+/** Where EMF records go (`{date}` in a name: the record's UTC day). */
 export interface EmfTarget {
   namespace: string;
   group: string;
@@ -109,8 +109,18 @@ export function emfRecords(
   datums: readonly Datum[],
   target: EmfTarget,
 ): { time: number; data: string }[] {
-  return emfDocuments(datums, target.namespace).map((doc) => ({
-    time: (doc._aws as { Timestamp: number }).Timestamp,
-    data: encodeEvent(target.group, target.stream, JSON.stringify(doc)),
-  }));
+  const dated = target.group.includes("{date}") || target.stream.includes("{date}");
+  return emfDocuments(datums, target.namespace).map((doc) => {
+    const time = (doc._aws as { Timestamp: number }).Timestamp;
+    // `{date}` in a name is the record's UTC day, as for log events.
+    const day = dated ? new Date(time).toISOString().slice(0, 10) : "";
+    return {
+      time,
+      data: encodeEvent(
+        dated ? target.group.replaceAll("{date}", day) : target.group,
+        dated ? target.stream.replaceAll("{date}", day) : target.stream,
+        JSON.stringify(doc),
+      ),
+    };
+  });
 }

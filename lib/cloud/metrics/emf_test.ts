@@ -66,3 +66,15 @@ Deno.test("EMF: one record per dimension set; a metric named like a dimension is
   assert.deepEqual([e.group, e.stream, recs[0]!.time], ["/tern/d1", "d1/metrics", T]);
   assert.equal(JSON.parse(e.message).Load, 1);
 });
+
+Deno.test("EMF: {date} in the group or stream is the record's UTC day", () => {
+  const recs = emfRecords([d("Load"), d("Load", { t: T + 86_400_000 })], {
+    namespace: "Tern",
+    group: "/tern/d1/{date}",
+    stream: "m-{date}",
+  });
+  assert.deepEqual(recs.map((r) => decodeEvent(r.data)).map((e) => [e.group, e.stream]), [
+    ["/tern/d1/2026-01-01", "m-2026-01-01"],
+    ["/tern/d1/2026-01-02", "m-2026-01-02"],
+  ]);
+});
