@@ -12,6 +12,7 @@ import { registerLogs } from "./logs.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
+import { registerUploads } from "./uploads.ts";
 import { registerUsers } from "./users.ts";
 
 export function registerApi(d: WebDeps): void {
@@ -24,4 +25,5 @@ export function registerApi(d: WebDeps): void {
   registerMetrics(d);
   registerShadow(d);
   registerAudit(d);
+  registerUploads(d);
 }
