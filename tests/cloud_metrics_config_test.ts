@@ -70,6 +70,13 @@ Deno.test("bad cloud.metrics values are refused with their key path", () => {
   bad({ interval: 500 }, /interval/, /1000/);
   bad({ namespace: "AWS/EC2" }, /namespace/, /AWS\//);
   bad({ os: { cpus: true } }, /cpus/, /nknown|unrecognized/i);
+  bad({ group: "/tern/{nope}" }, /group/, /log group name/);
+  bad({ stream: "{thing}:m" }, /stream/, /log stream name without/);
+  assert.equal(
+    configSchema.parse({ cloud: { metrics: { group: "/tern/{thing}/{date}" } } }).cloud.metrics
+      .group,
+    "/tern/{thing}/{date}",
+  );
   const ok = configSchema.parse({ cloud: { metrics: { enabled: true } } }).cloud.metrics;
   assert.equal(ok.via, "emf");
   assert.equal(ok.period, 60_000);

@@ -20,6 +20,7 @@ import { resolve } from "../path.ts";
 import { ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 const flag = (on: boolean) => z.boolean().default(on);
+const TEMPLATE = /\{(thing|device|date)\}/g;
 
 export const metricsSection = z.strictObject({
   enabled: z.boolean().default(false),
@@ -47,10 +48,14 @@ export const metricsSection = z.strictObject({
     1000,
   ),
   /** EMF records: log group and stream ({thing}, {device}). @default cloud.logs.group */
-  group: z.string().min(1).max(512).regex(/^[.\-_/#A-Za-z0-9{}]+$/, "a log group name").optional(),
-  stream: z.string().min(1).max(512).refine((v) => !/[:*]/.test(v), 'no ":" or "*"').default(
-    "{thing}/metrics",
-  ),
+  group: z.string().min(1).max(512).refine(
+    (v) => /^[.\-_/#A-Za-z0-9]+$/.test(v.replace(TEMPLATE, "x")),
+    "a log group name: letters, digits and . - _ / #, with {thing}, {device}, {date}",
+  ).optional(),
+  stream: z.string().min(1).max(512).refine(
+    (v) => !/[:*{}]/.test(v.replace(TEMPLATE, "x")),
+    'a log stream name without ":" or "*", with {thing}, {device}, {date}',
+  ).default("{thing}/metrics"),
   /** Wait after a period closed before sending, to batch. */
   flushInterval: ms().default(1000),
   backoff: z.strictObject({ min: ms().default(1000), max: ms().default(300_000) }).prefault({}),
