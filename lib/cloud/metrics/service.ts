@@ -178,8 +178,11 @@ export class CloudMetricsService implements Service {
         backoff: m.backoff,
         confirmDelay: m.confirmDelay,
       });
+      // The samples themselves (`x`) are for EMF only: PutMetricData sends the statistic set.
       this.#append = (datums) =>
-        stream.append(datums.map((d) => ({ time: d.t, data: JSON.stringify(d) })));
+        stream.append(
+          datums.map((d) => ({ time: d.t, data: JSON.stringify({ ...d, x: undefined }) })),
+        );
     }
     const registry = this.#registry = ctx.metrics ?? new MetricsRegistry();
     const agg = this.#agg = new Aggregator({
