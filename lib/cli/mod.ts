@@ -63,6 +63,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./cloud.ts")).cloudCommand,
   },
   {
+    name: "upload",
+    summary: "S3 uploads: list, status, cancel",
+    load: async () => (await import("./upload.ts")).uploadCommand,
+  },
+  {
     name: "shadow",
     summary: "AWS IoT Device Shadows: status and local copies",
     load: async () => (await import("./shadow.ts")).shadowCommand,

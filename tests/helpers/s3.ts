@@ -127,7 +127,9 @@ export async function startS3Moto(): Promise<S3Peer & { direct: string }> {
         if (v !== null) out.set(h, v);
       }
       for (const [k, v] of res.headers) if (k.startsWith("x-amz-")) out.set(k, v);
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: out });
+      const body = await res.arrayBuffer();
+      const empty = req.method === "HEAD" || res.status === 204 || res.status === 304;
+      return new Response(empty ? null : body, { status: res.status, headers: out });
     },
   });
   peer.url = server.url;
@@ -185,7 +187,9 @@ export async function startS3rver(): Promise<S3Peer> {
         body,
       });
       _count(peer, url, req.method, res.status);
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers });
+      const out = await res.arrayBuffer();
+      const empty = req.method === "HEAD" || res.status === 204 || res.status === 304;
+      return new Response(empty ? null : out, { status: res.status, headers: res.headers });
     },
   );
   peer.url = `http://127.0.0.1:${proxy.addr.port}`;
