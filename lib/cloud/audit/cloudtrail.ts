@@ -39,6 +39,12 @@ export const EVENT_ID = /^[-_A-Za-z0-9]{1,128}$/;
 /** Per-event error codes retried later (the rest are refusals for good). */
 const RETRY_CODES = new Set(["Throttling", "InternalFailure", "AccountNotSubscribed"]);
 /** Whole-call errors that mean the config is wrong: retried at the backoff ceiling, logged. */
+/** Whole-call errors that refuse the request itself: the batch is halved until the bad event is alone, then dropped. */
+const REFUSED = new Set([
+  "ValidationException",
+  "SerializationException",
+  "InvalidParameterException",
+]);
 const CONFIG_ERRORS = new Set([
   "ChannelNotFound",
   "InvalidChannelARN",
@@ -122,6 +128,9 @@ export class CloudTrailSender {
   readonly #backoff: Backoff;
   readonly #account: string | undefined;
   #failures = 0;
+  /** Events per call while a refused batch is being halved (until acked past `#bisectUntil`). */
+  #limit: number;
+  #bisectUntil = 0;
   /** Calls made and events delivered (including duplicates), since start. */
   batches = 0;
   events = 0;
@@ -131,6 +140,7 @@ export class CloudTrailSender {
     this.#o = options;
     this.stream = options.stream;
     this.#account = options.channelArn.split(":")[4] || undefined;
+    this.#limit = options.maxEvents ?? MAX_EVENTS;
     this.#backoff = new Backoff({
       min: options.backoff?.min ?? 1000,
       max: options.backoff?.max ?? 300_000,
@@ -164,7 +174,7 @@ export class CloudTrailSender {
   /** One call: "idle" (nothing waiting), "sent" (go on), "retry" (back off first). */
   async step(signal?: AbortSignal): Promise<"idle" | "sent" | "retry"> {
     const o = this.#o;
-    const records = this.stream.peek({ maxRecords: o.maxEvents ?? MAX_EVENTS });
+    const records = this.stream.peek({ maxRecords: this.#limit });
     if (records.length === 0) return "idle";
     // In spool order; an item without entry is refused here (not valid, too large).
     const items: { rid: number; entry?: CloudTrailEntry }[] = [];
@@ -205,9 +215,32 @@ export class CloudTrailSender {
       );
     } catch (e) {
       if (signal?.aborted) throw e;
+      if (e instanceof AwsApiError && REFUSED.has(e.type)) return this.#refused(e, items, entries);
       return this.#retry(e);
     }
     return this.#settle(items, answer);
+  }
+
+  /** The call was refused as a whole: halve the batch; a single event is dropped (counted). */
+  #refused(e: AwsApiError, items: { rid: number }[], entries: CloudTrailEntry[]): "sent" {
+    this.stream.fail(e.message);
+    if (entries.length > 1) {
+      this.stream.abandon();
+      this.#limit = Math.max(1, Math.ceil(items.length / 2));
+      this.#bisectUntil = items.at(-1)!.rid;
+      return "sent";
+    }
+    this.#o.log.warn("CloudTrail refused an audit event; it is dropped", {
+      id: entries[0]!.id,
+      error: e.message,
+    });
+    this.stream.ack(items.at(-1)!.rid, items.length);
+    this.#afterAck(items.at(-1)!.rid);
+    return "sent";
+  }
+
+  #afterAck(upTo: number): void {
+    if (upTo >= this.#bisectUntil) this.#limit = this.#o.maxEvents ?? MAX_EVENTS;
   }
 
   /** Ack what CloudTrail has (or refused for good), up to the first event to retry. */
@@ -235,8 +268,10 @@ export class CloudTrailSender {
       upTo = rid;
     }
     this.batches++;
-    if (upTo > 0) this.stream.ack(upTo, refused);
-    else this.stream.abandon();
+    if (upTo > 0) {
+      this.stream.ack(upTo, refused);
+      this.#afterAck(upTo);
+    } else this.stream.abandon();
     if (retry) return this.#retry(new Error(`CloudTrail asked to retry an event (${retry})`));
     if (this.#failures > 0) {
       this.#o.log.info("CloudTrail accepts again", { failures: this.#failures });
