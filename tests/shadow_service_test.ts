@@ -12,6 +12,7 @@ import { Agent } from "../lib/agent.ts";
 import { configSchema } from "../lib/config/mod.ts";
 import type { DatabaseService } from "../lib/db/mod.ts";
 import type { ShadowService } from "../lib/cloud/shadow/mod.ts";
+import type { AuditService } from "../lib/cloud/audit/mod.ts";
 import { LIBRARY_SERVICES } from "../lib/services.ts";
 import { buildApp } from "../routes/web_service.ts";
 import { nullLogger } from "../lib/log/mod.ts";
@@ -95,6 +96,12 @@ Deno.test({
       equal(db.get("Thermostat", { id: "main" })?.setpoint, 22.5);
       equal((await w.peer.read(THING, "thermostat"))?.state.reported?.setpoint, 22.5);
       await shadows.get("thermostat").synced(AbortSignal.timeout(5000));
+      // Each desired change handed to the device is one audit event, actor cloud.
+      const desired = agent.get<AuditService>("audit").trail.log.list({ action: "shadow.desired" });
+      deepEqual(desired.map((e) => [e.actor.type, e.source, e.target, e.details?.delta]), [
+        ["cloud", "cloud", "shadow:thermostat", { setpoint: 22.5 }],
+        ["cloud", "cloud", "shadow:thermostat", { setpoint: "hot" }],
+      ]);
 
       // status
       const st = agent.states().find((s) => s.name === "cloud.shadow")!;

@@ -11,6 +11,7 @@
  */
 
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import type { AuditService } from "../audit/service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import type { MqttService } from "../../mqtt/mod.ts";
 import type { MetricFamily } from "../../metrics/mod.ts";
@@ -75,12 +76,34 @@ export class ShadowService implements Service {
       });
       for (const [name, e] of Object.entries(sc.shadows)) {
         if (e.model) this.#unbind.push(bindModel(db, this.#shadows.get(name), e.model, ctx.log));
+        if (e.direction !== "deviceToCloud") this.#unbind.push(this.#audit(name));
       }
     } catch (e) {
       throw new _ConfigProblem(`cloud.shadow: ${(e as Error).message}`, { cause: e });
     }
     await this.#shadows.start();
     ctx.log.info("Shadows started", { thing, shadows: this.#shadows.names() });
+  }
+
+  /** Each desired change handed to the device is an audit event (when the "audit" service runs). */
+  #audit(name: string): () => void {
+    const shadow = this.#shadows!.get(name);
+    return shadow.onDesired((delta) => {
+      let audit: AuditService;
+      try {
+        audit = this.#ctx.get<AuditService>("audit");
+      } catch {
+        return undefined; // the trail is off
+      }
+      audit.record({
+        actor: { type: "cloud", id: shadow.thing },
+        source: "cloud",
+        action: "shadow.desired",
+        target: `shadow:${name}`,
+        details: { version: shadow.get().version, delta },
+      });
+      return undefined;
+    });
   }
 
   status(): Record<string, unknown> {
