@@ -86,7 +86,7 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
   ),
   lazy(
     "cloud.s3",
-    ["database", "aws"],
+    ["database", "aws", "mqtt"],
     (c) => c.cloud.s3.enabled,
     async () => (await later<typeof import("./cloud/s3/mod.ts")>("lib/cloud/s3/mod.ts")).s3Service,
   ),

@@ -84,8 +84,8 @@ export const s3Section = z.strictObject({
   /** Devices without S3 credentials: ask the cloud for presigned URLs over MQTT. */
   presigned: z.strictObject({
     enabled: z.boolean().default(false),
-    /** Request topic (`{thing}`, `{device}`); answers come on `{topic}/accepted|rejected`. */
-    topic: z.string().min(1).max(256).default("tern/{thing}/s3/presign"),
+    /** Request topic (`${thing}`, `${deviceId}`, as in MQTT topics); answers on the request's response topic. */
+    topic: z.string().min(1).max(256).default("tern/${thing}/s3/presign"),
     timeout: ms().min(100).default(10_000),
   }).prefault({}),
   watch: z.array(watchSource).default([]),
@@ -120,7 +120,8 @@ export function s3Permissions(
     ? dirs
     : s3.watch.filter((w) => w.deleteAfterUpload).map((w) => resolve(base.configDir, w.path));
   return {
-    net: s3.presigned.enabled && !s3.endpoint ? [] : _host(s3, awsRegion),
+    // Presigned mode too: the URLs point at the same hosts.
+    net: _host(s3, awsRegion),
     read: [...new Set(dirs)],
     write: [...new Set(deleting)],
   };

@@ -56,10 +56,35 @@ export interface ListedPart {
   size: number;
 }
 
+/**
+ * What a presigner is asked (presigned mode: the device holds no S3
+ * credentials): one S3 request without its body. It answers a URL to send
+ * the request to (x-amz-* headers signed into its query) and the headers to
+ * send with it.
+ */
+export interface PresignRequest {
+  method: string;
+  bucket: string;
+  key?: string;
+  /** The operation's query parameters (`uploads`, `uploadId`, `partNumber`…). */
+  query: Record<string, string>;
+  /** Headers the request carries: content-type, x-amz-meta-*, x-amz-checksum-*. */
+  headers: Record<string, string>;
+}
+
+/** Presigned mode: get a URL for one request (from the cloud, over MQTT). */
+export type Presigner = (req: PresignRequest, signal?: AbortSignal) => Promise<{
+  url: string;
+  headers?: Record<string, string>;
+}>;
+
 /** Options of {@linkcode S3Client}. */
 export interface S3ClientOptions {
   region: string;
+  /** Not used when `presign` is given. */
   credentials: AwsCredentialProvider;
+  /** Presigned mode: every request goes to a URL this returns, unsigned by the device. */
+  presign?: Presigner;
   /** Path-style endpoint instead of AWS's (emulators). */
   endpoint?: string;
   http?: HttpClient;
@@ -119,6 +144,7 @@ export class S3Client {
   readonly #http: HttpClient;
   readonly #ownHttp: boolean;
   readonly #timeout: number;
+  readonly #presign: Presigner | undefined;
 
   constructor(options: S3ClientOptions) {
     this.region = options.region;
@@ -127,6 +153,7 @@ export class S3Client {
     this.#ownHttp = !options.http;
     this.#http = options.http ?? new HttpClient({ retries: 0 });
     this.#timeout = options.requestTimeout ?? 60_000;
+    this.#presign = options.presign;
   }
 
   /** The URL of `key` in `bucket` (no query). */
@@ -138,18 +165,7 @@ export class S3Client {
   }
 
   async #call(c: Call): Promise<{ res: Response; text: string }> {
-    let url = this.objectUrl(c.bucket, c.key);
-    const q = Object.entries(c.query ?? {});
-    if (q.length) url += "?" + q.map(([k, v]) => v === "" ? k : `${k}=${uriEncode(v)}`).join("&");
-    const signed = await signRequest(
-      { method: c.method, url, headers: c.headers ?? {}, body: c.body ?? null },
-      {
-        credentials: await this.#creds(),
-        region: this.region,
-        service: "s3",
-        ...(c.sha256 ? { payloadHash: c.sha256 } : {}),
-      },
-    );
+    const signed = await this.#sign(c);
     let res: Response;
     try {
       res = await this.#http.fetch(signed.url, {
@@ -180,6 +196,45 @@ export class S3Client {
       );
     }
     return { res, text };
+  }
+
+  /** The URL and headers of a call: signed here, or presigned by the cloud. */
+  async #sign(c: Call): Promise<{ url: string; headers: Headers }> {
+    if (this.#presign) {
+      let p;
+      try {
+        p = await this.#presign({
+          method: c.method,
+          bucket: c.bucket,
+          ...(c.key !== undefined ? { key: c.key } : {}),
+          query: c.query ?? {},
+          headers: c.headers ?? {},
+        }, c.signal);
+      } catch (e) {
+        if (e instanceof S3Error || c.signal?.aborted) throw e;
+        throw new S3Error("PresignUnavailable", 0, `No presigned URL: ${(e as Error).message}`, {
+          cause: e,
+        });
+      }
+      const headers = new Headers(p.headers ?? {});
+      for (const [k, v] of Object.entries(c.headers ?? {})) {
+        if (!k.startsWith("x-amz-") && !headers.has(k)) headers.set(k, v);
+      }
+      return { url: p.url, headers };
+    }
+    let url = this.objectUrl(c.bucket, c.key);
+    const q = Object.entries(c.query ?? {});
+    if (q.length) url += "?" + q.map(([k, v]) => v === "" ? k : `${k}=${uriEncode(v)}`).join("&");
+    const signed = await signRequest(
+      { method: c.method, url, headers: c.headers ?? {}, body: c.body ?? null },
+      {
+        credentials: await this.#creds(),
+        region: this.region,
+        service: "s3",
+        ...(c.sha256 ? { payloadHash: c.sha256 } : {}),
+      },
+    );
+    return { url: signed.url, headers: signed.headers };
   }
 
   /** Upload one object in one request. Returns its ETag. */

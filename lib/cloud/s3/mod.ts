@@ -3,7 +3,15 @@
  * client. Other subsystems import only this file.
  */
 
-export { type ListedPart, S3Client, type S3ClientOptions, S3Error, sha256 } from "./client.ts";
+export {
+  type ListedPart,
+  type Presigner,
+  type PresignRequest,
+  S3Client,
+  type S3ClientOptions,
+  S3Error,
+  sha256,
+} from "./client.ts";
 export { type Job, partSizeFor, type Progress, type UploadState } from "./_job.ts";
 export {
   listProgress,
@@ -22,3 +30,4 @@ export {
   type UploadInput,
 } from "./service.ts";
 export { DirectoryWatch } from "./watch.ts";
+export { answerPresign, type AnswerPresignOptions, mqttPresigner } from "./presign.ts";

@@ -16,14 +16,16 @@
  * queue each new file once it is unchanged for `settle` ms.
  */
 
-import type { AwsService } from "../../aws/mod.ts";
+import type { AwsCredentialProvider, AwsService } from "../../aws/mod.ts";
+import type { MqttService } from "../../mqtt/mod.ts";
 import type { Config } from "../../config/mod.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import { join, resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { Spool } from "../spool.ts";
-import { S3Client } from "./client.ts";
+import { type Presigner, S3Client } from "./client.ts";
+import { mqttPresigner } from "./presign.ts";
 import { type Job, newUploadId, type Progress } from "./_job.ts";
 import { Uploads } from "./uploads.ts";
 import { DirectoryWatch } from "./watch.ts";
@@ -122,17 +124,31 @@ export class S3Service extends EventTarget implements Service {
     const ctx = this.#ctx;
     const config = ctx.config;
     const s3 = config.cloud.s3;
-    const region = s3.region ?? config.aws.region;
+    // Presigned mode: the URLs carry their region; the client never signs.
+    const region = s3.region ?? config.aws.region ??
+      (s3.presigned.enabled ? "us-east-1" : undefined);
     if (!region) {
       throw new _ConfigProblem('cloud.s3 needs a region ("cloud.s3.region" or "aws.region")');
     }
-    let credentials;
-    try {
-      credentials = ctx.get<AwsService>("aws").provider;
-    } catch {
-      throw new _ConfigProblem(
-        'cloud.s3 needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot")',
-      );
+    let credentials: AwsCredentialProvider = () =>
+      Promise.reject(new Error("Presigned mode holds no S3 credentials"));
+    let presign: Presigner | undefined;
+    if (s3.presigned.enabled) {
+      let mqtt: MqttService;
+      try {
+        mqtt = ctx.get<MqttService>("mqtt");
+      } catch {
+        throw new _ConfigProblem("cloud.s3.presigned needs MQTT (mqtt.enabled)");
+      }
+      presign = mqttPresigner(mqtt.client, s3.presigned.topic, s3.presigned.timeout);
+    } else {
+      try {
+        credentials = ctx.get<AwsService>("aws").provider;
+      } catch {
+        throw new _ConfigProblem(
+          'cloud.s3 needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot") or presigned mode',
+        );
+      }
     }
     const db = ctx.get<DatabaseService>("database").db;
     const spool = Spool.of(db, { clock: ctx.clock, log: ctx.log.child("spool") });
@@ -147,6 +163,7 @@ export class S3Service extends EventTarget implements Service {
       http: this.#http,
       requestTimeout: s3.requestTimeout,
       ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      ...(presign ? { presign } : {}),
     });
     const uploads = this.#uploads = new Uploads({
       stream,
@@ -347,7 +364,7 @@ export function s3Enabled(config: Config): boolean {
 /** Factory for `lib/services.ts` (loaded lazily). */
 export const s3Service: ServiceFactory = {
   name: "cloud.s3",
-  deps: ["database", "aws"],
+  deps: ["database", "aws", "mqtt"],
   enabled: s3Enabled,
   create: (ctx) => new S3Service(ctx),
 };
