@@ -33,6 +33,8 @@ export interface S3Peer extends AsyncDisposable {
   fault?: (req: Request, url: URL) => Response | undefined | Promise<Response | undefined>;
   /** The object's bytes, or undefined when it does not exist. */
   object(bucket: string, key: string): Promise<Uint8Array | undefined>;
+  /** The object's body as a stream (large objects). */
+  stream(bucket: string, key: string): Promise<ReadableStream<Uint8Array> | undefined>;
   /** The object's headers (HEAD). */
   head(bucket: string, key: string): Promise<Headers | undefined>;
   /** Multipart uploads in progress (moto only; s3rver: undefined). */
@@ -88,6 +90,9 @@ export async function startS3Moto(): Promise<S3Peer & { direct: string }> {
     },
     async head(bucket, key) {
       return (await _get(moto.url, bucket, key, "HEAD"))?.headers;
+    },
+    async stream(bucket, key) {
+      return (await _get(moto.url, bucket, key))?.body ?? undefined;
     },
     async uploads(bucket) {
       const res = await fetch(`${moto.url}/${bucket}?uploads`, {
@@ -163,6 +168,9 @@ export async function startS3rver(): Promise<S3Peer> {
     },
     async head(bucket, key) {
       return (await _get(base, bucket, key, "HEAD"))?.headers;
+    },
+    async stream(bucket, key) {
+      return (await _get(base, bucket, key))?.body ?? undefined;
     },
     uploads: () => Promise.resolve(undefined),
     async [Symbol.asyncDispose]() {
