@@ -74,7 +74,7 @@ Deno.test("the compiled entry serves the embedded site with the baked flags only
   const flags = flagsFor(dir, true);
   assert.ok(!flags.join(" ").includes("routes/site"), flags.join(" "));
   const agent = await startAgent(entry, dir, flags);
-  assert.match(agent.text, /"states":\{"database":"running","web":"running"\}/);
+  assert.match(agent.text, /"states":\{"database":"running","audit":"running","web":"running"\}/);
   const res = await fetch(`http://127.0.0.1:${port}/`);
   const body = await res.text();
   assert.equal(res.status, 200);

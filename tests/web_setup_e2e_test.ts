@@ -97,7 +97,7 @@ Deno.test("first run: the logged setup token creates the admin; a restart keeps 
       const body = await status.json();
       assert.deepEqual(
         body.services.map((s: { name: string; state: string }) => [s.name, s.state]).sort(),
-        [["database", "running"], ["web", "running"]],
+        [["audit", "running"], ["database", "running"], ["web", "running"]],
       );
       const health = await fetch(`${base}/api/health`);
       assert.equal(health.status, 200);
