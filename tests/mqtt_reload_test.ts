@@ -273,7 +273,7 @@ Deno.test("mqtt reload: SIGHUP to tern run reconnects to a new broker; a bad con
     child.kill("SIGHUP");
     await until(() => b.connects.length === 1, { ms: 15_000 });
     deepEqual(keepalives, [17]);
-    await until(() => a.broker.connectedClients === 0);
+    await until(() => a.broker.connectedClients === 0, { ms: 15_000 });
 
     // A config with a problem: refused as a whole, the connection stays.
     await local({ url: c.url, keepalive: "often" });
