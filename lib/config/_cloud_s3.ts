@@ -66,7 +66,7 @@ export const s3Section = z.strictObject({
   /** Files up to this size go in one PutObject; larger ones as multipart uploads. */
   multipartThreshold: bytes().min(5 * MiB).max(5 * 1024 * MiB).default(8 * MiB),
   /** Smallest part size (raised for files over 10,000 parts). S3: 5 MiB to 5 GiB. */
-  partSize: bytes().min(5 * MiB).max(5 * 1024 * MiB).default(8 * MiB),
+  partSize: bytes().min(5 * MiB).max(5 * 1024 * MiB).default(5 * MiB),
   /** Parts of one upload sent at the same time. */
   parallel: z.number().int().min(1).max(16).default(2),
   /** Upload rate cap in bytes per second over all uploads; 0 = none. */

@@ -2,7 +2,7 @@
  * S3 uploads benchmark: a 1 GB file (sparse) to s3rver on loopback, by the
  * agent (`cloud.s3.upload`, tests/s3_agent_child.ts: queue, per-part
  * persistence, SHA-256 checksums) and by a raw multipart loop with the
- * official SDK (tests/bench/_s3_raw_child.ts), same part size (8 MiB) and 2
+ * official SDK (tests/bench/_s3_raw_child.ts), same part size (5 MiB) and 2
  * parts in flight, each in its own process so peak RSS (VmHWM) is the
  * client's alone. Rounds alternate Tern and raw. Prints a Markdown table.
  *
@@ -18,7 +18,7 @@ const arg = (name: string, def: number) => {
 };
 const ROUNDS = arg("rounds", 1);
 const SIZE = arg("mb", 1024) * 1024 * 1024;
-const PART = 8 * 1024 * 1024;
+const PART = 5 * 1024 * 1024;
 
 interface Run {
   ms: number;
@@ -94,7 +94,7 @@ if (import.meta.main) {
     }`,
   );
   console.log(
-    `${ROUNDS} round(s), ${SIZE / 1048576} MiB, part 8 MiB, 2 in flight, s3rver on loopback`,
+    `${ROUNDS} round(s), ${SIZE / 1048576} MiB, part 5 MiB, 2 in flight, s3rver on loopback`,
   );
   await Deno.remove(dir, { recursive: true });
 }

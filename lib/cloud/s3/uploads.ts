@@ -47,7 +47,7 @@ export interface UploadsOptions {
   log: Logger;
   /** @default 8 MiB */
   multipartThreshold?: number;
-  /** Smallest part size. @default 8 MiB */
+  /** Smallest part size. @default 5 MiB */
   partSize?: number;
   /** @default 2 */
   parallel?: number;
@@ -131,7 +131,7 @@ export class Uploads extends EventTarget {
     this.#clock = o.clock;
     this.#log = o.log;
     this.#threshold = o.multipartThreshold ?? 8 * 1024 * 1024;
-    this.#partSize = o.partSize ?? 8 * 1024 * 1024;
+    this.#partSize = o.partSize ?? 5 * 1024 * 1024;
     this.#parallel = o.parallel ?? 2;
     this.#backoff = o.backoff ?? { min: 1000, max: 300_000 };
     this.#abortAfter = o.abortAfter ?? 86_400_000;
