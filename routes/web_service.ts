@@ -37,7 +37,7 @@ import {
 import { spoolFamilies, spoolStreamsOf } from "../lib/cloud/spool_metrics.ts";
 import { type MetricFamily, MetricsRegistry, processFamilies } from "../lib/metrics/mod.ts";
 import { registerApi } from "./api/mod.ts";
-import { auditor } from "./api/_audit.ts";
+import { auditor, deniedRecorded } from "./api/_audit.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 
 /** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
@@ -107,7 +107,7 @@ export function buildApp(
   };
   const record = auditor(deps);
   app.onDenied = (ctx) =>
-    record(ctx, {
+    deniedRecorded.has(ctx) ? undefined : record(ctx, {
       action: "access.denied",
       target: `route:${ctx.req.method} ${ctx.route || ctx.path}`,
       outcome: "denied",

@@ -115,6 +115,15 @@ Deno.test("each web action is exactly one audit event with its actor, source and
     const admin = new Client(base);
 
     let ev = await step(async () => {
+      const [s] = await admin.json("POST", "/api/auth/setup", {
+        token: "wrong-token-123",
+        username: "admin",
+        password: PW,
+      });
+      assert.equal(s, 403);
+    });
+    assert.deepEqual(ev.map(brief), ["auth.setup user:admin denied"], "one event, not two");
+    ev = await step(async () => {
       const [s, b] = await admin.json("POST", "/api/auth/setup", {
         token: setup,
         username: "admin",

@@ -19,6 +19,9 @@ export type RouteAudit = Omit<AuditRecord, "actor" | "source"> & {
 /** Record `event` for the request `ctx` (undefined: the agent itself). */
 export type Auditor = (ctx: WebContext | undefined, event: RouteAudit) => AuditEvent | undefined;
 
+/** Requests whose denial a route recorded itself (the 403 hook then records nothing more). */
+export const deniedRecorded = new WeakSet<WebContext>();
+
 /** The auditor of the app's deps. */
 export function auditor(d: WebDeps): Auditor {
   return (ctx, event) => {
@@ -31,6 +34,8 @@ export function auditor(d: WebDeps): Auditor {
           ? { type: "token" as const, id: u.username.replace(/^token:/, "") }
           : { type: "user" as const, id: u.username }
         : { type: "user" as const, id: "anonymous" });
-    return service.record({ ...event, actor, source: ctx?.remoteAddr ?? "agent" });
+    const e = service.record({ ...event, actor, source: ctx?.remoteAddr ?? "agent" });
+    if (ctx && e.outcome === "denied") deniedRecorded.add(ctx);
+    return e;
   };
 }
