@@ -7,7 +7,7 @@
  */
 
 import { apply, diff, isObject, merge3, type State } from "./merge.ts";
-import type { ShadowRow } from "./store.ts";
+import type { ShadowRow } from "../../db/shadow_store.ts";
 import type { ShadowDirection } from "./_types.ts";
 
 /** What goes to the cloud: `diff(base, local)` per section (reported only for deviceToCloud, nothing for cloudToDevice). */

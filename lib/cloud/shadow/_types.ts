@@ -9,7 +9,7 @@ import type { MqttClient } from "../../mqtt/mod.ts";
 import type { State } from "./merge.ts";
 import type { ShadowRequests } from "./_requests.ts";
 import type { Shadow } from "./shadow.ts";
-import type { ShadowStore } from "./store.ts";
+import type { ShadowStore } from "../../db/shadow_store.ts";
 
 export type ShadowDirection = "deviceToCloud" | "cloudToDevice" | "both";
 

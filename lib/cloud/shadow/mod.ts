@@ -25,4 +25,4 @@ export { apply, delta, diff, merge3, type State } from "./merge.ts";
 export { type ShadowTopics, shadowTopics } from "./topics.ts";
 export { bindModel, type ModelBinding } from "./bind.ts";
 export { ShadowService, shadowService } from "./service.ts";
-export { type ShadowRow, ShadowStore } from "./store.ts";
+export { type ShadowRow, ShadowStore } from "../../db/shadow_store.ts";

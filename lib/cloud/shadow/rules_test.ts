@@ -1,6 +1,6 @@
 import { deepEqual, equal } from "node:assert/strict";
 import { afterAccepted, afterDelete, merged, pendingOf } from "./_rules.ts";
-import type { ShadowRow } from "./store.ts";
+import type { ShadowRow } from "../../db/shadow_store.ts";
 
 const row = (o: Partial<ShadowRow>): ShadowRow => ({
   desired: {},

@@ -42,7 +42,7 @@ import { apply, countFields, delta, equal, isObject, type State } from "./merge.
 import { afterAccepted, afterDelete, merged, type Pending, pendingOf, withSent } from "./_rules.ts";
 import { classify } from "./_messages.ts";
 import { rejection, type Reply, ShadowError } from "./_requests.ts";
-import type { ShadowRow } from "./store.ts";
+import type { ShadowRow } from "../../db/shadow_store.ts";
 import { type ShadowTopics, shadowTopics } from "./topics.ts";
 import type {
   DesiredHandler,

@@ -19,7 +19,7 @@ import type { Logger } from "../../log/mod.ts";
 import type { MqttClient } from "../../mqtt/mod.ts";
 import { ShadowRequests } from "./_requests.ts";
 import { Shadow, type ShadowStatus } from "./shadow.ts";
-import { ShadowStore } from "./store.ts";
+import { ShadowStore } from "../../db/shadow_store.ts";
 
 /** Options of {@linkcode Shadows}. */
 export interface ShadowsOptions {

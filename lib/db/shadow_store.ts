@@ -14,11 +14,13 @@
  * What must still reach the cloud is not stored separately: it is
  * `diff(base, local)`, so offline changes coalesce by construction (only the
  * latest value of each field, in one update). Each write is one statement,
- * committed before the caller is told "done".
+ * committed before the caller is told "done". It lives with the database's
+ * other agent tables (lib/db); the shadow sync (lib/cloud/shadow) uses it.
  */
 
 import type { DatabaseSync, StatementSync } from "node:sqlite";
-import type { State } from "./merge.ts";
+/** A shadow state section (`desired` or `reported`): a JSON object. */
+type State = Record<string, unknown>;
 
 export interface ShadowRow {
   desired: State;
