@@ -23,6 +23,7 @@
  */
 
 import { Backoff } from "../../backoff.ts";
+import { runSender } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import { type AuditEvent, sha256Base64Sync } from "../../db/mod.ts";
@@ -149,26 +150,18 @@ export class CloudTrailSender {
   }
 
   /** Send until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  run(signal: AbortSignal): Promise<void> {
     const o = this.#o;
-    while (!signal.aborted) {
-      try {
-        const r = await this.step(signal);
-        if (r === "idle") {
-          await this.stream.changed(signal);
-          if (signal.aborted) break;
-          if (this.stream.backlog < (o.maxEvents ?? MAX_EVENTS)) {
-            await o.clock.sleep(o.flushInterval ?? 2000, signal);
-          }
-        } else if (r === "retry") await o.clock.sleep(this.#backoff.next(), signal);
-      } catch (e) {
-        if (signal.aborted) break;
-        o.log.error("Sending audit events to CloudTrail failed", { error: e });
-        try {
-          await o.clock.sleep(this.#backoff.next(), signal);
-        } catch { /* aborted */ }
-      }
-    }
+    return runSender({
+      stream: this.stream,
+      step: (s) => this.step(s),
+      clock: o.clock,
+      log: o.log,
+      backoff: this.#backoff,
+      linger: o.flushInterval ?? 2000,
+      fullBatch: o.maxEvents ?? MAX_EVENTS,
+      failure: "Sending audit events to CloudTrail failed",
+    }, signal);
   }
 
   /** One call: "idle" (nothing waiting), "sent" (go on), "retry" (back off first). */

@@ -20,6 +20,7 @@
  */
 
 import { Backoff } from "../../backoff.ts";
+import { runSender } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import type { Logger } from "../../log/mod.ts";
@@ -95,29 +96,18 @@ export class LogSender {
   }
 
   /** Send until `signal` aborts: wait for records, linger `flushInterval`, send, back off on failure. */
-  async run(signal: AbortSignal): Promise<void> {
+  run(signal: AbortSignal): Promise<void> {
     const o = this.#o;
-    while (!signal.aborted) {
-      try {
-        const r = await this.step(signal);
-        if (r === "idle") {
-          await this.stream.changed(signal);
-          if (signal.aborted) break;
-          if (this.stream.backlog < (o.maxEvents ?? 10_000)) {
-            await o.clock.sleep(o.flushInterval ?? 5000, signal);
-          }
-        } else if (r === "retry") {
-          await o.clock.sleep(this.#backoff.next(), signal);
-        }
-      } catch (e) {
-        if (signal.aborted) break;
-        // Not expected (a database error): report, back off, go on.
-        o.log.error("Sending logs failed", { stream: this.stream.name, error: e });
-        try {
-          await o.clock.sleep(this.#backoff.next(), signal);
-        } catch { /* aborted */ }
-      }
-    }
+    return runSender({
+      stream: this.stream,
+      step: (s) => this.step(s),
+      clock: o.clock,
+      log: o.log,
+      backoff: this.#backoff,
+      linger: o.flushInterval ?? 5000,
+      fullBatch: o.maxEvents ?? 10_000,
+      failure: "Sending logs failed",
+    }, signal);
   }
 
   /**

@@ -18,6 +18,7 @@
  */
 
 import { Backoff } from "../../backoff.ts";
+import { runSender } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import type { Logger } from "../../log/mod.ts";
@@ -112,26 +113,17 @@ export class PutSender {
   }
 
   /** Send until `signal` aborts. */
-  async run(signal: AbortSignal): Promise<void> {
+  run(signal: AbortSignal): Promise<void> {
     const o = this.#o;
-    while (!signal.aborted) {
-      try {
-        const r = await this.step(signal);
-        if (r === "idle") {
-          await this.stream.changed(signal);
-          if (signal.aborted) break;
-          await o.clock.sleep(o.flushInterval ?? 1000, signal);
-        } else if (r === "retry") {
-          await o.clock.sleep(this.#backoff.next(), signal);
-        }
-      } catch (e) {
-        if (signal.aborted) break;
-        o.log.error("Sending metrics failed", { stream: this.stream.name, error: e });
-        try {
-          await o.clock.sleep(this.#backoff.next(), signal);
-        } catch { /* aborted */ }
-      }
-    }
+    return runSender({
+      stream: this.stream,
+      step: (s) => this.step(s),
+      clock: o.clock,
+      log: o.log,
+      backoff: this.#backoff,
+      linger: o.flushInterval ?? 1000,
+      failure: "Sending metrics failed",
+    }, signal);
   }
 
   /** One unit of work: resolve a batch left in flight, or send one batch. */
