@@ -73,6 +73,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./shadow.ts")).shadowCommand,
   },
   {
+    name: "update",
+    summary: "Over-the-air updates through IoT Jobs: status, check",
+    load: async () => (await import("./update.ts")).updateCommand,
+  },
+  {
     name: "audit",
     summary: "The audit trail: verify its hash chain, list or export events",
     load: async () => (await import("./audit.ts")).auditCommand,

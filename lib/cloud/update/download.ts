@@ -81,10 +81,15 @@ export async function download(o: DownloadOptions): Promise<number> {
   }
   let url = o.url;
   let attempt = 0;
+  let durable = offset;
+  const synced = (n: number) => {
+    durable = n;
+    o.onProgress?.(n);
+  };
   while (offset < o.size) {
     o.signal.throwIfAborted();
     try {
-      offset = await _fetchFrom(o, url, offset, syncEvery);
+      offset = await _fetchFrom(o, url, offset, syncEvery, synced);
       attempt = 0;
     } catch (e) {
       if (o.signal.aborted) throw o.signal.reason;
@@ -106,10 +111,11 @@ export async function download(o: DownloadOptions): Promise<number> {
         throw new DownloadError("download-refused", (e as Error).message, { cause: e });
       }
       try {
-        offset = Math.min((await Deno.stat(o.path)).size, offset);
+        offset = Math.min((await Deno.stat(o.path)).size, durable);
       } catch {
         offset = 0;
       }
+      durable = offset;
       await o.clock.sleep(fullJitter(attempt++, o.backoff), o.signal);
     }
   }
@@ -121,6 +127,7 @@ async function _fetchFrom(
   url: string,
   from: number,
   syncEvery: number,
+  synced: (bytes: number) => void,
 ): Promise<number> {
   const headers: Record<string, string> = from > 0 ? { range: `bytes=${from}-` } : {};
   const res = await o.http.fetch(url, {
@@ -169,7 +176,7 @@ async function _fetchFrom(
       if (unsynced >= syncEvery) {
         await f.sync();
         unsynced = 0;
-        o.onProgress?.(offset);
+        synced(offset);
       }
       if (o.bandwidth) {
         const ahead = (sent / o.bandwidth) * 1000 - (o.clock.now() - t0);
@@ -177,7 +184,7 @@ async function _fetchFrom(
       }
     }
     await f.sync();
-    o.onProgress?.(offset);
+    synced(offset);
   } finally {
     f.close();
   }
