@@ -85,7 +85,7 @@ async function _spki(k: CryptoKey): Promise<string> {
   return btoa(String.fromCharCode(...der));
 }
 
-export async function updateWorld(): Promise<World> {
+export async function updateWorld(o: { bandwidth?: number } = {}): Promise<World> {
   const dir = await Deno.makeTempDir({ prefix: "tern-update-" });
   const state = join(dir, "state");
   await Deno.mkdir(join(dir, "bin"));
@@ -113,6 +113,7 @@ export async function updateWorld(): Promise<World> {
     maxBoots: 2,
     requestTimeout: 3000,
     backoff: { min: 50, max: 400 },
+    bandwidth: o.bandwidth ?? 0,
   };
   await Deno.writeTextFile(
     join(conf, "tern.json5"),
@@ -182,7 +183,7 @@ export async function updateWorld(): Promise<World> {
         thing: THING,
         version,
         target: TARGET,
-        update: { ...update, bandwidth: o.bandwidth ?? 0 },
+        update: { ...update, bandwidth: o.bandwidth ?? update.bandwidth },
       });
       return _script(
         `exec "${Deno.execPath()}" run --quiet --allow-all "${CHILD}" '${cfg}'`,
