@@ -56,7 +56,7 @@ export interface World extends AsyncDisposable {
   /** A binary that runs the update child as `version` (padding: bytes of comment after exec). */
   childScript(version: string, o?: { pad?: number; bandwidth?: number }): Uint8Array;
   /** A binary that runs the whole agent (main.ts) with profile v`version`. */
-  agentScript(version: string, o?: { pad?: number }): Uint8Array;
+  agentScript(version: string, o?: { pad?: number; profile?: Record<string, unknown> }): Uint8Array;
   /** A binary that exits 1 at once. */
   crashScript(): Uint8Array;
   install(bytes: Uint8Array): Promise<void>;
@@ -194,7 +194,7 @@ export async function updateWorld(o: { bandwidth?: number } = {}): Promise<World
       const profile = `v${version.replaceAll(".", "_")}`;
       Deno.writeTextFileSync(
         join(conf, "profiles", `${profile}.json5`),
-        JSON.stringify({ update: { version } }),
+        JSON.stringify({ ...o.profile, update: { version } }),
       );
       return _script(
         `exec "${Deno.execPath()}" run --quiet --allow-all "${MAIN}" run --config "${conf}" --profile ${profile}`,
