@@ -144,7 +144,7 @@ export class Updater implements AsyncDisposable {
   async #idle(signal: AbortSignal): Promise<void> {
     await Promise.race([
       this.#wake.promise,
-      new Promise((r) => signal.addEventListener("abort", r, { once: true })),
+      _aborted(signal),
     ]);
     this.#wake = Promise.withResolvers();
   }
@@ -252,6 +252,7 @@ export class Updater implements AsyncDisposable {
           return;
         case "marked":
           await this.#step("swap", () => o.installer.swap());
+          await this.#step("swapped", () => {}); // renamed, not yet recorded (kill -9 tests)
           this.#to(row.jobId, "swapped", { step: "restarting", version: d.version });
           o.audit("update.installed", { jobId: row.jobId, version: d.version, from: o.version });
           return;
@@ -274,7 +275,7 @@ export class Updater implements AsyncDisposable {
           if (!requestExit(EXIT_RESTART, `update ${d.version} installed`)) {
             o.log.warn("Not running under `tern run`: restart the agent to use the new binary");
           }
-          await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+          await _aborted(signal);
           return;
       }
     } catch (e) {
@@ -373,7 +374,7 @@ export class Updater implements AsyncDisposable {
     o.audit("update.rollback", { jobId: row.jobId, version: d.version, reason }, "failure");
     await o.installer.restore(row.jobId, reason);
     requestExit(EXIT_RESTART, "rolled back");
-    await new Promise((r) => signal.addEventListener("abort", r, { once: true }));
+    await _aborted(signal);
   }
 
   /** After a restart: a rollback to report, or a trial to finish. */
@@ -492,4 +493,10 @@ export class Updater implements AsyncDisposable {
     await this.#loop?.catch(() => {});
     await this.#o.jobs[Symbol.asyncDispose]();
   }
+}
+
+/** Resolves once `signal` is aborted (at once when it already is). */
+function _aborted(signal: AbortSignal): Promise<void> {
+  if (signal.aborted) return Promise.resolve();
+  return new Promise((r) => signal.addEventListener("abort", () => r(), { once: true }));
 }
