@@ -141,6 +141,9 @@ async function _check(
     } catch (e) {
       throw new UsageError(`Cannot read job document "${rest[0]}": ${(e as Error).message}`);
     }
+    // Before the job exists, its URL may still be IoT Jobs' presigned-URL placeholder.
+    const placeholder = /^\$\{aws:iot:s3-presigned-url:(.+)\}$/.exec(String(doc.url));
+    if (placeholder) doc = { ...doc, url: placeholder[1] };
     try {
       const d = c.m.parseDocument(doc);
       await c.m.checkDocument(d, { current: c.version, target: c.target, config: c.u });
