@@ -81,3 +81,21 @@ Deno.test("sign_release.ts signs a release that `tern update check` verifies, fo
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("the CloudFormation device policy allows exactly the Jobs topics the agent uses", async () => {
+  const t = await Deno.readTextFile(
+    new URL("../deploy/cloudformation/tern.yaml", import.meta.url),
+  );
+  const thing = "${!iot:Connection.Thing.ThingName}";
+  for (const f of ["notify-next", "start-next/+", "+/get/+", "+/update/+"]) {
+    match(t, new RegExp(`topicfilter/\\$aws/things/${_re(thing)}/jobs/${_re(f)}"`), f);
+  }
+  for (const p of ["start-next", "*/get", "*/update"]) {
+    match(t, new RegExp(`:topic/\\$aws/things/${_re(thing)}/jobs/${_re(p)}"`), p);
+  }
+  match(t, /JobsPresignRole:[\s\S]*iot\.amazonaws\.com[\s\S]*s3:GetObject/);
+});
+
+function _re(s: string): string {
+  return s.replace(/[$()*+.?[\\\]^{|}]/g, "\\$&");
+}
