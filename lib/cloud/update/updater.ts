@@ -151,7 +151,7 @@ export class Updater implements AsyncDisposable {
 
   #onNotify(e: JobExecution | undefined): void {
     const active = this.#o.store.active();
-    if (active && e?.jobId !== active.jobId && this.#jobAbort) {
+    if (active && e?.jobId !== active.jobId) {
       // Our job is no longer the next one: canceled or removed? Ask.
       void this.#o.jobs.get(active.jobId, this.#stop.signal).then((x) => {
         if (!x || (TERMINAL_STATUSES as readonly string[]).includes(x.status)) {
