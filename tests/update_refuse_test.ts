@@ -5,7 +5,8 @@
  * wrong target, a downgrade, a size mismatch and not enough disk — each job
  * FAILED with its reason in statusDetails, the binary untouched, no restart,
  * and no byte downloaded for what can be refused from the document alone.
- * Throttled Jobs requests (RequestThrottled) are retried.
+ * Throttled Jobs requests (RequestThrottled) are retried; a job for the version
+ * already running succeeds without doing anything.
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
@@ -77,6 +78,10 @@ Deno.test("canceled mid-download and six refusals: each job ends with its reason
     ok((e.statusDetails.message ?? "").length > 10, e.statusDetails.message ?? "no message");
   }
   equal(w.peer.throttle, 0);
+  // A fleet-wide job reaching a device that already runs its version: SUCCEEDED, nothing done.
+  await w.peer.createJob("same", await w.release(payload, { version: "1.0.0" }), [THING]);
+  const same = await w.peer.waitStatus(THING, "same", "SUCCEEDED", 10_000);
+  equal(same.statusDetails.step, "already-running");
   ok(
     w.peer.received.some((r) => r.op === "start-next" && r.payload.stepTimeoutInMinutes === 30),
   );

@@ -67,6 +67,12 @@ export class UpdateService implements Service {
       );
     }
     if (!mqtt) throw new _ConfigProblem("update needs a running MQTT client");
+    if (!u.binary && /^deno(\.exe)?$/.test(Deno.execPath().split("/").pop() ?? "")) {
+      // From source the executable is Deno itself: never replace that.
+      throw new _ConfigProblem(
+        'update needs "update.binary" when the agent runs from source (deno run), not compiled',
+      );
+    }
     const db = ctx.get<DatabaseService>("database").db;
     const thing = u.thing ?? config.device.thing ?? ctx.deviceId;
     const target = u.target ?? Deno.build.target;

@@ -21,10 +21,10 @@ import type { HttpClient } from "../../http/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import { inWindow, msUntilChange } from "../../mqtt/mod.ts";
 import { EXIT_RESTART, requestExit } from "../../exit_request.ts";
-import { join } from "../../path.ts";
+import { dirname, join } from "../../path.ts";
 import { type PendingReport, type UpdateRow, UpdateStore } from "../../db/update_store.ts";
 import { checkDocument, parseDocument, type UpdateDocument, UpdateRefused } from "./document.ts";
-import { download, DownloadError, sha256File } from "./download.ts";
+import { download, DownloadError, freeBytes, sha256File } from "./download.ts";
 import { Installer } from "./install.ts";
 import { type JobExecution, JobsClient, JobsError, TERMINAL_STATUSES } from "./jobs.ts";
 
@@ -200,6 +200,15 @@ export class Updater implements AsyncDisposable {
       }
     } catch (e) {
       if (!(e instanceof UpdateRefused)) throw e;
+      if (e.reason === "same-version") {
+        // A fleet-wide job reaching a device that already runs it: nothing to do, done.
+        o.store.set(row.jobId, "succeeded", o.clock.now(), {
+          reason: e.message,
+          report: { status: "SUCCEEDED", details: { version: o.version, step: "already-running" } },
+        });
+        o.audit("update.succeeded", { jobId: row.jobId, version: o.version, already: true });
+        return;
+      }
       return this.#fail(row.jobId, e.reason, e.message);
     }
     const jobAbort = new AbortController();
@@ -237,11 +246,22 @@ export class Updater implements AsyncDisposable {
           o.audit("update.verified", { jobId: row.jobId, version: d.version, sha256: hash });
           return;
         }
-        case "verified":
+        case "verified": {
           if (!await this.#mayApply(js)) return;
+          const free = freeBytes(dirname(o.installer.bin));
+          if (free < d.size + o.config.reserve) {
+            return this.#fail(
+              row.jobId,
+              "no-disk",
+              `Not enough free disk beside the binary: ${
+                d.size + o.config.reserve
+              } bytes needed, ${free} free`,
+            );
+          }
           await this.#step("stage", () => o.installer.stage(this.#part(row.jobId)));
           this.#to(row.jobId, "staged");
           return;
+        }
         case "staged":
           await this.#step("keep", () => o.installer.keep());
           this.#to(row.jobId, "kept");
