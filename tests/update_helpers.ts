@@ -38,6 +38,8 @@ export interface ReleaseOptions {
   size?: number;
   sha256?: string;
   allowDowngrade?: boolean;
+  /** A `tern.bundle` job for this bundle name (no target: "any"). */
+  bundle?: string;
 }
 
 export interface World extends AsyncDisposable {
@@ -152,8 +154,9 @@ export async function updateWorld(o: { bandwidth?: number } = {}): Promise<World
       if (!r.ok) throw new Error(`PUT ${key}: ${r.status} ${await r.text()}`);
       await r.body?.cancel();
       const d = {
+        ...(o.bundle ? { operation: "tern.bundle", name: o.bundle } : {}),
         version: o.version,
-        target: o.target ?? TARGET,
+        target: o.target ?? (o.bundle ? "any" : TARGET),
         size: o.size ?? bytes.length,
         sha256: o.sha256 ?? await sha256Hex(bytes),
       };
@@ -166,6 +169,7 @@ export async function updateWorld(o: { bandwidth?: number } = {}): Promise<World
       return {
         operation: "tern.update",
         ...d,
+        ...(o.bundle && !o.target ? { target: undefined } : {}),
         url: `\${aws:iot:s3-presigned-url:${url}}`,
         signature: {
           keyId: which === "ec" ? "ci-ec" : "ci-ed",

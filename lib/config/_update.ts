@@ -62,6 +62,24 @@ export const updateSection = z.strictObject({
   requestTimeout: ms().min(100).default(10_000),
   /** Retry delays: full jitter between 0 and min·2^attempt, capped at max. */
   backoff: z.strictObject({ min: ms().default(1000), max: ms().default(60_000) }).prefault({}),
+  /**
+   * Device application bundles (`tern.bundle` jobs), by name: a `.tar.gz` is
+   * unpacked to `DIR/releases/VERSION`, `DIR/current` is swapped to it by
+   * symlink, then `command` runs (in `DIR/current`, env TERN_BUNDLE_VERSION);
+   * when it fails `current` goes back to the previous release and the command
+   * runs again there.
+   */
+  bundles: z.record(
+    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, "a bundle name (letters, digits, _ and -)"),
+    z.strictObject({
+      dir: z.string().min(1),
+      /** Program and arguments; must be idempotent (it runs again after a restart). */
+      command: z.array(z.string().min(1)).min(1).optional(),
+      timeout: ms().min(100).default(120_000),
+      /** Releases kept in DIR/releases (current and previous included). */
+      keep: z.number().int().min(2).max(20).default(3),
+    }),
+  ).default({}),
 }).prefault({});
 
 export type UpdateConfig = z.infer<typeof updateSection>;
@@ -74,5 +92,8 @@ export function updateBinary(u: UpdateConfig, base: PathBase): string {
 export function updatePermissions(u: UpdateConfig, base: PathBase): Partial<PermissionNeeds> {
   if (!u.enabled) return {};
   const dir = dirname(updateBinary(u, base));
-  return { net: [...u.hosts], read: [dir], write: [dir] };
+  const bundles = Object.values(u.bundles);
+  const dirs = bundles.map((b) => resolve(base.configDir, b.dir));
+  const run = bundles.length ? ["tar", ...bundles.flatMap((b) => b.command?.[0] ?? [])] : [];
+  return { net: [...u.hosts], read: [dir, ...dirs], write: [dir, ...dirs], run };
 }

@@ -12,6 +12,12 @@
  * The signature is over the UTF-8 bytes of
  * `tern.update:VERSION:TARGET:SIZE:SHA256` (SHA-256 in lower-case hex), so
  * a signed binary cannot be relabelled with another version or target.
+ *
+ * A device application bundle (a `.tar.gz` unpacked beside the previous
+ * ones, swapped in by symlink; bundle.ts) has `"operation": "tern.bundle"`,
+ * a `name` (a key of `update.bundles`), an optional `target`, and its
+ * signature covers `tern.bundle:NAME:VERSION:TARGET:SIZE:SHA256` (TARGET
+ * `any` when the document has none).
  * Ed25519, or ECDSA P-256 with SHA-256 (IEEE P1363 r‖s, 64 bytes, as
  * WebCrypto produces it). Verified with WebCrypto against `update.keys`.
  * Every check runs before a byte is downloaded; a refused job changes
@@ -21,12 +27,16 @@
 import type { UpdateConfig } from "../../config/mod.ts";
 
 export const OPERATION = "tern.update";
+export const BUNDLE_OPERATION = "tern.bundle";
 export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"] as const;
 
 export interface UpdateDocument {
-  operation: typeof OPERATION;
+  operation: typeof OPERATION | typeof BUNDLE_OPERATION;
+  /** The bundle's name (bundles only). */
+  name?: string;
   version: string;
-  target: (typeof TARGETS)[number];
+  /** Required for the agent; "any" for a bundle without one. */
+  target: (typeof TARGETS)[number] | "any";
   url: string;
   size: number;
   sha256: string;
@@ -61,24 +71,40 @@ export function compareVersions(a: string, b: string): number {
 }
 
 /** The message a release signature covers. */
-export function signedMessage(d: Pick<UpdateDocument, "version" | "target" | "size" | "sha256">) {
+export function signedMessage(
+  d: Pick<UpdateDocument, "version" | "target" | "size" | "sha256"> & {
+    operation?: string;
+    name?: string;
+  },
+) {
+  const head = d.operation === BUNDLE_OPERATION ? `${BUNDLE_OPERATION}:${d.name}` : OPERATION;
   return new TextEncoder().encode(
-    `${OPERATION}:${d.version}:${d.target}:${d.size}:${d.sha256.toLowerCase()}`,
+    `${head}:${d.version}:${d.target}:${d.size}:${d.sha256.toLowerCase()}`,
   );
 }
 
 /** Parse a job document; throws UpdateRefused naming the bad field. */
-export function parseDocument(doc: Record<string, unknown>): UpdateDocument {
+export function parseDocument(input: Record<string, unknown>): UpdateDocument {
+  let doc = input;
   const bad = (field: string, want: string) =>
     new UpdateRefused(
       "bad-document",
       `Job document field "${field}" must be ${want}, got ${JSON.stringify(doc[field])}`,
     );
-  if (doc.operation !== OPERATION) throw bad("operation", `"${OPERATION}"`);
+  const bundle = doc.operation === BUNDLE_OPERATION;
+  if (doc.operation !== OPERATION && !bundle) {
+    throw bad("operation", `"${OPERATION}" or "${BUNDLE_OPERATION}"`);
+  }
+  if (bundle && (typeof doc.name !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(doc.name))) {
+    throw bad("name", "a bundle name (letters, digits, _ and -)");
+  }
+  if (bundle && doc.target === undefined) doc = { ...doc, target: "any" };
   if (typeof doc.version !== "string" || !SEMVER.test(doc.version)) {
     throw bad("version", "a semantic version");
   }
-  if (!TARGETS.includes(doc.target as never)) throw bad("target", TARGETS.join(" or "));
+  if (!TARGETS.includes(doc.target as never) && !(bundle && doc.target === "any")) {
+    throw bad("target", TARGETS.join(" or "));
+  }
   if (typeof doc.url !== "string" || !/^https?:\/\//.test(doc.url)) throw bad("url", "a URL");
   if (!Number.isSafeInteger(doc.size) || (doc.size as number) <= 0) {
     throw bad("size", "a positive integer");
@@ -92,8 +118,9 @@ export function parseDocument(doc: Record<string, unknown>): UpdateDocument {
     typeof s.value !== "string" || (s.keyId !== undefined && typeof s.keyId !== "string")
   ) throw bad("signature", '{ alg: "ed25519" | "ecdsa-p256", value: base64, keyId? }');
   return {
-    operation: OPERATION,
-    version: doc.version,
+    operation: bundle ? BUNDLE_OPERATION : OPERATION,
+    ...(bundle ? { name: doc.name as string } : {}),
+    version: doc.version as string,
     target: doc.target as UpdateDocument["target"],
     url: doc.url,
     size: doc.size as number,
@@ -153,15 +180,23 @@ export async function verifySignature(
 /** Every check that needs no download: target, version, host, signature. Throws UpdateRefused. */
 export async function checkDocument(
   d: UpdateDocument,
-  ctx: { current: string; target: string; config: UpdateConfig },
+  ctx: { current: string | undefined; target: string; config: UpdateConfig },
 ): Promise<void> {
-  if (d.target !== ctx.target) {
+  if (d.operation === BUNDLE_OPERATION && !ctx.config.bundles[d.name!]) {
+    throw new UpdateRefused(
+      "unknown-bundle",
+      `Bundle "${d.name}" is not in update.bundles (configured: ${
+        Object.keys(ctx.config.bundles).join(", ") || "none"
+      })`,
+    );
+  }
+  if (d.target !== "any" && d.target !== ctx.target) {
     throw new UpdateRefused(
       "wrong-target",
       `The release is for "${d.target}", this device runs "${ctx.target}"`,
     );
   }
-  const cmp = compareVersions(d.version, ctx.current);
+  const cmp = ctx.current === undefined ? 1 : compareVersions(d.version, ctx.current);
   if (cmp === 0) {
     throw new UpdateRefused("same-version", `Version ${d.version} is already running`);
   }

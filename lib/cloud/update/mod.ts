@@ -13,6 +13,7 @@ export {
   TERMINAL_STATUSES,
 } from "./jobs.ts";
 export {
+  BUNDLE_OPERATION,
   checkDocument,
   compareVersions,
   OPERATION,

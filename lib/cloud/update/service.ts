@@ -17,6 +17,7 @@ import type { AuditService } from "../audit/service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import type { MqttService } from "../../mqtt/mod.ts";
 import { updateBinary } from "../../config/mod.ts";
+import { resolve } from "../../path.ts";
 import { HttpClient, httpClientOptions } from "../../http/mod.ts";
 import { UpdateStore } from "../../db/update_store.ts";
 import { Installer } from "./install.ts";
@@ -94,7 +95,14 @@ export class UpdateService implements Service {
       http: this.#http,
       clock: ctx.clock,
       log: ctx.log,
-      config: u,
+      config: {
+        ...u,
+        bundles: Object.fromEntries(
+          Object.entries(u.bundles).map((
+            [k, b],
+          ) => [k, { ...b, dir: resolve(ctx.configDir, b.dir) }]),
+        ),
+      },
       stateDir: ctx.stateDir,
       version: u.version ?? BUILT_VERSION,
       target,

@@ -26,6 +26,7 @@ import { type PendingReport, type UpdateRow, UpdateStore } from "../../db/update
 import { checkDocument, parseDocument, type UpdateDocument, UpdateRefused } from "./document.ts";
 import { download, DownloadError, freeBytes, sha256File } from "./download.ts";
 import { Installer } from "./install.ts";
+import { Bundle } from "./bundle.ts";
 import { type JobExecution, JobsClient, JobsError, TERMINAL_STATUSES } from "./jobs.ts";
 
 export interface UpdaterOptions {
@@ -196,7 +197,8 @@ export class Updater implements AsyncDisposable {
     try {
       d = parseDocument(row.doc);
       if (row.phase === "received") {
-        await checkDocument(d, { current: o.version, target: o.target, config: o.config });
+        const current = d.name !== undefined ? await this.#bundle(d)?.current() : o.version;
+        await checkDocument(d, { current, target: o.target, config: o.config });
       }
     } catch (e) {
       if (!(e instanceof UpdateRefused)) throw e;
@@ -248,6 +250,7 @@ export class Updater implements AsyncDisposable {
         }
         case "verified": {
           if (!await this.#mayApply(js)) return;
+          if (d.name !== undefined) return await this.#installBundle(row, d);
           const free = freeBytes(dirname(o.installer.bin));
           if (free < d.size + o.config.reserve) {
             return this.#fail(
@@ -262,6 +265,12 @@ export class Updater implements AsyncDisposable {
           this.#to(row.jobId, "staged");
           return;
         }
+        case "staged":
+        case "kept":
+        case "swapped":
+          if (d.name !== undefined) return await this.#installBundle(row, d);
+      }
+      switch (row.phase) {
         case "staged":
           await this.#step("keep", () => o.installer.keep());
           this.#to(row.jobId, "kept");
@@ -306,6 +315,60 @@ export class Updater implements AsyncDisposable {
     } finally {
       this.#jobAbort = undefined;
     }
+  }
+
+  #bundle(d: UpdateDocument): Bundle | undefined {
+    const c = this.#o.config.bundles[d.name ?? ""];
+    return c ? new Bundle(c.dir, c) : undefined;
+  }
+
+  /** A bundle from `verified` on: unpack, keep, swap, post-install (rollback when it fails). */
+  async #installBundle(row: UpdateRow, d: UpdateDocument): Promise<void> {
+    const o = this.#o;
+    const b = this.#bundle(d);
+    if (!b) return this.#fail(row.jobId, "unknown-bundle", `Bundle "${d.name}" is not configured`);
+    const log = { jobId: row.jobId, bundle: d.name, version: d.version };
+    let phase = row.phase;
+    if (phase === "verified") {
+      try {
+        await this.#step("unpack", () => b.unpack(this.#part(row.jobId), d.version));
+      } catch (e) {
+        return this.#fail(row.jobId, "bad-bundle", (e as Error).message);
+      }
+      this.#to(row.jobId, phase = "staged");
+    }
+    if (phase === "staged") {
+      await this.#step("keep", () => b.keep());
+      this.#to(row.jobId, phase = "kept");
+    }
+    if (phase === "kept") {
+      await this.#step("swap", () => b.swap(d.version));
+      this.#to(row.jobId, phase = "swapped", { step: "post-install", version: d.version });
+      o.audit("update.installed", log);
+      await Deno.remove(this.#part(row.jobId)).catch(() => {});
+    }
+    const problem = await b.postInstall(d.version);
+    if (!problem) {
+      await b.prune().catch(() => {});
+      o.store.set(row.jobId, "succeeded", o.clock.now(), {
+        reason: null,
+        report: { status: "SUCCEEDED", details: { bundle: d.name!, version: d.version } },
+      });
+      o.log.info("Bundle updated", log);
+      o.audit("update.succeeded", log);
+      return;
+    }
+    o.audit("update.rollback", { ...log, reason: problem }, "failure");
+    const back = await b.restore();
+    const prev = await b.current();
+    const again = back && prev ? await b.postInstall(prev) : undefined;
+    this.#fail(
+      row.jobId,
+      "post-install",
+      `${problem}; ${back ? `back to ${prev}` : "no previous release"}${
+        again ? ` (its post-install failed too: ${again})` : ""
+      }`,
+    );
   }
 
   async #step(step: string, fn: () => Promise<void> | void): Promise<void> {
