@@ -15,6 +15,9 @@
  * # → dist/tern-aarch64-unknown-linux-gnu.job.json, for `aws iot create-job --document file://…`
  * ```
  *
+ * `--bundle NAME` signs a device application bundle (a `.tar.gz`; `tern.bundle`
+ * job, `--target` optional) instead of the agent.
+ *
  * `--s3 BUCKET/KEY --region R` writes the URL as IoT Jobs' placeholder
  * `${aws:iot:s3-presigned-url:https://BUCKET.s3.R.amazonaws.com/KEY}`, which
  * the service replaces with a presigned URL for each device (create the job
@@ -98,8 +101,14 @@ export async function signRelease(argv: string[]): Promise<number> {
   if (!/^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$/.test(version)) {
     throw new Error(`--version must be a semantic version, got "${version}"`);
   }
-  const target = flags.target ?? "";
-  if (!TARGETS.includes(target)) throw new Error(`--target must be ${TARGETS.join(" or ")}`);
+  const bundle = flags.bundle;
+  if (bundle !== undefined && !/^[A-Za-z0-9_-]{1,64}$/.test(bundle)) {
+    throw new Error(`--bundle must be a bundle name (letters, digits, _ and -), got "${bundle}"`);
+  }
+  const target = flags.target ?? (bundle ? "any" : "");
+  if (!TARGETS.includes(target) && !(bundle && target === "any")) {
+    throw new Error(`--target must be ${TARGETS.join(" or ")}`);
+  }
   let url = flags.url;
   if (flags.s3) {
     const [bucket, ...key] = flags.s3.split("/");
@@ -119,9 +128,14 @@ export async function signRelease(argv: string[]): Promise<number> {
     });
   const { hex, size } = await _sha256(files[0]!);
   const d = { version, target, size, sha256: hex };
-  const sig = await crypto.subtle.sign(PARAMS[alg].sign, key, signedMessage(d as never));
+  const sig = await crypto.subtle.sign(
+    PARAMS[alg].sign,
+    key,
+    signedMessage({ ...d, ...(bundle ? { operation: "tern.bundle", name: bundle } : {}) } as never),
+  );
   const doc = {
-    operation: "tern.update",
+    operation: bundle ? "tern.bundle" : "tern.update",
+    ...(bundle ? { name: bundle } : {}),
     ...d,
     url,
     signature: { ...(flags["key-id"] ? { keyId: flags["key-id"] } : {}), alg, value: b64(sig) },

@@ -73,6 +73,41 @@ Deno.test("sign_release.ts signs a release that `tern update check` verifies, fo
         join(dir, "bad.json"),
         JSON.stringify({ ...doc, sha256: "0".repeat(64) }),
       );
+      if (alg === "ed25519") {
+        // A bundle document: its own signed message, verified by the device's check.
+        const b = await runDeno(
+          [`--allow-read=${dir}`, `--allow-write=${dir}`, "--allow-env=TERN_RELEASE_KEY"],
+          SIGN,
+          [
+            "--bundle",
+            "app",
+            "--key-id",
+            "ci",
+            "--version",
+            "2.0.0",
+            "--url",
+            "https://x/app.tgz",
+            "--out",
+            join(dir, "bundle.json"),
+            file,
+          ],
+          { TERN_RELEASE_KEY: priv },
+        );
+        equal(b.code, 0, b.stderr);
+        const bd = JSON.parse(await Deno.readTextFile(join(dir, "bundle.json")));
+        equal(bd.operation, "tern.bundle");
+        equal(bd.target, "any");
+        const { parseDocument, verifySignature } = await import("../lib/cloud/update/mod.ts");
+        equal(await verifySignature(parseDocument(bd), [{ id: "ci", alg, key: pub }]), true);
+        equal(
+          await verifySignature(parseDocument({ ...bd, name: "other" }), [{
+            id: "ci",
+            alg,
+            key: pub,
+          }]),
+          false,
+        );
+      }
       const bad = await check(join(dir, "bad.json"));
       equal(bad.code, 1);
       match(bad.stdout, /problem: job document refused: The release signature does not verify/);
