@@ -5,7 +5,8 @@
  * wrong target, a downgrade, a size mismatch and not enough disk — each job
  * FAILED with its reason in statusDetails, the binary untouched, no restart,
  * and no byte downloaded for what can be refused from the document alone.
- * Throttled Jobs requests (RequestThrottled) are retried; a job for the version
+ * Throttled Jobs requests (RequestThrottled) are retried, a VersionMismatch
+ * re-reads the execution and sends again; a job for the version
  * already running succeeds without doing anything.
  */
 
@@ -71,6 +72,7 @@ Deno.test("canceled mid-download and six refusals: each job ends with its reason
     ["disk", await w.release(payload, { version: "1.2.0", size: 2 ** 50 }), "no-disk"],
   ];
   w.peer.throttle = 2;
+  w.peer.mismatch = 2;
   for (const [id, doc] of jobs) await w.peer.createJob(id, doc, [THING]);
   for (const [id, , reason] of jobs) {
     const e = await w.peer.waitStatus(THING, id, "FAILED", 20_000);
@@ -78,6 +80,10 @@ Deno.test("canceled mid-download and six refusals: each job ends with its reason
     ok((e.statusDetails.message ?? "").length > 10, e.statusDetails.message ?? "no message");
   }
   equal(w.peer.throttle, 0);
+  equal(w.peer.mismatch, 0);
+  // After each VersionMismatch the device re-read the execution and sent its update again.
+  const ops = w.peer.received.map((r) => `${r.op}:${r.jobId ?? ""}`);
+  ok(ops.filter((o) => o === "get:sig").length >= 1, ops.join(" "));
   // A fleet-wide job reaching a device that already runs its version: SUCCEEDED, nothing done.
   await w.peer.createJob("same", await w.release(payload, { version: "1.0.0" }), [THING]);
   const same = await w.peer.waitStatus(THING, "same", "SUCCEEDED", 10_000);

@@ -15,7 +15,8 @@
  *   REMOVED / TIMED_OUT execution, `InvalidStateTransition` on a
  *   SUCCEEDED / FAILED / REJECTED one, `InvalidRequest` for statusDetails
  *   outside AWS's rules or a clientToken over 64 characters,
- *   `RequestThrottled` while `throttle` > 0
+ *   `RequestThrottled` while `throttle` > 0, `VersionMismatch` for the next
+ *   `mismatch` updates (the execution changed by another writer)
  * - `notify-next` `{ timestamp, execution? }` whenever a thing's next
  *   pending execution changes (job created, canceled, an execution ended)
  *
@@ -52,6 +53,8 @@ export interface JobsPeer extends AsyncDisposable {
   received: JobsRequest[];
   /** Reject the next N requests with RequestThrottled. */
   throttle: number;
+  /** Another writer changes the next N executions updated: VersionMismatch. */
+  mismatch: number;
   createJob(jobId: string, document: Record<string, unknown>, things: string[]): Promise<void>;
   cancelJob(jobId: string): Promise<void>;
   execution(thing: string, jobId: string): Execution | undefined;
@@ -191,6 +194,10 @@ export async function startJobsPeer(options: { broker: string }): Promise<JobsPe
         ? reject("InvalidStateTransition", `Execution is ${e.status}`, { executionState: state() })
         : reject("TerminalStateReached", `Execution is ${e.status}`, { executionState: state() });
     }
+    if (peer.mismatch > 0) {
+      peer.mismatch--;
+      e.versionNumber++; // as if the cloud side had updated it meanwhile
+    }
     if (payload.expectedVersion !== undefined && payload.expectedVersion !== e.versionNumber) {
       return reject("VersionMismatch", "expectedVersion does not match", {
         executionState: state(),
@@ -234,6 +241,7 @@ export async function startJobsPeer(options: { broker: string }): Promise<JobsPe
   const peer: JobsPeer = {
     received,
     throttle: 0,
+    mismatch: 0,
     async createJob(jobId, document, things) {
       jobs.set(jobId, { document, created: Date.now() });
       for (const t of things) {
