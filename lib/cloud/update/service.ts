@@ -37,8 +37,6 @@ export class UpdateService implements Service {
   #updater: Updater | undefined;
   #http: HttpClient | undefined;
   #lastBusy = 0;
-  /** Test hook: called before each install step. */
-  static beforeStep: ((step: string) => Promise<void> | void) | undefined;
 
   constructor(ctx: ServiceContext) {
     this.#ctx = ctx;
@@ -116,7 +114,6 @@ export class UpdateService implements Service {
         return undefined;
       },
       idle: () => ctx.clock.now() - this.#lastBusy >= u.idleFor,
-      ...(UpdateService.beforeStep ? { beforeStep: UpdateService.beforeStep } : {}),
     });
     await this.#updater.start();
     ctx.log.info("Updates started", { thing, version: u.version ?? BUILT_VERSION, target });
