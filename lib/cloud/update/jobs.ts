@@ -170,6 +170,8 @@ export class JobsClient implements AsyncDisposable {
     body: Record<string, unknown>,
     signal?: AbortSignal,
   ): Promise<Record<string, unknown>> {
+    // Offline, wait: a request queued while offline would be answered long after it timed out.
+    await this.#o.mqtt.waitConnected(signal);
     const token = `${this.#prefix}-${++this.#counter}`;
     const w = Promise.withResolvers<Record<string, unknown>>();
     this.#pending.set(token, w);

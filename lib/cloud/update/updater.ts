@@ -119,8 +119,9 @@ export class Updater implements AsyncDisposable {
     }
     while (!signal.aborted) {
       try {
-        await this.#sendOwed(signal);
         const row = this.#o.store.active();
+        // A trial must reach its health check (and a rollback) even when reports cannot go out.
+        if (row?.phase !== "swapped") await this.#sendOwed(signal);
         if (row) await this.#advance(row, signal);
         else {
           const e = await this.#o.jobs.startNext(
@@ -288,7 +289,9 @@ export class Updater implements AsyncDisposable {
         case "swapped":
           if (o.version === d.version) return await this.#confirm(row, d, signal);
           // The old binary runs, the trial is not over: restart into the new one.
-          await this.#sendOwed(signal).catch(() => {});
+          await this.#sendOwed(
+            AbortSignal.any([signal, AbortSignal.timeout(o.config.requestTimeout)]),
+          ).catch(() => {});
           await Deno.remove(this.#part(row.jobId)).catch(() => {});
           await this.#step("restart", () => {});
           o.log.info("Update installed: restarting into the new binary", {
