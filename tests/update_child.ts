@@ -45,7 +45,8 @@ const updater = new Updater({
   version: arg.version,
   target: arg.target,
   audit: (action, details) => console.log(`audit ${action} ${JSON.stringify(details)}`),
-  healthy: () => mqtt.connected ? undefined : "not connected",
+  healthy: () =>
+    arg.unhealthy ? "unhealthy on purpose" : mqtt.connected ? undefined : "not connected",
   idle: () => true,
   beforeStep: async (step) => {
     let at = "";

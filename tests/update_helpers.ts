@@ -56,7 +56,10 @@ export interface World extends AsyncDisposable {
   /** Upload `bytes` and return a signed job document for them. */
   release(bytes: Uint8Array, o: ReleaseOptions): Promise<Record<string, unknown>>;
   /** A binary that runs the update child as `version` (padding: bytes of comment after exec). */
-  childScript(version: string, o?: { pad?: number; bandwidth?: number }): Uint8Array;
+  childScript(
+    version: string,
+    o?: { pad?: number; bandwidth?: number; unhealthy?: boolean },
+  ): Uint8Array;
   /** A binary that runs the whole agent (main.ts) with profile v`version`. */
   agentScript(version: string, o?: { pad?: number; profile?: Record<string, unknown> }): Uint8Array;
   /** A binary that exits 1 at once. */
@@ -187,7 +190,8 @@ export async function updateWorld(o: { bandwidth?: number } = {}): Promise<World
         thing: THING,
         version,
         target: TARGET,
-        update: { ...update, bandwidth: o.bandwidth ?? update.bandwidth },
+        unhealthy: o.unhealthy ?? false,
+        update: { ...update, bandwidth: o.bandwidth ?? update.bandwidth, healthTimeout: 1000 },
       });
       return _script(
         `exec "${Deno.execPath()}" run --quiet --allow-all "${CHILD}" '${cfg}'`,

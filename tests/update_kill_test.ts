@@ -8,7 +8,10 @@
  *   every start after the kill runs a working binary ("running X"), and the
  *   job ends SUCCEEDED with the new binary in place and the old one kept;
  * - during the download: the next start resumes it with a Range request
- *   from the durable offset, and the job ends SUCCEEDED.
+ *   from the durable offset, and the job ends SUCCEEDED;
+ * - during a rollback (a new version that fails its health check), before
+ *   the restore and after the rollback note was written but before the copy,
+ *   twice each: the old binary comes back and the job is FAILED.
  */
 
 import { deepEqual, equal, ok } from "node:assert/strict";
@@ -108,4 +111,45 @@ Deno.test("kill -9 during the download: the next start resumes it with a Range r
   ok(Number(/bytes=(\d+)-/.exec(resumed)![1]) >= 1024 * 1024, resumed);
   deepEqual(await readOr(w.bin), next);
   equal(sup.runs[0]!.code, "SIGKILL");
+});
+
+Deno.test("kill -9 during a rollback, before and in the middle of the restore, twice each: the old binary comes back and the job is FAILED", async () => {
+  await using w = await updateWorld();
+  const v1 = w.childScript("1.0.0");
+  await w.install(v1);
+  await using sup = startSupervisor({ bin: w.bin, stateDir: w.state, maxBoots: 3 });
+  let n = 0;
+  for (const step of ["restore", "restore-copy", "restore", "restore-copy"]) {
+    const id = `rb-${step}-${++n}`;
+    for await (const e of Deno.readDir(w.state)) {
+      if (e.name.startsWith("paused-")) await Deno.remove(join(w.state, e.name));
+    }
+    await Deno.writeTextFile(join(w.state, "pause-at"), step);
+    const version = `1.${n}.0`;
+    const sick = w.childScript(version, { unhealthy: true });
+    await w.peer.createJob(id, await w.release(sick, { version }), [THING]);
+    await until(() => sup.lines.includes(`paused at ${step}`), {
+      ms: 20_000,
+      what: `${id}: the new binary at ${step}`,
+    });
+    sup.lines.splice(sup.lines.indexOf(`paused at ${step}`), 1);
+    const killed = sup.runs.length - 1;
+    sup.kill9();
+    const e = await w.peer.waitStatus(THING, id, "FAILED", 20_000);
+    equal(e.statusDetails.reason, "rolled-back", id);
+    ok(/unhealthy on purpose/.test(e.statusDetails.message ?? ""), JSON.stringify(e.statusDetails));
+
+    deepEqual(await readOr(w.bin), v1, `${id}: the old binary is back`);
+    equal(sup.runs[killed]!.code, "SIGKILL");
+    await until(
+      () => sup.lines.filter((l) => l.startsWith("running ")).length === sup.runs.length,
+      {
+        ms: 10_000,
+        what: `${id}: every start ran a working binary`,
+      },
+    );
+    equal(sup.runs.at(-1)!.code, null);
+  }
+  equal(await readOr(join(w.state, "update", "pending")), undefined);
+  equal(await readOr(join(w.state, "update", "rollback")), undefined);
 });

@@ -93,12 +93,17 @@ export class Installer {
   }
 
   /** Put BIN.prev back over BIN and say why (for the agent that starts next). */
-  async restore(job: string, reason: string): Promise<void> {
+  async restore(
+    job: string,
+    reason: string,
+    beforeCopy?: () => Promise<void> | void,
+  ): Promise<void> {
     await this.ensureDir();
     await _writeAtomic(
       join(this.dir, "rollback"),
       `job=${job}\nreason=${reason.replace(/\s+/g, " ")}\n`,
     );
+    await beforeCopy?.();
     const tmp = this.bin + ".rollback";
     await _copy(this.prev, tmp, 0o755);
     await Deno.rename(tmp, this.bin);

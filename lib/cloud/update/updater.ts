@@ -458,7 +458,8 @@ export class Updater implements AsyncDisposable {
     const reason = `health check failed after ${o.config.healthTimeout} ms: ${problem}`;
     o.log.error("Update unhealthy: restoring the previous binary", { jobId: row.jobId, reason });
     o.audit("update.rollback", { jobId: row.jobId, version: d.version, reason }, "failure");
-    await o.installer.restore(row.jobId, reason);
+    await this.#step("restore", () => {});
+    await o.installer.restore(row.jobId, reason, () => o.beforeStep?.("restore-copy"));
     requestExit(EXIT_RESTART, "rolled back");
     await _aborted(signal);
   }
