@@ -21,6 +21,8 @@ import { freePort } from "../deploy/free_port.ts";
 import { SERVICES } from "../services.ts";
 import type { WebService } from "../routes/web_service.ts";
 import { startAedes } from "./helpers/aedes.ts";
+import { TABLE, TEST_CREDENTIALS } from "./sync_helpers.ts";
+import { syncCloud } from "./sync_setup.ts";
 import { READING } from "./helpers/reading.ts";
 import { PEERS, skipWithout } from "./helpers/peers.ts";
 
@@ -47,9 +49,12 @@ Deno.test({
   async fn() {
     const { chromium } = await import("playwright-core");
     await Deno.mkdir(OUT, { recursive: true });
-    const dir = await Deno.makeTempDir({ prefix: "tern_dash_" });
+    await using cloud = await syncCloud();
+    const dir = cloud.dir;
     await using broker = await startAedes();
     const port = await freePort();
+    // CloudWatch is unreachable here (offline is normal): its stream backs up in the spool.
+    const offline = `http://127.0.0.1:${await freePort()}`;
     const config = configSchema.parse({
       device: { id: "pump-station-7" },
       log: { level: "info" },
@@ -59,7 +64,18 @@ Deno.test({
         api: { models: { Reading: { read: "user", write: "admin" } } },
       },
       mqtt: { enabled: true, url: broker.url, username: "dev", password: MQTT_SECRET },
-      schema: { models: { Reading: READING } },
+      aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
+      sync: { enabled: true, endpoint: cloud.ddb.endpoint, table: TABLE },
+      cloud: {
+        metrics: {
+          enabled: true,
+          via: "putMetricData",
+          endpoint: offline,
+          interval: 1000,
+          backoff: { min: 60_000, max: 60_000 },
+        },
+      },
+      schema: { models: { Reading: { ...READING, sync: "up" } } },
     });
     const ring = new RingSink(1000);
     const hub = new LogHub({ sinks: [ring], level: "info" });
@@ -159,6 +175,9 @@ Deno.test({
       assert.match(overview, /mqtt\s+running/);
       assert.match(overview, /database\s+running/);
       assert.match(overview, new RegExp(broker.url.replace(/[.]/g, "\\.")));
+      assert.match(await page.innerText("#sync-models"), /Reading\s+up/);
+      await page.waitForSelector("#spool", { timeout: 10_000 });
+      assert.match(await page.innerText("#spool"), /metrics/);
       assert.equal(await page.getAttribute("#live", "class"), "live on");
       // Live: the status event arrives every 2 s without the page asking.
       const stamp = await page.innerText("#overview p.small");
@@ -348,6 +367,7 @@ Deno.test({
       await page.waitForSelector("#config details");
       const cfg = await page.innerText("#config");
       assert.ok(!cfg.includes(MQTT_SECRET), "the MQTT password is not shown");
+      assert.ok(!cfg.includes(TEST_CREDENTIALS.secretAccessKey), "nor the AWS secret key");
       await page.click("#config summary:has-text('mqtt')");
       assert.match(await page.innerText("#config"), /"password": "\[redacted\]"/);
       await shoot("config");
@@ -429,7 +449,6 @@ Deno.test({
     } finally {
       await browser.close();
       await agent.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 });

@@ -22,8 +22,11 @@ export function lineChart({ title, id, format = (v) => String(v) }) {
     h("figcaption", {}, h("span", {}, title), now),
     svg,
   );
-  function update(points, span = 3600_000) {
+  function update(points, maxSpan = 3600_000) {
     const end = Date.now();
+    // The whole history while it is shorter than the span (a young agent fills the width).
+    const first = points.find((p) => p[1] !== null)?.[0] ?? end;
+    const span = Math.min(maxSpan, Math.max(30_000, end - first));
     const start = end - span;
     const pts = points.filter((p) => p[0] >= start && p[1] !== null);
     const last = pts.at(-1);
@@ -46,25 +49,27 @@ export function lineChart({ title, id, format = (v) => String(v) }) {
     });
     const ticks = [0, 15, 30, 45, 60].map((m) => {
       const t = start + (m / 60) * span;
+      const left = (span / 1000) * (1 - m / 60);
+      const label = span < 300_000 ? `−${Math.round(left)} s` : `−${Math.round(left / 60)} min`;
       return s("text", {
         x: x(t),
         y: H - 4,
         "text-anchor": m === 0 ? "start" : m === 60 ? "end" : "middle",
         class: "axis",
-      }, m === 60 ? "now" : `−${Math.round((span / 60_000) * (1 - m / 60))} min`);
+      }, m === 60 ? "now" : label);
     });
+    const area = `L${x(last?.[0] ?? end).toFixed(1)},${y(lo)}L${x(pts[0]?.[0] ?? end).toFixed(1)},${
+      y(lo)
+    }Z`;
     svg.replaceChildren(
       ...grid.flat(),
       ...ticks,
-      d
-        ? s("path", {
-          d: d + `L${x(last[0]).toFixed(1)},${y(lo)}L${x(pts[0][0]).toFixed(1)},${y(lo)}Z`,
-          class: "area",
-        })
-        : null,
-      d
-        ? s("path", { d, class: "line" })
-        : s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis" }, "no data"),
+      ...(d ? [s("path", { d: d + area, class: "area" }), s("path", { d, class: "line" })] : [
+        s("text", { x: W / 2, y: H / 2, "text-anchor": "middle", class: "axis" }, "no data"),
+      ]),
+      ...(pts.length < 30
+        ? pts.map((p) => s("circle", { cx: x(p[0]), cy: y(p[1]), r: 3, class: "dot" }))
+        : []),
     );
   }
   return { el, update };

@@ -76,15 +76,15 @@ export default {
         prev.disabled = stack.length === 0;
         const cols = fields.map(([n]) => n);
         box.replaceChildren(table(
-          [...cols, "Updated", ""],
+          ["", ...cols, "Updated"],
           r.items.map((it) => [
-            ...cols.map((c) => text(it[c])),
-            it.updated ? new Date(it.updated).toLocaleString() : "",
             h(
               "button",
               { class: "link", onclick: () => open(it), "aria-label": `Open ${it._key}` },
               canWrite ? "Edit" : "View",
             ),
+            ...cols.map((c) => text(it[c])),
+            it.updated ? new Date(it.updated).toLocaleString() : "",
           ]),
           { class: "items", "data-model": model.name },
         ));

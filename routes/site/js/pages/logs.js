@@ -56,7 +56,8 @@ export default {
       (!source.value || r.source === source.value || r.source.startsWith(source.value + ".") ||
         r.source.includes(source.value));
     const row = (r) => {
-      const { time, level: lv, source: src, msg, ...fields } = r;
+      const { time, level: lv, source: src, msg, fields: f, ...rest } = r;
+      const fields = { ...f, ...rest };
       const extra = Object.keys(fields).length
         ? h("code", { class: "fields" }, " " + JSON.stringify(fields))
         : null;

@@ -29,11 +29,11 @@ const CHARTS = [
     hint: "Needs a thermal zone the agent may read",
   },
   { key: "requests", title: "HTTP requests", format: (v) => `${v.toFixed(v < 10 ? 2 : 0)} /s` },
-  { key: "queue", title: "MQTT queue", format: (v) => `${Math.round(v)} msg`, hint: "MQTT is off" },
+  { key: "queue", title: "MQTT queue", format: (v) => `${+v.toFixed(1)} msg`, hint: "MQTT is off" },
   {
     key: "spool",
     title: "Cloud stream backlog",
-    format: (v) => `${Math.round(v)} rec`,
+    format: (v) => `${+v.toFixed(1)} rec`,
     hint: "No cloud streams",
   },
 ];

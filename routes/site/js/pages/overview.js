@@ -131,25 +131,27 @@ function render(box, st) {
   const byName = Object.fromEntries(st.services.map((s) => [s.name, s]));
   const running = st.services.filter((s) => s.state === "running").length;
   box.replaceChildren(
-    h(
-      "div",
-      { class: "tiles" },
-      tile("Device", st.deviceId || "–", "identity"),
-      tile("Version", `Tern ${st.version}`, "version"),
-      tile("Uptime", duration(st.uptime), "uptime"),
-      tile("Services", `${running} / ${st.services.length} running`, "running"),
-      tile("Memory", bytes(st.memory?.rss), "rss"),
-    ),
-    services(st.services),
-    h(
-      "div",
-      { class: "grid" },
-      mqtt(byName.mqtt?.details),
-      sync(byName.sync?.details),
-      device(st.services),
-    ),
-    spool(st.spool),
-    h("p", { class: "muted small" }, `Updated ${new Date(st.time).toLocaleTimeString()}`),
+    ...[
+      h(
+        "div",
+        { class: "tiles" },
+        tile("Device", st.deviceId || "–", "identity"),
+        tile("Version", `Tern ${st.version}`, "version"),
+        tile("Uptime", duration(st.uptime), "uptime"),
+        tile("Services", `${running} / ${st.services.length} running`, "running"),
+        tile("Memory", bytes(st.memory?.rss), "rss"),
+      ),
+      services(st.services),
+      h(
+        "div",
+        { class: "grid" },
+        mqtt(byName.mqtt?.details),
+        sync(byName.sync?.details),
+        device(st.services),
+      ),
+      spool(st.spool),
+      h("p", { class: "muted small" }, `Updated ${new Date(st.time).toLocaleTimeString()}`),
+    ].filter(Boolean),
   );
 }
 
