@@ -28,7 +28,7 @@ import { PEERS, skipWithout } from "./helpers/peers.ts";
 
 // The page functions below run in the browser, where `document` exists.
 // deno-lint-ignore no-explicit-any
-declare const document: any;
+declare const document: any, getComputedStyle: any;
 
 const ignore = skipWithout("chromium", import.meta.url);
 const OUT = new URL("./out/dashboard/", import.meta.url).pathname;
@@ -189,6 +189,18 @@ Deno.test({
       );
       assert.deepEqual(apiCalls.slice(before), [], "no polling: updates come over /api/events");
       await shoot("overview");
+      // Dark mode follows the system, and the header toggle overrides it.
+      await page.emulateMedia({ colorScheme: "dark" });
+      const bg = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+      assert.equal(await bg(), "rgb(15, 20, 27)");
+      await shoot("overview-dark");
+      await page.click("#theme");
+      assert.equal(await bg(), "rgb(245, 246, 248)", "the toggle switches to light");
+      await page.click("#theme");
+      await page.emulateMedia({ colorScheme: "light" });
+      assert.equal(await bg(), "rgb(15, 20, 27)", "the choice is kept over the system's");
+      await page.evaluate(() => localStorage.removeItem("tern-theme"));
+      await page.evaluate(() => delete document.documentElement.dataset.theme);
 
       // Budget: everything the first load transferred (compressed), all from the device.
       let transfer = 0;
@@ -408,6 +420,10 @@ Deno.test({
       await vp.fill("#login-form input[name=password]", VIEWER_PW);
       await vp.click("#login-form button[type=submit]");
       await vp.waitForSelector("#services");
+      // On a phone the menu is behind the menu button.
+      assert.equal(await vp.isVisible("#nav"), false);
+      await vp.click("#menu");
+      assert.equal(await vp.isVisible("#nav a[data-page=data]"), true);
       const offered = await vp.$$eval("#nav a", (as) => as.map((a) => a.getAttribute("data-page")));
       assert.deepEqual(offered, ["overview", "metrics", "data"]);
       for (const p of ["users", "tokens", "audit", "config", "logs"]) {
@@ -442,7 +458,9 @@ Deno.test({
       assert.ok(shots.length >= 20);
       if (Deno.env.get("TERN_SCREENSHOTS") === "1") {
         await Deno.mkdir(IMG, { recursive: true });
-        for (const n of ["overview-desktop", "data-desktop", "metrics-phone"]) {
+        for (
+          const n of ["overview-desktop", "data-desktop", "metrics-phone", "overview-dark-phone"]
+        ) {
           await Deno.copyFile(`${OUT}${n}.png`, `${IMG}dashboard-${n}.png`);
         }
       }

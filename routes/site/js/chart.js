@@ -4,7 +4,7 @@
 
 import { h, s } from "./ui.js";
 
-const W = 600, H = 160, L = 48, B = 20, T = 8, R = 8;
+const W = 480, H = 200, L = 64, B = 28, T = 10, R = 10;
 
 /** `lineChart({ title, unit, format })` → { el, update(points, span) }. */
 export function lineChart({ title, id, format = (v) => String(v) }) {
@@ -13,7 +13,6 @@ export function lineChart({ title, id, format = (v) => String(v) }) {
     role: "img",
     "aria-label": title,
     class: "chart",
-    preserveAspectRatio: "none",
   });
   const now = h("strong", { class: "now" }, "–");
   const el = h(
@@ -44,7 +43,7 @@ export function lineChart({ title, id, format = (v) => String(v) }) {
       const v = lo + f * (hi - lo);
       return [
         s("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }),
-        s("text", { x: L - 4, y: y(v) + 4, "text-anchor": "end", class: "axis" }, format(v)),
+        s("text", { x: L - 6, y: y(v) + 6, "text-anchor": "end", class: "axis" }, format(v)),
       ];
     });
     const ticks = [0, 15, 30, 45, 60].map((m) => {
@@ -53,7 +52,7 @@ export function lineChart({ title, id, format = (v) => String(v) }) {
       const label = span < 300_000 ? `−${Math.round(left)} s` : `−${Math.round(left / 60)} min`;
       return s("text", {
         x: x(t),
-        y: H - 4,
+        y: H - 6,
         "text-anchor": m === 0 ? "start" : m === 60 ? "end" : "middle",
         class: "axis",
       }, m === 60 ? "now" : label);
