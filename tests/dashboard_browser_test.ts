@@ -39,6 +39,12 @@ const MQTT_SECRET = "mqtt-secret-do-not-show";
 const BUDGET = 150 * 1024;
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1280, height: 860 };
+/** The pictures of docs/img/ (README), refreshed with TERN_SCREENSHOTS=1: small on purpose. */
+const DOC_SHOTS: Record<string, { width: number; height: number }> = {
+  overview: { width: 1000, height: 620 },
+  data: { width: 1000, height: 620 },
+  metrics: { width: 390, height: 700 },
+};
 
 Deno.test({
   name: "dashboard: setup, every page with live data, edits to SQLite, roles and XSRF in chromium",
@@ -147,6 +153,13 @@ Deno.test({
           );
           assert.ok(shown > 20, `${name} at ${label} shows text`);
           shots.push(`${name}-${label}`);
+        }
+        const doc = DOC_SHOTS[name];
+        if (doc && Deno.env.get("TERN_SCREENSHOTS") === "1") {
+          await Deno.mkdir(IMG, { recursive: true });
+          await page.setViewportSize(doc);
+          await page.waitForTimeout(150);
+          await page.screenshot({ path: `${IMG}dashboard-${name}.png` });
         }
         await page.setViewportSize(DESKTOP);
       };
@@ -456,14 +469,6 @@ Deno.test({
       );
       assert.deepEqual(real, [], `no console errors: ${errors.join(" / ")}`);
       assert.ok(shots.length >= 20);
-      if (Deno.env.get("TERN_SCREENSHOTS") === "1") {
-        await Deno.mkdir(IMG, { recursive: true });
-        for (
-          const n of ["overview-desktop", "data-desktop", "metrics-phone", "overview-dark-phone"]
-        ) {
-          await Deno.copyFile(`${OUT}${n}.png`, `${IMG}dashboard-${n}.png`);
-        }
-      }
     } finally {
       await browser.close();
       await agent.stop();

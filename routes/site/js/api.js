@@ -42,7 +42,7 @@ export async function api(method, path, body, headers = {}) {
   return data;
 }
 
-/** Connection state of the live feed, for the header dot. */
+/** Connection state of the live feed, for the header dot (null: no feed open). */
 export const liveState = { set: (_on) => {} };
 
 /**
@@ -59,6 +59,6 @@ export function live(topics, handlers) {
   es.addEventListener("error", () => liveState.set(false));
   return () => {
     es.close();
-    liveState.set(false);
+    liveState.set(null);
   };
 }

@@ -165,7 +165,7 @@ async function start() {
 document.addEventListener("DOMContentLoaded", () => {
   themeInit();
   liveState.set = (on) => {
-    $("live").hidden = false;
+    $("live").hidden = on === null; // null: the page has no live feed
     $("live").className = on ? "live on" : "live";
     $("live").title = on ? "Live: connected" : "Live: reconnecting";
   };
