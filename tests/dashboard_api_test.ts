@@ -246,6 +246,16 @@ Deno.test("/api/events: status, the log ring and metric samples arrive live; top
   const unknown = await e.call("GET", "/api/events?topics=status,nope", { s: ann });
   assert.equal(unknown.status, 400);
   assert.match((await unknown.json()).error.message, /Unknown topic "nope"/);
+  // Disabling the user ends their open stream at the next check (every 2 s).
+  const open = await e.call("GET", "/api/events?topics=status", { s: ann });
+  assert.equal(open.status, 200);
+  const patch = await e.call("PATCH", "/api/users/ann", { s: admin, body: { disabled: true } });
+  assert.equal(patch.status, 200);
+  await patch.body?.cancel();
+  const t0 = Date.now();
+  const text = await new Response(open.body).text();
+  assert.ok(Date.now() - t0 < 4000, "the stream ended");
+  assert.match(text, /event: status/);
   const anon = await e.call("GET", "/api/events");
   assert.equal(anon.status, 401);
   await anon.body?.cancel();

@@ -227,6 +227,7 @@ Deno.test({
         }
       }
       assert.ok(transfer > 5_000 && transfer <= BUDGET, `site transfer ${transfer} B ≤ ${BUDGET}`);
+      console.log(`first load: ${assets.length} files, ${transfer} B with headers`);
 
       // Logs: the ring live over SSE; filter, pause, download.
       await page.click("nav a[data-page=logs]");
@@ -459,6 +460,20 @@ Deno.test({
         )
       );
       assert.deepEqual(refused, [403, 403, 403, 403, 403, 403]);
+      // The admin disables the viewer: their live page notices and shows the login.
+      await vp.goto(`${base}/#/overview`);
+      await vp.waitForSelector("#services");
+      const disabled = await page.evaluate(async () => {
+        const me = await (await fetch("/api/auth/me")).json();
+        const r = await fetch("/api/users/viewer", {
+          method: "PATCH",
+          headers: { "content-type": "application/json", "x-xsrf-token": me.xsrf },
+          body: JSON.stringify({ disabled: true }),
+        });
+        return r.status;
+      });
+      assert.equal(disabled, 200);
+      await vp.waitForSelector("#login-form", { state: "visible", timeout: 10_000 });
       await viewerCtx.close();
 
       assert.deepEqual(foreign, [], "no request leaves the device");

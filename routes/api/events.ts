@@ -11,11 +11,13 @@
  *   see `_history.ts`
  *
  * One timer serves every client and runs only while one is connected; at
- * most 16 clients at once (503 beyond). 400 names an unknown topic, 403 a
+ * most 16 clients at once (503 beyond). Every 2 s each stream's session or
+ * token is checked again: a logout, a disabled or removed user, a changed
+ * role or a revoked token ends the stream (the page then shows the login). 400 names an unknown topic, 403 a
  * topic the role may not see.
  */
 
-import { HttpError, SseStream } from "../../lib/web/mod.ts";
+import { HttpError, SseStream, type WebContext } from "../../lib/web/mod.ts";
 import type { LogRecord } from "../../lib/log/mod.ts";
 import type { WebDeps } from "../deps.ts";
 import { statusBody } from "./status.ts";
@@ -29,6 +31,8 @@ const STATUS_EVERY = 2;
 interface _Client {
   sse: SseStream;
   topics: Set<Topic>;
+  ctx: WebContext;
+  role: string;
 }
 
 const logJson = (r: LogRecord) => ({ ...r, time: new Date(r.time).toISOString() });
@@ -53,11 +57,28 @@ export function registerEvents(d: WebDeps): void {
       each("logs", (c) => c.sse.send({ event: "logs", data }));
     }
     if (tick % STATUS_EVERY === 0) {
+      for (const c of clients) recheck(c);
       let data: string | undefined;
       each(
         "status",
         (c) => c.sse.send({ event: "status", data: data ??= JSON.stringify(statusBody(d)) }),
       );
+    }
+  };
+  /** End the stream of a client whose session or token is no longer live (or changed role). */
+  const recheck = (c: _Client) => {
+    if (!d.auth) return;
+    const end = (u: { role: string } | undefined) => {
+      if (u?.role === c.role) return;
+      c.sse.close();
+      drop(c);
+    };
+    try {
+      const u = d.auth.authenticate(c.ctx.req, c.ctx);
+      if (u instanceof Promise) u.then(end, () => end(undefined));
+      else end(u);
+    } catch {
+      end(undefined);
     }
   };
   const drop = (c: _Client) => {
@@ -96,7 +117,7 @@ export function registerEvents(d: WebDeps): void {
       });
     }
     const sse = new SseStream(ctx.signal);
-    const c: _Client = { sse, topics };
+    const c: _Client = { sse, topics, ctx, role: ctx.user!.role };
     clients.add(c);
     ctx.signal.addEventListener("abort", () => drop(c), { once: true });
     if (!timer) {

@@ -48,7 +48,8 @@ export const liveState = { set: (_on) => {} };
 /**
  * Subscribe to `/api/events` topics: `live(["status"], { status(body) {…} })`.
  * Handlers are keyed by event name. Returns a function that closes the feed.
- * EventSource reconnects on its own (the server's `retry` is 3 s).
+ * EventSource reconnects on its own (the server's `retry` is 3 s); each connection starts
+ * with a `hello` event, then the topics' snapshots (a page starts over on `hello`).
  */
 export function live(topics, handlers) {
   const es = new EventSource(`/api/events?topics=${topics.join(",")}`);
@@ -56,7 +57,11 @@ export function live(topics, handlers) {
     es.addEventListener(name, (ev) => fn(JSON.parse(ev.data)));
   }
   es.addEventListener("open", () => liveState.set(true));
-  es.addEventListener("error", () => liveState.set(false));
+  es.addEventListener("error", () => {
+    liveState.set(false);
+    // Closed for good (not a dropped connection, which EventSource retries): a 401 shows the login.
+    if (es.readyState === EventSource.CLOSED) api("GET", "/api/status").catch(() => {});
+  });
   return () => {
     es.close();
     liveState.set(null);

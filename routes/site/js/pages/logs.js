@@ -115,6 +115,9 @@ export default {
       list,
     );
     return live(["logs"], {
+      hello() {
+        records.length = 0; // a (re)connection sends the ring again
+      },
       logs(batch) {
         records.push(...batch);
         if (records.length > MAX) records.splice(0, records.length - MAX);
