@@ -1,7 +1,9 @@
 /**
  * The dashboard in a real browser: Debian's chromium driven by
- * playwright-core against a running agent (database, audit, web on a
- * loopback port, MQTT to an in-process aedes broker). First-run setup, every
+ * playwright-core against a running agent: database, audit, web on a
+ * loopback port, MQTT to an in-process aedes broker, sync to dynalite, a
+ * shadow kept in its local copy (nothing answers its topics on aedes) and
+ * CloudWatch metrics collecting the OS while CloudWatch is unreachable. First-run setup, every
  * page rendering the agent's real data, live logs and metrics over SSE (and
  * no polling), an item edit that reaches SQLite, per-field validation
  * errors, export and log download, a `user` kept from admin pages (and the
@@ -73,6 +75,11 @@ Deno.test({
       aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
       sync: { enabled: true, endpoint: cloud.ddb.endpoint, table: TABLE },
       cloud: {
+        // No shadow service answers on aedes: the shadow lives in its local copy (offline).
+        shadow: {
+          enabled: true,
+          shadows: { thermostat: { model: { name: "Thermostat", key: { id: "main" } } } },
+        },
         metrics: {
           enabled: true,
           via: "putMetricData",
@@ -81,7 +88,19 @@ Deno.test({
           backoff: { min: 60_000, max: 60_000 },
         },
       },
-      schema: { models: { Reading: { ...READING, sync: "up" } } },
+      schema: {
+        models: {
+          Reading: { ...READING, sync: "up" },
+          Thermostat: {
+            pk: "T#${id}",
+            fields: {
+              id: { type: "string", required: true },
+              setpoint: { type: "number" },
+              temperature: { type: "number" },
+            },
+          },
+        },
+      },
     });
     const ring = new RingSink(1000);
     const hub = new LogHub({ sinks: [ring], level: "info" });
@@ -397,10 +416,25 @@ Deno.test({
       await page.click("#config summary:has-text('mqtt')");
       assert.match(await page.innerText("#config"), /"password": "\[redacted\]"/);
       await shoot("config");
-      // Shadows are off in this agent: not offered; the page says why.
-      assert.equal(await page.$("nav a[data-page=shadow]"), null);
-      await page.goto(`${base}/#/shadow`);
-      await page.waitForSelector("#shadow-off");
+      // Shadow: desired (set here through the API) against reported (from the item).
+      db.put("Thermostat", { id: "main", setpoint: 19, temperature: 20.5 });
+      const patched = await page.evaluate(async () => {
+        const me = await (await fetch("/api/auth/me")).json();
+        const r = await fetch("/api/shadow/thermostat", {
+          method: "PATCH",
+          headers: { "content-type": "application/json", "x-xsrf-token": me.xsrf },
+          body: JSON.stringify({ desired: { setpoint: 22.5 } }),
+        });
+        return r.status;
+      });
+      assert.equal(patched, 200);
+      await page.click("nav a[data-page=shadow]");
+      await page.waitForSelector("table.shadow tbody tr");
+      const shadowText = await page.innerText("table.shadow");
+      assert.match(shadowText, /setpoint\s+22\.5\s+19/);
+      assert.match(shadowText, /temperature\s+20\.5/);
+      assert.equal(await page.locator("table.shadow tr.delta").count(), 1, "the delta marked");
+      await shoot("shadow");
 
       // XSRF: a write from the logged-in page without the token is refused.
       const xsrf = await page.evaluate(async () => {
@@ -439,7 +473,7 @@ Deno.test({
       await vp.click("#menu");
       assert.equal(await vp.isVisible("#nav a[data-page=data]"), true);
       const offered = await vp.$$eval("#nav a", (as) => as.map((a) => a.getAttribute("data-page")));
-      assert.deepEqual(offered, ["overview", "metrics", "data"]);
+      assert.deepEqual(offered, ["overview", "metrics", "data", "shadow"]);
       for (const p of ["users", "tokens", "audit", "config", "logs"]) {
         await vp.goto(`${base}/#/${p}`);
         await vp.waitForSelector("#denied");

@@ -3,7 +3,7 @@
 // offline).
 
 import { api } from "../api.js";
-import { card, facts, h, text } from "../ui.js";
+import { ago, card, facts, h, text } from "../ui.js";
 
 function pairs(desired = {}, reported = {}, delta = {}) {
   const keys = [...new Set([...Object.keys(desired || {}), ...Object.keys(reported || {})])].sort();
@@ -56,10 +56,16 @@ export default {
       const s = await api("GET", `/api/shadow/${encodeURIComponent(name)}`);
       view.append(card(
         name || "(classic)",
-        facts([["Version", text(s.version ?? "–")], ["Pending", text(s.pending ?? "–")], [
-          "State",
-          text(s.status?.state ?? s.status?.connected ?? ""),
-        ]]),
+        facts([
+          ["Thing", text(s.status?.thing ?? "–")],
+          ["Direction", text(s.status?.direction ?? "–")],
+          ["Version", text(s.version ?? "–")],
+          ["Last sync", ago(s.status?.lastSync)],
+          ["Waiting to send", `${s.status?.pending ?? 0} field(s)`],
+          ...(s.status?.lastError
+            ? [["Last error", h("span", { class: "error" }, text(s.status.lastError))]]
+            : []),
+        ]),
         pairs(s.desired, s.reported, s.delta),
       ));
     }
