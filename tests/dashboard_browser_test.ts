@@ -184,7 +184,12 @@ Deno.test({
       };
 
       // First-run setup creates the admin and lands on the Overview.
-      await page.goto(base + "/", { timeout: 15_000 });
+      const doc = await page.goto(base + "/", { timeout: 15_000 });
+      assert.match(
+        doc!.headers()["content-security-policy"]!,
+        /^default-src 'self';/,
+        "strict CSP",
+      );
       await page.waitForSelector("#setup-form", { state: "visible", timeout: 10_000 });
       await shoot("setup");
       await page.fill("#setup-form input[name=token]", token);

@@ -76,11 +76,17 @@ export default {
         prev.disabled = stack.length === 0;
         const cols = fields.map(([n]) => n);
         box.replaceChildren(table(
-          ["", ...cols, "Updated"],
+          [h("span", { class: "sr" }, "Open"), ...cols, "Updated"],
           r.items.map((it) => [
             h(
               "button",
-              { class: "link", onclick: () => open(it), "aria-label": `Open ${it._key}` },
+              {
+                class: "link",
+                onclick: () => open(it),
+                "aria-label": `${canWrite ? "Edit" : "View"} ${model.name} ${
+                  keys.map((k) => it[k]).join(" ")
+                }`,
+              },
               canWrite ? "Edit" : "View",
             ),
             ...cols.map((c) => text(it[c])),
