@@ -33,6 +33,8 @@ interface _Client {
   topics: Set<Topic>;
   ctx: WebContext;
   role: string;
+  /** `ring.written` when this client last got the log records. */
+  written: number;
 }
 
 const logJson = (r: LogRecord) => ({ ...r, time: new Date(r.time).toISOString() });
@@ -41,7 +43,6 @@ export function registerEvents(d: WebDeps): void {
   const clients = new Set<_Client>();
   let timer: ReturnType<typeof setInterval> | undefined;
   let tick = 0;
-  let written = d.logs?.written ?? 0;
   let offHistory: (() => void) | undefined;
 
   const each = (topic: Topic, fn: (c: _Client) => void) => {
@@ -50,11 +51,19 @@ export function registerEvents(d: WebDeps): void {
   const onTick = () => {
     tick++;
     const ring = d.logs;
-    if (ring && ring.written !== written) {
-      const fresh = Math.min(ring.written - written, 200);
-      written = ring.written;
-      const data = JSON.stringify(ring.entries({ limit: fresh }).map(logJson));
-      each("logs", (c) => c.sse.send({ event: "logs", data }));
+    if (ring) {
+      // Each client gets what was written since its own mark (one JSON text per distinct mark).
+      const batches = new Map<number, string>();
+      each("logs", (c) => {
+        const fresh = Math.min(ring.written - c.written, 200);
+        c.written = ring.written;
+        if (fresh <= 0) return;
+        let data = batches.get(fresh);
+        if (data === undefined) {
+          batches.set(fresh, data = JSON.stringify(ring.entries({ limit: fresh }).map(logJson)));
+        }
+        c.sse.send({ event: "logs", data });
+      });
     }
     if (tick % STATUS_EVERY === 0) {
       for (const c of clients) recheck(c);
@@ -117,11 +126,10 @@ export function registerEvents(d: WebDeps): void {
       });
     }
     const sse = new SseStream(ctx.signal);
-    const c: _Client = { sse, topics, ctx, role: ctx.user!.role };
+    const c: _Client = { sse, topics, ctx, role: ctx.user!.role, written: d.logs?.written ?? 0 };
     clients.add(c);
     ctx.signal.addEventListener("abort", () => drop(c), { once: true });
     if (!timer) {
-      written = d.logs?.written ?? 0;
       timer = setInterval(() => {
         for (const x of clients) if (x.sse.closed) drop(x);
         if (clients.size) onTick();
