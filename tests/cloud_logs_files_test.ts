@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 
 import { FakeClock } from "../lib/clock.ts";
-import { decodeEvent, FileSource, LogSender } from "../lib/cloud/logs/mod.ts";
+import { decodeRecord, FileSource, LogSender } from "../lib/cloud/logs/mod.ts";
 import { Spool, type SpoolStream } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
@@ -59,7 +59,7 @@ async function setup(opts: { maxRecords?: number } = {}) {
 
 /** Messages stored in the spool, oldest first. */
 function stored(stream: SpoolStream): string[] {
-  return stream.peek({ maxRecords: 1_000_000 }).map((r) => decodeEvent(r.data).message);
+  return stream.peek({ maxRecords: 1_000_000 }).map((r) => decodeRecord(r).message);
 }
 
 const lines = (from: number, to: number) =>

@@ -11,7 +11,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { systemClock } from "../lib/clock.ts";
-import { decodeEvent, journalMessage, JournalSource } from "../lib/cloud/logs/mod.ts";
+import { decodeRecord, journalMessage, JournalSource } from "../lib/cloud/logs/mod.ts";
 import { Spool } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { LogHub, RingSink } from "../lib/log/mod.ts";
@@ -67,7 +67,7 @@ Deno.test({
         startAt: "beginning",
         backoff: { min: 50, max: 200 },
       });
-    const messages = () => stream.peek({ maxRecords: 100 }).map((r) => decodeEvent(r.data).message);
+    const messages = () => stream.peek({ maxRecords: 100 }).map((r) => decodeRecord(r).message);
     try {
       const t0 = (Date.now() - 60_000) * 1000;
       await writeJournal(join(jdir, "a.journal"), t0, ["hello one", "hello two"]);

@@ -16,6 +16,7 @@ import {
   cutBatch,
   encodeEvent,
   EVENT_OVERHEAD,
+  eventRecord,
   LogSender,
   MAX_AGE_MS,
   MAX_AHEAD_MS,
@@ -110,7 +111,7 @@ function sender(
 }
 
 function add(stream: SpoolStream, name: string, events: { time: number; message: string }[]) {
-  stream.append(events.map((e) => ({ time: e.time, data: encodeEvent(G, name, e.message) })));
+  stream.append(events.map((e) => eventRecord(G, name, e.message, e.time)));
 }
 
 Deno.test({

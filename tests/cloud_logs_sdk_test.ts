@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { CloudWatchLogsClient, PutLogEventsCommand } from "@aws-sdk/client-cloudwatch-logs";
 
 import { systemClock } from "../lib/clock.ts";
-import { encodeEvent, LogSender } from "../lib/cloud/logs/mod.ts";
+import { eventRecord, LogSender } from "../lib/cloud/logs/mod.ts";
 import { Spool } from "../lib/cloud/mod.ts";
 import { Database } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
@@ -40,7 +40,7 @@ Deno.test("our PutLogEvents is the SDK's: same target, content type and body, bo
   using db = Database.open({ path: ":memory:", purgeInterval: 0 });
   const stream = Spool.of(db, { clock: systemClock, log: nullLogger }).stream("logs.sdk");
   stream.append(
-    events.map((e) => ({ time: e.timestamp, data: encodeEvent(group, "ours", e.message) })),
+    events.map((e) => eventRecord(group, "ours", e.message, e.timestamp)),
   );
   await using client = logsClient(ep.url);
   const sender = new LogSender({ stream, client, clock: systemClock, log: nullLogger });

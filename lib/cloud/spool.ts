@@ -24,7 +24,7 @@
  *   inflight_at INTEGER)`: one row per stream; counters are totals since the
  *   stream was created (they survive restarts).
  * - `_spool(id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER, time INTEGER,
- *   bytes INTEGER, n INTEGER, k0 INTEGER, data TEXT)`, index `(sid, id)`: the
+ *   bytes INTEGER, n INTEGER, k0 INTEGER, key TEXT, data TEXT)`, index `(sid, id)`: the
  *   records. A row holds one record (`n` = 1, `data` as given) or a *pack*
  *   of the `n` records one `append` stored together (`data` = their times
  *   and lengths, `t:len,t:len,…`, a newline, then their data end to end:
@@ -34,7 +34,9 @@
  *   since the epoch), `bytes` the UTF-8 size of the records' data. A
  *   record's id is `row id × 1024 + index` in its pack; `k0` is the index of
  *   the row's first record still stored (an ack or a drop that ends inside a
- *   pack keeps the rest of it, with the same ids).
+ *   pack keeps the rest of it, with the same ids). `key` is the records'
+ *   optional key (a log event's destination): a pack holds records of one
+ *   key, stored once for the row, not once per record.
  * - `_spool_state(sid INTEGER, key TEXT, value TEXT)`: sources' positions.
  *
  * Units: ms since the epoch for times, bytes for sizes.
@@ -43,7 +45,7 @@
 import type { Clock } from "../clock.ts";
 import type { Database } from "../db/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type _Head, _Statements, type StreamRow } from "./_spool_sql.ts";
+import { type _Head, type _Row, _Statements, type StreamRow } from "./_spool_sql.ts";
 
 /** Ids per row: a record's id is `row id × ID_STRIDE + its index in the row's pack`. */
 const ID_STRIDE = 1024;
@@ -51,18 +53,23 @@ const ID_STRIDE = 1024;
 const PACK_BYTES = 256 * 1024;
 
 /**
- * Spool files written before packs (no `n`, `k0` columns; record id = row
- * id): add the columns and rescale the stored in-flight ids.
+ * Older spool files: before packs (no `n`, `k0` columns; record id = row id)
+ * add the columns and rescale the stored in-flight ids; before keys add the
+ * `key` column (their records have none).
  */
 function _migrate(sql: Database["sql"]): void {
-  const cols = sql.prepare("PRAGMA table_info(_spool)").all() as { name: string }[];
-  if (cols.length === 0 || cols.some((c) => c.name === "n")) return;
-  sql.exec(
-    "ALTER TABLE _spool ADD COLUMN n INTEGER NOT NULL DEFAULT 1; " +
-      "ALTER TABLE _spool ADD COLUMN k0 INTEGER NOT NULL DEFAULT 0; " +
-      `UPDATE _spool_streams SET inflight_upto = inflight_upto * ${ID_STRIDE} ` +
-      "WHERE inflight_upto IS NOT NULL;",
-  );
+  const cols = (sql.prepare("PRAGMA table_info(_spool)").all() as { name: string }[])
+    .map((c) => c.name);
+  if (cols.length === 0) return;
+  if (!cols.includes("n")) {
+    sql.exec(
+      "ALTER TABLE _spool ADD COLUMN n INTEGER NOT NULL DEFAULT 1; " +
+        "ALTER TABLE _spool ADD COLUMN k0 INTEGER NOT NULL DEFAULT 0; " +
+        `UPDATE _spool_streams SET inflight_upto = inflight_upto * ${ID_STRIDE} ` +
+        "WHERE inflight_upto IS NOT NULL;",
+    );
+  }
+  if (!cols.includes("key")) sql.exec("ALTER TABLE _spool ADD COLUMN key TEXT;");
 }
 
 /** A pack's `data`: `time:length,…` (lengths in UTF-16 units), a newline, the data end to end. */
@@ -77,23 +84,35 @@ function _pack(records: readonly { time: number; data: string }[]): string {
   return head + "\n" + parts.join("");
 }
 
-/** The records of a stored row, `[time, data]` each (one for a single-record row). */
-function _unpack(row: { n: number; time: number; data: string }): [number, string][] {
-  if (row.n === 1) return [[row.time, row.data]];
-  const text = row.data;
+/**
+ * Call `visit` with each record of a pack of `n` (its time, data and
+ * UTF-16 length) until it returns false. Returns false when stopped.
+ */
+function _eachPacked(
+  n: number,
+  text: string,
+  visit: (time: number, data: string, length: number) => boolean,
+): boolean {
   const nl = text.indexOf("\n");
-  const out: [number, string][] = new Array(row.n);
   let at = nl + 1;
   let i = 0;
-  for (let k = 0; k < row.n; k++) {
+  for (let k = 0; k < n; k++) {
     const colon = text.indexOf(":", i);
     let comma = text.indexOf(",", colon);
     if (comma < 0 || comma > nl) comma = nl;
     const len = +text.slice(colon + 1, comma);
-    out[k] = [+text.slice(i, colon), text.slice(at, at + len)];
+    if (!visit(+text.slice(i, colon), text.slice(at, at + len), len)) return false;
     at += len;
     i = comma + 1;
   }
+  return true;
+}
+
+/** The records of a stored row, `[time, data]` each (one for a single-record row). */
+function _unpack(row: { n: number; time: number; data: string }): [number, string][] {
+  if (row.n === 1) return [[row.time, row.data]];
+  const out: [number, string][] = [];
+  _eachPacked(row.n, row.data, (time, data) => out.push([time, data]) > 0);
   return out;
 }
 
@@ -108,7 +127,7 @@ CREATE TABLE IF NOT EXISTS _spool_streams (
 CREATE TABLE IF NOT EXISTS _spool (
   id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL, time INTEGER NOT NULL,
   bytes INTEGER NOT NULL, n INTEGER NOT NULL DEFAULT 1, k0 INTEGER NOT NULL DEFAULT 0,
-  data TEXT NOT NULL);
+  key TEXT, data TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS _spool_sid ON _spool (sid, id);
 CREATE TABLE IF NOT EXISTS _spool_state (
   sid INTEGER NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
@@ -124,13 +143,28 @@ export interface SpoolRecord {
   /** UTF-8 size of `data`. */
   bytes: number;
   data: string;
+  /** The key it was appended with (absent when none). */
+  key?: string;
 }
 
 /** What `append` takes. */
 export interface NewRecord {
   /** ms since the epoch. @default clock.now() */
   time?: number;
+  /**
+   * What the consumer groups records by (a log event's destination), not
+   * counted in `bytes`: records appended together with one key store it once.
+   */
+  key?: string;
   data: string;
+}
+
+/** A record as the spool holds it in memory before the insert. */
+interface _New {
+  time: number;
+  key: string | null;
+  data: string;
+  bytes: number;
 }
 
 /** Bounds of one stream. */
@@ -369,11 +403,19 @@ export class SpoolStream {
    */
   append(records: NewRecord[], state?: Record<string, string | null>): number {
     const now = this.#spool.clock.now();
-    const rows = records.map((r) => {
+    const rows = records.map((r): _New => {
       if (typeof r.data !== "string") throw new TypeError("A spool record's data must be a string");
+      if (r.key !== undefined && typeof r.key !== "string") {
+        throw new TypeError("A spool record's key must be a string");
+      }
       const time = r.time ?? now;
       if (!Number.isFinite(time)) throw new TypeError(`Bad record time ${time}`);
-      return { time: Math.floor(time), data: r.data, bytes: utf8Length(r.data) };
+      return {
+        time: Math.floor(time),
+        key: r.key ?? null,
+        data: r.data,
+        bytes: utf8Length(r.data),
+      };
     });
     for (const r of rows) {
       if (r.bytes > this.#maxBytes) {
@@ -408,19 +450,23 @@ export class SpoolStream {
     return last;
   }
 
-  /** Store `rows` as packs (one row for a single record); returns the last record's id. */
-  #insert(rows: { time: number; data: string; bytes: number }[]): number {
+  /**
+   * Store `rows` as packs (one row for a single record; a pack ends at a
+   * change of key); returns the last record's id.
+   */
+  #insert(rows: _New[]): number {
     if (rows.length === 1) {
       const r = rows[0]!;
       return this.#sql.insertMany(this.#sid, [{ ...r, n: 1 }]) * ID_STRIDE;
     }
-    const packs: { time: number; bytes: number; n: number; data: string }[] = [];
+    const packs: _Row[] = [];
     let start = 0;
     while (start < rows.length) {
+      const key = rows[start]!.key;
       let end = start;
       let bytes = 0;
       while (
-        end < rows.length && end - start < ID_STRIDE &&
+        end < rows.length && end - start < ID_STRIDE && rows[end]!.key === key &&
         (end === start || bytes + rows[end]!.bytes <= PACK_BYTES)
       ) bytes += rows[end++]!.bytes;
       const part = rows.slice(start, end);
@@ -429,6 +475,7 @@ export class SpoolStream {
           time: part[0]!.time,
           bytes,
           n: part.length,
+          key,
           data: _pack(part),
         },
       );
@@ -544,20 +591,26 @@ export class SpoolStream {
       out.push(r);
       return bytes < maxBytes && out.length < maxRecords;
     };
+    const record = (id: number, time: number, bytes: number, key: string | null, data: string) =>
+      key === null ? { id, time, bytes, data } : { id, time, bytes, data, key };
     while (out.length < maxRecords) {
       const rows = this.#sql.peek(this.#sid, from, Math.min(maxRecords - out.length, 2048));
       if (rows.length === 0) break;
-      for (const [rowId, time, size, n, k0, data] of rows) {
-        const base = rowId * ID_STRIDE + k0;
+      for (const [rowId, time, size, n, k0, key, data] of rows) {
+        let id = rowId * ID_STRIDE + k0;
         if (n === 1) {
-          if (!take({ id: base, time, bytes: size, data })) return out;
+          if (!take(record(id, time, size, key, data))) return out;
           continue;
         }
-        const records = _unpack({ n, time, data });
-        for (let i = 0; i < records.length; i++) {
-          const [t, d] = records[i]!;
-          if (!take({ id: base + i, time: t, bytes: utf8Length(d), data: d })) return out;
-        }
+        // A pack whose bytes are as many as its data's UTF-16 units is ASCII:
+        // a record's bytes are its length.
+        const ascii = size === data.length - data.indexOf("\n") - 1;
+        const more = _eachPacked(
+          n,
+          data,
+          (t, d, length) => take(record(id++, t, ascii ? length : utf8Length(d), key, d)),
+        );
+        if (!more) return out;
       }
       from = rows[rows.length - 1]![0] + 1;
     }

@@ -244,3 +244,63 @@ Deno.test("a spool written before packs is upgraded: its records and in-flight m
   s.append([{ data: "new1" }, { data: "new2" }]);
   assert.deepEqual(s.peek().map((r) => r.data), ["z", "new1", "new2"]);
 });
+
+Deno.test("keys: stored once per pack, a pack ends at a change of key, acks inside keep it", () => {
+  const { db, spool } = setup();
+  using _db = db;
+  const s = spool.stream("keys");
+  s.append([
+    { data: "a1", key: "A" },
+    { data: "a2", key: "A" },
+    { data: "b1", key: "B\nb" },
+    { data: "plain" },
+    { data: "plain2" },
+  ]);
+  const rows = db.sql.prepare("SELECT n, key FROM _spool ORDER BY id").all() as {
+    n: number;
+    key: string | null;
+  }[];
+  assert.deepEqual(rows.map((r) => [r.n, r.key]), [[2, "A"], [1, "B\nb"], [2, null]]);
+  const all = s.peek();
+  assert.deepEqual(all.map((r) => [r.key, r.data]), [
+    ["A", "a1"],
+    ["A", "a2"],
+    ["B\nb", "b1"],
+    [undefined, "plain"],
+    [undefined, "plain2"],
+  ]);
+  assert.ok(!("key" in all[3]!), "a record without a key has no key property");
+  assert.equal(s.status().bytes, 2 + 2 + 2 + 5 + 6, "keys are not counted in bytes");
+  s.ack(all[0]!.id);
+  assert.deepEqual(s.peek().map((r) => [r.key, r.data]).slice(0, 1), [["A", "a2"]]);
+  assert.throws(() => s.append([{ data: "x", key: 5 as unknown as string }]), TypeError);
+});
+
+Deno.test("a spool written with packs but before keys is upgraded: its packs read as records without a key", () => {
+  const db = Database.open({ path: ":memory:", purgeInterval: 0 });
+  using _db = db;
+  db.sql.exec(`
+    CREATE TABLE _spool_streams (sid INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,
+      appended INTEGER NOT NULL DEFAULT 0, sent INTEGER NOT NULL DEFAULT 0,
+      dropped INTEGER NOT NULL DEFAULT 0, refused INTEGER NOT NULL DEFAULT 0,
+      last_error TEXT, last_error_at INTEGER, last_ack_at INTEGER,
+      inflight_upto INTEGER, inflight_meta TEXT, inflight_at INTEGER);
+    CREATE TABLE _spool (id INTEGER PRIMARY KEY AUTOINCREMENT, sid INTEGER NOT NULL,
+      time INTEGER NOT NULL, bytes INTEGER NOT NULL, n INTEGER NOT NULL DEFAULT 1,
+      k0 INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL);
+    INSERT INTO _spool_streams (sid, name, appended) VALUES (1, 'old', 3);
+    INSERT INTO _spool (id, sid, time, bytes, n, k0, data) VALUES
+      (1, 1, 10, 3, 2, 0, '10:1,11:2' || char(10) || 'xyy'), (2, 1, 12, 1, 1, 0, 'z');
+  `);
+  const clock = new FakeClock(1_700_000_000_000);
+  const spool = Spool.of(db, { clock, log: new LogHub({ sinks: [] }).logger("spool") });
+  const s = spool.stream("old");
+  const recs = s.peek();
+  assert.deepEqual(recs.map((r) => [r.time, r.data, r.key]), [
+    [10, "x", undefined],
+    [11, "yy", undefined],
+    [12, "z", undefined],
+  ]);
+  s.append([{ data: "k", key: "K" }]);
+  assert.deepEqual(s.peek().map((r) => r.key ?? null), [null, null, null, "K"]);
+});

@@ -11,11 +11,14 @@
  *   by the service (`rejectedLogEventsInfo`): they are counted and dropped
  *   here before sending, as the service would.
  *
- * Spool record format: `data` is `GROUP\nSTREAM\nMESSAGE` (names cannot hold
- * a newline), `time` the event's timestamp in ms since the epoch.
+ * Spool record format: `key` is `GROUP\nSTREAM` (names cannot hold a
+ * newline; `eventKey`), `data` the message, `time` the event's timestamp in
+ * ms since the epoch. The spool stores a chunk's key once, not per line.
+ * Records without a key (written by older versions, and by the metrics and
+ * audit streams) carry their destination in `data`: `GROUP\nSTREAM\nMESSAGE`.
  */
 
-import { type SpoolRecord, utf8Length } from "../spool.ts";
+import { type NewRecord, type SpoolRecord, utf8Length } from "../spool.ts";
 
 /** Bytes AWS counts per event on top of its message. */
 export const EVENT_OVERHEAD = 26;
@@ -43,17 +46,41 @@ export interface LogEvent {
   message: string;
 }
 
-/** The spool `data` of an event for `group`/`stream`. */
+/** The spool `key` of events for `group`/`stream`. */
+export function eventKey(group: string, stream: string): string {
+  return `${group}\n${stream}`;
+}
+
+/** The spool record of an event for `group`/`stream`. */
+export function eventRecord(
+  group: string,
+  stream: string,
+  message: string,
+  time: number,
+): NewRecord {
+  return { time, key: eventKey(group, stream), data: message };
+}
+
+/** The spool `data` of an event for `group`/`stream` in a record without a key. */
 export function encodeEvent(group: string, stream: string, message: string): string {
   return `${group}\n${stream}\n${message}`;
 }
 
-/** Split a spool record back into its destination and message. */
+/** Split the `data` of a record without a key back into its destination and message. */
 export function decodeEvent(data: string): { group: string; stream: string; message: string } {
   const a = data.indexOf("\n");
   const b = data.indexOf("\n", a + 1);
   if (a < 0 || b < 0) return { group: "", stream: "", message: data };
   return { group: data.slice(0, a), stream: data.slice(a + 1, b), message: data.slice(b + 1) };
+}
+
+/** A spool record's destination and message (from its key, or from its data when it has none). */
+export function decodeRecord(
+  r: { key?: string; data: string },
+): { group: string; stream: string; message: string } {
+  if (r.key === undefined) return decodeEvent(r.data);
+  const a = r.key.indexOf("\n");
+  return { group: r.key.slice(0, a), stream: r.key.slice(a + 1), message: r.data };
 }
 
 /**
@@ -116,7 +143,9 @@ export function cutBatch(records: SpoolRecord[], options: CutOptions): Batch | u
   const maxBytes = options.maxBytes ?? MAX_BATCH_BYTES;
   const oldest = options.now - MAX_AGE_MS;
   const newest = options.now + MAX_AHEAD_MS;
-  const first = decodeEvent(records[0]!.data);
+  const first = decodeRecord(records[0]!);
+  // Records with a key hold the message as their data; without, after the destination.
+  const key = records[0]!.key;
   const batch: Batch = {
     group: first.group,
     stream: first.stream,
@@ -128,17 +157,17 @@ export function cutBatch(records: SpoolRecord[], options: CutOptions): Batch | u
     empty: 0,
     full: false,
   };
-  const prefix = `${first.group}\n${first.stream}\n`;
+  const prefix = key === undefined ? `${first.group}\n${first.stream}\n` : "";
   const prefixBytes = utf8Length(prefix);
   let min = Infinity;
   let max = -Infinity;
   let sorted = true;
   for (const r of records) {
-    if (!r.data.startsWith(prefix)) {
+    if (r.key !== key || !r.data.startsWith(prefix)) {
       batch.full = true; // another destination: its own batch
       break;
     }
-    const message = r.data.slice(prefix.length);
+    const message = prefix ? r.data.slice(prefix.length) : r.data;
     const t = r.time;
     if (message.length === 0) {
       batch.empty++;

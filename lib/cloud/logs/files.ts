@@ -23,7 +23,7 @@
 import { dirname, join } from "../../path.ts";
 import type { Clock } from "../../clock.ts";
 import type { Logger, Redactor } from "../../log/mod.ts";
-import type { SpoolStream } from "../spool.ts";
+import type { NewRecord, SpoolStream } from "../spool.ts";
 import { safePart } from "./_names.ts";
 import { lineTime } from "./_timestamp.ts";
 import { type Destination, pushRecords } from "./sources.ts";
@@ -368,7 +368,7 @@ export class FileSource {
     const o = this.#o;
     const now = o.clock.now();
     const values = { ...o.dest.values, file: safePart(basename(t.path)) };
-    const records: { time: number; data: string }[] = [];
+    const records: NewRecord[] = [];
     let last = now;
     for (const e of events) {
       if (BLANK.test(e)) continue;

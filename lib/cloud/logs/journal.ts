@@ -14,7 +14,7 @@
 import { Backoff } from "../../backoff.ts";
 import type { Clock } from "../../clock.ts";
 import type { Logger, Redactor } from "../../log/mod.ts";
-import type { SpoolStream } from "../spool.ts";
+import type { NewRecord, SpoolStream } from "../spool.ts";
 import { type Destination, pushRecords } from "./sources.ts";
 
 /** Options of {@linkcode JournalSource}. */
@@ -158,7 +158,7 @@ export class JournalSource {
   /** Append entries and the last cursor in one transaction. */
   #store(entries: Record<string, unknown>[]): void {
     const o = this.#o;
-    const records: { time: number; data: string }[] = [];
+    const records: NewRecord[] = [];
     let cursor: string | undefined;
     for (const e of entries) {
       if (typeof e.__CURSOR === "string") cursor = e.__CURSOR;

@@ -25,7 +25,7 @@ import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import type { Logger } from "../../log/mod.ts";
 import type { SpoolStream } from "../spool.ts";
-import { type Batch, cutBatch, decodeEvent, MAX_BATCH_BYTES, rejectedCount } from "./events.ts";
+import { type Batch, cutBatch, decodeRecord, MAX_BATCH_BYTES, rejectedCount } from "./events.ts";
 
 /** Errors that say the request itself is wrong: halve the batch, then drop the one event. */
 const REFUSED = new Set([
@@ -283,7 +283,7 @@ export class LogSender {
     const want = new Map<string, number>();
     for (const r of this.stream.peek({ maxRecords: meta.n + meta.d + 10 })) {
       if (r.id > upTo) break;
-      const e = decodeEvent(r.data);
+      const e = decodeRecord(r);
       if (e.group !== meta.g || e.stream !== meta.s || r.time < meta.min || r.time > meta.max) {
         continue;
       }

@@ -10,9 +10,9 @@
 
 import { type Level, LEVEL_RANK } from "../../log/record.ts";
 import { type LogRecord, type Redactor, type Sink, toJsonLine } from "../../log/mod.ts";
-import type { SpoolStream } from "../spool.ts";
+import type { NewRecord, SpoolStream } from "../spool.ts";
 import { checkGroup, checkStream, expand, type NameValues, safePart } from "./_names.ts";
-import { encodeEvent, splitMessage } from "./events.ts";
+import { eventKey, splitMessage } from "./events.ts";
 
 /** Where a source's events go. */
 export interface Destination {
@@ -22,24 +22,29 @@ export interface Destination {
 }
 
 /** Events of one message for `dest` at `time`, split to fit CloudWatch's event size. */
-export function toRecords(dest: Destination, message: string, time: number, values = dest.values) {
-  const out: { time: number; data: string }[] = [];
+export function toRecords(
+  dest: Destination,
+  message: string,
+  time: number,
+  values = dest.values,
+): NewRecord[] {
+  const out: NewRecord[] = [];
   pushRecords(out, dest, message, time, values);
   return out;
 }
 
 /** {@linkcode toRecords} appending to `out` (a source turning a chunk of lines into records). */
 export function pushRecords(
-  out: { time: number; data: string }[],
+  out: NewRecord[],
   dest: Destination,
   message: string,
   time: number,
   values = dest.values,
 ): void {
-  const prefix = _names(dest, values, time).prefix;
+  const key = _names(dest, values, time).key;
   const parts = splitMessage(message);
-  if (parts.length === 1) out.push({ time, data: prefix + message });
-  else for (const m of parts) out.push({ time, data: prefix + m });
+  if (parts.length === 1) out.push({ time, key, data: message });
+  else for (const m of parts) out.push({ time, key, data: m });
 }
 
 /** The last names expanded per destination: one check per change of day, app name or file. */
@@ -48,8 +53,8 @@ interface _Names {
   day: number;
   name: string | undefined;
   file: string | undefined;
-  /** `GROUP\nSTREAM\n`, what `encodeEvent` puts before the message. */
-  prefix: string;
+  /** `GROUP\nSTREAM`, the records' spool key (`eventKey`). */
+  key: string;
 }
 const _cache = new WeakMap<Destination, _Names>();
 
@@ -64,10 +69,9 @@ function _names(dest: Destination, values: Destination["values"], time: number):
     day,
     name: values.name,
     file: values.file,
-    prefix: encodeEvent(
+    key: eventKey(
       checkGroup(expand(dest.group, values, time)),
       checkStream(expand(dest.stream, values, time)),
-      "",
     ),
   };
   _cache.set(dest, names);
