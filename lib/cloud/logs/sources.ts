@@ -12,7 +12,7 @@ import { type Level, LEVEL_RANK } from "../../log/record.ts";
 import { type LogRecord, type Redactor, type Sink, toJsonLine } from "../../log/mod.ts";
 import type { NewRecord, SpoolStream } from "../spool.ts";
 import { checkGroup, checkStream, expand, type NameValues, safePart } from "./_names.ts";
-import { eventKey, splitMessage } from "./events.ts";
+import { eventKey, MAX_MESSAGE_BYTES, splitMessage } from "./events.ts";
 
 /** Where a source's events go. */
 export interface Destination {
@@ -42,9 +42,8 @@ export function pushRecords(
   values = dest.values,
 ): void {
   const key = _names(dest, values, time).key;
-  const parts = splitMessage(message);
-  if (parts.length === 1) out.push({ time, key, data: message });
-  else for (const m of parts) out.push({ time, key, data: m });
+  if (message.length * 3 <= MAX_MESSAGE_BYTES) out.push({ time, key, data: message }); // ≤ 3 bytes a unit: fits
+  else for (const m of splitMessage(message)) out.push({ time, key, data: m });
 }
 
 /** The last names expanded per destination: one check per change of day, app name or file. */
