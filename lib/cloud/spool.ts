@@ -29,8 +29,8 @@
  *   of the `n` records one `append` stored together (`data` = their times
  *   and lengths, `+dt:len,dt:len,…` with each time as its difference from
  *   the row's `time` (packs of older versions: `t:len,…`, times in full), a
- *   newline, then their data end to end:
- *   a third of JSON's cost to write and read), so a source appending a chunk of 500 log lines
+ *   newline, then their data end to end: a third of JSON's cost to write
+ *   and read), so a source appending a chunk of 500 log lines
  *   writes, reads and deletes one row, not 500: SQLite's per-row work was
  *   most of a log line's cost. `time` is the first record's own time (ms
  *   since the epoch), `bytes` the UTF-8 size of the records' data. A

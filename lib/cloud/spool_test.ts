@@ -274,6 +274,10 @@ Deno.test("keys: stored once per pack, a pack ends at a change of key, acks insi
   s.ack(all[0]!.id);
   assert.deepEqual(s.peek().map((r) => [r.key, r.data]).slice(0, 1), [["A", "a2"]]);
   assert.throws(() => s.append([{ data: "x", key: 5 as unknown as string }]), TypeError);
+  // A pack's times are stored relative to its first one, earlier ones too.
+  const u = spool.stream("unsorted");
+  u.append([{ data: "t1", time: 5000 }, { data: "t2", time: 4990 }, { data: "t3", time: 5007 }]);
+  assert.deepEqual(u.peek().map((r) => r.time), [5000, 4990, 5007]);
 });
 
 Deno.test("a spool written with packs but before keys is upgraded: its packs read as records without a key", () => {
