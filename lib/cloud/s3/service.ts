@@ -20,7 +20,7 @@ import type { AwsCredentialProvider, AwsService } from "../../aws/mod.ts";
 import type { MqttService } from "../../mqtt/mod.ts";
 import type { Config } from "../../config/mod.ts";
 import type { DatabaseService } from "../../db/mod.ts";
-import { HttpClient } from "../../http/mod.ts";
+import { HttpClient, httpClientOptions } from "../../http/mod.ts";
 import { join, resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { Spool } from "../spool.ts";
@@ -156,7 +156,11 @@ export class S3Service extends EventTarget implements Service {
       maxRecords: s3.maxQueued,
       maxBytes: config.cloud.spool.maxBytes,
     });
-    this.#http = new HttpClient({ retries: 0, clock: ctx.clock });
+    // The agent's HTTP settings (proxy, extra CA) for every S3 request, small or large.
+    this.#http = new HttpClient({
+      ...await httpClientOptions(config.http, { configDir: ctx.configDir, clock: ctx.clock }),
+      retries: 0,
+    });
     this.#client = new S3Client({
       region,
       credentials,
@@ -352,6 +356,7 @@ export class S3Service extends EventTarget implements Service {
     this.#stop.abort();
     await Promise.allSettled(this.#loops);
     try {
+      this.#client?.close();
       this.#http?.close();
     } catch { /* closed */ }
   }

@@ -17,7 +17,8 @@
  * - network errors, timeouts, 5xx and SlowDown are retried with full-jitter
  *   backoff (`backoff`), forever while the job is queued; any other S3 error
  *   fails the upload with S3's code in its status.
- * - `maxBandwidth` paces parts so the average rate stays under it.
+ * - `maxBandwidth` caps the bytes on the wire: one token bucket (`_pacer.ts`)
+ *   shared by the parts in flight paces each body chunk by chunk.
  *
  * Events (`addEventListener`): `"done"`, `"failed"`, `"canceled"`, each a
  * `CustomEvent<Progress>`.
@@ -260,12 +261,12 @@ export class Uploads extends EventTarget {
         const body = new Uint8Array(job.size);
         await readAt(file, body, 0);
         await this.#check(job, file);
-        await this.#pacer.take(job.size, signal);
         const etag = await this.#client.putObject({
           bucket: job.bucket,
           key: job.key,
           body,
           headers,
+          ...this.#pace,
           signal,
         });
         this.partsSent++;
@@ -390,7 +391,6 @@ export class Uploads extends EventTarget {
     signal: AbortSignal,
   ): Promise<string> {
     for (let attempt = 0;; attempt++) {
-      await this.#pacer.take(body.length, signal);
       try {
         this.partsSent++;
         return await this.#client.uploadPart({
@@ -400,6 +400,7 @@ export class Uploads extends EventTarget {
           partNumber: n,
           body,
           sha,
+          ...this.#pace,
           signal,
         });
       } catch (e) {
@@ -419,6 +420,11 @@ export class Uploads extends EventTarget {
         await this.#clock.sleep(wait, signal);
       }
     }
+  }
+
+  /** The cap on request bodies, when there is one. */
+  get #pace(): { pace?: Pacer } {
+    return this.#pacer.enabled ? { pace: this.#pacer } : {};
   }
 
   #partLength(size: number, partSize: number, n: number): number {
