@@ -210,14 +210,16 @@ export const PEERS = [
   { name: "s3rver", start: startS3rver },
 ] as const;
 
-/** A cloud-mode config with `cloud.s3` on at `endpoint`, uploads allowed from `dir`. */
+/** A cloud-mode config with `cloud.s3` on at `endpoint`, uploads allowed from `dir`; `top`: other sections (`http`). */
 export function s3Config(
   endpoint: string,
   dir: string,
   s3: Record<string, unknown> = {},
   credentials: { accessKeyId: string; secretAccessKey: string } = MOTO_CREDENTIALS,
+  top: Record<string, unknown> = {},
 ): Config {
   return configSchema.parse({
+    ...top,
     agent: { mode: "cloud" },
     device: { id: "d1" },
     aws: { region: MOTO_REGION, credentials },
