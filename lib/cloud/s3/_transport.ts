@@ -186,13 +186,14 @@ export class Transport {
         req.destroy();
         fail(r.signal!.reason);
       };
-      if (r.signal?.aborted) return onAbort();
-      r.signal?.addEventListener("abort", onAbort, { once: true });
       req.on(
         "timeout",
         () => req.destroy(new TransportError("Timeout", `No answer within ${r.timeoutMs} ms`)),
       );
+      // Listen first: destroying a request without an error listener throws (uncaught).
       req.on("error", fail);
+      if (r.signal?.aborted) return onAbort();
+      r.signal?.addEventListener("abort", onAbort, { once: true });
       this.#write(req, r).catch((e) => {
         req.destroy();
         fail(e);
