@@ -215,3 +215,20 @@ Deno.test("cloud.s3 permissions: read of the upload directories only, the bucket
     /cloud\.s3\.partSize/,
   );
 });
+
+Deno.test("the CloudFormation template grants the device's S3 calls under its own prefix, the sweep's listing on opt-in", async () => {
+  const t = await Deno.readTextFile(new URL("../deploy/cloudformation/tern.yaml", import.meta.url));
+  const s3 = t.slice(t.indexOf("- PolicyName: tern-device-s3"));
+  const policy = s3.slice(0, s3.indexOf("\n        # ", 10));
+  assert.match(
+    policy,
+    /Action: \[s3:PutObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload\]\n\s+Resource: !Sub "arn:\$\{AWS::Partition\}:s3:::\$\{UploadBucketName\}\/\$\{!credentials-iot:ThingName\}\/\*"/,
+  );
+  assert.match(
+    policy,
+    /- WithUploadSweep\n\s+- Sid: SweepAbandonedUploads\n\s+Effect: Allow\n\s+Action: s3:ListBucketMultipartUploads\n\s+Resource: !Sub "arn:\$\{AWS::Partition\}:s3:::\$\{UploadBucketName\}"/,
+  );
+  assert.match(t, /WithUploadSweep: !Equals \[!Ref UploadSweep, "true"\]/);
+  assert.match(t, /\n  UploadSweep:\n    Type: String\n    Default: "false"/);
+  assert.ok(!/s3:\*|s3:GetObject|s3:DeleteObject/.test(policy), "nothing beyond uploading");
+});
