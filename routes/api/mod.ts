@@ -6,12 +6,15 @@
 import type { WebDeps } from "../deps.ts";
 import { registerAudit } from "./audit.ts";
 import { registerAuth } from "./auth.ts";
+import { registerConfig } from "./config.ts";
 import { registerData } from "./data.ts";
+import { registerEvents } from "./events.ts";
 import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
+import { registerTokens } from "./tokens.ts";
 import { registerUploads } from "./uploads.ts";
 import { registerUsers } from "./users.ts";
 
@@ -26,4 +29,7 @@ export function registerApi(d: WebDeps): void {
   registerShadow(d);
   registerAudit(d);
   registerUploads(d);
+  registerTokens(d);
+  registerEvents(d);
+  registerConfig(d);
 }
