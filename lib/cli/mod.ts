@@ -3,7 +3,7 @@
  *
  * `tern [GLOBAL FLAGS] [COMMAND] [ARGS]`; global flags may also follow the
  * command. Exit codes: 0 ok, 64 usage error, 78 configuration error,
- * 1 failure at run time.
+ * 1 failure at run time, 75 (`tern run`) restart me: an update changed the binary.
  */
 
 import { ConfigError } from "../config/mod.ts";
@@ -71,6 +71,11 @@ export const COMMANDS: CommandEntry[] = [
     name: "shadow",
     summary: "AWS IoT Device Shadows: status and local copies",
     load: async () => (await import("./shadow.ts")).shadowCommand,
+  },
+  {
+    name: "update",
+    summary: "Over-the-air updates through IoT Jobs: status, check",
+    load: async () => (await import("./update.ts")).updateCommand,
   },
   {
     name: "audit",
@@ -153,7 +158,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 ${GLOBAL_HELP}
 
-Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time.`;
+Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time,
+75 (tern run) restart me: an update changed the binary.`;
 }
 
 /** Run the CLI of `app` (main.ts passes the agent's services); returns the exit code. */
