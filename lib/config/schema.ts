@@ -22,6 +22,7 @@ import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
 import { cloudSection } from "./_cloud.ts";
 import { auditSection } from "./_audit.ts";
+import { provisionSection } from "./_provision.ts";
 
 export const configSchema = z.strictObject({
   agent: agentSection,
@@ -36,6 +37,7 @@ export const configSchema = z.strictObject({
   sync: syncSection,
   cloud: cloudSection,
   audit: auditSection,
+  provision: provisionSection,
 });
 
 /** A validated configuration with every default filled in. */
