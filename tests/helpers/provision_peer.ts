@@ -47,6 +47,8 @@ export interface ProvisionPeerOptions {
   fault?: (kind: "csr" | "register", payload: Record<string, unknown>) => PeerFault | undefined;
   /** Hold each reply this long, ms. @default 0 */
   hold?: number;
+  /** Sign the n-th certificate issued (0-based) with an unrelated CA. @default never */
+  untrustedAt?: (n: number) => boolean;
   /** Life of the n-th certificate issued. @default one day from now - 1 min */
   validity?: (n: number) => { notBefore: Date; notAfter: Date };
 }
@@ -197,7 +199,8 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
     const v = options.validity?.(n) ??
       { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000) };
     const cn = csr.subjectName.getField("CN")[0] ?? "device";
-    const pem = await sign(await csr.publicKey.export(EC, ["verify"]), cn, v, peer.untrusted);
+    const rogueOne = peer.untrusted || (options.untrustedAt?.(n) ?? false);
+    const pem = await sign(await csr.publicKey.export(EC, ["verify"]), cn, v, rogueOne);
     const der = new x509.X509Certificate(pem).rawData;
     const id = [...new Uint8Array(await crypto.subtle.digest("SHA-256", der))].map((b) =>
       b.toString(16).padStart(2, "0")

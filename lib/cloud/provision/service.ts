@@ -31,6 +31,8 @@ import { type IdentityUser, runRotation } from "./rotate.ts";
 
 /** Longest sleep between looks at the clock, in ms. */
 const MAX_SLEEP = 6 * 3_600_000;
+/** How often to look for the "mqtt" service while it is not running, in ms. */
+const MQTT_POLL = 500;
 
 type _State = "unprovisioned" | "provisioning" | "provisioned" | "rotating";
 
@@ -228,9 +230,9 @@ export class ProvisionService implements Service {
         continue;
       }
       this.#state = "provisioned";
-      let wait = !r.enabled ? MAX_SLEEP : due ? p().retry.min : this.#rotateAt() - ctx.clock.now();
+      let wait = !r.enabled || due ? MAX_SLEEP : this.#rotateAt() - ctx.clock.now();
       // Without the MQTT service yet, look again soon (it starts after this one).
-      if (!mqtt || this.#requestClient !== mqtt.client) wait = Math.min(wait, p().retry.min);
+      if (!mqtt || this.#requestClient !== mqtt.client) wait = Math.min(wait, MQTT_POLL);
       await sleep(Math.min(wait, MAX_SLEEP));
     }
   }
