@@ -70,7 +70,10 @@ Deno.test({
     await mqtt.publish("tern/${thing}/after", "x", { qos: 1, wait: "ack" });
     // Next rotation at 80 % of the new certificate's day.
     const next = Date.parse(String(st.nextRotation));
-    assert.ok(Math.abs(next - (Date.now() + 0.8 * 24 * HOUR)) < 5 * 60_000, String(st.nextRotation));
+    assert.ok(
+      Math.abs(next - (Date.now() + 0.8 * 24 * HOUR)) < 5 * 60_000,
+      String(st.nextRotation),
+    );
     const ev = auditEvents(w.stateDir, "provision.rotate");
     assert.equal(ev.length, 1);
     assert.equal(ev[0]!.outcome, "success");
@@ -81,7 +84,8 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a new certificate the broker refuses is rolled back within proveTimeout, still connected with the old",
+  name:
+    "a new certificate the broker refuses is rolled back within proveTimeout, still connected with the old",
   ignore,
   fn: async () => {
     await using w = await provisionWorld({ validity, untrustedAt: (n) => n === 1 });
@@ -99,7 +103,10 @@ Deno.test({
       what: () => `a rotation attempt (${JSON.stringify(a.provision())})`,
     });
     const st = a.provision();
-    const r = st.lastResult as { outcome: string; error: { errorCode: string; errorMessage: string } };
+    const r = st.lastResult as {
+      outcome: string;
+      error: { errorCode: string; errorMessage: string };
+    };
     assert.equal(r.outcome, "rolledBack", JSON.stringify(st));
     assert.equal(r.error.errorCode, "ProveFailed");
     assert.ok(Date.now() - t0 < 10_000);

@@ -44,7 +44,11 @@ export interface ProvisionPeerOptions {
   templates?: Record<string, { required: string[]; thingName(p: Record<string, string>): string }>;
   /** Ownership token life in ms. @default 3600000 */
   tokenTtl?: number;
-  fault?: (kind: "csr" | "register", payload: Record<string, unknown>) => PeerFault | undefined;
+  /** A rejection to answer with, "drop" to answer nothing, undefined to serve the request. */
+  fault?: (
+    kind: "csr" | "register",
+    payload: Record<string, unknown>,
+  ) => PeerFault | "drop" | undefined;
   /** Hold each reply this long, ms. @default 0 */
   hold?: number;
   /** Sign the n-th certificate issued (0-based) with an unrelated CA. @default never */
@@ -80,7 +84,6 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
       thingName: (p: Record<string, string>) => `tern-${p.SerialNumber}`,
     },
   };
-  const ttl = options.tokenTtl ?? 3_600_000;
   const caKey = await _importKey(options.tls.caKey);
   const caCert = new x509.X509Certificate(options.tls.caCert);
   const rogue = await crypto.subtle.generateKey(EC, true, ["sign", "verify"]);
@@ -177,6 +180,7 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
     }
     peer.received.push({ kind, topic, payload });
     const f = options.fault?.(kind, payload);
+    if (f === "drop") return;
     if (f) return void reject(topic, f);
     void (kind === "csr" ? onCsr(topic, payload) : onRegister(topic, payload)).catch((e) =>
       reject(topic, { statusCode: 500, errorCode: "InternalFailure", errorMessage: String(e) })
@@ -226,7 +230,7 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
       });
     }
     const tok = tokens.get(String(payload.certificateOwnershipToken));
-    if (!tok || tok.used || Date.now() - tok.at > ttl) {
+    if (!tok || tok.used || Date.now() - tok.at > (options.tokenTtl ?? 3_600_000)) {
       return reject(topic, {
         statusCode: 400,
         errorCode: "InvalidCertificateOwnershipToken",
