@@ -73,6 +73,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./shadow.ts")).shadowCommand,
   },
   {
+    name: "provision",
+    summary: "The device's identity: status, or install factory-placed certificate files",
+    load: async () => (await import("./provision.ts")).provisionCommand,
+  },
+  {
     name: "audit",
     summary: "The audit trail: verify its hash chain, list or export events",
     load: async () => (await import("./audit.ts")).auditCommand,
