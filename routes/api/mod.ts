@@ -10,6 +10,7 @@ import { registerData } from "./data.ts";
 import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
 import { registerMetrics } from "./metrics.ts";
+import { registerProvision } from "./provision.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
 import { registerUploads } from "./uploads.ts";
@@ -26,4 +27,5 @@ export function registerApi(d: WebDeps): void {
   registerShadow(d);
   registerAudit(d);
   registerUploads(d);
+  registerProvision(d);
 }

@@ -113,6 +113,7 @@ export async function runClaim(d: FlowDeps): Promise<Identity> {
       throw e;
     }
   }
+  if (d.signal.aborted) throw d.signal.reason;
   const keyPem = d.identities.read(flow!.keyFile)!;
   const id = d.identities.commit({
     thing: flow!.thingName!,

@@ -27,6 +27,7 @@ import { type FlowDeps, runClaim } from "./claim.ts";
 import { certInfo } from "./csr.ts";
 import { ProvisionError } from "./fleet.ts";
 import { IdentityStore, type LoadedIdentity } from "./identity.ts";
+import { installIdentity } from "./install.ts";
 import { type IdentityUser, runRotation } from "./rotate.ts";
 
 /** Longest sleep between looks at the clock, in ms. */
@@ -51,6 +52,8 @@ export class ProvisionService implements Service {
   #nextAttemptAt: number | undefined;
   #rotateRequested = false;
   #requestClient: unknown;
+  /** Aborts the claim attempt under way (an installed identity supersedes it). */
+  #attempt: AbortController | undefined;
 
   constructor(ctx: ServiceContext) {
     this.#ctx = ctx;
@@ -68,6 +71,56 @@ export class ProvisionService implements Service {
       signal.addEventListener("abort", () => reject(signal.reason), { once: true });
       this.#ready.promise.then(resolve);
     });
+  }
+
+  /**
+   * Install a certificate and key an installer uploaded (the web UI, admin)
+   * as the identity in force: checked first (TypeError, nothing changes),
+   * then committed; a claim flow under way is abandoned, and a running MQTT
+   * connection switches to it.
+   */
+  async install(
+    o: {
+      certPem: string;
+      keyPem: string;
+      thing?: string;
+      actor: AuditRecord["actor"];
+      source?: string;
+    },
+  ): Promise<LoadedIdentity> {
+    const ctx = this.#ctx;
+    const thing = o.thing ?? this.#identity?.thing ?? ctx.config.device.thing ?? ctx.deviceId;
+    const id = await installIdentity({
+      dir: this.#ids!.dir,
+      certPem: o.certPem,
+      keyPem: o.keyPem,
+      thing,
+      now: ctx.clock.now(),
+    });
+    this.#attempt?.abort(new DOMException("An identity was installed", "AbortError"));
+    this.#store!.clearFlow();
+    const had = this.#identity !== undefined;
+    this.#identity = this.#ids!.current();
+    this.#state = "provisioned";
+    this.#lastError = undefined;
+    this.#result({
+      purpose: "install",
+      outcome: "success",
+      at: ctx.clock.now(),
+      certificateId: id.certificateId,
+    });
+    this.#audit({
+      actor: o.actor,
+      ...(o.source ? { source: o.source } : {}),
+      action: "provision.install",
+      target: `thing:${id.thing}`,
+      details: { certificateId: id.certificateId, ...this.#validity() },
+    });
+    ctx.log.info("Identity installed", { thing: id.thing, certificateId: id.certificateId });
+    if (had) await this.#mqtt()?.useIdentity(this.#identity!);
+    this.#ready.resolve();
+    this.#poke();
+    return this.#identity!;
   }
 
   /** Rotate now (a cloud request, `tern provision rotate` through the API). */
@@ -149,11 +202,34 @@ export class ProvisionService implements Service {
       this.#nextAttemptAt = undefined;
     };
     while (!life.aborted) {
+      if (!this.#identity && (!p().claim || !p().template)) {
+        // Nothing to provision with: wait for `tern provision --cert --key` (next start) or an upload.
+        if (this.#state !== "unprovisioned" || !this.#lastError) {
+          ctx.log.warn(
+            "No identity and no claim certificate: waiting for one (provision.claim, tern provision --cert --key, or POST /api/provision/identity)",
+          );
+        }
+        this.#state = "unprovisioned";
+        this.#lastError = {
+          request: "Connect",
+          statusCode: 0,
+          errorCode: "NoClaim",
+          errorMessage:
+            "No identity yet and no claim certificate (provision.claim and provision.template)",
+          at: new Date(ctx.clock.now()).toISOString(),
+        };
+        await sleep(MAX_SLEEP);
+        continue;
+      }
       if (!this.#identity) {
         this.#state = "provisioning";
         this.#attempts++;
+        this.#attempt = new AbortController();
         try {
-          const id = await runClaim(deps());
+          const id = await runClaim({
+            ...deps(),
+            signal: AbortSignal.any([life, this.#attempt.signal]),
+          });
           this.#identity = this.#ids!.current();
           this.#state = "provisioned";
           this.#lastError = undefined;
@@ -179,6 +255,7 @@ export class ProvisionService implements Service {
           });
           this.#ready.resolve();
         } catch (e) {
+          if (this.#attempt.signal.aborted && !life.aborted) continue; // installed meanwhile
           await failed("claim", e);
         }
         continue;
@@ -285,12 +362,12 @@ export class ProvisionService implements Service {
     }
   }
 
-  #audit(e: Omit<AuditRecord, "actor">): void {
+  #audit(e: Omit<AuditRecord, "actor"> & { actor?: AuditRecord["actor"] }): void {
     try {
       this.#ctx.get<{ record(e: AuditRecord): unknown } & Service>("audit").record({
         actor: { type: "agent", id: this.#ctx.deviceId },
         ...e,
-      });
+      } as AuditRecord);
     } catch (err) {
       this.#ctx.log.debug("Audit event not recorded", { action: e.action, error: String(err) });
     }
