@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { provisionCommand } from "../lib/cli/provision.ts";
 import { UsageError } from "../lib/cli/mod.ts";
 import { skipWithout } from "./helpers/peers.ts";
-import { identityFiles, identityOf, provisionWorld } from "./provision_helpers.ts";
+import { identityFiles, identityOf, logged, provisionWorld } from "./provision_helpers.ts";
 
 const ignore = skipWithout("mosquitto", import.meta.url);
 
@@ -77,7 +77,7 @@ Deno.test({
     await w.connected(a);
     assert.equal(a.mqtt().clientId, "pump-7");
     assert.equal(w.peer.received.length, 0, "no provisioning request");
-    assert.match(w.broker.log(), /as pump-7 \(.*u'factory-7'\)/);
+    await logged(w, /as pump-7 \(.*u'factory-7'\)/);
 
     const s = capture();
     assert.equal(await provisionCommand.run(["status", "--json"], flags, s.io), 0);

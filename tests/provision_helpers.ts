@@ -154,3 +154,10 @@ export function identityOf(stateDir: string): {
     keyPem: Deno.readTextFileSync(join(d, id.key)),
   };
 }
+
+/** Resolve once the broker's log matches `re` (its stderr is read asynchronously). */
+export async function logged(w: World, re: RegExp): Promise<void> {
+  await until(() => re.test(w.broker.log()), {
+    what: () => `${re} in the broker log:\n${w.broker.log()}`,
+  });
+}

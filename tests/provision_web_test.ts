@@ -19,7 +19,7 @@ import { SERVICES } from "../services.ts";
 import type { WebService } from "../routes/web_service.ts";
 import { skipWithout } from "./helpers/peers.ts";
 import { until } from "./helpers/wait.ts";
-import { identityFiles, identityOf, provisionWorld } from "./provision_helpers.ts";
+import { identityFiles, identityOf, logged, provisionWorld } from "./provision_helpers.ts";
 
 const ignore = skipWithout("mosquitto", import.meta.url);
 const PW = "correct-horse-battery";
@@ -117,7 +117,7 @@ Deno.test({
             ?.connected === true,
         { ms: 10_000 },
       );
-      assert.match(w.broker.log(), /as pump-9 \(.*u'installer-1'\)/);
+      await logged(w, /as pump-9 \(.*u'installer-1'\)/);
       for (const f of identityFiles(w.stateDir)) assert.equal(f.mode, 0o600);
       const [s2, b2] = await call("GET", "/api/status");
       assert.equal(s2, 200);
