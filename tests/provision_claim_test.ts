@@ -10,9 +10,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AuditLog, Database } from "../lib/db/mod.ts";
-import { keyMatchesCert } from "../lib/cloud/provision/mod.ts";
+import { certInfo, keyMatchesCert } from "../lib/cloud/provision/mod.ts";
 import type { MqttService } from "../lib/mqtt/mod.ts";
 import { skipWithout } from "./helpers/peers.ts";
+import { MOTO_CREDENTIALS, MOTO_REGION, startMoto } from "./helpers/moto.ts";
+import { skipShadowTests } from "./shadow_helpers.ts";
+import { signRequest } from "../lib/aws/mod.ts";
 import { identityFiles, identityOf, logged, provisionWorld, THING } from "./provision_helpers.ts";
 
 const ignore = skipWithout("mosquitto", import.meta.url);
@@ -88,5 +91,28 @@ Deno.test({
       assert.equal(w.peer.received.length, 2);
       assert.equal(a.provision().thing, THING);
     }
+  },
+});
+
+Deno.test({
+  name: "the device's CSR is one moto's IoT CreateCertificateFromCsr accepts (its subject kept)",
+  ignore: ignore || skipShadowTests(import.meta.url),
+  fn: async () => {
+    await using moto = await startMoto();
+    await using w = await provisionWorld({ moto: moto.url });
+    await using a = await w.agent();
+    await w.connected(a);
+    const id = identityOf(w.stateDir);
+    const path = `/certificates/${id.certificateId}`;
+    const signed = await signRequest(
+      { method: "GET", url: `${moto.url}${path}`, headers: {}, body: "" },
+      { credentials: MOTO_CREDENTIALS, region: MOTO_REGION, service: "iot" },
+    );
+    const r = await fetch(signed.url, { headers: signed.headers });
+    assert.equal(r.status, 200);
+    const desc = (await r.json()).certificateDescription;
+    assert.equal(desc.certificateId, id.certificateId);
+    // moto parses the CSR (pyca/cryptography) and keeps its subject (it signs a key of its own).
+    assert.equal(certInfo(desc.certificatePem).subject, "CN=dev-42");
   },
 });

@@ -29,6 +29,8 @@
 
 import mqtt from "mqtt";
 import { x509 } from "../../lib/cloud/provision/_x509.ts";
+import { signRequest } from "../../lib/aws/mod.ts";
+import { MOTO_CREDENTIALS, MOTO_REGION } from "./moto.ts";
 import type { TlsFixtures } from "./tls.ts";
 
 export interface PeerFault {
@@ -53,6 +55,11 @@ export interface ProvisionPeerOptions {
   hold?: number;
   /** Sign the n-th certificate issued (0-based) with an unrelated CA. @default never */
   untrustedAt?: (n: number) => boolean;
+  /**
+   * moto's URL: each CSR is first given to moto's IoT CreateCertificateFromCsr
+   * (REST, SigV4-signed), which must accept it; the certificate id is then moto's.
+   */
+  moto?: string;
   /** Life of the n-th certificate issued. @default one day from now - 1 min */
   validity?: (n: number) => { notBefore: Date; notAfter: Date };
 }
@@ -199,6 +206,29 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
         errorMessage: `Invalid certificate signing request: ${(e as Error).message}`,
       });
     }
+    let motoId: string | undefined;
+    if (options.moto) {
+      const body = JSON.stringify({ certificateSigningRequest: payload.certificateSigningRequest });
+      const signed = await signRequest(
+        {
+          method: "POST",
+          url: `${options.moto}/certificates?setAsActive=false`,
+          headers: { "content-type": "application/json" },
+          body,
+        },
+        { credentials: MOTO_CREDENTIALS, region: MOTO_REGION, service: "iot" },
+      );
+      const r = await fetch(signed.url, { method: "POST", headers: signed.headers, body });
+      const json = await r.json().catch(() => ({}));
+      if (!r.ok || typeof json.certificateId !== "string") {
+        return reject(topic, {
+          statusCode: 400,
+          errorCode: "InvalidCsr",
+          errorMessage: `CreateCertificateFromCsr refused it: ${JSON.stringify(json)}`,
+        });
+      }
+      motoId = json.certificateId;
+    }
     const n = peer.issued.length;
     const v = options.validity?.(n) ??
       { notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000) };
@@ -206,9 +236,10 @@ export async function startProvisionPeer(options: ProvisionPeerOptions): Promise
     const rogueOne = peer.untrusted || (options.untrustedAt?.(n) ?? false);
     const pem = await sign(await csr.publicKey.export(EC, ["verify"]), cn, v, rogueOne);
     const der = new x509.X509Certificate(pem).rawData;
-    const id = [...new Uint8Array(await crypto.subtle.digest("SHA-256", der))].map((b) =>
-      b.toString(16).padStart(2, "0")
-    ).join("");
+    const id = motoId ??
+      [...new Uint8Array(await crypto.subtle.digest("SHA-256", der))].map((b) =>
+        b.toString(16).padStart(2, "0")
+      ).join("");
     peer.issued.push(id);
     const token = crypto.randomUUID() + crypto.randomUUID();
     tokens.set(token, { certificateId: id, at: Date.now(), used: false });
