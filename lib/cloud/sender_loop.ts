@@ -6,7 +6,7 @@
  * error), back off with the sender's full-jitter `Backoff`. Units: ms.
  */
 
-import type { Backoff } from "../backoff.ts";
+import { Backoff } from "../backoff.ts";
 import type { Clock } from "../clock.ts";
 import type { Logger } from "../log/mod.ts";
 import type { SpoolStream } from "./spool.ts";
@@ -27,6 +27,22 @@ export interface SenderLoopOptions {
   fullBatch?: number;
   /** Logged with an unexpected error, e.g. "Sending logs failed". */
   failure: string;
+}
+
+/** A sender's retry settings: full jitter between `min` and `max` ms. */
+export interface SenderBackoffOptions {
+  /** @default { min: 1000, max: 300000 } */
+  backoff?: { min: number; max: number };
+  random?: () => number;
+}
+
+/** The full-jitter backoff of a spool sender (1 s … 5 min unless configured). */
+export function senderBackoff(o: SenderBackoffOptions): Backoff {
+  return new Backoff({
+    min: o.backoff?.min ?? 1000,
+    max: o.backoff?.max ?? 300_000,
+    ...(o.random ? { random: o.random } : {}),
+  });
 }
 
 /** Run a sender until `signal` aborts. */

@@ -22,8 +22,8 @@
  * Units: ms, bytes.
  */
 
-import { Backoff } from "../../backoff.ts";
-import { runSender } from "../sender_loop.ts";
+import type { Backoff } from "../../backoff.ts";
+import { runSender, senderBackoff } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import { type AuditEvent, sha256Base64Sync } from "../../db/mod.ts";
@@ -142,11 +142,7 @@ export class CloudTrailSender {
     this.stream = options.stream;
     this.#account = options.channelArn.split(":")[4] || undefined;
     this.#limit = options.maxEvents ?? MAX_EVENTS;
-    this.#backoff = new Backoff({
-      min: options.backoff?.min ?? 1000,
-      max: options.backoff?.max ?? 300_000,
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.#backoff = senderBackoff(options);
   }
 
   /** Send until `signal` aborts. */

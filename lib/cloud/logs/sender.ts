@@ -19,8 +19,8 @@
  * Units: ms.
  */
 
-import { Backoff } from "../../backoff.ts";
-import { runSender } from "../sender_loop.ts";
+import type { Backoff } from "../../backoff.ts";
+import { runSender, senderBackoff } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import type { Logger } from "../../log/mod.ts";
@@ -88,11 +88,7 @@ export class LogSender {
     this.stream = options.stream;
     this.#limit = options.maxEvents ?? 10_000;
     this.#created = options.created ?? new Set();
-    this.#backoff = new Backoff({
-      min: options.backoff?.min ?? 1000,
-      max: options.backoff?.max ?? 300_000,
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.#backoff = senderBackoff(options);
   }
 
   /** Send until `signal` aborts: wait for records, linger `flushInterval`, send, back off on failure. */

@@ -17,8 +17,8 @@
  * Units: ms.
  */
 
-import { Backoff } from "../../backoff.ts";
-import { runSender } from "../sender_loop.ts";
+import type { Backoff } from "../../backoff.ts";
+import { runSender, senderBackoff } from "../sender_loop.ts";
 import type { Clock } from "../../clock.ts";
 import { AwsApiError, type AwsJsonClient } from "../../aws/mod.ts";
 import type { Logger } from "../../log/mod.ts";
@@ -105,11 +105,7 @@ export class PutSender {
     this.#o = options;
     this.stream = options.stream;
     this.#limit = options.maxDatums ?? MAX_DATUMS;
-    this.#backoff = new Backoff({
-      min: options.backoff?.min ?? 1000,
-      max: options.backoff?.max ?? 300_000,
-      ...(options.random ? { random: options.random } : {}),
-    });
+    this.#backoff = senderBackoff(options);
   }
 
   /** Send until `signal` aborts. */
