@@ -9,6 +9,7 @@ import type { Config } from "../lib/config/mod.ts";
 import type { Database } from "../lib/db/mod.ts";
 import type { Logger, RingSink } from "../lib/log/mod.ts";
 import type { ServiceState } from "../lib/service.ts";
+import type { MetricsHistory } from "./api/_history.ts";
 import type { LoginThrottle, SessionAuth, StaticSite, WebApp } from "../lib/web/mod.ts";
 
 /** Where /api/status and /api/health read the services' states (the agent implements it). */
@@ -45,6 +46,8 @@ export interface WebDeps {
   site?: StaticSite;
   /** A running service by name, or undefined (routes that front a service: shadows). */
   service?(name: string): unknown;
+  /** The dashboard's last hour of metrics, sampled from the agent's registry (`api/_history.ts`). */
+  history?: MetricsHistory;
   /** Run when the service stops (routes detach from the database here). */
   closers?: (() => void)[];
 }

@@ -37,6 +37,7 @@ import {
 import { spoolFamilies, spoolStreamsOf } from "../lib/cloud/spool_metrics.ts";
 import { type MetricFamily, MetricsRegistry, processFamilies } from "../lib/metrics/mod.ts";
 import { registerApi } from "./api/mod.ts";
+import { MetricsHistory } from "./api/_history.ts";
 import { auditor, deniedRecorded } from "./api/_audit.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
 
@@ -145,7 +146,6 @@ export function buildApp(
       setup.expires = opts.clock.now() + w.auth.setupTokenTtl;
     }
   }
-  registerApi(deps);
   let registry = opts.metrics;
   if (!registry) {
     registry = new MetricsRegistry();
@@ -153,6 +153,9 @@ export function buildApp(
     registry.register(processFamilies);
     registry.register(() => spoolFamilies(spoolStreamsOf(deps.status.services())));
   }
+  // Sampled while the service runs (WebService.start); a hand-built app starts it itself.
+  deps.history = new MetricsHistory(registry, opts.clock);
+  registerApi(deps);
   if (w.metrics.enabled) {
     const r0 = registry;
     app.get("/metrics", () => {
@@ -245,6 +248,7 @@ export class WebService implements Service {
       this.#ctx.redactor?.add?.(tls.key);
     }
     await this.deps.site?.ready;
+    this.deps.history?.start(signal);
     this.#server = await WebServer.start(this.app, {
       listen: w.listen,
       ...(tls ? { tls } : {}),
@@ -292,6 +296,7 @@ export class WebService implements Service {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.deps.history?.stop();
     await this.#server?.close();
     this.deps.auth?.close();
     for (const c of this.deps.closers?.splice(0) ?? []) c();

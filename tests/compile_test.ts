@@ -79,8 +79,8 @@ Deno.test("the compiled entry serves the embedded site with the baked flags only
   const body = await res.text();
   assert.equal(res.status, 200);
   assert.equal(body, Deno.readTextFileSync(join(root, "routes/site/index.html")));
-  const js = await fetch(`http://127.0.0.1:${port}/app.js`);
-  assert.equal(await js.text(), Deno.readTextFileSync(join(root, "routes/site/app.js")));
+  const js = await fetch(`http://127.0.0.1:${port}/js/app.js`);
+  assert.equal(await js.text(), Deno.readTextFileSync(join(root, "routes/site/js/app.js")));
   await agent.stop();
 });
 

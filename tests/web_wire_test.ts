@@ -203,22 +203,22 @@ for (const engine of ["serve", "guarded"] as const) {
     });
 
     await t.step("static: 304, Range 206 and 416, encodings with Vary", async () => {
-      const first = await fetch(`${base}/app.js`);
+      const first = await fetch(`${base}/js/app.js`);
       const etag = first.headers.get("etag")!;
       const full = new Uint8Array(await first.arrayBuffer());
-      const nm = await fetch(`${base}/app.js`, { headers: { "if-none-match": etag } });
+      const nm = await fetch(`${base}/js/app.js`, { headers: { "if-none-match": etag } });
       assert.equal(nm.status, 304);
-      const part = await fetch(`${base}/app.js`, { headers: { range: "bytes=0-9" } });
+      const part = await fetch(`${base}/js/app.js`, { headers: { range: "bytes=0-9" } });
       assert.equal(part.status, 206);
       assert.deepEqual(new Uint8Array(await part.arrayBuffer()), full.subarray(0, 10));
-      const past = await fetch(`${base}/app.js`, {
+      const past = await fetch(`${base}/js/app.js`, {
         headers: { range: `bytes=${full.length + 10}-` },
       });
       assert.equal(past.status, 416);
       assert.equal(past.headers.get("content-range"), `bytes */${full.length}`);
       const br = await raw(
         port,
-        "GET /app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
+        "GET /js/app.js HTTP/1.1\r\nHost: a\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n",
       );
       assert.match(br, /content-encoding: br/i);
       assert.match(br, /vary: Accept-Encoding/i);

@@ -6,13 +6,16 @@
 import type { WebDeps } from "../deps.ts";
 import { registerAudit } from "./audit.ts";
 import { registerAuth } from "./auth.ts";
+import { registerConfig } from "./config.ts";
 import { registerData } from "./data.ts";
+import { registerEvents } from "./events.ts";
 import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
 import { registerMetrics } from "./metrics.ts";
 import { registerProvision } from "./provision.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
+import { registerTokens } from "./tokens.ts";
 import { registerUploads } from "./uploads.ts";
 import { registerUsers } from "./users.ts";
 
@@ -27,5 +30,8 @@ export function registerApi(d: WebDeps): void {
   registerShadow(d);
   registerAudit(d);
   registerUploads(d);
+  registerTokens(d);
+  registerEvents(d);
+  registerConfig(d);
   registerProvision(d);
 }
