@@ -110,4 +110,12 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
     (c) => c.cloud.s3.enabled,
     async () => (await later<typeof import("./cloud/s3/mod.ts")>("lib/cloud/s3/mod.ts")).s3Service,
   ),
+  lazy(
+    "update",
+    ["database", "mqtt"],
+    (c) => c.update.enabled,
+    async () =>
+      (await later<typeof import("./cloud/update/mod.ts")>("lib/cloud/update/mod.ts"))
+        .updateService,
+  ),
 ];

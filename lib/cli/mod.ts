@@ -3,7 +3,7 @@
  *
  * `tern [GLOBAL FLAGS] [COMMAND] [ARGS]`; global flags may also follow the
  * command. Exit codes: 0 ok, 64 usage error, 78 configuration error,
- * 1 failure at run time.
+ * 1 failure at run time, 75 (`tern run`) restart me: an update changed the binary.
  */
 
 import { ConfigError } from "../config/mod.ts";
@@ -76,6 +76,11 @@ export const COMMANDS: CommandEntry[] = [
     name: "provision",
     summary: "The device's identity: status, or install factory-placed certificate files",
     load: async () => (await import("./provision.ts")).provisionCommand,
+  },
+  {
+    name: "update",
+    summary: "Over-the-air updates through IoT Jobs: status, check",
+    load: async () => (await import("./update.ts")).updateCommand,
   },
   {
     name: "audit",
@@ -158,7 +163,8 @@ ${COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`).join("\n")}
 
 ${GLOBAL_HELP}
 
-Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time.`;
+Exit codes: 0 ok, 64 usage error, 78 configuration error, 1 failure at run time,
+75 (tern run) restart me: an update changed the binary.`;
 }
 
 /** Run the CLI of `app` (main.ts passes the agent's services); returns the exit code. */

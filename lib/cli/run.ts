@@ -17,6 +17,7 @@ import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
 import { EXIT, UsageError } from "./_command.ts";
 import { buildLogHub, loadFromFlags } from "./_setup.ts";
 import { settleHeap, settleWhenIdle } from "./_settle.ts";
+import { onExitRequest } from "../exit_request.ts";
 
 /** Options of {@linkcode runAgent}. */
 export interface RunOptions {
@@ -83,12 +84,21 @@ export async function runAgent(
       } else log.error("Reload failed", { error: e });
     }
   };
+  // A service that needs the process to end with a code (an installed update: 75).
+  let exitCode: number | undefined;
+  const offExit = onExitRequest((code, reason) => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    stop.resolve(`exit ${code}: ${reason}`);
+  });
   for (const sig of ["SIGTERM", "SIGINT"] as const) listeners.push([sig, onStop(sig)]);
   listeners.push(["SIGHUP", onHup]);
   // Listen before starting, so a signal during a slow start is not fatal.
   for (const [sig, fn] of listeners) Deno.addSignalListener(sig, fn);
   const unlisten = () => {
     for (const [sig, fn] of listeners) Deno.removeSignalListener(sig, fn);
+    offExit();
   };
   try {
     agent = await Agent.start({
@@ -120,7 +130,7 @@ export async function runAgent(
   const inTime = await agent.stop();
   unlisten();
   hub.close();
-  return inTime ? EXIT.ok : EXIT.failure;
+  return exitCode ?? (inTime ? EXIT.ok : EXIT.failure);
 }
 
 export const runCommand: Command = {

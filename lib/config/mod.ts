@@ -53,6 +53,7 @@ export {
 export { type CloudMetricsConfig, metricsEndpoint } from "./_cloud_metrics.ts";
 export { type AuditConfig, auditLogsEndpoint, cloudtrailEndpoint } from "./_audit.ts";
 export { type ProvisionConfig } from "./_provision.ts";
+export { updateBinary, type UpdateConfig } from "./_update.ts";
 export {
   checkPermissions,
   derivePermissions,

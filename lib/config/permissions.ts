@@ -19,6 +19,7 @@ import { syncPermissions } from "./_sync.ts";
 import { cloudPermissions } from "./_cloud.ts";
 import { auditPermissions } from "./_audit.ts";
 import { provisionPermissions } from "./_provision.ts";
+import { updatePermissions } from "./_update.ts";
 import { ENV_CLI, ENV_OVERRIDES } from "./loader.ts";
 import type { Config } from "./schema.ts";
 
@@ -33,6 +34,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => cloudPermissions(c.cloud, c.aws.region, b),
   (c) => auditPermissions(c.audit, c.aws.region),
   (c, b) => provisionPermissions(c.provision, b),
+  (c, b) => updatePermissions(c.update, b),
 ];
 
 /** The permissions `config` needs, deduplicated and sorted. */

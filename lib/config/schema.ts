@@ -23,6 +23,7 @@ import { syncSection } from "./_sync.ts";
 import { cloudSection } from "./_cloud.ts";
 import { auditSection } from "./_audit.ts";
 import { provisionSection } from "./_provision.ts";
+import { updateSection } from "./_update.ts";
 
 export const configSchema = z.strictObject({
   agent: agentSection,
@@ -38,6 +39,7 @@ export const configSchema = z.strictObject({
   cloud: cloudSection,
   audit: auditSection,
   provision: provisionSection,
+  update: updateSection,
 });
 
 /** A validated configuration with every default filled in. */
