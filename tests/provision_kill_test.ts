@@ -113,8 +113,15 @@ for (const step of ["key", "certificate", "registered", "switch"]) {
         // Killed mid-rotation: the identity in force is whole (old, or new if the commit landed).
         await assertWhole(w, true);
         await using a = await w.agent();
+        // A kill just after the cloud took the token makes the resumed RegisterThing fail (token
+        // used): that attempt is dropped and the next one commits.
         await until(
-          () => (a.provision().lastResult as { purpose?: string })?.purpose === "rotate",
+          () => {
+            const r = a.provision().lastResult as
+              | { purpose?: string; outcome?: string }
+              | undefined;
+            return r?.purpose === "rotate" && r.outcome === "success";
+          },
           {
             ms: 15_000,
             what: () => JSON.stringify(a.provision()),
