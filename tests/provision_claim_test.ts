@@ -36,6 +36,11 @@ Deno.test({
       assert.match(String(st.nextRotation), /^\d{4}-/);
       assert.deepEqual((st.lastResult as { outcome: string }).outcome, "success");
       assert.equal(a.mqtt().clientId, THING, "the thing name from the reply is the client id");
+      assert.equal(
+        a.agent.get<MqttService>("mqtt").thing,
+        THING,
+        "services on MQTT (shadows, jobs) name the thing from the reply, not device.id",
+      );
 
       const id = identityOf(w.stateDir);
       assert.equal(id.thing, THING);

@@ -131,6 +131,15 @@ export class MqttService implements Service {
     this.#ctx = ctx;
   }
 
+  /**
+   * The AWS IoT thing this connection is: the one provisioning registered,
+   * else `device.thing`, else the device id. Services on MQTT (shadows,
+   * jobs) use it, so a provisioned device needs no thing name in config.
+   */
+  get thing(): string {
+    return this.#thing ?? this.#ctx.config.device.thing ?? this.#ctx.deviceId;
+  }
+
   /** The running client (throws before start). */
   get client(): MqttClient {
     if (!this.#client) throw new Error("The mqtt service is not running");
