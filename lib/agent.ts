@@ -155,7 +155,7 @@ export class Agent implements AsyncDisposable {
     // waits (supervised) and does not hold up the rest.
     for (const s of this.#supervised) {
       s.run();
-      if (s.depsRunning()) await s.settled;
+      if (s.depsRunning() && !s.factory.background) await s.settled;
     }
     const permanent = this.#supervised.find((s) => s.permanentError !== undefined);
     if (permanent) {

@@ -22,6 +22,7 @@ export const LATER_MODULES = [
   "lib/cloud/metrics/mod.ts",
   "lib/cloud/shadow/mod.ts",
   "lib/cloud/s3/mod.ts",
+  "lib/cloud/provision/mod.ts",
   "lib/cloud/update/mod.ts",
   "lib/cloud/audit/shipping.ts",
   "sync/mod.ts",

@@ -90,6 +90,11 @@ export interface ServiceFactory {
   readonly name: string;
   /** Services that must be running first. @default [] */
   readonly deps?: readonly string[];
+  /**
+   * The agent does not wait for its first start at start-up (a start that
+   * may take a long time, like waiting for the device's identity). @default false
+   */
+  readonly background?: boolean;
   /** Whether the config turns this service on. */
   enabled(config: Config): boolean;
   create(ctx: ServiceContext): Service | Promise<Service>;

@@ -28,10 +28,12 @@ export function lazy(
   deps: readonly string[],
   enabled: (config: Config) => boolean,
   load: () => Promise<ServiceFactory>,
+  options: { background?: boolean } = {},
 ): ServiceFactory {
   return {
     name,
     deps,
+    ...options,
     enabled,
     create: async (ctx) => {
       await safeProcessEnv();
@@ -49,9 +51,27 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
     (c) => !!(c.aws.credentials || c.aws.useEnv || c.aws.iot),
     async () => (await later<typeof import("./aws/mod.ts")>("lib/aws/mod.ts")).awsService,
   ),
+  // Provisioning by claim and certificate rotation; "identity" runs once the device has one.
+  lazy(
+    "provision",
+    ["database"],
+    (c) => c.provision.enabled,
+    async () =>
+      (await later<typeof import("./cloud/provision/mod.ts")>("lib/cloud/provision/mod.ts"))
+        .provisionService,
+  ),
+  lazy(
+    "identity",
+    ["provision"],
+    (c) => c.provision.enabled,
+    async () =>
+      (await later<typeof import("./cloud/provision/mod.ts")>("lib/cloud/provision/mod.ts"))
+        .identityService,
+    { background: true },
+  ),
   lazy(
     "mqtt",
-    ["database"],
+    ["database", "identity"],
     (c) => c.mqtt.enabled,
     async () => (await later<typeof import("./mqtt/mod.ts")>("lib/mqtt/mod.ts")).mqttService,
   ),

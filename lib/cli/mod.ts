@@ -73,6 +73,11 @@ export const COMMANDS: CommandEntry[] = [
     load: async () => (await import("./shadow.ts")).shadowCommand,
   },
   {
+    name: "provision",
+    summary: "The device's identity: status, or install factory-placed certificate files",
+    load: async () => (await import("./provision.ts")).provisionCommand,
+  },
+  {
     name: "update",
     summary: "Over-the-air updates through IoT Jobs: status, check",
     load: async () => (await import("./update.ts")).updateCommand,

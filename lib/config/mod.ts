@@ -52,6 +52,7 @@ export {
 } from "./_cloud.ts";
 export { type CloudMetricsConfig, metricsEndpoint } from "./_cloud_metrics.ts";
 export { type AuditConfig, auditLogsEndpoint, cloudtrailEndpoint } from "./_audit.ts";
+export { type ProvisionConfig } from "./_provision.ts";
 export { updateBinary, type UpdateConfig } from "./_update.ts";
 export {
   checkPermissions,

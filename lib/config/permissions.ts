@@ -18,6 +18,7 @@ import { webPermissions } from "./_web.ts";
 import { syncPermissions } from "./_sync.ts";
 import { cloudPermissions } from "./_cloud.ts";
 import { auditPermissions } from "./_audit.ts";
+import { provisionPermissions } from "./_provision.ts";
 import { updatePermissions } from "./_update.ts";
 import { ENV_CLI, ENV_OVERRIDES } from "./loader.ts";
 import type { Config } from "./schema.ts";
@@ -32,6 +33,7 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => syncPermissions(c.sync, c.aws.region, b),
   (c, b) => cloudPermissions(c.cloud, c.aws.region, b),
   (c) => auditPermissions(c.audit, c.aws.region),
+  (c, b) => provisionPermissions(c.provision, b),
   (c, b) => updatePermissions(c.update, b),
 ];
 

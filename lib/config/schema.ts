@@ -22,6 +22,7 @@ import { webSection } from "./_web.ts";
 import { syncSection } from "./_sync.ts";
 import { cloudSection } from "./_cloud.ts";
 import { auditSection } from "./_audit.ts";
+import { provisionSection } from "./_provision.ts";
 import { updateSection } from "./_update.ts";
 
 export const configSchema = z.strictObject({
@@ -37,6 +38,7 @@ export const configSchema = z.strictObject({
   sync: syncSection,
   cloud: cloudSection,
   audit: auditSection,
+  provision: provisionSection,
   update: updateSection,
 });
 

@@ -114,14 +114,30 @@ interface _DatabaseService extends Service {
 /** Keys of the `mqtt` section that change only on restart. */
 export const MQTT_RESTART_KEYS = ["enabled", "protocolVersion", "responseTopic"] as const;
 
+/** What the "provision" service offers (lib/cloud/provision): the device's own identity. */
+interface _IdentitySource extends Service {
+  identity(): { certPem: string; keyPem: string; thing: string } | undefined;
+}
+
 export class MqttService implements Service {
   readonly #ctx: ServiceContext;
   #client: MqttClient | undefined;
   /** The thing name at start: topics and the default client id keep it until restart. */
   #thing: string | undefined;
+  /** Certificate and key from provisioning; they take the place of mqtt.cert / mqtt.key. */
+  #identity: { certPem: string; keyPem: string } | undefined;
 
   constructor(ctx: ServiceContext) {
     this.#ctx = ctx;
+  }
+
+  /**
+   * The AWS IoT thing this connection is: the one provisioning registered,
+   * else `device.thing`, else the device id. Services on MQTT (shadows,
+   * jobs) use it, so a provisioned device needs no thing name in config.
+   */
+  get thing(): string {
+    return this.#thing ?? this.#ctx.config.device.thing ?? this.#ctx.deviceId;
   }
 
   /** The running client (throws before start). */
@@ -133,7 +149,24 @@ export class MqttService implements Service {
   async start(_signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
     this.#thing = ctx.config.device.thing;
+    if (ctx.config.provision.enabled) {
+      const id = ctx.get<_IdentitySource>("provision").identity();
+      if (id) {
+        this.#identity = { certPem: id.certPem, keyPem: id.keyPem };
+        this.#thing = id.thing;
+      }
+    }
     this.#client = new MqttClient(await this.#options(ctx.config)).start();
+  }
+
+  /**
+   * Reconnect with another certificate and key (certificate rotation and its
+   * roll back); the queue and subscriptions carry over.
+   */
+  async useIdentity(id: { certPem: string; keyPem: string }): Promise<void> {
+    this.#identity = { certPem: id.certPem, keyPem: id.keyPem };
+    this.#ctx.redactor.add(id.keyPem);
+    if (this.#client) this.#client.reload(await this.#options(this.#ctx.config));
   }
 
   /**
@@ -175,6 +208,9 @@ export class MqttService implements Service {
       log: ctx.log,
     });
     if (options.password) ctx.redactor.add(options.password);
+    if (this.#identity) {
+      options.tls = { ...options.tls, cert: this.#identity.certPem, key: this.#identity.keyPem };
+    }
     return options;
   }
 

@@ -12,6 +12,7 @@ import { registerEvents } from "./events.ts";
 import { registerHealth } from "./health.ts";
 import { registerLogs } from "./logs.ts";
 import { registerMetrics } from "./metrics.ts";
+import { registerProvision } from "./provision.ts";
 import { registerShadow } from "./shadow.ts";
 import { registerStatus } from "./status.ts";
 import { registerTokens } from "./tokens.ts";
@@ -32,4 +33,5 @@ export function registerApi(d: WebDeps): void {
   registerTokens(d);
   registerEvents(d);
   registerConfig(d);
+  registerProvision(d);
 }

@@ -54,15 +54,18 @@ export class ShadowService implements Service {
     const config = ctx.config;
     const sc = config.cloud.shadow;
     let mqtt;
+    let mqttThing: string | undefined;
     try {
-      mqtt = ctx.get<MqttService>("mqtt").client;
+      const m = ctx.get<MqttService>("mqtt");
+      mqtt = m.client;
+      mqttThing = m.thing;
     } catch {
       throw new _ConfigProblem(
         'cloud.shadow needs MQTT ("mqtt.enabled" and "mqtt.url" or "mqtt.endpoint")',
       );
     }
     const db = ctx.get<DatabaseService>("database").db;
-    const thing = sc.thing ?? config.device.thing ?? ctx.deviceId;
+    const thing = sc.thing ?? mqttThing ?? config.device.thing ?? ctx.deviceId;
     try {
       this.#shadows = new Shadows({
         mqtt,

@@ -58,8 +58,11 @@ export class UpdateService implements Service {
     const config = ctx.config;
     const u = config.update;
     let mqtt;
+    let mqttThing: string | undefined;
     try {
-      mqtt = ctx.get<MqttService>("mqtt").client;
+      const m = ctx.get<MqttService>("mqtt");
+      mqtt = m.client;
+      mqttThing = m.thing;
     } catch {
       throw new _ConfigProblem(
         'update needs MQTT ("mqtt.enabled" and "mqtt.url" or "mqtt.endpoint")',
@@ -73,7 +76,7 @@ export class UpdateService implements Service {
       );
     }
     const db = ctx.get<DatabaseService>("database").db;
-    const thing = u.thing ?? config.device.thing ?? ctx.deviceId;
+    const thing = u.thing ?? mqttThing ?? config.device.thing ?? ctx.deviceId;
     const target = u.target ?? Deno.build.target;
     this.#http = new HttpClient(
       await httpClientOptions(config.http, {
