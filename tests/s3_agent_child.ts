@@ -1,11 +1,11 @@
 /**
  * Child of the 1 GB test and the benchmark: an agent with "cloud.s3" on
  * uploads one file and prints one JSON line when done:
- * `{"state", "ms", "rssStartMB", "rssPeakMB", "parts"}` — RSS when the
+ * `{"state", "ms", "rssStartMB", "rssPeakMB", "parts", "partSize"}` — RSS when the
  * upload was queued and the process's peak RSS (VmHWM), so the parent
  * measures the agent alone, not the emulator.
  *
- * Usage: deno run … s3_agent_child.ts DIR ENDPOINT FILE KEY
+ * Usage: deno run … s3_agent_child.ts DIR ENDPOINT FILE KEY [CLOUD_S3_JSON]
  */
 
 import { dirname } from "node:path";
@@ -24,8 +24,8 @@ export function peakRssMB(): number {
 if (import.meta.main) await main();
 
 async function main(): Promise<void> {
-  const [dir, endpoint, file, key] = Deno.args;
-  const config = s3Config(endpoint!, dirname(file!), {});
+  const [dir, endpoint, file, key, extra] = Deno.args;
+  const config = s3Config(endpoint!, dirname(file!), extra ? JSON.parse(extra) : {});
   const agent = await Agent.start({
     loaded: { config, configDir: dir!, stateDir: dir!, files: [], secrets: [] },
     factories: LIBRARY_SERVICES,
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
     rssStartMB,
     rssPeakMB: peakRssMB(),
     parts: p.parts,
+    partSize: p.partSize,
   }));
   await agent[Symbol.asyncDispose]();
 }

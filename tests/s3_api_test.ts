@@ -18,7 +18,7 @@ import type { DatabaseService } from "../lib/db/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { LIBRARY_SERVICES } from "../lib/services.ts";
 import { buildApp } from "../routes/web_service.ts";
-import { BUCKET, s3Config, sha256Hex, startS3Moto, writePattern } from "./helpers/s3.ts";
+import { BUCKET, s3Config, startS3Moto, writePattern } from "./helpers/s3.ts";
 import { until } from "./helpers/wait.ts";
 
 const MiB = 1024 * 1024;
@@ -184,40 +184,6 @@ Deno.test("a watched directory uploads each settled file once under its key temp
   assert.equal(s3.list().length, 2, "each picture queued once");
 });
 
-Deno.test("maxBandwidth keeps the average upload rate under the cap", async () => {
-  await using peer = await startS3Moto();
-  const dir = await Deno.makeTempDir({ prefix: "tern_s3_bw_" });
-  const files = join(dir, "files");
-  await Deno.mkdir(files);
-  const rate = 10 * MiB;
-  const config = s3Config(peer.url, files, {
-    partSize: 5 * MiB,
-    multipartThreshold: 5 * MiB,
-    maxBandwidth: rate,
-  });
-  await using agent = await Agent.start({
-    loaded: { config, configDir: dir, stateDir: dir, files: [], secrets: [] },
-    factories: LIBRARY_SERVICES,
-  });
-  const s3 = agent.get<S3Service>("cloud.s3");
-  const file = join(files, "bw.bin");
-  await writePattern(file, 30 * MiB, 6);
-  const t0 = performance.now();
-  const id = await s3.upload({ file, key: "dev/bw.bin" });
-  await until(() => s3.status(id)?.state === "done", { ms: 60_000 });
-  const seconds = (performance.now() - t0) / 1000;
-  const measured = (30 * MiB) / seconds;
-  // The cap bounds the rate from above only (a slow machine is slower, never faster).
-  assert.ok(
-    measured <= rate * 1.1,
-    `rate ${(measured / MiB).toFixed(2)} MiB/s over the 10 MiB/s cap`,
-  );
-  assert.equal(
-    await sha256Hex((await peer.object(BUCKET, "dev/bw.bin"))!),
-    await sha256Hex(await Deno.readFile(file)),
-  );
-});
-
 Deno.test("cloud.s3 permissions: read of the upload directories only, the bucket host, write only where files are deleted", () => {
   const base = { configDir: "/etc/tern", stateDir: "/var/lib/tern" };
   const config = configSchema.parse({
@@ -248,4 +214,21 @@ Deno.test("cloud.s3 permissions: read of the upload directories only, the bucket
     () => configSchema.parse({ cloud: { s3: { partSize: 1024 } } }),
     /cloud\.s3\.partSize/,
   );
+});
+
+Deno.test("the CloudFormation template grants the device's S3 calls under its own prefix, the sweep's listing on opt-in", async () => {
+  const t = await Deno.readTextFile(new URL("../deploy/cloudformation/tern.yaml", import.meta.url));
+  const s3 = t.slice(t.indexOf("- PolicyName: tern-device-s3"));
+  const policy = s3.slice(0, s3.indexOf("\n        # ", 10));
+  assert.match(
+    policy,
+    /Action: \[s3:PutObject, s3:ListMultipartUploadParts, s3:AbortMultipartUpload\]\n\s+Resource: !Sub "arn:\$\{AWS::Partition\}:s3:::\$\{UploadBucketName\}\/\$\{!credentials-iot:ThingName\}\/\*"/,
+  );
+  assert.match(
+    policy,
+    /- WithUploadSweep\n\s+- Sid: SweepAbandonedUploads\n\s+Effect: Allow\n\s+Action: s3:ListBucketMultipartUploads\n\s+Resource: !Sub "arn:\$\{AWS::Partition\}:s3:::\$\{UploadBucketName\}"/,
+  );
+  assert.match(t, /WithUploadSweep: !Equals \[!Ref UploadSweep, "true"\]/);
+  assert.ok(t.includes(`\n  UploadSweep:\n    Type: String\n    Default: "false"`));
+  assert.ok(!/s3:\*|s3:GetObject|s3:DeleteObject/.test(policy), "nothing beyond uploading");
 });

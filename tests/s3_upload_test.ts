@@ -223,6 +223,49 @@ for (const { name, start } of PEERS) {
     assert.equal(queueRows(dir), 0);
   });
 
+  Deno.test(`[${name}] "done" and "failed" events carry the progress; deleteAfterUpload removes a file only after success`, async () => {
+    await using peer = await start();
+    const dir = await Deno.makeTempDir({ prefix: "tern_s3_" });
+    const { agent, s3, files } = await startAgent(dir, peer);
+    await using _ = agent;
+    const events: { type: string; id: string; key: string; etag?: string; code?: string }[] = [];
+    for (const type of ["done", "failed"]) {
+      s3.addEventListener(type, (e) => {
+        const d = (e as CustomEvent).detail;
+        events.push({ type, id: d.id, key: d.key, etag: d.etag, code: d.code });
+      });
+    }
+    const ok = join(files, "ok.bin");
+    await writePattern(ok, 6 * MiB, 8);
+    const want = await sha256Hex(await Deno.readFile(ok));
+    const id = await s3.upload({ file: ok, key: "dev/ok.bin", deleteAfterUpload: true });
+    await until(() => events.length === 1, { what: "the done event" });
+    assert.equal(events[0]!.type, "done");
+    assert.equal(events[0]!.id, id);
+    assert.equal(events[0]!.key, "dev/ok.bin");
+    assert.ok(events[0]!.etag, "the event has the ETag");
+    assert.equal(await sha256Hex((await peer.object(BUCKET, "dev/ok.bin"))!), want);
+    await until(() => Deno.stat(ok).then(() => false, () => true), { what: "the file deleted" });
+    peer.fault = (req) =>
+      req.method === "PUT"
+        ? new Response("<Error><Code>AccessDenied</Code><Message>no</Message></Error>", {
+          status: 403,
+        })
+        : undefined;
+    const kept = join(files, "kept.txt");
+    await Deno.writeTextFile(kept, "stays\n");
+    const id2 = await s3.upload({ file: kept, key: "dev/kept.txt", deleteAfterUpload: true });
+    await until(() => events.length === 2, { what: "the failed event" });
+    assert.deepEqual(events[1], {
+      type: "failed",
+      id: id2,
+      key: "dev/kept.txt",
+      etag: undefined,
+      code: "AccessDenied",
+    });
+    assert.equal(await Deno.readTextFile(kept), "stays\n", "a failed upload keeps its file");
+  });
+
   Deno.test(`[${name}] a file changed mid-upload fails with FileChanged; no object, upload aborted`, async () => {
     await using peer = await start();
     const dir = await Deno.makeTempDir({ prefix: "tern_s3_" });

@@ -73,8 +73,17 @@ export const s3Section = z.strictObject({
   maxBandwidth: bytes().default(0),
   /** Delete the local file after it reached S3 (also per upload). */
   deleteAfterUpload: z.boolean().default(false),
-  /** Abort a multipart upload of the same key older than this that no queued upload owns. */
+  /** Most parts of one upload: S3's 10,000, or lower for a store with a lower limit (Ceph RGW's rgw_multipart_part_upload_limit). */
+  maxParts: z.number().int().min(1).max(10_000).default(10_000),
+  /** A multipart upload older than this that no queued upload owns is abandoned: aborted. */
   abortAfter: ms().min(60_000).default(86_400_000),
+  /** How often the buckets (`bucket`, the watches') are swept for abandoned multipart uploads; 0 = never. */
+  sweepEvery: ms().default(3_600_000),
+  /** Only multipart uploads under this key prefix are swept (placeholders {thing}, {device}; "" = the whole bucket). */
+  sweepPrefix: z.string().max(1024).refine(
+    (v) => !v.startsWith("/") && !/\{[^}]*\}/.test(v.replace(/\{(thing|device)\}/g, "")),
+    "a key prefix without a leading / (placeholders {thing}, {device})",
+  ).default("{thing}/"),
   /** Most uploads waiting. */
   maxQueued: z.number().int().min(1).max(1_000_000).default(10_000),
   /** Finished uploads (done, failed, canceled) kept for `list`. */

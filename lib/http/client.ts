@@ -111,14 +111,28 @@ export class HttpClient implements AsyncDisposable {
     this.#clock = options.clock ?? systemClock;
   }
 
-  /** The Deno client for `url` (custom TLS and/or proxy), or undefined for the default. */
-  #denoClient(url: URL): Deno.HttpClient | undefined {
+  /**
+   * The proxy this client sends `url` through (its `proxy` option, or the
+   * environment's, NO_PROXY and loopback applied), or undefined: direct.
+   * For transports beside `fetch` that must follow the same settings (S3 bodies).
+   */
+  proxyFor(url: URL): string | undefined {
     const p = this.#o.proxy ?? "env";
-    const proxy = p === false
+    return p === false
       ? undefined
       : p === "env"
       ? proxyForUrl(url, this.#o.env ?? readEnv)
       : proxyForUrl(url, (n) => (n === "HTTPS_PROXY" || n === "HTTP_PROXY") ? p : undefined);
+  }
+
+  /** The TLS settings of this client (extra CAs, client certificate). */
+  get tls(): HttpTlsOptions | undefined {
+    return this.#o.tls;
+  }
+
+  /** The Deno client for `url` (custom TLS and/or proxy), or undefined for the default. */
+  #denoClient(url: URL): Deno.HttpClient | undefined {
+    const proxy = this.proxyFor(url);
     const tls = this.#o.tls;
     if (!proxy && !tls?.caCerts?.length && !tls?.cert) return undefined;
     const key = proxy ?? "";

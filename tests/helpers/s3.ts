@@ -157,6 +157,9 @@ export async function startS3rver(): Promise<S3Peer> {
   const addr = await s3rver.run();
   const base = `http://127.0.0.1:${addr.port}`;
   const ac = new AbortController();
+  // The front's own connection pool to s3rver, closed before s3rver: its idle keep-alive
+  // connections would otherwise hold up s3rver's close for minutes.
+  const pool = Deno.createHttpClient({});
   const peer: S3Peer = {
     name: "s3rver",
     url: "",
@@ -176,6 +179,7 @@ export async function startS3rver(): Promise<S3Peer> {
     async [Symbol.asyncDispose]() {
       ac.abort();
       await proxy.finished;
+      pool.close();
       await s3rver.close();
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
@@ -193,6 +197,7 @@ export async function startS3rver(): Promise<S3Peer> {
         method: req.method,
         headers,
         body,
+        client: pool,
       });
       _count(peer, url, req.method, res.status);
       const out = await res.arrayBuffer();
@@ -210,14 +215,16 @@ export const PEERS = [
   { name: "s3rver", start: startS3rver },
 ] as const;
 
-/** A cloud-mode config with `cloud.s3` on at `endpoint`, uploads allowed from `dir`. */
+/** A cloud-mode config with `cloud.s3` on at `endpoint`, uploads allowed from `dir`; `top`: other sections (`http`). */
 export function s3Config(
   endpoint: string,
   dir: string,
   s3: Record<string, unknown> = {},
   credentials: { accessKeyId: string; secretAccessKey: string } = MOTO_CREDENTIALS,
+  top: Record<string, unknown> = {},
 ): Config {
   return configSchema.parse({
+    ...top,
     agent: { mode: "cloud" },
     device: { id: "d1" },
     aws: { region: MOTO_REGION, credentials },

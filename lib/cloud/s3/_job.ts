@@ -74,10 +74,19 @@ export const MAX_PART = 5 * 1024 * MiB;
 export const MAX_PARTS = 10_000;
 export const MAX_OBJECT = 5 * 1024 * 1024 * MiB;
 
-/** Part size for a file of `size` bytes: `min` unless that gives more than 10,000 parts (then rounded up to a MiB). */
-export function partSizeFor(size: number, min: number): number {
-  const needed = Math.ceil(size / MAX_PARTS / MiB) * MiB;
-  return Math.min(MAX_PART, Math.max(min, MIN_PART, needed));
+/**
+ * Part size for a file of `size` bytes: `min` (at least 5 MiB) unless that
+ * gives more than `maxParts` parts (S3: 10,000), then the smallest whole
+ * number of MiB that fits — memory is `parallel × partSize`, so parts stay
+ * as small as the limit allows. RangeError when even 5 GiB parts do not fit.
+ */
+export function partSizeFor(size: number, min: number, maxParts = MAX_PARTS): number {
+  const needed = Math.ceil(size / maxParts / MiB) * MiB;
+  const part = Math.max(min, MIN_PART, needed);
+  if (part > MAX_PART) {
+    throw new RangeError(`${size} bytes do not fit in ${maxParts} parts of at most 5 GiB`);
+  }
+  return part;
 }
 
 /** SHA-256 (hex) of the first and last 64 KiB of an open file of `size` bytes. */

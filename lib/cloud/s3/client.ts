@@ -8,7 +8,10 @@
  *
  * Bodies are bytes (a part is read from disk into a buffer, hashed once for
  * the signature and `x-amz-checksum-sha256`, and sent with a Content-Length:
- * S3 refuses chunked bodies without aws-chunked encoding). Errors are
+ * S3 refuses chunked bodies without aws-chunked encoding). Every request
+ * goes through one transport (`_transport.ts`: node:http(s) with the HTTP
+ * client's proxy and TLS settings), so small and large requests, signed and
+ * presigned, take the same route. Errors are
  * `S3Error`s with S3's error code (`NoSuchBucket`, `SlowDown`…), the HTTP
  * status and whether retrying can help.
  *
@@ -18,9 +21,9 @@
  */
 
 import { type AwsCredentialProvider, signRequest, uriEncode } from "../../aws/mod.ts";
-import { HttpClient, HttpError } from "../../http/mod.ts";
+import { HttpClient } from "../../http/mod.ts";
 import { createHash } from "node:crypto";
-import { nodePut } from "./_put.ts";
+import { type BodyPacer, Transport, TransportError } from "./_transport.ts";
 
 /** An S3 call that failed. */
 export class S3Error extends Error {
@@ -89,9 +92,13 @@ export interface S3ClientOptions {
   presign?: Presigner;
   /** Path-style endpoint instead of AWS's (emulators). */
   endpoint?: string;
+  /**
+   * Whose settings every request follows: proxy (`http.proxy` / the
+   * environment) and TLS (extra CA, client certificate). The requests
+   * themselves go through `_transport.ts`. @default a client with the
+   * environment's proxy and the system CAs
+   */
   http?: HttpClient;
-  /** Send large PUT bodies through node:http (constant memory, no proxy support). @default true */
-  nodeBodies?: boolean;
   /** Timeout of one request, ms. @default 60000 */
   requestTimeout?: number;
 }
@@ -106,6 +113,8 @@ interface Call {
   body?: Uint8Array;
   /** Hex SHA-256 of the body when already known. */
   sha256?: string;
+  /** The bandwidth cap: awaited before each chunk of the body. */
+  pace?: BodyPacer;
   signal?: AbortSignal;
 }
 
@@ -149,7 +158,7 @@ export class S3Client {
   readonly #ownHttp: boolean;
   readonly #timeout: number;
   readonly #presign: Presigner | undefined;
-  readonly #nodeBodies: boolean;
+  readonly #transport: Transport;
 
   constructor(options: S3ClientOptions) {
     this.region = options.region;
@@ -159,8 +168,13 @@ export class S3Client {
     this.#http = options.http ?? new HttpClient({ retries: 0 });
     this.#timeout = options.requestTimeout ?? 60_000;
     this.#presign = options.presign;
-    // node:http knows no proxy: with one configured, bodies go through fetch (and the proxy).
-    this.#nodeBodies = options.nodeBodies ?? true;
+    const http = this.#http;
+    this.#transport = new Transport({ proxyFor: (u) => http.proxyFor(u), tls: http.tls });
+  }
+
+  /** Requests sent through a proxy so far. */
+  get proxied(): number {
+    return this.#transport.proxied;
   }
 
   /** The URL of `key` in `bucket` (no query). */
@@ -173,60 +187,37 @@ export class S3Client {
 
   async #call(c: Call): Promise<{ res: Response; text: string }> {
     const signed = await this.#sign(c);
-    if (c.method === "PUT" && c.body && c.body.length >= 1024 * 1024 && this.#nodeBodies) {
-      return await this.#nodePut(c, signed);
-    }
-    let res: Response;
+    let r;
     try {
-      res = await this.#http.fetch(signed.url, {
+      r = await this.#transport.send({
+        url: signed.url,
         method: c.method,
         headers: signed.headers,
-        body: (c.body ?? null) as BodyInit | null,
-        throwOnStatus: false,
-        retries: 0,
         timeoutMs: this.#timeout,
-        headersTimeoutMs: this.#timeout,
+        ...(c.body ? { body: c.body } : {}),
+        ...(c.pace ? { pace: c.pace } : {}),
         ...(c.signal ? { signal: c.signal } : {}),
       });
     } catch (e) {
       if (c.signal?.aborted) throw e;
-      const code = e instanceof HttpError && e.code === "HTTP_TIMEOUT" ? "Timeout" : "NetworkError";
-      throw new S3Error(code, 0, `S3 ${c.method} ${c.bucket}: ${(e as Error).message}`, {
-        cause: e,
-      });
-    }
-    const text = await res.text();
-    if (!res.ok) {
-      const code = _tag(text, "Code") ?? `HTTP_${res.status}`;
-      const msg = _tag(text, "Message") ?? res.statusText;
+      const code = e instanceof TransportError ? e.code : "NetworkError";
       throw new S3Error(
         code,
-        res.status,
-        `S3 ${c.method} ${c.bucket}/${c.key ?? ""}: ${code}: ${msg}`,
-      );
-    }
-    return { res, text };
-  }
-
-  /** A large PUT body through node:http (see _put.ts), with the same errors as fetch's path. */
-  async #nodePut(c: Call, signed: { url: string; headers: Headers }) {
-    let r;
-    try {
-      r = await nodePut(signed.url, signed.headers, c.body!, this.#timeout, c.signal);
-    } catch (e) {
-      if (c.signal?.aborted) throw e;
-      const timeout = /within \d+ ms/.test((e as Error).message);
-      throw new S3Error(
-        timeout ? "Timeout" : "NetworkError",
         0,
-        `S3 PUT ${c.bucket}: ${(e as Error).message}`,
-        { cause: e },
+        `S3 ${c.method} ${c.bucket}/${c.key ?? ""}: ${(e as Error).message}`,
+        {
+          cause: e,
+        },
       );
     }
     if (r.status < 200 || r.status >= 300) {
       const code = _tag(r.text, "Code") ?? `HTTP_${r.status}`;
       const msg = _tag(r.text, "Message") ?? "";
-      throw new S3Error(code, r.status, `S3 PUT ${c.bucket}/${c.key ?? ""}: ${code}: ${msg}`);
+      throw new S3Error(
+        code,
+        r.status,
+        `S3 ${c.method} ${c.bucket}/${c.key ?? ""}: ${code}: ${msg}`,
+      );
     }
     return { res: new Response(null, { status: r.status, headers: r.headers }), text: r.text };
   }
@@ -276,6 +267,7 @@ export class S3Client {
     key: string;
     body: Uint8Array;
     headers?: Record<string, string>;
+    pace?: BodyPacer;
     signal?: AbortSignal;
   }): Promise<string> {
     const h = await sha256(o.body);
@@ -286,6 +278,7 @@ export class S3Client {
       body: o.body,
       sha256: h.hex,
       headers: { ...o.headers, "x-amz-checksum-sha256": h.b64 },
+      ...(o.pace ? { pace: o.pace } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     return res.headers.get("etag") ?? "";
@@ -319,6 +312,7 @@ export class S3Client {
     partNumber: number;
     body: Uint8Array;
     sha: { hex: string; b64: string };
+    pace?: BodyPacer;
     signal?: AbortSignal;
   }): Promise<string> {
     const { res } = await this.#call({
@@ -329,6 +323,7 @@ export class S3Client {
       body: o.body,
       sha256: o.sha.hex,
       headers: { "x-amz-checksum-sha256": o.sha.b64 },
+      ...(o.pace ? { pace: o.pace } : {}),
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const etag = res.headers.get("etag");
@@ -415,24 +410,42 @@ export class S3Client {
     }
   }
 
-  /** Multipart uploads in progress under `prefix` (first 1000). */
+  /** Multipart uploads in progress under `prefix` (all pages). */
   async listMultipartUploads(
     o: { bucket: string; prefix: string; signal?: AbortSignal },
   ): Promise<{ key: string; uploadId: string; initiated: number }[]> {
-    const { text } = await this.#call({
-      method: "GET",
-      bucket: o.bucket,
-      query: { uploads: "", prefix: o.prefix },
-      ...(o.signal ? { signal: o.signal } : {}),
-    });
-    return _all(text, "Upload").map((u) => ({
-      key: _tag(u, "Key") ?? "",
-      uploadId: _tag(u, "UploadId") ?? "",
-      initiated: Date.parse(_tag(u, "Initiated") ?? "") || 0,
-    }));
+    const out: { key: string; uploadId: string; initiated: number }[] = [];
+    let keyMarker = "";
+    let idMarker = "";
+    for (;;) {
+      const query: Record<string, string> = { uploads: "", prefix: o.prefix };
+      if (keyMarker) query["key-marker"] = keyMarker;
+      if (idMarker) query["upload-id-marker"] = idMarker;
+      const { text } = await this.#call({
+        method: "GET",
+        bucket: o.bucket,
+        query,
+        ...(o.signal ? { signal: o.signal } : {}),
+      });
+      for (const u of _all(text, "Upload")) {
+        out.push({
+          key: _tag(u, "Key") ?? "",
+          uploadId: _tag(u, "UploadId") ?? "",
+          initiated: Date.parse(_tag(u, "Initiated") ?? "") || 0,
+        });
+      }
+      const nextKey = _tag(text, "NextKeyMarker") ?? "";
+      const nextId = _tag(text, "NextUploadIdMarker") ?? "";
+      if (_tag(text, "IsTruncated") !== "true" || (nextKey === keyMarker && nextId === idMarker)) {
+        return out;
+      }
+      keyMarker = nextKey;
+      idMarker = nextId;
+    }
   }
 
   close(): void {
+    this.#transport.close();
     if (this.#ownHttp) this.#http.close();
   }
 }

@@ -20,7 +20,7 @@ import type { AwsCredentialProvider, AwsService } from "../../aws/mod.ts";
 import type { MqttService } from "../../mqtt/mod.ts";
 import type { Config } from "../../config/mod.ts";
 import type { DatabaseService } from "../../db/mod.ts";
-import { HttpClient } from "../../http/mod.ts";
+import { HttpClient, httpClientOptions } from "../../http/mod.ts";
 import { join, resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
 import { Spool } from "../spool.ts";
@@ -156,7 +156,11 @@ export class S3Service extends EventTarget implements Service {
       maxRecords: s3.maxQueued,
       maxBytes: config.cloud.spool.maxBytes,
     });
-    this.#http = new HttpClient({ retries: 0, clock: ctx.clock });
+    // The agent's HTTP settings (proxy, extra CA) for every S3 request, small or large.
+    this.#http = new HttpClient({
+      ...await httpClientOptions(config.http, { configDir: ctx.configDir, clock: ctx.clock }),
+      retries: 0,
+    });
     this.#client = new S3Client({
       region,
       credentials,
@@ -173,6 +177,7 @@ export class S3Service extends EventTarget implements Service {
       multipartThreshold: s3.multipartThreshold,
       partSize: s3.partSize,
       parallel: s3.parallel,
+      maxParts: s3.maxParts,
       maxBandwidth: s3.maxBandwidth,
       backoff: s3.backoff,
       abortAfter: s3.abortAfter,
@@ -191,7 +196,6 @@ export class S3Service extends EventTarget implements Service {
     await this.#cleanTemp();
     const signal = this.#stop.signal;
     this.#loops.push(uploads.run(signal));
-    const thing = config.device.thing ?? config.device.id ?? ctx.deviceId;
     for (const w of s3.watch) {
       const bucket = w.bucket ?? s3.bucket;
       if (!bucket) throw new _ConfigProblem(`cloud.s3.watch "${w.path}" needs a bucket`);
@@ -207,14 +211,7 @@ export class S3Service extends EventTarget implements Service {
           uploads.queue({
             file,
             bucket,
-            key: w.key.replace(/\{(thing|device|file|date)\}/g, (_, p) =>
-              p === "thing"
-                ? thing
-                : p === "device"
-                ? ctx.deviceId
-                : p === "file"
-                ? name
-                : new Date(ctx.clock.now()).toISOString().slice(0, 10)),
+            key: this.#expand(w.key, name),
             deleteAfterUpload: w.deleteAfterUpload,
             ...(w.contentType ? { contentType: w.contentType } : {}),
           }),
@@ -222,12 +219,71 @@ export class S3Service extends EventTarget implements Service {
       this.#watches.push(watch);
       this.#loops.push(watch.run(signal));
     }
+    if (s3.sweepEvery > 0) this.#loops.push(this.#sweep(signal));
     ctx.log.info("S3 uploads started", {
       endpoint: s3.endpoint ?? `s3.${region}.amazonaws.com`,
       queued: stream.backlog,
       watching: s3.watch.length,
     });
   }
+
+  /** A key template with {thing}, {device}, {file}, {date} (UTC) filled in. */
+  #expand(template: string, file = ""): string {
+    const ctx = this.#ctx;
+    const thing = ctx.config.device.thing ?? ctx.config.device.id ?? ctx.deviceId;
+    return template.replace(
+      /\{(thing|device|file|date)\}/g,
+      (_, p) =>
+        p === "thing"
+          ? thing
+          : p === "device"
+          ? ctx.deviceId
+          : p === "file"
+          ? file
+          : new Date(ctx.clock.now()).toISOString().slice(0, 10),
+    );
+  }
+
+  /**
+   * Every `sweepEvery` ms (the first at start): abort the abandoned multipart
+   * uploads under `sweepPrefix` in the configured buckets. A bucket whose
+   * listing is refused (no ListBucketMultipartUploads, a store without it) is
+   * logged once and tried again next time.
+   */
+  async #sweep(signal: AbortSignal): Promise<void> {
+    const s3 = this.#ctx.config.cloud.s3;
+    const buckets = [...new Set([s3.bucket, ...s3.watch.map((w) => w.bucket)])].filter((b) =>
+      b !== undefined
+    );
+    const prefix = this.#expand(s3.sweepPrefix);
+    const refused = new Set<string>();
+    while (!signal.aborted) {
+      for (const bucket of buckets) {
+        try {
+          const n = await this.#u.sweep(bucket, prefix, signal);
+          refused.delete(bucket);
+          this.sweeps++;
+          this.swept += n;
+        } catch (e) {
+          if (signal.aborted) return;
+          if (!refused.has(bucket)) {
+            refused.add(bucket);
+            this.#ctx.log.warn("Cannot sweep abandoned S3 multipart uploads", {
+              bucket,
+              prefix,
+              code: (e as { code?: string }).code,
+              error: (e as Error).message,
+            });
+          }
+        }
+      }
+      await this.#ctx.clock.sleep(s3.sweepEvery, signal).catch(() => {});
+    }
+  }
+
+  /** Sweeps done and multipart uploads they aborted (status, tests). */
+  sweeps = 0;
+  swept = 0;
 
   /** Where data and streams are copied before they are queued. */
   get #tempDir(): string {
@@ -336,6 +392,7 @@ export class S3Service extends EventTarget implements Service {
       queued: count("queued"),
       uploading: count("uploading"),
       failed: count("failed"),
+      abandonedAborted: this.swept,
     };
   }
 
@@ -352,6 +409,7 @@ export class S3Service extends EventTarget implements Service {
     this.#stop.abort();
     await Promise.allSettled(this.#loops);
     try {
+      this.#client?.close();
       this.#http?.close();
     } catch { /* closed */ }
   }

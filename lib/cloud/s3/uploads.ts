@@ -17,7 +17,8 @@
  * - network errors, timeouts, 5xx and SlowDown are retried with full-jitter
  *   backoff (`backoff`), forever while the job is queued; any other S3 error
  *   fails the upload with S3's code in its status.
- * - `maxBandwidth` paces parts so the average rate stays under it.
+ * - `maxBandwidth` caps the bytes on the wire: one token bucket (`_pacer.ts`)
+ *   shared by the parts in flight paces each body chunk by chunk.
  *
  * Events (`addEventListener`): `"done"`, `"failed"`, `"canceled"`, each a
  * `CustomEvent<Progress>`.
@@ -51,10 +52,12 @@ export interface UploadsOptions {
   partSize?: number;
   /** @default 2 */
   parallel?: number;
+  /** Most parts of one upload. @default 10000 */
+  maxParts?: number;
   /** Bytes per second; 0 = none. @default 0 */
   maxBandwidth?: number;
   backoff?: { min: number; max: number };
-  /** Multipart uploads of the same key older than this that no job owns are aborted. @default 1 day */
+  /** Multipart uploads older than this that no job owns are aborted (`sweep`, and per key). @default 1 day */
   abortAfter?: number;
   /** Finished uploads kept for `list()`. @default 100 */
   keepFinished?: number;
@@ -117,6 +120,7 @@ export class Uploads extends EventTarget {
   readonly #threshold: number;
   readonly #partSize: number;
   readonly #parallel: number;
+  readonly #maxParts: number;
   readonly #backoff: { min: number; max: number };
   readonly #abortAfter: number;
   readonly #keep: number;
@@ -133,6 +137,7 @@ export class Uploads extends EventTarget {
     this.#threshold = o.multipartThreshold ?? 8 * 1024 * 1024;
     this.#partSize = o.partSize ?? 5 * 1024 * 1024;
     this.#parallel = o.parallel ?? 2;
+    this.#maxParts = o.maxParts ?? 10_000;
     this.#backoff = o.backoff ?? { min: 1000, max: 300_000 };
     this.#abortAfter = o.abortAfter ?? 86_400_000;
     this.#keep = o.keepFinished ?? 100;
@@ -172,7 +177,7 @@ export class Uploads extends EventTarget {
       file.close();
     }
     const multipart = job.size > this.#threshold;
-    const partSize = multipart ? partSizeFor(job.size, this.#partSize) : job.size;
+    const partSize = multipart ? partSizeFor(job.size, this.#partSize, this.#maxParts) : job.size;
     const progress: Progress = {
       id: job.id,
       state: "queued",
@@ -260,12 +265,12 @@ export class Uploads extends EventTarget {
         const body = new Uint8Array(job.size);
         await readAt(file, body, 0);
         await this.#check(job, file);
-        await this.#pacer.take(job.size, signal);
         const etag = await this.#client.putObject({
           bucket: job.bucket,
           key: job.key,
           body,
           headers,
+          ...this.#pace,
           signal,
         });
         this.partsSent++;
@@ -390,7 +395,6 @@ export class Uploads extends EventTarget {
     signal: AbortSignal,
   ): Promise<string> {
     for (let attempt = 0;; attempt++) {
-      await this.#pacer.take(body.length, signal);
       try {
         this.partsSent++;
         return await this.#client.uploadPart({
@@ -400,6 +404,7 @@ export class Uploads extends EventTarget {
           partNumber: n,
           body,
           sha,
+          ...this.#pace,
           signal,
         });
       } catch (e) {
@@ -419,6 +424,11 @@ export class Uploads extends EventTarget {
         await this.#clock.sleep(wait, signal);
       }
     }
+  }
+
+  /** The cap on request bodies, when there is one. */
+  get #pace(): { pace?: Pacer } {
+    return this.#pacer.enabled ? { pace: this.#pacer } : {};
   }
 
   #partLength(size: number, partSize: number, n: number): number {
@@ -527,6 +537,44 @@ export class Uploads extends EventTarget {
         uploadId: u.uploadId,
       });
     }
+  }
+
+  /**
+   * The sweep of abandoned multipart uploads: every multipart upload under
+   * `prefix` in `bucket` (ListMultipartUploads, all pages) initiated more than
+   * `abortAfter` ago that no unfinished upload of this queue owns is aborted
+   * (a crash that lost its id, a job canceled while S3 was unreachable, an
+   * older install). Returns how many were aborted. Throws the S3Error of the
+   * listing (AccessDenied without ListBucketMultipartUploads, NotImplemented).
+   */
+  async sweep(bucket: string, prefix: string, signal?: AbortSignal): Promise<number> {
+    const uploads = await this.#client.listMultipartUploads({
+      bucket,
+      prefix,
+      ...(signal ? { signal } : {}),
+    });
+    const owned = new Set(
+      listProgress(this.stream).filter((p) => !FINISHED.includes(p.state)).map((p) => p.uploadId),
+    );
+    const now = this.#clock.now();
+    let aborted = 0;
+    for (const u of uploads) {
+      if (owned.has(u.uploadId) || now - u.initiated < this.#abortAfter) continue;
+      await this.#client.abortMultipartUpload({
+        bucket,
+        key: u.key,
+        uploadId: u.uploadId,
+        ...(signal ? { signal } : {}),
+      });
+      aborted++;
+      this.#log.info("Aborted an abandoned S3 multipart upload", {
+        bucket,
+        key: u.key,
+        uploadId: u.uploadId,
+        initiated: new Date(u.initiated).toISOString(),
+      });
+    }
+    return aborted;
   }
 
   #update(id: string, f: (p: Progress) => Progress, extra: Record<string, string | null> = {}) {

@@ -99,32 +99,50 @@ function spool(list) {
   );
 }
 
-/** Certificate expiry and update state, from whichever service reports them. */
+/**
+ * The device's identity and updates, from the `provision` service (its
+ * certificate's `notAfter`, `nextRotation`, state) and the `update` service
+ * (running version, the job under way: `job.phase`, `job.percent`).
+ */
 function device(list) {
   const rows = [];
   for (const s of list) {
     const d = s.details || {};
-    const cert = d.certificate || d.cert;
-    const expires = cert?.notAfter || cert?.expires || d.certificateExpires;
-    if (expires) {
-      const days = Math.floor((Date.parse(expires) - Date.now()) / 86400_000);
-      rows.push([
-        `Certificate (${s.name})`,
-        badge(
-          `expires ${new Date(expires).toLocaleDateString()} (${days} d)`,
-          days < 14 ? "bad" : days < 45 ? "warn" : "ok",
-        ),
-      ]);
+    if (s.name === "provision") {
+      rows.push(["Identity", text(d.state || s.state) + (d.thing ? ` · ${d.thing}` : "")]);
+      if (d.notAfter) {
+        const days = Math.floor((Date.parse(d.notAfter) - Date.now()) / 86400_000);
+        rows.push([
+          "Certificate",
+          badge(
+            `expires ${new Date(d.notAfter).toISOString().slice(0, 10)} (${days} d)`,
+            days < 14 ? "bad" : days < 45 ? "warn" : "ok",
+          ),
+        ]);
+      }
+      if (d.nextRotation) rows.push(["Next rotation", text(String(d.nextRotation).slice(0, 10))]);
+      if (d.lastError) rows.push(["Provisioning error", text(errorText(d.lastError))]);
     }
-    const up = d.update || (s.name.includes("update") ? d : null);
-    if (up && (up.state || up.status)) {
+    if (s.name === "update") {
+      const job = d.job;
       rows.push([
-        `Update (${s.name})`,
-        text(up.state || up.status) + (up.version ? ` → ${up.version}` : ""),
+        "Update",
+        job
+          ? text(`${job.phase} → ${job.version}`) +
+            (job.phase === "downloading" ? ` (${job.percent} %)` : "") +
+            (job.reason ? ` · ${job.reason}` : "")
+          : text(`up to date${d.version ? ` (${d.version})` : ""}`),
       ]);
+      if (d.waitingFor) rows.push(["Update waits for", text(d.waitingFor)]);
     }
   }
-  return rows.length ? card("Certificate and updates", facts(rows)) : null;
+  return rows.length ? card("Identity and updates", facts(rows)) : null;
+}
+
+/** AWS's error fields, or a message. */
+function errorText(e) {
+  if (typeof e !== "object" || !e) return String(e);
+  return [e.errorCode, e.errorMessage || e.message].filter(Boolean).join(": ") || JSON.stringify(e);
 }
 
 function render(box, st) {
