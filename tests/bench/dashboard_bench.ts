@@ -196,6 +196,14 @@ async function main() {
   const LOADS = arg("loads", 30);
   const BROWSER = Deno.args.includes("--browser");
   const dir = await Deno.makeTempDir({ prefix: "tern-dashboard-bench-" });
+  try {
+    await run(dir, SECONDS, LOADS, BROWSER);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function run(dir: string, SECONDS: number, LOADS: number, BROWSER: boolean) {
   const configDir = writeConfig(join(dir, "config"), "default");
   const stateDir = join(dir, "state");
   await Deno.mkdir(stateDir);
@@ -279,7 +287,6 @@ async function main() {
   }
   const render = BROWSER ? await browserRender(agent.url, cookie) : undefined;
   await agent.stop();
-  await Deno.remove(dir, { recursive: true }).catch(() => {});
 
   const load = Deno.loadavg().map((x) => x.toFixed(2)).join(", ");
   const tMs = med(tern.map((x) => x.ms));
