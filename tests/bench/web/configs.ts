@@ -140,8 +140,8 @@ async function call(
   return res;
 }
 
-/** Create the admin with the logged setup token, log in over HTTP, create one item. */
-export async function login(agent: AgentProcess): Promise<Session> {
+/** Create the admin with the logged setup token and log in over HTTP (any config). */
+export async function adminSession(agent: AgentProcess): Promise<Omit<Session, "key">> {
   const { line } = await agent.until(/First run: no users yet/);
   const token = /"token":"([^"]+)"/.exec(JSON.parse(line).msg)?.[1];
   if (!token) throw new Error(`No setup token in: ${line}`);
@@ -160,6 +160,13 @@ export async function login(agent: AgentProcess): Promise<Session> {
   });
   const { xsrf } = await res.json();
   const cookie = res.headers.get("set-cookie")!.split(";")[0]!;
+  return { cookie, xsrf };
+}
+
+/** Create the admin with the logged setup token, log in over HTTP, create one item. */
+export async function login(agent: AgentProcess): Promise<Session> {
+  const json = { "content-type": "application/json" };
+  const { cookie, xsrf } = await adminSession(agent);
   const created = await call(`${agent.url}/api/data/Reading`, {
     method: "POST",
     headers: { ...json, cookie, "x-xsrf-token": xsrf },
