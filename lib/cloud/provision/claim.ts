@@ -53,6 +53,29 @@ export interface FlowDeps {
   signal: AbortSignal;
 }
 
+/**
+ * What records a flow's next step: the store first (a power cut resumes
+ * there), then `set`, the log and `d.onStep`.
+ */
+export function stepRecorder(d: FlowDeps, set: (f: FlowState) => void): (f: FlowState) => void {
+  return (f) => {
+    d.store.saveFlow(f);
+    set(f);
+    d.log.info("Provisioning step recorded", { purpose: f.purpose, step: f.step });
+    d.onStep(f);
+  };
+}
+
+/** Start a new flow of `purpose`: its key is made and written (0600) before the step is recorded. */
+export async function beginFlow(
+  d: FlowDeps,
+  purpose: FlowState["purpose"],
+  save: (f: FlowState) => void,
+): Promise<void> {
+  const keyFile = d.identities.writePendingKey(await generateKeyPem());
+  save({ purpose, step: "key", startedAt: d.clock.now(), keyFile });
+}
+
 /** Run the claim flow from wherever it stopped; resolves with the committed identity. */
 export async function runClaim(d: FlowDeps): Promise<Identity> {
   let flow = d.store.flow();
@@ -63,16 +86,8 @@ export async function runClaim(d: FlowDeps): Promise<Identity> {
     });
     flow = undefined;
   }
-  const save = (f: FlowState) => {
-    d.store.saveFlow(f);
-    flow = f;
-    d.log.info("Provisioning step recorded", { purpose: f.purpose, step: f.step });
-    d.onStep(f);
-  };
-  if (!flow) {
-    const keyFile = d.identities.writePendingKey(await generateKeyPem());
-    save({ purpose: "claim", step: "key", startedAt: d.clock.now(), keyFile });
-  }
+  const save = stepRecorder(d, (f) => flow = f);
+  if (!flow) await beginFlow(d, "claim", save);
   if (flow!.step === "certificate" && d.clock.now() - (flow!.tokenAt ?? 0) > TOKEN_USABLE) {
     d.log.warn("The certificate ownership token lapsed; asking for a new certificate", {
       certificateId: flow!.certificateId,

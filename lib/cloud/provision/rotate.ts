@@ -21,11 +21,11 @@
 
 import type { MqttClient } from "../../mqtt/mod.ts";
 import type { FlowState } from "../../db/provision_store.ts";
-import { buildCsr, generateKeyPem } from "./csr.ts";
+import { buildCsr } from "./csr.ts";
 import { createCertificateFromCsr, ProvisionError, registerThing } from "./fleet.ts";
 import type { Identity, LoadedIdentity } from "./identity.ts";
 import { templateParameters } from "./facts.ts";
-import type { FlowDeps } from "./claim.ts";
+import { beginFlow, type FlowDeps, stepRecorder } from "./claim.ts";
 
 /** What rotation needs from the "mqtt" service (lib/mqtt/service.ts). */
 export interface IdentityUser {
@@ -48,16 +48,8 @@ export async function runRotation(d: RotateDeps): Promise<RotateOutcome> {
   if (flow && (flow.purpose !== "rotate" || d.identities.read(flow.keyFile) === undefined)) {
     flow = undefined;
   }
-  const save = (f: FlowState) => {
-    d.store.saveFlow(f);
-    flow = f;
-    d.log.info("Rotation step recorded", { purpose: f.purpose, step: f.step });
-    d.onStep(f);
-  };
-  if (!flow) {
-    const keyFile = d.identities.writePendingKey(await generateKeyPem());
-    save({ purpose: "rotate", step: "key", startedAt: d.clock.now(), keyFile });
-  }
+  const save = stepRecorder(d, (f) => flow = f);
+  if (!flow) await beginFlow(d, "rotate", save);
   const client = d.mqttService.client;
   const keyPem = d.identities.read(flow!.keyFile)!;
   const thing = d.current.thing;
