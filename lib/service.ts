@@ -101,6 +101,15 @@ export interface ServiceFactory {
 }
 
 /**
+ * A problem with the configuration a service found when it started: permanent
+ * (`isPermanent()`), so the agent does not retry it; the message says what to set.
+ */
+export class ServiceConfigError extends Error {
+  override name = "ConfigError";
+  readonly permanent = true;
+}
+
+/**
  * True when `error` cannot be fixed by restarting the service (it says so with
  * `permanent: true`, e.g. an incompatible schema change). Such a failure is
  * not retried: at start the agent exits 78; later the service stays failed.

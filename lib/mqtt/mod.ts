@@ -32,5 +32,6 @@ export {
   type FromConfigOptions,
   MqttService,
   mqttService,
+  requireMqtt,
 } from "./service.ts";
 export { checkFilter, checkTopicName, expandTopic, topicMatches, type TopicVars } from "./topic.ts";

@@ -21,6 +21,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { checkPermissions, type Config } from "../config/mod.ts";
 import { mqttBrokerUrl, type MqttConfig, mqttPermissions } from "../config/_mqtt.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
+import { ServiceConfigError } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
 import { mqttFamilies } from "./metrics.ts";
@@ -245,3 +246,19 @@ export const mqttService: ServiceFactory = {
   enabled: (config) => config.mqtt.enabled,
   create: (ctx) => new MqttService(ctx),
 };
+
+/**
+ * The running MQTT service, for a service built on it (`feature` names it in
+ * the error): a permanent configuration error when MQTT is off or not running.
+ */
+export function requireMqtt(ctx: ServiceContext, feature: string): MqttService {
+  try {
+    const m = ctx.get<MqttService>("mqtt");
+    void m.client; // throws before the service started
+    return m;
+  } catch {
+    throw new ServiceConfigError(
+      `${feature} needs MQTT ("mqtt.enabled" and "mqtt.url" or "mqtt.endpoint")`,
+    );
+  }
+}

@@ -11,6 +11,7 @@ import { type AwsCredentialProvider, AwsJsonClient, type AwsService } from "../.
 import { auditLogsEndpoint, cloudtrailEndpoint } from "../../config/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import type { ServiceContext } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import type { Spool } from "../spool.ts";
 import { CloudTrailSender } from "./cloudtrail.ts";
@@ -23,12 +24,6 @@ export interface Shipping {
   close(): void;
 }
 
-/** An error the config must fix: not retried. */
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
-}
-
 /** Build the senders of every destination that is on; the caller runs `sender.run(signal)`. */
 export function startShipping(ctx: ServiceContext, spool: Spool): Shipping {
   const config = ctx.config;
@@ -37,7 +32,7 @@ export function startShipping(ctx: ServiceContext, spool: Spool): Shipping {
   try {
     credentials = ctx.get<AwsService>("aws").provider;
   } catch {
-    throw new _ConfigProblem(
+    throw new ServiceConfigError(
       'Shipping audit events needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot")',
     );
   }
@@ -66,7 +61,7 @@ export function startShipping(ctx: ServiceContext, spool: Spool): Shipping {
     const region = a.cloudtrail.region ?? a.cloudtrail.channelArn?.split(":")[3] ??
       config.aws.region;
     if (!url || !region || !a.cloudtrail.channelArn) {
-      throw new _ConfigProblem("audit.cloudtrail needs a channelArn and a region");
+      throw new ServiceConfigError("audit.cloudtrail needs a channelArn and a region");
     }
     const stream = streamOf("audit.cloudtrail");
     out.senders.push(
@@ -87,7 +82,9 @@ export function startShipping(ctx: ServiceContext, spool: Spool): Shipping {
     const url = auditLogsEndpoint(a, config.aws.region);
     const region = a.logs.region ?? config.aws.region;
     if (!url || !region) {
-      throw new _ConfigProblem('audit.logs needs a region ("audit.logs.region" or "aws.region")');
+      throw new ServiceConfigError(
+        'audit.logs needs a region ("audit.logs.region" or "aws.region")',
+      );
     }
     const stream = streamOf("audit.logs");
     out.senders.push(

@@ -20,17 +20,12 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import { resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import { Spool, type StreamStatus } from "../spool.ts";
 import { FileSource } from "./files.ts";
 import { JournalSource } from "./journal.ts";
 import { LogSender } from "./sender.ts";
 import { AgentLogSink, AppLogs, type Destination } from "./sources.ts";
-
-/** An error the config must fix: the agent does not retry it. */
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
-}
 
 export class CloudLogsService implements Service {
   readonly #ctx: ServiceContext;
@@ -65,13 +60,15 @@ export class CloudLogsService implements Service {
     const region = logs.region ?? config.aws.region;
     const endpoint = logsEndpoint(logs, config.aws.region);
     if (!region || !endpoint) {
-      throw new _ConfigProblem('cloud.logs needs a region ("cloud.logs.region" or "aws.region")');
+      throw new ServiceConfigError(
+        'cloud.logs needs a region ("cloud.logs.region" or "aws.region")',
+      );
     }
     let credentials: AwsCredentialProvider;
     try {
       credentials = ctx.get<AwsService>("aws").provider;
     } catch {
-      throw new _ConfigProblem(
+      throw new ServiceConfigError(
         'cloud.logs needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot")',
       );
     }

@@ -30,6 +30,7 @@ import { EventLoopLag, MetricsRegistry } from "../../metrics/mod.ts";
 import { OsCollector } from "../../metrics/os.ts";
 import { resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
 import { Aggregator } from "./aggregate.ts";
@@ -37,12 +38,6 @@ import { AppMetrics, type BatchItem, type PutOptions } from "./app.ts";
 import { emfRecords } from "./emf.ts";
 import { COMPRESS_ABOVE, type Datum } from "./limits.ts";
 import { PutSender } from "./put_sender.ts";
-
-/** An error the config must fix: the agent does not retry it. */
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
-}
 
 export class CloudMetricsService implements Service {
   readonly #ctx: ServiceContext;
@@ -105,7 +100,7 @@ export class CloudMetricsService implements Service {
       ? logsEndpoint(config.cloud.logs, config.aws.region)
       : metricsEndpoint(m, config.aws.region);
     if (!region || !endpoint) {
-      throw new _ConfigProblem(
+      throw new ServiceConfigError(
         'cloud.metrics needs a region ("aws.region", or "cloud.metrics.region" / "cloud.logs.region")',
       );
     }
@@ -113,7 +108,7 @@ export class CloudMetricsService implements Service {
     try {
       credentials = ctx.get<AwsService>("aws").provider;
     } catch {
-      throw new _ConfigProblem(
+      throw new ServiceConfigError(
         'cloud.metrics needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot")',
       );
     }

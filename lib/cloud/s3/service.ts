@@ -23,6 +23,7 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient, httpClientOptions } from "../../http/mod.ts";
 import { join, resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import { Spool } from "../spool.ts";
 import { type Presigner, S3Client } from "./client.ts";
 import { mqttPresigner } from "./presign.ts";
@@ -50,12 +51,6 @@ export interface UploadInput {
   metadata?: Record<string, string>;
   /** @default cloud.s3.deleteAfterUpload (files only) */
   deleteAfterUpload?: boolean;
-}
-
-/** An error the config must fix: the agent does not retry it. */
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
 }
 
 /** Check an upload's fields; throws TypeError/RangeError naming the field. */
@@ -128,7 +123,7 @@ export class S3Service extends EventTarget implements Service {
     const region = s3.region ?? config.aws.region ??
       (s3.presigned.enabled ? "us-east-1" : undefined);
     if (!region) {
-      throw new _ConfigProblem('cloud.s3 needs a region ("cloud.s3.region" or "aws.region")');
+      throw new ServiceConfigError('cloud.s3 needs a region ("cloud.s3.region" or "aws.region")');
     }
     let credentials: AwsCredentialProvider = () =>
       Promise.reject(new Error("Presigned mode holds no S3 credentials"));
@@ -138,14 +133,14 @@ export class S3Service extends EventTarget implements Service {
       try {
         mqtt = ctx.get<MqttService>("mqtt");
       } catch {
-        throw new _ConfigProblem("cloud.s3.presigned needs MQTT (mqtt.enabled)");
+        throw new ServiceConfigError("cloud.s3.presigned needs MQTT (mqtt.enabled)");
       }
       presign = mqttPresigner(mqtt.client, s3.presigned.topic, s3.presigned.timeout);
     } else {
       try {
         credentials = ctx.get<AwsService>("aws").provider;
       } catch {
-        throw new _ConfigProblem(
+        throw new ServiceConfigError(
           'cloud.s3 needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot") or presigned mode',
         );
       }
@@ -198,7 +193,7 @@ export class S3Service extends EventTarget implements Service {
     this.#loops.push(uploads.run(signal));
     for (const w of s3.watch) {
       const bucket = w.bucket ?? s3.bucket;
-      if (!bucket) throw new _ConfigProblem(`cloud.s3.watch "${w.path}" needs a bucket`);
+      if (!bucket) throw new ServiceConfigError(`cloud.s3.watch "${w.path}" needs a bucket`);
       const watch = new DirectoryWatch({
         dir: resolve(ctx.configDir, w.path),
         stream,

@@ -11,20 +11,15 @@
  */
 
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import type { AuditService } from "../audit/service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
-import type { MqttService } from "../../mqtt/mod.ts";
+import { requireMqtt } from "../../mqtt/mod.ts";
 import type { MetricFamily } from "../../metrics/mod.ts";
 import { bindModel } from "./bind.ts";
 import { shadowFamilies } from "./metrics.ts";
 import type { Shadow } from "./shadow.ts";
 import { Shadows } from "./shadows.ts";
-
-/** An error the config must fix: the agent does not retry it. */
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
-}
 
 export class ShadowService implements Service {
   readonly #ctx: ServiceContext;
@@ -53,17 +48,9 @@ export class ShadowService implements Service {
     const ctx = this.#ctx;
     const config = ctx.config;
     const sc = config.cloud.shadow;
-    let mqtt;
-    let mqttThing: string | undefined;
-    try {
-      const m = ctx.get<MqttService>("mqtt");
-      mqtt = m.client;
-      mqttThing = m.thing;
-    } catch {
-      throw new _ConfigProblem(
-        'cloud.shadow needs MQTT ("mqtt.enabled" and "mqtt.url" or "mqtt.endpoint")',
-      );
-    }
+    const m = requireMqtt(ctx, "cloud.shadow");
+    const mqtt = m.client;
+    const mqttThing: string | undefined = m.thing;
     const db = ctx.get<DatabaseService>("database").db;
     const thing = sc.thing ?? mqttThing ?? config.device.thing ?? ctx.deviceId;
     try {
@@ -82,7 +69,7 @@ export class ShadowService implements Service {
         if (e.direction !== "deviceToCloud") this.#unbind.push(this.#audit(name));
       }
     } catch (e) {
-      throw new _ConfigProblem(`cloud.shadow: ${(e as Error).message}`, { cause: e });
+      throw new ServiceConfigError(`cloud.shadow: ${(e as Error).message}`, { cause: e });
     }
     await this.#shadows.start();
     ctx.log.info("Shadows started", { thing, shadows: this.#shadows.names() });

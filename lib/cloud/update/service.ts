@@ -13,9 +13,10 @@
 
 import denoJson from "../../../deno.json" with { type: "json" };
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import { ServiceConfigError } from "../../service.ts";
 import type { AuditService } from "../audit/service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
-import type { MqttService } from "../../mqtt/mod.ts";
+import { requireMqtt } from "../../mqtt/mod.ts";
 import { updateBinary } from "../../config/mod.ts";
 import { resolve } from "../../path.ts";
 import { HttpClient, httpClientOptions } from "../../http/mod.ts";
@@ -23,11 +24,6 @@ import { UpdateStore } from "../../db/update_store.ts";
 import { Installer } from "./install.ts";
 import { JobsClient } from "./jobs.ts";
 import { Updater } from "./updater.ts";
-
-class _ConfigProblem extends Error {
-  override name = "ConfigError";
-  readonly permanent = true;
-}
 
 /** The version built into this agent (deno.json). */
 export const BUILT_VERSION: string = denoJson.version;
@@ -57,21 +53,12 @@ export class UpdateService implements Service {
     const ctx = this.#ctx;
     const config = ctx.config;
     const u = config.update;
-    let mqtt;
-    let mqttThing: string | undefined;
-    try {
-      const m = ctx.get<MqttService>("mqtt");
-      mqtt = m.client;
-      mqttThing = m.thing;
-    } catch {
-      throw new _ConfigProblem(
-        'update needs MQTT ("mqtt.enabled" and "mqtt.url" or "mqtt.endpoint")',
-      );
-    }
-    if (!mqtt) throw new _ConfigProblem("update needs a running MQTT client");
+    const m = requireMqtt(ctx, "update");
+    const mqtt = m.client;
+    const mqttThing: string | undefined = m.thing;
     if (!u.binary && /^deno(\.exe)?$/.test(Deno.execPath().split("/").pop() ?? "")) {
       // From source the executable is Deno itself: never replace that.
-      throw new _ConfigProblem(
+      throw new ServiceConfigError(
         'update needs "update.binary" when the agent runs from source (deno run), not compiled',
       );
     }
