@@ -7,7 +7,8 @@
  * removed, the commit published for the cloud). When the broker refuses the
  * new certificate (signed by another CA), the agent rolls back within
  * `proveTimeout` and stays connected with the old one. A message on the
- * rotation request topic rotates on demand.
+ * rotation request topic, or an IoT Job (`tern.rotateCertificate`, through
+ * the update service and the Jobs responder), rotates on demand.
  */
 
 import assert from "node:assert/strict";
@@ -18,6 +19,12 @@ import type { MqttService } from "../lib/mqtt/mod.ts";
 import { skipWithout } from "./helpers/peers.ts";
 import { until } from "./helpers/wait.ts";
 import { identityFiles, identityOf, provisionWorld, THING } from "./provision_helpers.ts";
+import { startJobsPeer } from "./helpers/jobs_peer.ts";
+import { startAedes } from "./helpers/aedes.ts";
+import { Agent } from "../lib/agent.ts";
+import { configSchema } from "../lib/config/mod.ts";
+import { LogHub } from "../lib/log/mod.ts";
+import { LIBRARY_SERVICES } from "../lib/services.ts";
 
 const ignore = skipWithout("mosquitto", import.meta.url);
 const HOUR = 3_600_000;
@@ -144,5 +151,61 @@ Deno.test({
     }, { ms: 10_000, what: "a second certificate" });
     await until(() => identityOf(w.stateDir).certificateId === w.peer.issued[1], { ms: 10_000 });
     await w.connected(a);
+  },
+});
+
+Deno.test({
+  name: "an IoT Job tern.rotateCertificate rotates now and ends SUCCEEDED with the new certificate",
+  ignore,
+  fn: async () => {
+    await using w = await provisionWorld();
+    const tls = w.tls.paths;
+    const read = (p: string) => Deno.readTextFileSync(p);
+    await using jobs = await startJobsPeer({
+      broker: w.broker.url,
+      tls: { cert: read(tls.clientCert), key: read(tls.clientKey), ca: read(tls.caCert) },
+    });
+    const bin = join(w.dir, "tern-bin");
+    await Deno.writeTextFile(bin, "#!/bin/sh\n", { mode: 0o755 });
+    await using a = await w.agent({
+      update: { enabled: true, binary: bin, version: "1.0.0", backoff: { min: 50, max: 400 } },
+    });
+    await w.connected(a);
+    await jobs.createJob("rotate-1", { operation: "tern.rotateCertificate" }, [THING]);
+    const done = await jobs.waitStatus(THING, "rotate-1", "SUCCEEDED", 20_000);
+    assert.equal(w.peer.issued.length, 2, "a second certificate was issued");
+    const id = identityOf(w.stateDir);
+    assert.equal(id.certificateId, w.peer.issued[1]);
+    assert.equal(done.statusDetails?.certificateId, w.peer.issued[1]);
+    await w.connected(a);
+    assert.equal(auditEvents(w.stateDir, "update.rotate").length, 1);
+  },
+});
+
+Deno.test({
+  name: "a tern.rotateCertificate job on a device without provisioning fails with a clear reason",
+  ignore,
+  fn: async () => {
+    await using broker = await startAedes();
+    await using jobs = await startJobsPeer({ broker: broker.url });
+    const dir = await Deno.makeTempDir({ prefix: "tern_rotate_job_" });
+    const bin = join(dir, "tern-bin");
+    await Deno.writeTextFile(bin, "#!/bin/sh\n", { mode: 0o755 });
+    const config = configSchema.parse({
+      agent: { mode: "cloud" },
+      device: { id: "plain-1" },
+      mqtt: { enabled: true, url: broker.url },
+      update: { enabled: true, binary: bin, version: "1.0.0", backoff: { min: 50, max: 400 } },
+    });
+    await using agent = await Agent.start({
+      loaded: { config, configDir: dir, stateDir: join(dir, "state"), files: [], secrets: [] },
+      factories: LIBRARY_SERVICES,
+      hub: new LogHub({ sinks: [] }),
+    });
+    await jobs.createJob("rotate-2", { operation: "tern.rotateCertificate" }, ["plain-1"]);
+    const failed = await jobs.waitStatus("plain-1", "rotate-2", "FAILED", 20_000);
+    assert.equal(failed.statusDetails?.reason, "not-supported");
+    assert.match(String(failed.statusDetails?.message), /provision\.enabled is false/);
+    assert.ok(agent);
   },
 });

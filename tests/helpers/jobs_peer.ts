@@ -67,11 +67,16 @@ const DEVICE_TERMINAL = ["SUCCEEDED", "FAILED", "REJECTED"];
 const TOPIC = /^\$aws\/things\/([^/]+)\/jobs\/(start-next|([^/]+)\/(get|update))$/;
 const PRESIGNED = /\$\{aws:iot:s3-presigned-url:([^}]+)\}/g;
 
-export async function startJobsPeer(options: { broker: string }): Promise<JobsPeer> {
+export async function startJobsPeer(options: {
+  broker: string;
+  /** A client certificate for a broker with `require_certificate` (PEM texts). */
+  tls?: { cert: string; key: string; ca: string };
+}): Promise<JobsPeer> {
   const client = await mqtt.connectAsync(options.broker, {
     clientId: `jobs-peer-${crypto.randomUUID().slice(0, 8)}`,
     reconnectPeriod: 50,
     protocolVersion: 4,
+    ...(options.tls ? { ...options.tls, rejectUnauthorized: true } : {}),
   });
   const jobs = new Map<string, { document: Record<string, unknown>; created: number }>();
   const execs = new Map<string, Execution>(); // thing/jobId

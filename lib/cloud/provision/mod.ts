@@ -15,4 +15,10 @@ export {
 export { type Identity, IdentityStore, type LoadedIdentity } from "./identity.ts";
 export { installIdentity } from "./install.ts";
 export { type IdentityUser, runRotation } from "./rotate.ts";
-export { IdentityGate, identityService, ProvisionService, provisionService } from "./service.ts";
+export {
+  IdentityGate,
+  identityService,
+  ProvisionService,
+  provisionService,
+  type RotationResult,
+} from "./service.ts";

@@ -35,6 +35,11 @@ const MAX_SLEEP = 6 * 3_600_000;
 /** How often to look for the "mqtt" service while it is not running, in ms. */
 const MQTT_POLL = 500;
 
+/** How a rotation asked for with `rotate()` ended. */
+export type RotationResult =
+  | { outcome: "success"; certificateId: string }
+  | { outcome: "rolledBack" | "failure"; error: string };
+
 type _State = "unprovisioned" | "provisioning" | "provisioned" | "rotating";
 
 export class ProvisionService implements Service {
@@ -51,6 +56,7 @@ export class ProvisionService implements Service {
   #lastError: Record<string, unknown> | undefined;
   #nextAttemptAt: number | undefined;
   #rotateRequested = false;
+  #rotationWaiters: ((r: RotationResult) => void)[] = [];
   #requestClient: unknown;
   /** Aborts the claim attempt under way (an installed identity supersedes it). */
   #attempt: AbortController | undefined;
@@ -127,6 +133,28 @@ export class ProvisionService implements Service {
   rotateNow(): void {
     this.#rotateRequested = true;
     this.#poke();
+  }
+
+  /**
+   * Rotate now and resolve with how that rotation ended (an IoT Job asking
+   * for it: lib/cloud/update). A failed attempt is retried by the service as
+   * usual; the promise tells the first outcome.
+   */
+  rotate(): Promise<RotationResult> {
+    if (!this.#ctx.config.provision.rotation.enabled) {
+      return Promise.resolve({ outcome: "failure", error: "provision.rotation.enabled is false" });
+    }
+    if (!this.#identity) {
+      return Promise.resolve({ outcome: "failure", error: "the device has no identity yet" });
+    }
+    const w = Promise.withResolvers<RotationResult>();
+    this.#rotationWaiters.push(w.resolve);
+    this.rotateNow();
+    return w.promise;
+  }
+
+  #rotated(r: RotationResult): void {
+    for (const resolve of this.#rotationWaiters.splice(0)) resolve(r);
   }
 
   start(_signal: AbortSignal): Promise<void> {
@@ -296,12 +324,15 @@ export class ProvisionService implements Service {
                 ...this.#validity(),
               },
             });
+            this.#rotated({ outcome: "success", certificateId: out.identity.certificateId });
           } else {
             this.#state = "provisioned";
+            this.#rotated({ outcome: "rolledBack", error: out.error.message });
             await failed("rotate", out.error, true);
           }
         } catch (e) {
           this.#state = "provisioned";
+          this.#rotated({ outcome: "failure", error: (e as Error)?.message ?? String(e) });
           await failed("rotate", e);
         }
         continue;
@@ -391,6 +422,7 @@ export class ProvisionService implements Service {
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
+    this.#rotated({ outcome: "failure", error: "the agent is stopping" });
     this.#life.abort(new DOMException("Stopping", "AbortError"));
     await this.#loop?.catch(() => {});
   }

@@ -17,6 +17,7 @@ import { ServiceConfigError } from "../../service.ts";
 import type { AuditService } from "../audit/service.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import { requireMqtt } from "../../mqtt/mod.ts";
+import type { ProvisionService } from "../provision/mod.ts";
 import { updateBinary } from "../../config/mod.ts";
 import { resolve } from "../../path.ts";
 import { HttpClient, httpClientOptions } from "../../http/mod.ts";
@@ -104,6 +105,9 @@ export class UpdateService implements Service {
         return undefined;
       },
       idle: () => ctx.clock.now() - this.#lastBusy >= u.idleFor,
+      ...(config.provision.enabled
+        ? { rotate: () => ctx.get<ProvisionService>("provision").rotate() }
+        : {}),
     });
     await this.#updater.start();
     ctx.log.info("Updates started", { thing, version: u.version ?? BUILT_VERSION, target });

@@ -50,9 +50,17 @@ export interface UpdaterOptions {
   healthy: () => string | undefined;
   /** Whether the device is idle (apply: "idle"). */
   idle: () => boolean;
+  /**
+   * Rotate the device certificate now and tell how it ended (`tern.rotateCertificate`
+   * jobs; the provision service's `rotate()`). Absent when provisioning is off.
+   */
+  rotate?: () => Promise<{ outcome: string; error?: string; certificateId?: string }>;
   /** Test hook: called before each install step (kill -9 tests). */
   beforeStep?: (step: string) => Promise<void> | void;
 }
+
+/** The job document operation that asks for a certificate rotation (docs/update.md). */
+export const ROTATE_OPERATION = "tern.rotateCertificate";
 
 export class Updater implements AsyncDisposable {
   readonly #o: UpdaterOptions;
@@ -194,6 +202,7 @@ export class Updater implements AsyncDisposable {
 
   async #advance(row: UpdateRow, signal: AbortSignal): Promise<void> {
     const o = this.#o;
+    if (row.doc.operation === ROTATE_OPERATION) return await this.#rotateCertificate(row);
     let d: UpdateDocument;
     try {
       d = parseDocument(row.doc);
@@ -497,6 +506,36 @@ export class Updater implements AsyncDisposable {
       this.#to(row.jobId, "swapped", { step: "restarting", version: m.pending.version });
     }
     return false;
+  }
+
+  /**
+   * A `tern.rotateCertificate` job: rotate (new key and certificate, proved on
+   * the new connection, else rolled back) and report the outcome. After a
+   * restart mid-way the job runs again and the rotation resumes or repeats.
+   */
+  async #rotateCertificate(row: UpdateRow): Promise<void> {
+    const o = this.#o;
+    if (!o.rotate) {
+      return this.#fail(
+        row.jobId,
+        "not-supported",
+        "This device does not manage its certificate (provision.enabled is false)",
+      );
+    }
+    o.audit("update.rotate", { jobId: row.jobId });
+    const r = await o.rotate();
+    if (r.outcome !== "success") {
+      return this.#fail(row.jobId, `rotation-${r.outcome}`, r.error ?? r.outcome);
+    }
+    o.store.set(row.jobId, "succeeded", o.clock.now(), {
+      reason: "certificate rotated",
+      report: {
+        status: "SUCCEEDED",
+        details: { step: "rotated", certificateId: r.certificateId ?? "" },
+      },
+    });
+    o.log.info("Certificate rotation job done", { jobId: row.jobId });
+    o.audit("update.succeeded", { jobId: row.jobId, rotated: r.certificateId });
   }
 
   #fail(jobId: string, reason: string, message: string): void {
