@@ -142,6 +142,9 @@ export function identityFiles(stateDir: string): { name: string; mode: number }[
 export function identityOf(stateDir: string): {
   thing: string;
   certificateId: string;
+  /** File names of the pair in force. */
+  cert: string;
+  key: string;
   certPem: string;
   keyPem: string;
   previousCertificateId?: string;

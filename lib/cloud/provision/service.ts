@@ -163,6 +163,11 @@ export class ProvisionService implements Service {
     this.#store = new ProvisionStore(db);
     this.#ids = new IdentityStore(join(ctx.stateDir, ctx.config.provision.dir));
     this.#identity = this.#ids.current();
+    // What a power cut left behind (a torn temp file, the pair of a commit that did not finish,
+    // an abandoned flow's key) goes; the flow under way keeps its key.
+    const flow = this.#store.flow();
+    const removed = this.#ids.sweep(flow ? [flow.keyFile] : []);
+    if (removed.length) ctx.log.info("Leftover identity files removed", { files: removed.length });
     if (this.#identity) {
       this.#state = "provisioned";
       this.#ready.resolve();
