@@ -76,6 +76,34 @@ export async function beginFlow(
   save({ purpose, step: "key", startedAt: d.clock.now(), keyFile });
 }
 
+/**
+ * The flow's "key" step: a CSR for the flow's key, CreateCertificateFromCsr,
+ * and the reply (certificate, ownership token, its time) recorded as step
+ * "certificate". The token is a secret from here on (redacted everywhere).
+ */
+export async function requestCertificate(
+  d: FlowDeps,
+  client: MqttClient,
+  keyPem: string,
+  thing: string,
+  flow: FlowState,
+  save: (f: FlowState) => void,
+): Promise<void> {
+  const c = await createCertificateFromCsr(client, await buildCsr(keyPem, thing), {
+    timeout: d.provision.requestTimeout,
+    signal: d.signal,
+  });
+  d.secret(c.certificateOwnershipToken);
+  save({
+    ...flow,
+    step: "certificate",
+    certificateId: c.certificateId,
+    certificatePem: c.certificatePem,
+    token: c.certificateOwnershipToken,
+    tokenAt: d.clock.now(),
+  });
+}
+
 /** Run the claim flow from wherever it stopped; resolves with the committed identity. */
 export async function runClaim(d: FlowDeps): Promise<Identity> {
   let flow = d.store.flow();
@@ -98,22 +126,7 @@ export async function runClaim(d: FlowDeps): Promise<Identity> {
   if (flow!.step !== "registered") {
     await using client = await _claimClient(d);
     const keyPem = d.identities.read(flow!.keyFile)!;
-    if (flow!.step === "key") {
-      const csr = await buildCsr(keyPem, d.thing);
-      const c = await createCertificateFromCsr(client, csr, {
-        timeout: d.provision.requestTimeout,
-        signal: d.signal,
-      });
-      d.secret(c.certificateOwnershipToken);
-      save({
-        ...flow!,
-        step: "certificate",
-        certificateId: c.certificateId,
-        certificatePem: c.certificatePem,
-        token: c.certificateOwnershipToken,
-        tokenAt: d.clock.now(),
-      });
-    }
+    if (flow!.step === "key") await requestCertificate(d, client, keyPem, d.thing, flow!, save);
     const params = templateParameters(d.provision, { deviceId: d.deviceId, thing: d.thing });
     try {
       const r = await registerThing(client, d.provision.template!, flow!.token!, params, {

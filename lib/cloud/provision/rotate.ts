@@ -21,11 +21,10 @@
 
 import type { MqttClient } from "../../mqtt/mod.ts";
 import type { FlowState } from "../../db/provision_store.ts";
-import { buildCsr } from "./csr.ts";
-import { createCertificateFromCsr, ProvisionError, registerThing } from "./fleet.ts";
+import { ProvisionError, registerThing } from "./fleet.ts";
 import type { Identity, LoadedIdentity } from "./identity.ts";
 import { templateParameters } from "./facts.ts";
-import { beginFlow, type FlowDeps, stepRecorder } from "./claim.ts";
+import { beginFlow, type FlowDeps, requestCertificate, stepRecorder } from "./claim.ts";
 
 /** What rotation needs from the "mqtt" service (lib/mqtt/service.ts). */
 export interface IdentityUser {
@@ -62,19 +61,7 @@ export async function runRotation(d: RotateDeps): Promise<RotateOutcome> {
         errorMessage: "Not connected: the rotation waits for the connection",
       });
     });
-    const c = await createCertificateFromCsr(client, await buildCsr(keyPem, thing), {
-      timeout: d.provision.requestTimeout,
-      signal: d.signal,
-    });
-    d.secret(c.certificateOwnershipToken);
-    save({
-      ...flow!,
-      step: "certificate",
-      certificateId: c.certificateId,
-      certificatePem: c.certificatePem,
-      token: c.certificateOwnershipToken,
-      tokenAt: d.clock.now(),
-    });
+    await requestCertificate(d, client, keyPem, thing, flow!, save);
   }
   if (flow!.step === "certificate") {
     if (flow!.token) d.secret(flow!.token);
