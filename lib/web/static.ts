@@ -13,6 +13,8 @@
  * - `Cache-Control`: `htmlCache` for HTML, `assetCache` for the rest.
  * - SPA fallback: an unknown GET path that is not under `/api/` and has no
  *   file extension gets `index.html`.
+ * - Documents: kept in memory until the directory's watcher reports a change, then
+ *   checked with one `stat` (a file changed on disk is served anew at once).
  * - Path traversal in any form (`..`, `%2e%2e`, `%252e`, `\`, `%5c`, NUL,
  *   overlong UTF-8, non-UTF-8) is refused with 400; the memory table cannot
  *   be escaped anyway, and the documents directory is checked after resolving
@@ -83,9 +85,16 @@ export class StaticSite {
   readonly #docHeaders: [string, string][] | undefined;
   readonly #docCache = new Map<
     string,
-    { file: StaticFile; size: number; mtime: number; checked: number }
+    { file: StaticFile; size: number; mtime: number; gen: number }
   >();
   #docBytes = 0;
+  /**
+   * Bumped by every change the watcher reports under the documents directory: an entry of an
+   * older generation is checked with one `stat` before it is answered again.
+   */
+  #docGen = 0;
+  /** The documents directory's watcher; without one every answer from it is checked first. */
+  #watcher: Deno.FsWatcher | undefined;
 
   constructor(options: StaticSiteOptions) {
     this.files = options.files;
@@ -96,6 +105,36 @@ export class StaticSite {
     this.#spa = options.spa ?? true;
     this.#docs = options.documents ? Deno.realPathSync(options.documents) : undefined;
     this.#docHeaders = options.documentHeaders;
+    if (this.#docs) this.#watch(this.#docs);
+  }
+
+  /** Watch the documents directory (inotify on Linux): a change makes every kept file stale. */
+  #watch(dir: string): void {
+    let w: Deno.FsWatcher;
+    try {
+      w = Deno.watchFs(dir, { recursive: true });
+    } catch {
+      return; // (no watcher: each request checks its file)
+    }
+    this.#watcher = w;
+    (async () => {
+      for await (const _ of w) this.#docGen++;
+    })().catch(() => {}).finally(() => {
+      if (this.#watcher === w) this.#watcher = undefined;
+    });
+  }
+
+  /** Stop watching the documents directory (its files are then checked on every request). */
+  close(): void {
+    const w = this.#watcher;
+    this.#watcher = undefined;
+    try {
+      w?.close();
+    } catch { /* closed already */ }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Load a directory into memory. */
@@ -122,12 +161,13 @@ export class StaticSite {
     const file = this.files.get(key);
     if (file) return this.respond(req, file, key);
     if (this.#docs && p.startsWith("/docs/")) {
-      // A file checked within the last second is answered at once (synchronously).
-      const kept = this.#docCache.get(p.slice(5));
-      if (kept && performance.now() - kept.checked < 1000) return this.respond(req, kept.file, p);
-      return this.#fromDisk(p.slice(5)).then((f) =>
-        f ? this.respond(req, f, p) : this.#fallback(req, p)
-      );
+      // A file unchanged since it was prepared is answered at once (synchronously).
+      const rel = p.slice(5);
+      const kept = this.#docCache.get(rel);
+      if (kept !== undefined && kept.gen === this.#docGen && this.#watcher !== undefined) {
+        return this.respond(req, kept.file, p);
+      }
+      return this.#fromDisk(rel).then((f) => f ? this.respond(req, f, p) : this.#fallback(req, p));
     }
     return this.#fallback(req, p);
   };
@@ -142,14 +182,15 @@ export class StaticSite {
 
   /**
    * A file of the documents directory, prepared (ETag, compressed variants) once and kept while
-   * its size and mtime stay the same: a request within a second of the last look is answered
-   * from memory, a later one checks the file with one `stat` (a changed file is read again).
-   * Files up to 1 MB are kept, 32 MB in all (the table is emptied when full).
+   * its size and mtime stay the same: until the watcher reports a change under the directory it
+   * is answered from memory, after one the file is checked with one `stat` (a changed file is
+   * read again). Files up to 1 MB are kept, 32 MB in all (the table is emptied when full).
    */
   async #fromDisk(rel: string): Promise<StaticFile | undefined> {
+    // The generation this look sees: a change reported while it runs leaves the entry stale.
+    const gen = this.#docGen;
     const hit = this.#docCache.get(rel);
-    const now = performance.now();
-    if (hit && now - hit.checked < 1000) return hit.file;
+    if (hit && hit.gen === gen && this.#watcher !== undefined) return hit.file;
     const full = resolve(this.#docs!, "." + rel);
     if (!full.startsWith(this.#docs! + sep)) return undefined;
     try {
@@ -159,7 +200,7 @@ export class StaticSite {
       if (!st.isFile || st.size > 64 * 1024 * 1024) return undefined;
       const mtime = st.mtime?.getTime() ?? 0;
       if (hit && hit.size === st.size && hit.mtime === mtime) {
-        hit.checked = now;
+        hit.gen = gen;
         return hit.file;
       }
       const file = await prepareFile(real, await Deno.readFile(real), mtime);
@@ -169,7 +210,7 @@ export class StaticSite {
           this.#docBytes = 0;
         }
         this.#docBytes += st.size - (hit?.size ?? 0);
-        this.#docCache.set(rel, { file, size: st.size, mtime, checked: now });
+        this.#docCache.set(rel, { file, size: st.size, mtime, gen });
       }
       return file;
     } catch {
@@ -201,23 +242,29 @@ export class StaticSite {
 
   /** Answer for one file: 200, 206, 304 or 416. `path` (the file's own) picks the Cache-Control rule. */
   respond(req: Request, file: StaticFile, path = "/"): Response {
-    const c = fromHeaders(req.headers);
-    const range = c.range;
+    // Only the request headers this answer depends on, each read once when it matters (every
+    // read is a call into the runtime): a plain GET of a file without variants reads three.
+    const h = req.headers;
+    const range = h.get("range");
     let v: Variant = file.identity;
     if (range === null && (file.br || file.gzip)) {
-      const ae = c.ae;
+      const ae = h.get("accept-encoding");
       if (ae !== null) {
         if (file.br && acceptsEnc(ae, "br")) v = file.br;
         else if (file.gzip && acceptsEnc(ae, "gzip")) v = file.gzip;
       }
     }
     const list = this.#headersOf(path, file, v);
-    const inm = c.inm;
-    if (inm !== null ? etagMatches(inm, v.etag) : notModifiedSince(c.ims, file.mtime)) {
+    const inm = h.get("if-none-match");
+    if (
+      inm !== null
+        ? etagMatches(inm, v.etag)
+        : notModifiedSince(h.get("if-modified-since"), file.mtime)
+    ) {
       return (v.notModified ??= build(null, 304, list, 1)).clone();
     }
     const size = v.body.length;
-    if (range !== null && ifRangeOk(c.ifRange, v.etag, file.lastModified)) {
+    if (range !== null && ifRangeOk(h.get("if-range"), v.etag, file.lastModified)) {
       const r = parseRange(range, size);
       if (r === "unsatisfiable") {
         const res = build(null, 416, list, 1);
@@ -268,25 +315,6 @@ function etagMatches(header: string, etag: string): boolean {
   const bare = etag.replace(/^W\//, "");
   for (const t of header.split(",")) if (t.trim().replace(/^W\//, "") === bare) return true;
   return false;
-}
-
-/** The request headers a static answer depends on. */
-interface _Cond {
-  range: string | null;
-  ae: string | null;
-  inm: string | null;
-  ims: string | null;
-  ifRange: string | null;
-}
-
-function fromHeaders(h: Headers): _Cond {
-  return {
-    range: h.get("range"),
-    ae: h.get("accept-encoding"),
-    inm: h.get("if-none-match"),
-    ims: h.get("if-modified-since"),
-    ifRange: h.get("if-range"),
-  };
 }
 
 function notModifiedSince(ims: string | null, mtime: number): boolean {
