@@ -73,6 +73,8 @@ export class Agent implements AsyncDisposable {
   readonly metrics: MetricsRegistry = new MetricsRegistry();
   #loaded: LoadedConfig;
   #supervised: Supervised[] = [];
+  /** Told of every service's state change (`onStates`). */
+  readonly #stateListeners = new Set<() => void>();
   #stopped: Promise<boolean> | undefined;
 
   private constructor(options: AgentOptions) {
@@ -109,6 +111,16 @@ export class Agent implements AsyncDisposable {
   /** Every service's state; `details: false` leaves out each service's own `status()`. */
   states(details = true): ServiceState[] {
     return this.#supervised.map((s) => details ? s.state : s.brief);
+  }
+
+  /**
+   * Call `listener` after every change of a service's state (waiting, starting, running, failed,
+   * stopping, stopped), e.g. to rebuild an answer made from `states(false)`. Returns the
+   * unsubscribe function.
+   */
+  onStates(listener: () => void): () => void {
+    this.#stateListeners.add(listener);
+    return () => this.#stateListeners.delete(listener);
   }
 
   /** A running service by name. */
@@ -229,6 +241,7 @@ export class Agent implements AsyncDisposable {
       get: <T extends Service>(name: string) => agent.get<T>(name),
       fail,
       states: (details?: boolean) => agent.states(details),
+      onStates: (listener: () => void) => agent.onStates(listener),
       logs: this.ring,
       redactor: this.hub.redactor,
       hub: this.hub,
@@ -238,6 +251,13 @@ export class Agent implements AsyncDisposable {
   }
 
   #changed(sup: Supervised): void {
+    for (const l of this.#stateListeners) {
+      try {
+        l();
+      } catch (e) {
+        this.log.warn("A state listener failed", { service: sup.name, error: e });
+      }
+    }
     const state = sup.brief.state;
     if (state === "failed" && sup.name !== "audit") {
       this.audit({

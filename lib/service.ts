@@ -72,6 +72,8 @@ export interface ServiceContext {
   fail(error: unknown): void;
   /** Every service's state (for /api/status, /api/health). */
   states(details?: boolean): ServiceState[];
+  /** Call `listener` after every change of a service's state; returns the unsubscribe. */
+  onStates?(listener: () => void): () => void;
   /** Recent log records (for /api/logs). */
   readonly logs: RingSink;
   /** Register secrets obtained at run time so they never reach a log. */

@@ -16,6 +16,11 @@ import type { LoginThrottle, SessionAuth, StaticSite, WebApp } from "../lib/web/
 export interface StatusSource {
   /** Every service's state; `details: false` leaves out their own `status()` (cheap). */
   services(details?: boolean): ServiceState[];
+  /**
+   * Call `listener` after every change of a service's state (the agent's `onStates`); returns
+   * the unsubscribe. Without it, answers made from the states are rebuilt per request.
+   */
+  changes?(listener: () => void): () => void;
 }
 
 /** The one-time first-run setup token (only while no user exists). */

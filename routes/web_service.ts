@@ -206,7 +206,10 @@ export class WebService implements Service {
       log: ctx.log,
       clock: ctx.clock,
       ...(db ? { db } : {}),
-      status: { services: (details) => ctx.states(details) },
+      status: {
+        services: (details) => ctx.states(details),
+        ...(ctx.onStates ? { changes: (l: () => void) => ctx.onStates!(l) } : {}),
+      },
       logs: ctx.logs,
       stateDir: ctx.stateDir,
       configDir: ctx.configDir,
