@@ -209,3 +209,20 @@ Deno.test("two models whose items have the same key text never answer for each o
   assert.equal((await get(e, `/api/data/Twin/${key}`)).body.item.value, 100);
   assert.equal((await get(e, `/api/data/Reading/${key}`)).body.item.value, 1);
 });
+
+Deno.test("an item answered from memory carries the first answer's headers: its type, no-store once", async () => {
+  await using e = await env();
+  const key = await keyOf(e);
+  const read = async () => {
+    const r = await e.app.request(
+      new Request(`http://dev.local/api/data/Reading/${key}`, { headers: { cookie: e.cookie } }),
+    );
+    return { headers: [...r.headers], text: await r.text() };
+  };
+  const first = await read();
+  assert.deepEqual(first.headers, [
+    ["cache-control", "no-store"],
+    ["content-type", "application/json"],
+  ]);
+  for (let i = 0; i < 3; i++) assert.deepEqual(await read(), first, `cached read ${i + 1}`);
+});

@@ -94,13 +94,12 @@ export class WebApp {
     this.accessLog = options.accessLog;
     if (this.accessLog) outer.push(accessLogger(this.accessLog, this.log));
     this.securityHeaders = security;
+    // (An answer the route marked complete, `ctx.secured`, needs only HSTS, on TLS.)
+    const secured = (res: Response, ctx: WebContext) =>
+      ctx.secured && !ctx.secure ? res : security.apply(res, ctx.secure, ctx.user !== undefined);
     outer.push((req, ctx, next) => {
       const r = next(req, ctx);
-      if (ctx.secured && !ctx.secure && ctx.user === undefined) return r;
-      const secure = ctx.secure;
-      return isPromise(r)
-        ? r.then((res) => security.apply(res, secure, ctx.user !== undefined))
-        : security.apply(r, secure, ctx.user !== undefined);
+      return isPromise(r) ? r.then((res) => secured(res, ctx)) : secured(r, ctx);
     });
     const inner = options.headerSize ? [headerLimit(options.headerSize)] : [];
     this.#chain = compose(outer, this.#boundary(compose(inner, this.#dispatch)));

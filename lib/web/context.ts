@@ -61,9 +61,9 @@ export class WebContext {
   /** @internal `req`'s body is already counted against the limit (a chunked body). */
   bodyCounted = false;
   /**
-   * The answer carries every security header it needs already (the static site builds them into
-   * its precomputed answers): the security-headers middleware then adds only what the request
-   * itself calls for (HSTS on TLS, `no-store` for a logged-in caller).
+   * The answer carries every security header it needs already, and its own `Cache-Control` (the
+   * static site builds them into its precomputed answers, the item read its `no-store`): the
+   * security-headers middleware then adds only what TLS calls for (HSTS).
    */
   secured = false;
   /** Limits on the request body (the route's body size, the app's upload limits). */

@@ -154,30 +154,37 @@ export class StaticSite {
     req: Request,
     ctx: { path: string; secured?: boolean },
   ): Response | Promise<Response> => {
-    if (this.#docHeaders) ctx.secured = true;
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
     const key = p.endsWith("/") ? p + "index.html" : p;
     const file = this.files.get(key);
-    if (file) return this.respond(req, file, key);
+    if (file) return this.#file(req, ctx, file, key);
     if (this.#docs && p.startsWith("/docs/")) {
       // A file unchanged since it was prepared is answered at once (synchronously).
       const rel = p.slice(5);
       const kept = this.#docCache.get(rel);
       if (kept !== undefined && kept.gen === this.#docGen && this.#watcher !== undefined) {
-        return this.respond(req, kept.file, p);
+        return this.#file(req, ctx, kept.file, p);
       }
-      return this.#fromDisk(rel).then((f) => f ? this.respond(req, f, p) : this.#fallback(req, p));
+      return this.#fromDisk(rel).then((f) =>
+        f ? this.#file(req, ctx, f, p) : this.#fallback(req, ctx, p)
+      );
     }
-    return this.#fallback(req, p);
+    return this.#fallback(req, ctx, p);
   };
 
-  #fallback(req: Request, p: string): Response {
+  /** A file's answer, marked complete when it carries the document headers (`documentHeaders`). */
+  #file(req: Request, ctx: { secured?: boolean }, file: StaticFile, path: string): Response {
+    if (this.#docHeaders) ctx.secured = true;
+    return this.respond(req, file, path);
+  }
+
+  #fallback(req: Request, ctx: { secured?: boolean }, p: string): Response {
     const index = this.#spa && !p.startsWith("/api/") && !/\.[A-Za-z0-9]+$/.test(p)
       ? this.files.get("/index.html")
       : undefined;
     if (!index) return errorJson(404, "not_found", "No such file");
-    return this.respond(req, index, "/index.html");
+    return this.#file(req, ctx, index, "/index.html");
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * A read-through cache of `GET /api/data/:model/:key` answers (the JSON
- * text), so reading a hot item costs no SQLite read.
+ * text, and the route's prepared private answer of it, which each request
+ * clones), so reading a hot item costs no SQLite read and no new `Response`.
  *
  * It cannot serve stale data:
  * - every committed write made through this process's database (API, sync,
@@ -27,10 +28,16 @@
 import type { Clock } from "../../lib/clock.ts";
 import { type Database, dataVersionReader, type Model } from "../../lib/db/mod.ts";
 
-interface _Entry {
+/** One cached item's answer. */
+export interface CachedItem {
+  readonly body: string;
+  /** The route's answer of `body` for a logged-in caller, built once (requests clone it). */
+  answer: Response | undefined;
+}
+
+interface _Entry extends CachedItem {
   name: string;
   model: Model;
-  body: string;
 }
 
 export class ItemCache {
@@ -67,12 +74,17 @@ export class ItemCache {
     return this.#version!();
   }
 
-  /** The cached JSON body, or undefined; `now`: the request's time, when it has one. */
-  get(model: string, key: string, current: Model, now = this.#clock.now()): string | undefined {
+  /** The cached answer, or undefined; `now`: the request's time, when it has one. */
+  get(
+    model: string,
+    key: string,
+    current: Model,
+    now: number = this.#clock.now(),
+  ): CachedItem | undefined {
     if (!this.#version || this.#map.size === 0) return undefined;
     if (now - this.#checkedAt < this.#every) {
       const e = this.#map.get(key);
-      return e && e.name === model && e.model === current ? e.body : undefined;
+      return e && e.name === model && e.model === current ? e : undefined;
     }
     this.#checkedAt = now;
     let v: unknown;
@@ -87,7 +99,7 @@ export class ItemCache {
       return undefined;
     }
     const e = this.#map.get(key);
-    return e && e.name === model && e.model === current ? e.body : undefined;
+    return e && e.name === model && e.model === current ? e : undefined;
   }
 
   /** Remember an answer just read from the database; `key` must be canonical. */
@@ -102,7 +114,7 @@ export class ItemCache {
       }
     }
     if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
-    this.#map.set(key, { name: model, model: current, body });
+    this.#map.set(key, { name: model, model: current, body, answer: undefined });
   }
 
   close(): void {

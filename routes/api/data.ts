@@ -221,12 +221,21 @@ export function registerData(d: WebDeps): void {
 
   const cache = new ItemCache(db, encodeKey, { clock: d.clock });
   d.closers?.push(() => cache.close());
+  // A logged-in caller's answer carries everything the security headers would add to it (no-store,
+  // nosniff under scope "all"): built once per cached item and cloned, it is marked complete.
+  const privateInit = {
+    headers: [["content-type", "application/json"], ...app.securityHeaders.dataHeaders(true)],
+  };
   app.get("/api/data/:model/:key", (_req, ctx) => {
     const m = access(ctx, false);
     const model = m.name;
     const raw = ctx.params.key!;
     const hit = cache.get(model, raw, m, ctx.now);
-    if (hit !== undefined) return jsonText(hit);
+    if (hit !== undefined) {
+      if (ctx.user === undefined) return jsonText(hit.body);
+      ctx.secured = true;
+      return (hit.answer ??= new Response(hit.body, privateInit)).clone();
+    }
     const k = decodeKey(raw);
     const it = db.get(model, k);
     if (!it) throw notFound(`No such ${model}`);

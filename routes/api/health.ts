@@ -9,7 +9,7 @@
  * app) is read on every request.
  */
 
-import type { WebDeps } from "../deps.ts";
+import type { StatusSource, WebDeps } from "../deps.ts";
 
 /** The answer of the current states: its JSON text and status. */
 interface _Health {
@@ -23,20 +23,24 @@ const OK: ResponseInit = { headers: { "content-type": "application/json" } };
 const FAILING: ResponseInit = { status: 503, headers: { "content-type": "application/json" } };
 
 export function registerHealth(d: WebDeps): void {
-  const status = d.status;
+  // Kept only while the source that reports changes is the one in use (tests swap `d.status`).
+  const source = d.status;
   let current: _Health | undefined;
-  const off = status.changes?.(() => current = undefined);
+  const off = source.changes?.(() => current = undefined);
   if (off) d.closers?.push(off);
-  const build = (): _Health => {
-    const services = status.services(false);
-    const failing = services.filter((s) => s.state !== "running" && s.name !== "web")
-      .map((s) => ({ name: s.name, state: s.state }));
-    const body = { ok: failing.length === 0, services: services.length, failing };
-    return { body: JSON.stringify(body), init: failing.length === 0 ? OK : FAILING };
-  };
   d.app.get("/api/health", () => {
-    const h = current ?? build();
-    if (off) current = h;
+    const status = d.status;
+    let h: _Health;
+    if (off && status === source) h = current ??= build(status);
+    else h = build(status);
     return new Response(h.body, h.init);
   });
+}
+
+function build(status: StatusSource): _Health {
+  const services = status.services(false);
+  const failing = services.filter((s) => s.state !== "running" && s.name !== "web")
+    .map((s) => ({ name: s.name, state: s.state }));
+  const body = { ok: failing.length === 0, services: services.length, failing };
+  return { body: JSON.stringify(body), init: failing.length === 0 ? OK : FAILING };
 }

@@ -22,6 +22,7 @@ const DOCUMENT_TYPES = [
 /** True when a response with this Content-Type is (or may be sniffed into) a document. */
 export function isDocumentType(type: string | null): boolean {
   if (type === null) return true;
+  if (type === "application/json") return false; // `Response.json`'s: the common answer, no loop
   for (let i = 0; i < DOCUMENT_TYPES.length; i++) {
     if (startsLower(type, DOCUMENT_TYPES[i]!)) return true;
   }
@@ -53,6 +54,19 @@ export class SecurityHeaders {
   /** The headers a document gets (CSP, frame and referrer policy, nosniff), for prebuilt answers. */
   get documentHeaders(): [string, string][] {
     return [...this.#doc, ["x-content-type-options", "nosniff"]];
+  }
+
+  /**
+   * What a data answer (a declared non-document type, such as JSON) needs, for a route that
+   * builds its answers once: nosniff under scope "all", `Cache-Control: no-store` when it answers
+   * authenticated requests (`priv`). An answer carrying these (and its content type) is complete
+   * on plain HTTP: the route marks it `ctx.secured` and the middleware leaves it as it is.
+   */
+  dataHeaders(priv: boolean): [string, string][] {
+    const h: [string, string][] = [];
+    if (this.scope === "all") h.push(["x-content-type-options", "nosniff"]);
+    if (priv) h.push(["cache-control", "no-store"]);
+    return h;
   }
 
   /**

@@ -42,3 +42,22 @@ Deno.test("isDocumentType: HTML, SVG, XML and untyped are documents; JSON and te
   }
   for (const t of ["application/json", "text/plain", "image/png"]) assert.ok(!isDocumentType(t), t);
 });
+
+Deno.test("dataHeaders(): a data answer built with them is one apply() leaves as it is", () => {
+  for (const scope of ["documents", "all"] as const) {
+    const s = new SecurityHeaders("default-src 'self'", scope);
+    for (const priv of [false, true]) {
+      const built = new Response("{}", {
+        headers: [["content-type", "application/json"], ...s.dataHeaders(priv)],
+      });
+      const before = [...built.headers];
+      const applied = s.apply(built, false, priv);
+      assert.deepEqual([...applied.headers], before, `${scope}, private: ${priv}`);
+    }
+  }
+  assert.deepEqual(new SecurityHeaders("x", "all").dataHeaders(true), [
+    ["x-content-type-options", "nosniff"],
+    ["cache-control", "no-store"],
+  ]);
+  assert.deepEqual(new SecurityHeaders("x").dataHeaders(false), []);
+});
