@@ -17,30 +17,34 @@ interface _Health {
   init: ResponseInit;
 }
 
-// A lone content type, as `Response.json` sets it: it keeps the answer on the runtime's fastest
-// send path. No cache headers: an answer without validators or a lifetime is not stored.
-const OK: ResponseInit = { headers: { "content-type": "application/json" } };
-const FAILING: ResponseInit = { status: 503, headers: { "content-type": "application/json" } };
-
 export function registerHealth(d: WebDeps): void {
+  // The answer's headers, decided here once: its type and what the security headers would add
+  // to a public data answer (nothing by default, nosniff under scope "all"). Complete, it is
+  // marked `ctx.secured` and left as it is: the runtime keeps it on its fastest send path (a
+  // lone content type, untouched). No cache headers: an answer without validators or a lifetime
+  // is not stored.
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  for (const [k, v] of d.app.securityHeaders.dataHeaders(false)) headers[k] = v;
+  const ok: ResponseInit = { headers };
+  const failing: ResponseInit = { status: 503, headers };
+  const build = (status: StatusSource): _Health => {
+    const services = status.services(false);
+    const down = services.filter((s) => s.state !== "running" && s.name !== "web")
+      .map((s) => ({ name: s.name, state: s.state }));
+    const body = { ok: down.length === 0, services: services.length, failing: down };
+    return { body: JSON.stringify(body), init: down.length === 0 ? ok : failing };
+  };
   // Kept only while the source that reports changes is the one in use (tests swap `d.status`).
   const source = d.status;
   let current: _Health | undefined;
   const off = source.changes?.(() => current = undefined);
   if (off) d.closers?.push(off);
-  d.app.get("/api/health", () => {
+  d.app.get("/api/health", (_req, ctx) => {
     const status = d.status;
     let h: _Health;
     if (off && status === source) h = current ??= build(status);
     else h = build(status);
+    if (ctx.user === undefined) ctx.secured = true; // (a logged-in caller's gets no-store)
     return new Response(h.body, h.init);
   });
-}
-
-function build(status: StatusSource): _Health {
-  const services = status.services(false);
-  const failing = services.filter((s) => s.state !== "running" && s.name !== "web")
-    .map((s) => ({ name: s.name, state: s.state }));
-  const body = { ok: failing.length === 0, services: services.length, failing };
-  return { body: JSON.stringify(body), init: failing.length === 0 ? OK : FAILING };
 }
