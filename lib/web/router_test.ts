@@ -80,3 +80,23 @@ Deno.test("parameters come percent-decoded, and a malformed escape gives null pa
   assert.deepEqual((r.match("GET", "/raw/x%41/y") as { params: object }).params, { "*": "xA/y" });
   assert.equal((r.match("GET", "/files/%E0%A4%A") as { params: object | null }).params, null);
 });
+
+Deno.test("a static segment that leads nowhere falls back to the parameter, then the tail", () => {
+  const r = new Router<string>();
+  r.add("GET", "/a/b/c", "static");
+  r.add("GET", "/a/:x/d", "param");
+  r.add("GET", "/a/*", "tail");
+  r.add("GET", "/p/:id", "one");
+  r.add("GET", "/p/:id/*", "rest");
+  const at = (path: string) => {
+    const m = r.match("GET", path);
+    return m && m.value !== undefined ? [m.value, m.params] : m;
+  };
+  assert.deepEqual(at("/a/b/c"), ["static", {}]);
+  assert.deepEqual(at("/a/b/d"), ["param", { x: "b" }], "backtracks from b to :x");
+  assert.deepEqual(at("/a/b/e"), ["tail", { "*": "b/e" }], "then to the tail");
+  assert.deepEqual(at("/a/z/d"), ["param", { x: "z" }]);
+  assert.deepEqual(at("/p/7"), ["one", { id: "7" }]);
+  assert.deepEqual(at("/p/7/x/y"), ["rest", { id: "7", "*": "x/y" }]);
+  assert.equal(at("/q/7"), null);
+});
