@@ -109,11 +109,7 @@ export class Router<T> {
       if (e) return e.fixed!;
     }
     const values: string[] = [];
-    let found = this.#straight(path, values);
-    if (found === undefined) {
-      values.length = 0;
-      found = this.#walk(this.#root, path, 1, values);
-    }
+    const found = this.#walk(this.#root, path, 1, values);
     if (!found) return null;
     const e = pick(found.methods, method);
     if (!e) return { value: undefined, allowed: allowedOf(found.methods) };
@@ -121,47 +117,6 @@ export class Router<T> {
     for (let i = 0; i < e.names.length; i++) params[e.names[i]!] = values[i]!;
     if (found.tailValue !== undefined) params["*"] = found.tailValue;
     return { value: e.value, params: decodeAll(params), pattern: e.pattern };
-  }
-
-  /**
-   * The walk as a loop, for a path whose nodes each offer one way on (the common case: an item
-   * URL under `/api/data/:model/:key`); `undefined` when a node offers two (a static child and a
-   * parameter or tail), which `#walk` then decides with backtracking. Same result as `#walk`.
-   */
-  #straight(
-    path: string,
-    values: string[],
-  ): { methods: Map<string, _Entry<T>>; tailValue?: string } | null | undefined {
-    let node = this.#root;
-    let pos = 1;
-    for (;;) {
-      if (pos > path.length) {
-        if (node.methods.size > 0) return { methods: node.methods };
-        if (node.tail) return { methods: node.tail.methods, tailValue: "" };
-        return null;
-      }
-      let end = path.indexOf("/", pos);
-      if (end < 0) end = path.length;
-      const param = node.param;
-      if (node.statics.size > 0) {
-        const child = node.statics.get(path.slice(pos, end));
-        if (child) {
-          if (param || node.tail) return undefined; // a second way on: backtracking may be needed
-          node = child;
-          pos = end + 1;
-          continue;
-        }
-      }
-      if (param && end > pos) {
-        if (node.tail) return undefined;
-        values.push(path.slice(pos, end));
-        node = param.node;
-        pos = end + 1;
-        continue;
-      }
-      if (node.tail) return { methods: node.tail.methods, tailValue: path.slice(pos) };
-      return null;
-    }
   }
 
   /** Match the segment starting at `pos` (just after a "/"); past the end: the path is consumed. */
