@@ -12,10 +12,7 @@
 import { join, resolve } from "../path.ts";
 import type * as z from "../validate/mod.ts";
 import { keysAt } from "../validate/mod.ts";
-// json5's ES module build: the package's main file is CommonJS, which wakes Deno's CommonJS loader
-// (the agent +3.5 MB and +32 ms at start that way, +0.9 MB and +1 ms this way: docs/dependencies.md).
-// @ts-types="json5"
-import JSON5 from "json5/dist/index.mjs";
+import { Json5Error, parseJson5 } from "./json5.ts";
 import { isSecretKey } from "../log/mod.ts";
 import { ConfigError, type ConfigProblem } from "./errors.ts";
 import { type Config, configSchema, MAIN_FILE, SECTION_FILE } from "./schema.ts";
@@ -106,15 +103,14 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     files.push(name);
     let parsed: unknown;
     try {
-      parsed = JSON5.parse(text);
+      parsed = parseJson5(text);
     } catch (e) {
-      const at = e as SyntaxError & { lineNumber?: number; columnNumber?: number };
-      if (!(e instanceof SyntaxError) || at.lineNumber === undefined) throw e;
-      const where = ` at line ${at.lineNumber}, column ${at.columnNumber}`;
+      if (!(e instanceof Json5Error)) throw e;
+      const where = ` at line ${e.lineNumber}, column ${e.columnNumber}`;
       problems.push({
         file: name,
         path: "",
-        message: `Syntax error in ${name}${where}: ${_syntaxReason(at.message)}`,
+        message: `Syntax error in ${name}${where}: ${e.message}`,
       });
       return;
     }
@@ -216,13 +212,6 @@ function _read(path: string, name: string, problems: ConfigProblem[], mustExist:
     });
     return undefined;
   }
-}
-
-/** json5's `JSON5: invalid character ',' at 3:19` → `Invalid character ","` (the place is said apart). */
-function _syntaxReason(message: string): string {
-  const m = message.replace(/^JSON5: /, "").replace(/ at \d+:\d+$/, "")
-    .replace(/'(\\.|[^'\\]+)'/, (_, c: string) => `"${c === "\\'" ? "'" : c}"`);
-  return m.charAt(0).toUpperCase() + m.slice(1);
 }
 
 function _exists(path: string): boolean {

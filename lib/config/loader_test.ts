@@ -60,9 +60,9 @@ Deno.test("config files are JSON5: comments, unquoted keys, single quotes, trail
   assert.equal(config.agent.stopTimeout, 16);
 });
 
-Deno.test("a file cut short is a syntax error at its end; __proto__ is only an unknown key", () => {
+Deno.test("a file cut short is a syntax error where the open string starts; __proto__ is only an unknown key", () => {
   assert.deepEqual(problems(configDir({ "tern.json5": "{ agent: { mode: 'lo" })), [
-    "Syntax error in tern.json5 at line 1, column 21: Invalid end of input",
+    "Syntax error in tern.json5 at line 1, column 18: Unterminated string",
   ]);
   const dir = configDir({ "tern.json5": `{ "__proto__": { polluted: 1 } }` });
   assert.match(problems(dir)[0]!, /^Unknown key "__proto__" in tern.json5/);
