@@ -163,15 +163,18 @@ export class StaticSite {
       // A file unchanged since it was prepared is answered at once (synchronously).
       const rel = p.slice(5);
       const kept = this.#docCache.get(rel);
-      if (kept !== undefined && kept.gen === this.#docGen && this.#watcher !== undefined) {
-        return this.#file(req, ctx, kept.file, p);
-      }
+      if (kept !== undefined && this.#fresh(kept.gen)) return this.#file(req, ctx, kept.file, p);
       return this.#fromDisk(rel).then((f) =>
         f ? this.#file(req, ctx, f, p) : this.#fallback(req, ctx, p)
       );
     }
     return this.#fallback(req, ctx, p);
   };
+
+  /** A kept documents entry of generation `gen` needs no `stat`: nothing changed since, as watched. */
+  #fresh(gen: number): boolean {
+    return gen === this.#docGen && this.#watcher !== undefined;
+  }
 
   /** A file's answer, marked complete when it carries the document headers (`documentHeaders`). */
   #file(req: Request, ctx: { secured?: boolean }, file: StaticFile, path: string): Response {
@@ -197,7 +200,7 @@ export class StaticSite {
     // The generation this look sees: a change reported while it runs leaves the entry stale.
     const gen = this.#docGen;
     const hit = this.#docCache.get(rel);
-    if (hit && hit.gen === gen && this.#watcher !== undefined) return hit.file;
+    if (hit && this.#fresh(hit.gen)) return hit.file;
     const full = resolve(this.#docs!, "." + rel);
     if (!full.startsWith(this.#docs! + sep)) return undefined;
     try {
