@@ -4,7 +4,9 @@
  * services are loaded later by name, lib/later.ts) use no Node built-in but `node:sqlite` and no
  * npm package at all. A Node built-in wakes Deno's Node compatibility
  * layer (about 6 MB of idle memory: `node:fs` and `node:os` in the metrics
- * barrel did, docs/performance.md); an npm package, the npm resolver.
+ * barrel did, docs/performance.md); an npm package, the npm resolver. Nor
+ * does it load the cloud spool: the audit trail records in local mode and
+ * loads its destinations (and the spool) only when shipping is on.
  */
 
 import assert from "node:assert/strict";
@@ -54,4 +56,6 @@ Deno.test("a local-mode agent's runtime imports: no Node built-in but node:sqlit
   );
   assert.deepEqual(unexpected, [], `local mode loads ${names.join(", ")}`);
   assert.ok(seen.size > 50, `the walk reached ${seen.size} modules`);
+  const cloud = [...seen].filter((s) => /\/lib\/cloud\/(_?spool(_sql)?\.ts|logs\/)/.test(s));
+  assert.deepEqual(cloud, [], "local mode loads the cloud spool");
 });

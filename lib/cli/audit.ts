@@ -23,7 +23,8 @@ import { deviceId } from "../state.ts";
 import { systemClock } from "../clock.ts";
 import { nullLogger } from "../log/mod.ts";
 import { Spool } from "../cloud/spool.ts";
-import { auditDestinations, AuditTrail } from "../cloud/audit/trail.ts";
+import { AuditTrail } from "../cloud/audit/trail.ts";
+import { auditDestinations } from "../cloud/audit/destinations.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { loadFromFlags } from "./_setup.ts";
 

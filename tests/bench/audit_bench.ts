@@ -11,7 +11,8 @@
 import { parseArgs } from "node:util";
 import { systemClock } from "../../lib/clock.ts";
 import { AwsJsonClient, staticCredentials } from "../../lib/aws/mod.ts";
-import { auditDestinations, AuditTrail } from "../../lib/cloud/audit/trail.ts";
+import { AuditTrail } from "../../lib/cloud/audit/trail.ts";
+import { auditDestinations } from "../../lib/cloud/audit/destinations.ts";
 import { CloudTrailSender } from "../../lib/cloud/audit/cloudtrail.ts";
 import { Spool } from "../../lib/cloud/spool.ts";
 import { configSchema } from "../../lib/config/mod.ts";

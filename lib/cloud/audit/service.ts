@@ -16,7 +16,7 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { type AuditEvent } from "../../db/mod.ts";
 import { later } from "../../later.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
-import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
+import type { SpoolStream, StreamStatus } from "../spool.ts";
 import type { Shipping } from "./shipping.ts";
 import { type AuditRecord, AuditTrail } from "./trail.ts";
 
@@ -58,9 +58,8 @@ export class AuditService implements Service {
     });
     const a = ctx.config.audit;
     if (a.cloudtrail.enabled || a.logs.enabled) {
-      const spool = Spool.of(db, { clock: ctx.clock, log: ctx.log.child("spool") });
       const m = await later<typeof import("./shipping.ts")>("lib/cloud/audit/shipping.ts");
-      const s = this.#shipping = m.startShipping(ctx, spool);
+      const s = this.#shipping = m.startShipping(ctx, db);
       this.#trail.setDestinations(s.destinations);
       for (const sender of s.senders) this.#loops.push(sender.run(this.#stop.signal));
     }

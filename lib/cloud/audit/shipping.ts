@@ -13,9 +13,11 @@ import { HttpClient } from "../../http/mod.ts";
 import type { ServiceContext } from "../../service.ts";
 import { ServiceConfigError } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
-import type { Spool } from "../spool.ts";
+import type { Database } from "../../db/mod.ts";
+import { Spool } from "../spool.ts";
 import { CloudTrailSender } from "./cloudtrail.ts";
-import { type AuditDestination, auditDestinations } from "./trail.ts";
+import type { AuditDestination } from "./trail.ts";
+import { auditDestinations } from "./destinations.ts";
 
 /** What `startShipping` gives the service. */
 export interface Shipping {
@@ -25,8 +27,9 @@ export interface Shipping {
 }
 
 /** Build the senders of every destination that is on; the caller runs `sender.run(signal)`. */
-export function startShipping(ctx: ServiceContext, spool: Spool): Shipping {
+export function startShipping(ctx: ServiceContext, db: Database): Shipping {
   const config = ctx.config;
+  const spool = Spool.of(db, { clock: ctx.clock, log: ctx.log.child("spool") });
   const a = config.audit;
   let credentials: AwsCredentialProvider;
   try {

@@ -13,8 +13,8 @@
  *   action: "user.update", target: "user:bob", outcome: "success", details: { fields: ["role"] } });
  * ```
  *
- * Spool records: `audit.cloudtrail` holds the event's JSON (its `data`);
- * `audit.logs` holds `GROUP\nSTREAM\nJSON` (the CloudWatch Logs sender's format).
+ * The destinations and their spool records are in `destinations.ts`, loaded
+ * only when one is on: a local-mode agent loads no spool.
  */
 
 import type { Clock } from "../../clock.ts";
@@ -26,10 +26,7 @@ import {
   ulidFactory,
 } from "../../db/mod.ts";
 import type { Redactor } from "../../log/mod.ts";
-import type { Config } from "../../config/mod.ts";
-import type { Spool, SpoolStream } from "../spool.ts";
-// The record format only (not the logs front door: this module is loaded in local mode too).
-import { encodeEvent } from "../logs/events.ts";
+import type { SpoolStream } from "../spool.ts";
 
 /** What `record` takes. */
 export interface AuditRecord {
@@ -66,42 +63,6 @@ export interface AuditTrailOptions {
 const ACTION = /^[a-z][a-z0-9_-]*(\.[a-z0-9_-]+){1,5}$/;
 const ACTORS = new Set(["user", "token", "cloud", "agent", "cli", "device"]);
 const OUTCOMES = new Set(["success", "failure", "denied"]);
-
-/** The destination of the CloudWatch Logs sender: `GROUP\nSTREAM\nJSON`. */
-export function logsDestination(
-  stream: SpoolStream,
-  group: string,
-  logStream: string,
-): AuditDestination {
-  return { stream, encode: (data) => encodeEvent(group, logStream, data) };
-}
-
-/**
- * The destinations `config.audit` turns on, on `spool`: `audit.cloudtrail`
- * (the event's JSON) and `audit.logs` (for the group and stream, `{thing}`
- * and `{device}` filled in). The agent's senders and the CLI (which records
- * `tern user`/`tern token` changes for the agent to ship) use the same.
- */
-export function auditDestinations(
-  config: Config,
-  spool: Spool,
-  deviceId: string,
-): AuditDestination[] {
-  const a = config.audit;
-  const limits = { maxRecords: a.spool.maxRecords, maxBytes: a.spool.maxBytes };
-  const thing = config.device.thing ?? config.device.id ?? deviceId;
-  const fill = (t: string) => t.replaceAll("{thing}", thing).replaceAll("{device}", deviceId);
-  const out: AuditDestination[] = [];
-  if (a.cloudtrail.enabled) {
-    out.push({ stream: spool.stream("audit.cloudtrail", limits), encode: (data) => data });
-  }
-  if (a.logs.enabled) {
-    out.push(
-      logsDestination(spool.stream("audit.logs", limits), fill(a.logs.group), fill(a.logs.stream)),
-    );
-  }
-  return out;
-}
 
 export class AuditTrail {
   readonly log: AuditLog;
