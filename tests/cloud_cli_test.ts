@@ -132,7 +132,7 @@ Deno.test("a live agent shows the real backlog in tern cloud status, /api/status
           confirmDelay: 0,
           backoff: { min: 100, max: 300 },
           agent: { enabled: false },
-          files: [{ path: join(app, "*.log"), linger: 100 }],
+          files: [{ path: join(app, "*.log"), linger: 100, poll: 250 }],
         },
       },
     }),

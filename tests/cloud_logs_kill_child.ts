@@ -24,7 +24,7 @@ async function main(): Promise<void> {
     maxEvents: 50,
     backoff: { min: 10, max: 100 },
     agent: { sources: { agent: "off" } },
-    files: [{ path: `${dir}/app/*.log`, linger: 200 }],
+    files: [{ path: `${dir}/app/*.log`, linger: 200, poll: 250 }],
   });
   const agent = await Agent.start({
     loaded: { config, configDir: dir!, stateDir: dir!, files: [], secrets: [] },

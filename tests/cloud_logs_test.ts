@@ -25,7 +25,7 @@ async function startAgent(dir: string, endpoint: string, logs: Record<string, un
     flushInterval: 20,
     confirmDelay: 0,
     backoff: { min: 10, max: 200 },
-    files: [{ path: join(dir, "app", "*.log"), linger: 100 }],
+    files: [{ path: join(dir, "app", "*.log"), linger: 100, poll: 250 }],
     ...logs,
   });
   const ring = new RingSink(500);

@@ -91,6 +91,13 @@ const fileSource = z.strictObject({
       return false;
     }
   }, "a valid regular expression").optional(),
+  /**
+   * How often the files are looked at, ms; what one look finds is stored in
+   * one commit. At 1 s (Vector's default) rather than 250 ms the agent spent
+   * 0.71–0.82 of the CPU per line in the logs benchmark, with a quarter of
+   * the commits (the flash writes).
+   */
+  poll: ms().min(50).default(1000),
   /** Upload a last line without its newline (or a pending multiline event) after this long unchanged. */
   linger: ms().default(5000),
   /** Where to start in a file seen for the first time. */

@@ -2,8 +2,8 @@
  * Child of logs_bench.ts: follows DIR/*.log and uploads it to ENDPOINT.
  * - `agent`: the Tern agent with cloud.logs (a file source, defaults
  *   otherwise: spool in SQLite, 5 s flush, SigV4-signed PutLogEvents);
- * - `raw`: the runtime's limit — polls the file every 250 ms like the file
- *   source, and every 5 s sends the same batches (≤ 10,000 events) with a
+ * - `raw`: the runtime's limit — polls the file as often as the file source
+ *   does by default (`poll`), and every 5 s sends the same batches (≤ 10,000 events) with a
  *   bare `fetch`: no SQLite, no signing.
  * Prints `ready` once following; on SIGUSR2 runs one full GC and prints
  * `settled`. Run with the start task's flags (RUNTIME_FLAGS, RUNTIME_ENV).
@@ -78,7 +78,10 @@ async function main(): Promise<void> {
     console.log("ready");
     return;
   }
-  // raw
+  // raw: as often as the agent's file source looks at its files by default.
+  const poll = configSchema.parse({
+    cloud: { logs: { files: [{ path: `${dir}/app.log` }] } },
+  }).cloud.logs.files[0]!.poll;
   const path = `${dir}/app.log`;
   let off = 0;
   let rest = "";
@@ -87,7 +90,7 @@ async function main(): Promise<void> {
   let lastSend = Date.now();
   console.log("ready");
   for (;;) {
-    await new Promise((r) => setTimeout(r, 250));
+    await new Promise((r) => setTimeout(r, poll));
     try {
       using f = await Deno.open(path);
       const size = (await f.stat()).size;

@@ -30,6 +30,7 @@
  * Run: deno run --allow-all tests/bench/logs_bench.ts [--seconds 30] [--runs 3]
  *   [--only agent|raw] [--profile DIR]   (one child; --cpu-prof of the agent into DIR)
  *   [--pair agent,agent|raw,raw|agent,raw]  (the sustained part only; A/A checks the method)
+ *   [--base DIR]  (with --pair: the second child runs from the checkout DIR, an A/B of two trees)
  * Writes tests/bench/results/logs.md (notes below its marker line are kept).
  * Loopback only, bounded in time.
  */
@@ -62,6 +63,9 @@ const ONLY = onlyIdx >= 0 ? Deno.args[onlyIdx + 1] : undefined;
  */
 const pairIdx = Deno.args.indexOf("--pair");
 const PAIR = pairIdx >= 0 ? Deno.args[pairIdx + 1]!.split(",") as ("agent" | "raw")[] : undefined;
+/** `--base DIR`: with `--pair`, the second child is DIR's `tests/bench/_logs_child.ts` (A/B of two trees). */
+const baseIdx = Deno.args.indexOf("--base");
+const BASE = baseIdx >= 0 ? Deno.args[baseIdx + 1] : undefined;
 /** Sub-windows of the measured window (each one's ratio shows the spread). */
 const WINDOWS = 3;
 /** `--runs N`: the sustained part N times (each run both children side by side). */
@@ -166,7 +170,7 @@ class Child {
   readonly #reader: ReadableStreamDefaultReader<string>;
   #out = "";
 
-  private constructor(mode: "agent" | "raw", dir: string, profile: boolean) {
+  private constructor(mode: "agent" | "raw", dir: string, profile: boolean, child: string) {
     this.mode = mode;
     this.dir = dir;
     this.proc = new Deno.Command(Deno.execPath(), {
@@ -176,7 +180,7 @@ class Child {
         "--allow-all",
         ...RUNTIME_FLAGS,
         ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${PROFILE}`] : []),
-        CHILD,
+        child,
         mode,
         dir,
         this.ep.url,
@@ -192,9 +196,9 @@ class Child {
     this.file = Deno.openSync(join(dir, "app.log"), { create: true, append: true, write: true });
   }
 
-  static async start(mode: "agent" | "raw", profile: boolean): Promise<Child> {
+  static async start(mode: "agent" | "raw", profile: boolean, child = CHILD): Promise<Child> {
     const dir = await Deno.makeTempDir({ prefix: `tern_logs_bench_${mode}_` });
-    const c = new Child(mode, dir, profile);
+    const c = new Child(mode, dir, profile, child);
     await c.#until("ready");
     return c;
   }
@@ -248,7 +252,13 @@ class Child {
  */
 async function sustained(modes: ("agent" | "raw")[]): Promise<Sustained[]> {
   const children = await Promise.all(
-    modes.map((m, i) => Child.start(m, !!PROFILE && m === "agent" && i === 0)),
+    modes.map((m, i) =>
+      Child.start(
+        m,
+        !!PROFILE && m === "agent" && i === 0,
+        BASE && i === 1 ? join(BASE, "tests/bench/_logs_child.ts") : CHILD,
+      )
+    ),
   );
   const enc = new TextEncoder();
   let n = 0;

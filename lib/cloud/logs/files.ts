@@ -128,7 +128,7 @@ export class FileSource {
   }
 
   /** Poll every `interval` ms until `signal` aborts. */
-  async run(signal: AbortSignal, interval = 250): Promise<void> {
+  async run(signal: AbortSignal, interval = 1000): Promise<void> {
     while (!signal.aborted) {
       try {
         await this.poll();

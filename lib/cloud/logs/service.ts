@@ -153,7 +153,7 @@ export class CloudLogsService implements Service {
         startAt: f.startAt,
       });
       this.#files.push(source);
-      this.#loops.push(source.run(signal));
+      this.#loops.push(source.run(signal, f.poll));
     });
     if (logs.journal.enabled) {
       const j = logs.journal;
