@@ -47,7 +47,7 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
   auditService,
   lazy(
     "aws",
-    [],
+    ["provision"], // its identity, when provisioning is on (an off dependency is skipped)
     (c) => !!(c.aws.credentials || c.aws.useEnv || c.aws.iot),
     async () => (await later<typeof import("./aws/mod.ts")>("lib/aws/mod.ts")).awsService,
   ),

@@ -12,6 +12,7 @@ import { LogHub, RingSink } from "../lib/log/mod.ts";
 import type { ServiceContext } from "../lib/service.ts";
 import { makeTlsFixtures } from "./helpers/tls.ts";
 import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
+import { until } from "./helpers/wait.ts";
 
 Deno.test("the aws service serves IoT credentials from config and registers their secrets", async () => {
   await using tls = await makeTlsFixtures();
@@ -50,5 +51,104 @@ Deno.test("the aws service serves IoT credentials from config and registers thei
   assert.deepEqual(status.sources, ["iot"]);
   assert.equal(status.iot.valid, true);
   assert.equal(svc.region, "eu-west-1");
+  stop.abort();
+});
+
+/** A client certificate with common name `cn` signed by the fixtures' CA (a rotated identity). */
+async function otherClientCert(tls: Awaited<ReturnType<typeof makeTlsFixtures>>, cn: string) {
+  const run = async (args: string[]) => {
+    const r = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" }).output();
+    if (!r.success) throw new Error(new TextDecoder().decode(r.stderr));
+  };
+  const p = (f: string) => `${tls.dir}/${cn}.${f}`;
+  await run([
+    "genpkey",
+    "-algorithm",
+    "EC",
+    "-pkeyopt",
+    "ec_paramgen_curve:P-256",
+    "-out",
+    p("key"),
+  ]);
+  await run(["req", "-new", "-key", p("key"), "-subj", `/CN=${cn}`, "-out", p("csr")]);
+  await Deno.writeTextFile(p("ext"), "extendedKeyUsage=clientAuth\n");
+  await run([
+    "x509",
+    "-req",
+    "-in",
+    p("csr"),
+    "-CA",
+    tls.paths.caCert,
+    "-CAkey",
+    tls.paths.caKey,
+    "-CAcreateserial",
+    "-days",
+    "2",
+    "-sha256",
+    "-extfile",
+    p("ext"),
+    "-out",
+    p("crt"),
+  ]);
+  return { certPem: await Deno.readTextFile(p("crt")), keyPem: await Deno.readTextFile(p("key")) };
+}
+
+Deno.test("with provisioning, IoT credentials come from the provisioned identity, rotated ones too", async () => {
+  await using tls = await makeTlsFixtures();
+  const clock = new FakeClock();
+  await using iot = await startIotCredentialsServer(tls, { now: () => clock.now() });
+  // No certificate in config: the identity is provisioning's.
+  const config = configSchema.parse({
+    aws: {
+      region: "eu-west-1",
+      iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
+    },
+    mqtt: { ca: "ca.crt" },
+    provision: { enabled: true, template: "tern-fleet" },
+  });
+  let identity: { certPem: string; keyPem: string; thing: string } | undefined;
+  const hub = new LogHub({ sinks: [new RingSink()] });
+  const ctx = {
+    config,
+    configDir: tls.dir,
+    log: hub.logger("aws"),
+    clock,
+    deviceId: "dev-7",
+    redactor: hub.redactor,
+    get: (name: string) => {
+      assert.equal(name, "provision");
+      return { identity: () => identity };
+    },
+  } as unknown as ServiceContext;
+
+  // Not provisioned yet: the service starts, credentials are unavailable, nothing is asked.
+  {
+    await using svc = await awsService.create(ctx) as AwsService;
+    const stop = new AbortController();
+    await svc.start(stop.signal);
+    await assert.rejects(svc.provider(), /no identity yet/);
+    assert.equal(iot.requests.length, 0);
+    stop.abort();
+  }
+
+  identity = { certPem: tls.clientCert, keyPem: tls.clientKey, thing: "pump-0042" };
+  await using svc = await awsService.create(ctx) as AwsService;
+  const stop = new AbortController();
+  await svc.start(stop.signal);
+  assert.equal((await svc.provider()).sessionToken, "session-token-number-1");
+  assert.deepEqual(iot.requests.at(-1), {
+    path: "/role-aliases/tern-role/credentials",
+    thing: "pump-0042",
+    cn: "tern-device",
+  });
+
+  // Rotation installs another certificate: the next refresh presents it.
+  identity = { ...await otherClientCert(tls, "tern-device-rotated"), thing: "pump-0042" };
+  const before = iot.requests.length;
+  await clock.advance(900_000);
+  await until(() => iot.requests.length > before, { what: "the refresh" });
+  assert.equal(iot.requests.at(-1)!.cn, "tern-device-rotated");
+  assert.equal(iot.requests.at(-1)!.thing, "pump-0042");
+  assert.match((await svc.provider()).sessionToken!, /^session-token-number-\d+$/);
   stop.abort();
 });

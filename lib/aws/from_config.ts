@@ -5,6 +5,12 @@
  * keys are configured, since they always win). Every secret goes to
  * `onSecret` (wire it to `LogHub.redactor.add`).
  *
+ * The IoT provider's certificate and key: `aws.iot.cert`/`key` when set, else
+ * the provisioned identity when the caller gives one (`identity`: read at
+ * each fetch, so a rotated certificate is used from the next refresh on, and
+ * until the device has one a fetch fails with CREDENTIALS_UNAVAILABLE), else
+ * `mqtt.cert`/`key`.
+ *
  * ```ts
  * await using creds = await credentialsFromConfig(config, { configDir, deviceId, onSecret });
  * const ddb = new DynamoDBClient({ region: config.aws.region, credentials: creds.provider });
@@ -17,6 +23,7 @@ import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import {
   type AwsCredentialProvider,
+  type AwsCredentials,
   chainCredentials,
   CredentialsError,
   envCredentials,
@@ -39,6 +46,8 @@ export interface CredentialsContext {
   signal?: AbortSignal;
   /** Environment reader for `useEnv`. @default Deno.env.get where permitted */
   env?: (name: string) => string | undefined;
+  /** The device's provisioned identity now (lib/cloud/provision), if it has one. */
+  identity?: () => { certPem: string; keyPem: string; thing: string } | undefined;
 }
 
 /** The configured credentials. Dispose to stop the refresh and close connections. */
@@ -73,27 +82,56 @@ export async function credentialsFromConfig(
   let iot: IotCredentials | undefined;
   let refreshing: RefreshingCredentials | undefined;
   if (aws.iot && !aws.credentials) { // static keys always win: no refresh loop behind them
-    const cert = aws.iot.cert ?? config.mqtt.cert;
-    const key = aws.iot.key ?? config.mqtt.key;
-    const ca = aws.iot.ca ?? config.mqtt.ca;
-    const thingName = aws.iot.thingName ?? config.device.thing ?? config.device.id ??
-      context.deviceId;
-    if (!cert || !key || !thingName) {
-      throw new TypeError(
-        'aws.iot needs a device certificate and key ("aws.iot.cert"/"aws.iot.key" or "mqtt.cert"/"mqtt.key") and a thing name',
-      );
-    }
+    const iotConfig = aws.iot;
     const read = (f: string) => Deno.readTextFile(resolve(context.configDir, f));
-    iot = new IotCredentials({
-      endpoint: aws.iot.credentialsEndpoint,
-      roleAlias: aws.iot.roleAlias,
-      thingName,
-      cert: await read(cert),
-      key: await read(key),
-      ...(ca ? { caCerts: [await read(ca)] } : {}),
-      ...(context.onSecret ? { onSecret: context.onSecret } : {}),
-    });
-    refreshing = new RefreshingCredentials(iot.fetch, {
+    const ca = iotConfig.ca ?? config.mqtt.ca;
+    const caCerts = ca ? [await read(ca)] : undefined;
+    const make = (cert: string, key: string, thingName: string) =>
+      new IotCredentials({
+        endpoint: iotConfig.credentialsEndpoint,
+        roleAlias: iotConfig.roleAlias,
+        thingName,
+        cert,
+        key,
+        ...(caCerts ? { caCerts } : {}),
+        ...(context.onSecret ? { onSecret: context.onSecret } : {}),
+      });
+    let fetch: () => Promise<AwsCredentials>;
+    if (!iotConfig.cert && context.identity) {
+      // The provisioned identity: a new mTLS client whenever its certificate changed.
+      const identity = context.identity;
+      let certPem = "";
+      fetch = async () => {
+        const id = identity();
+        if (!id) {
+          throw new CredentialsError(
+            "CREDENTIALS_UNAVAILABLE",
+            "The device has no identity yet (provisioning has not finished)",
+          );
+        }
+        if (!iot || id.certPem !== certPem) {
+          const old = iot;
+          iot = make(id.certPem, id.keyPem, iotConfig.thingName ?? id.thing);
+          certPem = id.certPem;
+          await old?.[Symbol.asyncDispose]();
+        }
+        return await iot.fetch();
+      };
+    } else {
+      const cert = iotConfig.cert ?? config.mqtt.cert;
+      const key = iotConfig.key ?? config.mqtt.key;
+      const thingName = iotConfig.thingName ?? config.device.thing ?? config.device.id ??
+        context.deviceId;
+      if (!cert || !key || !thingName) {
+        throw new TypeError(
+          'aws.iot needs a device certificate and key ("aws.iot.cert"/"aws.iot.key" or "mqtt.cert"/"mqtt.key", or provisioning) and a thing name',
+        );
+      }
+      const fixed = make(await read(cert), await read(key), thingName);
+      iot = fixed;
+      fetch = fixed.fetch;
+    }
+    refreshing = new RefreshingCredentials(fetch, {
       refreshBeforeMs: aws.iot.refreshBeforeMs,
       ...(context.clock ? { clock: context.clock } : {}),
       ...(context.logger ? { logger: context.logger } : {}),

@@ -6,7 +6,9 @@
  * `ctx.get<AwsService>("aws").provider`.
  *
  * Start does not wait for the first credentials (offline is normal): it fails
- * only when the config cannot work (missing certificate files).
+ * only when the config cannot work (missing certificate files). With
+ * provisioning on, the IoT credential provider uses the device's provisioned
+ * certificate and thing (unless `aws.iot.cert` names one), rotated ones too.
  * Every secret obtained is registered with the agent's log redactor.
  */
 
@@ -28,6 +30,11 @@ export function awsEnabled(config: Config): boolean {
   return !!(config.aws.credentials || config.aws.useEnv || config.aws.iot);
 }
 
+/** What the "provision" service offers (lib/cloud/provision): the device's own identity. */
+interface _IdentitySource extends Service {
+  identity(): { certPem: string; keyPem: string; thing: string } | undefined;
+}
+
 class _AwsCredentialsService implements AwsService {
   readonly #ctx: ServiceContext;
   #creds: ConfiguredCredentials | undefined;
@@ -47,7 +54,11 @@ class _AwsCredentialsService implements AwsService {
 
   async start(signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
+    const provision = ctx.config.provision.enabled
+      ? ctx.get<_IdentitySource>("provision")
+      : undefined;
     this.#creds = await credentialsFromConfig(ctx.config, {
+      ...(provision ? { identity: () => provision.identity() } : {}),
       configDir: ctx.configDir,
       deviceId: ctx.deviceId,
       onSecret: (s) => ctx.redactor.add(s),
@@ -78,7 +89,8 @@ class _AwsCredentialsService implements AwsService {
 /** Factory registered in `lib/services.ts`. */
 export const awsService: ServiceFactory = {
   name: "aws",
-  deps: [],
+  // The device's identity, when provisioning is on (a dependency that is off is skipped).
+  deps: ["provision"],
   enabled: awsEnabled,
   create: (ctx) => new _AwsCredentialsService(ctx),
 };
