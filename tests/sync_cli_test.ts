@@ -10,6 +10,9 @@ import { Database } from "../lib/db/mod.ts";
 import { scanTable } from "./helpers/dynalite.ts";
 import { SCHEMA, TABLE, tempDir, TEST_CREDENTIALS } from "./sync_helpers.ts";
 import { syncCloud } from "./sync_setup.ts";
+import { installIdentity } from "../lib/cloud/provision/mod.ts";
+import { makeTlsFixtures } from "./helpers/tls.ts";
+import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
 
 function capture() {
   const out: string[] = [];
@@ -73,4 +76,49 @@ Deno.test("tern sync now with sync off exits 78 and names the key", async () => 
   assert.equal(await syncCommand.run(["now"], { config: dir, state: join(dir, "s") }, c.io), 78);
   assert.match(c.err.join(""), /sync\.enabled/);
   await assert.rejects(syncCommand.run(["bogus"], {}, c.io), /Unknown subcommand "bogus"/);
+});
+
+Deno.test("tern sync now on a provisioned device gets its AWS keys with the provisioned identity", async () => {
+  await using s = await syncCloud();
+  const { dir, ddb } = s;
+  await using tls = await makeTlsFixtures();
+  await using iot = await startIotCredentialsServer(tls);
+  const config = join(dir, "config");
+  const state = join(dir, "state");
+  await Deno.mkdir(config);
+  // No certificate in config: provisioning's identity, in the state dir, is the device's.
+  await Deno.writeTextFile(
+    join(config, "tern.json5"),
+    JSON.stringify({
+      aws: {
+        region: "eu-west-1",
+        iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
+      },
+      mqtt: { ca: tls.paths.caCert },
+      provision: { enabled: true },
+      sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
+    }),
+  );
+  await Deno.writeTextFile(join(config, "device.json5"), JSON.stringify({ id: "dev-7" }));
+  await Deno.writeTextFile(join(config, "schema.json5"), JSON.stringify({ models: SCHEMA }));
+  await installIdentity({
+    dir: join(state, "identity"),
+    certPem: tls.clientCert,
+    keyPem: tls.clientKey,
+    thing: "pump-0042",
+    now: Date.now(),
+  });
+  {
+    using db = Database.open({ path: join(state, "tern.db"), schema: SCHEMA, purgeInterval: 0 });
+    db.create("Reading", { deviceId: "dev-7", time: "2026-01-01T00:00:00Z", value: 1 });
+  }
+  const c = capture();
+  assert.equal(await syncCommand.run(["now"], { config, state }, c.io), 0, c.err.join("\n"));
+  assert.match(c.out.join(""), /up: 1 item\(s\) sent/);
+  assert.deepEqual(iot.requests[0], {
+    path: "/role-aliases/tern-role/credentials",
+    thing: "pump-0042",
+    cn: "tern-device",
+  });
+  assert.deepEqual((await scanTable(ddb.client(), TABLE)).map((i) => i.value), [1]);
 });
