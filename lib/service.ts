@@ -120,3 +120,29 @@ export function isPermanent(error: unknown): boolean {
   return typeof error === "object" && error !== null &&
     (error as { permanent?: unknown }).permanent === true;
 }
+
+/** What the "provision" service (lib/cloud/provision) offers other services: the device's identity. */
+export interface IdentitySource extends Service {
+  /** The identity in force, or undefined before the first. */
+  identity(): { certPem: string; keyPem: string; thing: string } | undefined;
+}
+
+/**
+ * The AWS IoT thing `{thing}` names in cloud names (log streams, metric
+ * dimensions, S3 keys, the audit stream): the provisioned identity's when
+ * `identity` gives one, else `device.thing`, else the device id.
+ */
+export function thingName(config: Config, deviceId: string, identity?: { thing: string }): string {
+  return identity?.thing ?? config.device.thing ?? config.device.id ?? deviceId;
+}
+
+/**
+ * {@linkcode thingName} for a service now (with provisioning on, the
+ * "provision" service must be running: list it in `deps`).
+ */
+export function serviceThing(ctx: ServiceContext): string {
+  const identity = ctx.config.provision.enabled
+    ? ctx.get<IdentitySource>("provision").identity()
+    : undefined;
+  return thingName(ctx.config, ctx.deviceId, identity);
+}

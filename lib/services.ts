@@ -83,14 +83,14 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
   ),
   lazy(
     "cloud.logs",
-    ["database", "aws"],
+    ["database", "aws", "provision"],
     (c) => c.cloud.logs.enabled,
     async () =>
       (await later<typeof import("./cloud/logs/mod.ts")>("lib/cloud/logs/mod.ts")).cloudLogsService,
   ),
   lazy(
     "cloud.metrics",
-    ["database", "aws"],
+    ["database", "aws", "provision"],
     (c) => c.cloud.metrics.enabled,
     async () =>
       (await later<typeof import("./cloud/metrics/mod.ts")>("lib/cloud/metrics/mod.ts"))
@@ -106,7 +106,7 @@ export const LIBRARY_SERVICES: ServiceFactory[] = [
   ),
   lazy(
     "cloud.s3",
-    ["database", "aws", "mqtt"],
+    ["database", "aws", "mqtt", "provision"],
     (c) => c.cloud.s3.enabled,
     async () => (await later<typeof import("./cloud/s3/mod.ts")>("lib/cloud/s3/mod.ts")).s3Service,
   ),

@@ -16,6 +16,8 @@ import { LogHub, RingSink } from "../lib/log/mod.ts";
 import { LIBRARY_SERVICES } from "../lib/services.ts";
 import { cloudLogsConfig, getLogEvents, startLogsEndpoint, startMoto } from "./helpers/moto.ts";
 import { until } from "./helpers/wait.ts";
+import { makeTlsFixtures } from "./helpers/tls.ts";
+import { installIdentity } from "../lib/cloud/provision/mod.ts";
 
 const iso = (t: number) => new Date(t).toISOString();
 
@@ -164,6 +166,48 @@ Deno.test("cloud.logs without credentials or a region fails at start with a clea
       /cloud\.logs needs a region/,
     );
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a provisioned device names its log groups and streams after the thing its identity is", async () => {
+  await using moto = await startMoto();
+  await using ep = await startLogsEndpoint(moto);
+  await using tls = await makeTlsFixtures();
+  const dir = await Deno.makeTempDir({ prefix: "tern_cloud_logs_thing_" });
+  await Deno.mkdir(join(dir, "app"));
+  // The identity provisioning left in the state dir: thing "pump-0042", not the device id "d1".
+  await installIdentity({
+    dir: join(dir, "identity"),
+    certPem: tls.clientCert,
+    keyPem: tls.clientKey,
+    thing: "pump-0042",
+    now: Date.now(),
+  });
+  const base = cloudLogsConfig(ep.url, {
+    flushInterval: 20,
+    files: [{ path: join(dir, "app", "*.log"), linger: 100, poll: 250 }],
+  });
+  const config = configSchema.parse({ ...base, provision: { enabled: true } });
+  const line = `${new Date().toISOString()} started`;
+  await Deno.writeTextFile(join(dir, "app", "pump.log"), line + "\n");
+  const agent = await Agent.start({
+    loaded: { config, configDir: dir, stateDir: dir, files: [], secrets: [] },
+    factories: LIBRARY_SERVICES,
+    hub: new LogHub({ sinks: [] }),
+  });
+  try {
+    await until(
+      async () =>
+        (await getLogEvents(moto, "/tern/pump-0042", "pump-0042/pump.log").catch(() => []))
+          .length === 1,
+      { ms: 15_000, what: "the line in the thing's stream" },
+    );
+    const events = await getLogEvents(moto, "/tern/pump-0042", "pump-0042/pump.log");
+    assert.deepEqual(events.map((e) => e.message), [line]);
+    await assert.rejects(getLogEvents(moto, "/tern/d1", "d1/pump.log"));
+  } finally {
+    await agent.stop();
     await Deno.remove(dir, { recursive: true });
   }
 });

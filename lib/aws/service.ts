@@ -13,7 +13,7 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
+import type { IdentitySource, Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { type AwsCredentialProvider, CredentialsError } from "./credentials.ts";
 import { type ConfiguredCredentials, credentialsFromConfig } from "./from_config.ts";
 
@@ -28,11 +28,6 @@ export interface AwsService extends Service {
 /** True when the config names any credential source. */
 export function awsEnabled(config: Config): boolean {
   return !!(config.aws.credentials || config.aws.useEnv || config.aws.iot);
-}
-
-/** What the "provision" service offers (lib/cloud/provision): the device's own identity. */
-interface _IdentitySource extends Service {
-  identity(): { certPem: string; keyPem: string; thing: string } | undefined;
 }
 
 class _AwsCredentialsService implements AwsService {
@@ -55,7 +50,7 @@ class _AwsCredentialsService implements AwsService {
   async start(signal: AbortSignal): Promise<void> {
     const ctx = this.#ctx;
     const provision = ctx.config.provision.enabled
-      ? ctx.get<_IdentitySource>("provision")
+      ? ctx.get<IdentitySource>("provision")
       : undefined;
     this.#creds = await credentialsFromConfig(ctx.config, {
       ...(provision ? { identity: () => provision.identity() } : {}),

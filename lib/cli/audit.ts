@@ -16,7 +16,9 @@
  * Exit codes: 0 ok, 1 the chain is broken, 64 bad arguments, 78 configuration problem.
  */
 
-import { resolve } from "../path.ts";
+import { join, resolve } from "../path.ts";
+import { thingName } from "../service.ts";
+import { IdentityStore } from "../cloud/provision/identity.ts";
 import { type AuditEvent, type AuditFilter, AuditLog, Database } from "../db/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { deviceId } from "../state.ts";
@@ -179,7 +181,13 @@ export function cliAudit(loaded: LoadedConfig, db: Database): AuditTrail | undef
   const trail = new AuditTrail({ db, clock: systemClock, device });
   if (config.audit.cloudtrail.enabled || config.audit.logs.enabled) {
     const spool = Spool.of(db, { clock: systemClock, log: nullLogger });
-    trail.setDestinations(auditDestinations(config, spool, device));
+    // {thing}: the provisioned identity's, as the agent names it.
+    const identity = config.provision.enabled
+      ? new IdentityStore(join(loaded.stateDir, config.provision.dir)).current()
+      : undefined;
+    trail.setDestinations(
+      auditDestinations(config, spool, device, thingName(config, device, identity)),
+    );
   }
   return trail;
 }

@@ -20,7 +20,7 @@ import { resolve } from "../path.ts";
 import type { DatabaseSync } from "node:sqlite";
 import { checkPermissions, type Config } from "../config/mod.ts";
 import { mqttBrokerUrl, type MqttConfig, mqttPermissions } from "../config/_mqtt.ts";
-import type { Service, ServiceContext, ServiceFactory } from "../service.ts";
+import type { IdentitySource, Service, ServiceContext, ServiceFactory } from "../service.ts";
 import { ServiceConfigError } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
@@ -115,11 +115,6 @@ interface _DatabaseService extends Service {
 /** Keys of the `mqtt` section that change only on restart. */
 export const MQTT_RESTART_KEYS = ["enabled", "protocolVersion", "responseTopic"] as const;
 
-/** What the "provision" service offers (lib/cloud/provision): the device's own identity. */
-interface _IdentitySource extends Service {
-  identity(): { certPem: string; keyPem: string; thing: string } | undefined;
-}
-
 export class MqttService implements Service {
   readonly #ctx: ServiceContext;
   #client: MqttClient | undefined;
@@ -151,7 +146,7 @@ export class MqttService implements Service {
     const ctx = this.#ctx;
     this.#thing = ctx.config.device.thing;
     if (ctx.config.provision.enabled) {
-      const id = ctx.get<_IdentitySource>("provision").identity();
+      const id = ctx.get<IdentitySource>("provision").identity();
       if (id) {
         this.#identity = { certPem: id.certPem, keyPem: id.keyPem };
         this.#thing = id.thing;

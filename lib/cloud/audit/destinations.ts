@@ -6,6 +6,7 @@
  */
 
 import type { Config } from "../../config/mod.ts";
+import { thingName } from "../../service.ts";
 import type { Spool, SpoolStream } from "../spool.ts";
 import { encodeEvent } from "../logs/events.ts";
 import type { AuditDestination } from "./trail.ts";
@@ -29,10 +30,10 @@ export function auditDestinations(
   config: Config,
   spool: Spool,
   deviceId: string,
+  thing = thingName(config, deviceId),
 ): AuditDestination[] {
   const a = config.audit;
   const limits = { maxRecords: a.spool.maxRecords, maxBytes: a.spool.maxBytes };
-  const thing = config.device.thing ?? config.device.id ?? deviceId;
   const fill = (t: string) => t.replaceAll("{thing}", thing).replaceAll("{device}", deviceId);
   const out: AuditDestination[] = [];
   if (a.cloudtrail.enabled) {

@@ -140,7 +140,7 @@ function _oldestSeq(stream: SpoolStream): number {
 /** Factory for `lib/services.ts`. */
 export const auditService: ServiceFactory = {
   name: "audit",
-  deps: ["database", "aws"],
+  deps: ["database", "aws", "provision"], // provision: {thing}, when it is on
   enabled: (config) => config.database.enabled && config.audit.enabled,
   create: (ctx) => new AuditService(ctx),
 };

@@ -11,7 +11,7 @@ import { type AwsCredentialProvider, AwsJsonClient, type AwsService } from "../.
 import { auditLogsEndpoint, cloudtrailEndpoint } from "../../config/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import type { ServiceContext } from "../../service.ts";
-import { ServiceConfigError } from "../../service.ts";
+import { ServiceConfigError, serviceThing } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import type { Database } from "../../db/mod.ts";
 import { Spool } from "../spool.ts";
@@ -45,7 +45,7 @@ export function startShipping(ctx: ServiceContext, db: Database): Shipping {
     retries: 0,
     clock: ctx.clock,
   });
-  const destinations = auditDestinations(config, spool, ctx.deviceId);
+  const destinations = auditDestinations(config, spool, ctx.deviceId, serviceThing(ctx));
   const streamOf = (name: string) => destinations.find((d) => d.stream.name === name)!.stream;
   const out: Shipping = { destinations, senders: [], close: () => http.close() };
   const client = (service: string, url: URL, region: string) =>

@@ -20,7 +20,7 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient } from "../../http/mod.ts";
 import { resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
-import { ServiceConfigError } from "../../service.ts";
+import { ServiceConfigError, serviceThing } from "../../service.ts";
 import { Spool, type StreamStatus } from "../spool.ts";
 import { FileSource } from "./files.ts";
 import { JournalSource } from "./journal.ts";
@@ -90,7 +90,7 @@ export class CloudLogsService implements Service {
       }),
     });
     const values = {
-      thing: config.device.thing ?? config.device.id ?? ctx.deviceId,
+      thing: serviceThing(ctx),
       device: ctx.deviceId,
     };
     const dest = (group: string | undefined, stream: string): Destination => ({
@@ -224,7 +224,7 @@ export function cloudLogsEnabled(config: Config): boolean {
 /** Factory for `lib/services.ts` (loaded lazily). */
 export const cloudLogsService: ServiceFactory = {
   name: "cloud.logs",
-  deps: ["database", "aws"],
+  deps: ["database", "aws", "provision"], // provision: {thing}, when it is on
   enabled: cloudLogsEnabled,
   create: (ctx) => new CloudLogsService(ctx),
 };

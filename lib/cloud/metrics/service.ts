@@ -19,7 +19,7 @@
  *
  * The open period lives in memory: a stop flushes it to the spool; a
  * `kill -9` loses at most that period (≤ `period`), never a closed one.
- * Every metric carries the dimension `Device` (device.thing, else the id).
+ * Every metric carries the dimension `Device` (the provisioned thing, else device.thing, else the id).
  */
 
 import { type AwsCredentialProvider, AwsJsonClient, type AwsService } from "../../aws/mod.ts";
@@ -30,7 +30,7 @@ import { EventLoopLag, MetricsRegistry } from "../../metrics/mod.ts";
 import { OsCollector } from "../../metrics/os.ts";
 import { resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
-import { ServiceConfigError } from "../../service.ts";
+import { ServiceConfigError, serviceThing } from "../../service.ts";
 import { LogSender } from "../logs/mod.ts";
 import { Spool, type SpoolStream, type StreamStatus } from "../spool.ts";
 import { Aggregator } from "./aggregate.ts";
@@ -112,7 +112,7 @@ export class CloudMetricsService implements Service {
         'cloud.metrics needs AWS credentials ("aws.credentials", "aws.useEnv" or "aws.iot")',
       );
     }
-    const thing = config.device.thing ?? config.device.id ?? ctx.deviceId;
+    const thing = serviceThing(ctx);
     const db = ctx.get<DatabaseService>("database").db;
     const spool = Spool.of(db, { clock: ctx.clock, log: ctx.log.child("spool") });
     const limits = {
@@ -338,7 +338,7 @@ export function cloudMetricsEnabled(config: Config): boolean {
 /** Factory for `lib/services.ts` (loaded lazily). */
 export const cloudMetricsService: ServiceFactory = {
   name: "cloud.metrics",
-  deps: ["database", "aws"],
+  deps: ["database", "aws", "provision"], // provision: {thing}, when it is on
   enabled: cloudMetricsEnabled,
   create: (ctx) => new CloudMetricsService(ctx),
 };

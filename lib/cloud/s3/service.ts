@@ -23,7 +23,7 @@ import type { DatabaseService } from "../../db/mod.ts";
 import { HttpClient, httpClientOptions } from "../../http/mod.ts";
 import { join, resolve } from "../../path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
-import { ServiceConfigError } from "../../service.ts";
+import { ServiceConfigError, serviceThing } from "../../service.ts";
 import { Spool } from "../spool.ts";
 import { type Presigner, S3Client } from "./client.ts";
 import { mqttPresigner } from "./presign.ts";
@@ -225,7 +225,7 @@ export class S3Service extends EventTarget implements Service {
   /** A key template with {thing}, {device}, {file}, {date} (UTC) filled in. */
   #expand(template: string, file = ""): string {
     const ctx = this.#ctx;
-    const thing = ctx.config.device.thing ?? ctx.config.device.id ?? ctx.deviceId;
+    const thing = serviceThing(ctx);
     return template.replace(
       /\{(thing|device|file|date)\}/g,
       (_, p) =>
@@ -417,7 +417,7 @@ export function s3Enabled(config: Config): boolean {
 /** Factory for `lib/services.ts` (loaded lazily). */
 export const s3Service: ServiceFactory = {
   name: "cloud.s3",
-  deps: ["database", "aws", "mqtt"],
+  deps: ["database", "aws", "mqtt", "provision"], // provision: {thing}, when it is on
   enabled: s3Enabled,
   create: (ctx) => new S3Service(ctx),
 };
