@@ -14,6 +14,26 @@ import { makeTlsFixtures } from "./helpers/tls.ts";
 import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
 import { until } from "./helpers/wait.ts";
 
+/** A service context as the agent gives one, over `config` and a fresh log hub. */
+function serviceContext(
+  config: ReturnType<typeof configSchema.parse>,
+  configDir: string,
+  clock: FakeClock,
+  more: Partial<ServiceContext> = {},
+) {
+  const hub = new LogHub({ sinks: [new RingSink()] });
+  const ctx = {
+    config,
+    configDir,
+    log: hub.logger("aws"),
+    clock,
+    deviceId: "dev-7",
+    redactor: hub.redactor,
+    ...more,
+  } as unknown as ServiceContext;
+  return { hub, ctx };
+}
+
 Deno.test("the aws service serves IoT credentials from config and registers their secrets", async () => {
   await using tls = await makeTlsFixtures();
   const clock = new FakeClock();
@@ -27,15 +47,7 @@ Deno.test("the aws service serves IoT credentials from config and registers thei
   });
   assert.equal(awsService.enabled(configSchema.parse({})), false);
   assert.equal(awsService.enabled(config), true);
-  const hub = new LogHub({ sinks: [new RingSink()] });
-  const ctx = {
-    config,
-    configDir: tls.dir,
-    log: hub.logger("aws"),
-    clock,
-    deviceId: "dev-7",
-    redactor: hub.redactor,
-  } as unknown as ServiceContext;
+  const { hub, ctx } = serviceContext(config, tls.dir, clock);
   await using svc = await awsService.create(ctx) as AwsService;
   await assert.rejects(svc.provider(), /not started/);
   const stop = new AbortController();
@@ -107,19 +119,12 @@ Deno.test("with provisioning, IoT credentials come from the provisioned identity
     provision: { enabled: true, template: "tern-fleet" },
   });
   let identity: { certPem: string; keyPem: string; thing: string } | undefined;
-  const hub = new LogHub({ sinks: [new RingSink()] });
-  const ctx = {
-    config,
-    configDir: tls.dir,
-    log: hub.logger("aws"),
-    clock,
-    deviceId: "dev-7",
-    redactor: hub.redactor,
-    get: (name: string) => {
+  const { ctx } = serviceContext(config, tls.dir, clock, {
+    get: <T>(name: string) => {
       assert.equal(name, "provision");
-      return { identity: () => identity };
+      return { identity: () => identity } as T;
     },
-  } as unknown as ServiceContext;
+  });
 
   // Not provisioned yet: the service starts, credentials are unavailable, nothing is asked.
   {

@@ -20,21 +20,24 @@ function capture() {
   return { io: { out: (t: string) => out.push(t), err: (t: string) => err.push(t) }, out, err };
 }
 
-Deno.test("tern sync now sends pending items; status shows backlog, cursors and last success", async () => {
-  await using s = await syncCloud();
-  const { dir, ddb } = s;
+/** A config dir (`tern` as tern.json5, device dev-7, the test schema) and a state dir under `dir`. */
+async function writeConfig(dir: string, tern: Record<string, unknown>) {
   const config = join(dir, "config");
   const state = join(dir, "state");
   await Deno.mkdir(config);
-  await Deno.writeTextFile(
-    join(config, "tern.json5"),
-    JSON.stringify({
-      aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
-      sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
-    }),
-  );
+  await Deno.writeTextFile(join(config, "tern.json5"), JSON.stringify(tern));
   await Deno.writeTextFile(join(config, "device.json5"), JSON.stringify({ id: "dev-7" }));
   await Deno.writeTextFile(join(config, "schema.json5"), JSON.stringify({ models: SCHEMA }));
+  return { config, state };
+}
+
+Deno.test("tern sync now sends pending items; status shows backlog, cursors and last success", async () => {
+  await using s = await syncCloud();
+  const { dir, ddb } = s;
+  const { config, state } = await writeConfig(dir, {
+    aws: { region: "eu-west-1", credentials: TEST_CREDENTIALS },
+    sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
+  });
   {
     using db = Database.open({ path: join(state, "tern.db"), schema: SCHEMA, purgeInterval: 0 });
     db.create("Reading", { deviceId: "dev-7", time: "2026-01-01T00:00:00Z", value: 1 });
@@ -83,24 +86,16 @@ Deno.test("tern sync now on a provisioned device gets its AWS keys with the prov
   const { dir, ddb } = s;
   await using tls = await makeTlsFixtures();
   await using iot = await startIotCredentialsServer(tls);
-  const config = join(dir, "config");
-  const state = join(dir, "state");
-  await Deno.mkdir(config);
   // No certificate in config: provisioning's identity, in the state dir, is the device's.
-  await Deno.writeTextFile(
-    join(config, "tern.json5"),
-    JSON.stringify({
-      aws: {
-        region: "eu-west-1",
-        iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
-      },
-      mqtt: { ca: tls.paths.caCert },
-      provision: { enabled: true },
-      sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
-    }),
-  );
-  await Deno.writeTextFile(join(config, "device.json5"), JSON.stringify({ id: "dev-7" }));
-  await Deno.writeTextFile(join(config, "schema.json5"), JSON.stringify({ models: SCHEMA }));
+  const { config, state } = await writeConfig(dir, {
+    aws: {
+      region: "eu-west-1",
+      iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
+    },
+    mqtt: { ca: tls.paths.caCert },
+    provision: { enabled: true },
+    sync: { enabled: true, endpoint: ddb.endpoint, table: TABLE },
+  });
   await installIdentity({
     dir: join(state, "identity"),
     certPem: tls.clientCert,
