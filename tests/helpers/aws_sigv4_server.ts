@@ -89,7 +89,13 @@ export async function startAwsServer(options: AwsServerOptions): Promise<AwsServ
   let rejected = 0;
   const now = options.now ?? Date.now;
   const handler = async (req: Request): Promise<Response> => {
-    const body = new Uint8Array(await req.arrayBuffer());
+    let body: Uint8Array;
+    try {
+      body = new Uint8Array(await req.arrayBuffer());
+    } catch {
+      // The client went away mid-body (a kill -9 test): nothing to verify or forward.
+      return new Response(null, { status: 400 });
+    }
     const url = new URL(req.url);
     const verdict = await _verify(req, url, body, options, now());
     if (verdict instanceof Response) {
