@@ -14,6 +14,14 @@ import { makeTlsFixtures } from "./helpers/tls.ts";
 import { startIotCredentialsServer } from "./helpers/aws_iot_credentials_server.ts";
 import { until } from "./helpers/wait.ts";
 
+/** A config with the IoT credential provider at `endpoint`, plus `more` sections. */
+function iotConfig(endpoint: string, more: Record<string, unknown>) {
+  return configSchema.parse({
+    aws: { region: "eu-west-1", iot: { credentialsEndpoint: endpoint, roleAlias: "tern-role" } },
+    ...more,
+  });
+}
+
 /** A service context as the agent gives one, over `config` and a fresh log hub. */
 function serviceContext(
   config: ReturnType<typeof configSchema.parse>,
@@ -38,11 +46,7 @@ Deno.test("the aws service serves IoT credentials from config and registers thei
   await using tls = await makeTlsFixtures();
   const clock = new FakeClock();
   await using iot = await startIotCredentialsServer(tls, { now: () => clock.now() });
-  const config = configSchema.parse({
-    aws: {
-      region: "eu-west-1",
-      iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
-    },
+  const config = iotConfig(iot.endpoint, {
     mqtt: { cert: "client.crt", key: "client.key", ca: "ca.crt" },
   });
   assert.equal(awsService.enabled(configSchema.parse({})), false);
@@ -110,11 +114,7 @@ Deno.test("with provisioning, IoT credentials come from the provisioned identity
   const clock = new FakeClock();
   await using iot = await startIotCredentialsServer(tls, { now: () => clock.now() });
   // No certificate in config: the identity is provisioning's.
-  const config = configSchema.parse({
-    aws: {
-      region: "eu-west-1",
-      iot: { credentialsEndpoint: iot.endpoint, roleAlias: "tern-role" },
-    },
+  const config = iotConfig(iot.endpoint, {
     mqtt: { ca: "ca.crt" },
     provision: { enabled: true, template: "tern-fleet" },
   });

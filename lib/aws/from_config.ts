@@ -21,6 +21,7 @@ import { resolve } from "../path.ts";
 import type { Clock } from "../clock.ts";
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import { thingName } from "../service.ts";
 import {
   type AwsCredentialProvider,
   type AwsCredentials,
@@ -120,14 +121,14 @@ export async function credentialsFromConfig(
     } else {
       const cert = iotConfig.cert ?? config.mqtt.cert;
       const key = iotConfig.key ?? config.mqtt.key;
-      const thingName = iotConfig.thingName ?? config.device.thing ?? config.device.id ??
-        context.deviceId;
-      if (!cert || !key || !thingName) {
+      // (No device id given and none in config: "", refused below.)
+      const thing = iotConfig.thingName ?? thingName(config, context.deviceId ?? "");
+      if (!cert || !key || !thing) {
         throw new TypeError(
           'aws.iot needs a device certificate and key ("aws.iot.cert"/"aws.iot.key" or "mqtt.cert"/"mqtt.key", or provisioning) and a thing name',
         );
       }
-      const fixed = make(await read(cert), await read(key), thingName);
+      const fixed = make(await read(cert), await read(key), thing);
       iot = fixed;
       fetch = fixed.fetch;
     }

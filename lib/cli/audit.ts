@@ -16,9 +16,9 @@
  * Exit codes: 0 ok, 1 the chain is broken, 64 bad arguments, 78 configuration problem.
  */
 
-import { join, resolve } from "../path.ts";
+import { resolve } from "../path.ts";
 import { thingName } from "../service.ts";
-import { IdentityStore } from "../cloud/provision/identity.ts";
+import { storedIdentity } from "./_identity.ts";
 import { type AuditEvent, type AuditFilter, AuditLog, Database } from "../db/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import { deviceId } from "../state.ts";
@@ -182,12 +182,8 @@ export function cliAudit(loaded: LoadedConfig, db: Database): AuditTrail | undef
   if (config.audit.cloudtrail.enabled || config.audit.logs.enabled) {
     const spool = Spool.of(db, { clock: systemClock, log: nullLogger });
     // {thing}: the provisioned identity's, as the agent names it.
-    const identity = config.provision.enabled
-      ? new IdentityStore(join(loaded.stateDir, config.provision.dir)).current()
-      : undefined;
-    trail.setDestinations(
-      auditDestinations(config, spool, device, thingName(config, device, identity)),
-    );
+    const thing = thingName(config, device, storedIdentity(loaded));
+    trail.setDestinations(auditDestinations(config, spool, device, thing));
   }
   return trail;
 }

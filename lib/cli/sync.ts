@@ -14,7 +14,8 @@
  */
 
 import { later } from "../later.ts";
-import { join, resolve } from "../path.ts";
+import { resolve } from "../path.ts";
+import { storedIdentity } from "./_identity.ts";
 import { type LoadedConfig, syncEndpoint } from "../config/mod.ts";
 import { Database } from "../db/mod.ts";
 import { deviceId } from "../state.ts";
@@ -108,16 +109,11 @@ async function _run(db: Database, loaded: LoadedConfig, sub: "now" | "full", io:
     io.err('tern sync: sync needs a region: set "aws.region" or "sync.region"');
     return EXIT.config;
   }
-  // A provisioned device's IoT credentials: the identity the agent keeps in the state dir.
-  const identity = config.provision.enabled
-    ? new (await later<typeof import("../cloud/provision/mod.ts")>(
-      "lib/cloud/provision/mod.ts",
-    )).IdentityStore(join(loaded.stateDir, config.provision.dir))
-    : undefined;
   await using creds = await credentialsFromConfig(config, {
     configDir: loaded.configDir,
     deviceId: id,
-    ...(identity ? { identity: () => identity.current() } : {}),
+    // A provisioned device's IoT credentials: the identity the agent keeps in the state dir.
+    ...(config.provision.enabled ? { identity: () => storedIdentity(loaded) } : {}),
   });
   const ddb = createDynamoClient({
     sync: config.sync,

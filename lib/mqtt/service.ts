@@ -21,7 +21,7 @@ import type { DatabaseSync } from "node:sqlite";
 import { checkPermissions, type Config } from "../config/mod.ts";
 import { mqttBrokerUrl, type MqttConfig, mqttPermissions } from "../config/_mqtt.ts";
 import type { IdentitySource, Service, ServiceContext, ServiceFactory } from "../service.ts";
-import { ServiceConfigError } from "../service.ts";
+import { ServiceConfigError, thingName } from "../service.ts";
 import { MqttClient, type MqttClientOptions } from "./client.ts";
 import { isAwsIotHost } from "./limits.ts";
 import { mqttFamilies } from "./metrics.ts";
@@ -133,7 +133,7 @@ export class MqttService implements Service {
    * jobs) use it, so a provisioned device needs no thing name in config.
    */
   get thing(): string {
-    return this.#thing ?? this.#ctx.config.device.thing ?? this.#ctx.deviceId;
+    return this.#thing ?? thingName(this.#ctx.config, this.#ctx.deviceId);
   }
 
   /** The running client (throws before start). */

@@ -21,7 +21,12 @@ import { Backoff } from "../../backoff.ts";
 import type { DatabaseService } from "../../db/mod.ts";
 import { type FlowResult, ProvisionStore } from "../../db/provision_store.ts";
 import { join } from "../../path.ts";
-import type { Service, ServiceContext, ServiceFactory } from "../../service.ts";
+import {
+  type Service,
+  type ServiceContext,
+  type ServiceFactory,
+  thingName,
+} from "../../service.ts";
 import type { AuditRecord } from "../audit/trail.ts";
 import { type FlowDeps, runClaim } from "./claim.ts";
 import { certInfo } from "./csr.ts";
@@ -95,7 +100,7 @@ export class ProvisionService implements Service {
     },
   ): Promise<LoadedIdentity> {
     const ctx = this.#ctx;
-    const thing = o.thing ?? this.#identity?.thing ?? ctx.config.device.thing ?? ctx.deviceId;
+    const thing = o.thing ?? thingName(ctx.config, ctx.deviceId, this.#identity);
     const id = await installIdentity({
       dir: this.#ids!.dir,
       certPem: o.certPem,
