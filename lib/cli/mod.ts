@@ -9,6 +9,7 @@
 import { ConfigError } from "../config/mod.ts";
 import type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
 import { EXIT, UsageError } from "./_command.ts";
+import { later } from "../later.ts";
 import { runCommand } from "./run.ts";
 
 export type { CliApp, CliIo, Command, GlobalFlags } from "./_command.ts";
@@ -19,8 +20,9 @@ export { buildLogHub, loadFromFlags } from "./_setup.ts";
 
 /**
  * A command as `tern help` lists it. Its module is imported only when the
- * command runs or its usage is shown, so `tern run` (the agent) does not
- * load every other command's code.
+ * command runs or its usage is shown, through `later` (lib/later.ts: a path
+ * computed at run time), so `tern run` (the agent) does not even read every
+ * other command's code at start.
  */
 export interface CommandEntry {
   name: string;
@@ -39,68 +41,78 @@ export const COMMANDS: CommandEntry[] = [
   {
     name: "check-config",
     summary: "Validate the configuration and report every problem at once",
-    load: async () => (await import("./config_commands.ts")).checkConfigCommand,
+    load: async () =>
+      (await later<typeof import("./config_commands.ts")>("lib/cli/config_commands.ts"))
+        .checkConfigCommand,
   },
   {
     name: "permissions",
     summary: "Print the exact Deno permission flags the configuration needs",
-    load: async () => (await import("./config_commands.ts")).permissionsCommand,
+    load: async () =>
+      (await later<typeof import("./config_commands.ts")>("lib/cli/config_commands.ts"))
+        .permissionsCommand,
   },
   {
     name: "db",
     summary:
       "Look at and change the device's data (models, get, find, put, delete, export, import)",
-    load: async () => (await import("./db.ts")).dbCommand,
+    load: async () => (await later<typeof import("./db.ts")>("lib/cli/db.ts")).dbCommand,
   },
   {
     name: "sync",
     summary: "Replication with DynamoDB: status, now, full",
-    load: async () => (await import("./sync.ts")).syncCommand,
+    load: async () => (await later<typeof import("./sync.ts")>("lib/cli/sync.ts")).syncCommand,
   },
   {
     name: "cloud",
     summary: "Cloud streams (CloudWatch Logs, metrics…): status of their spool",
-    load: async () => (await import("./cloud.ts")).cloudCommand,
+    load: async () => (await later<typeof import("./cloud.ts")>("lib/cli/cloud.ts")).cloudCommand,
   },
   {
     name: "upload",
     summary: "S3 uploads: list, status, cancel",
-    load: async () => (await import("./upload.ts")).uploadCommand,
+    load: async () =>
+      (await later<typeof import("./upload.ts")>("lib/cli/upload.ts")).uploadCommand,
   },
   {
     name: "shadow",
     summary: "AWS IoT Device Shadows: status and local copies",
-    load: async () => (await import("./shadow.ts")).shadowCommand,
+    load: async () =>
+      (await later<typeof import("./shadow.ts")>("lib/cli/shadow.ts")).shadowCommand,
   },
   {
     name: "provision",
     summary: "The device's identity: status, or install factory-placed certificate files",
-    load: async () => (await import("./provision.ts")).provisionCommand,
+    load: async () =>
+      (await later<typeof import("./provision.ts")>("lib/cli/provision.ts")).provisionCommand,
   },
   {
     name: "update",
     summary: "Over-the-air updates through IoT Jobs: status, check",
-    load: async () => (await import("./update.ts")).updateCommand,
+    load: async () =>
+      (await later<typeof import("./update.ts")>("lib/cli/update.ts")).updateCommand,
   },
   {
     name: "audit",
     summary: "The audit trail: verify its hash chain, list or export events",
-    load: async () => (await import("./audit.ts")).auditCommand,
+    load: async () => (await later<typeof import("./audit.ts")>("lib/cli/audit.ts")).auditCommand,
   },
   {
     name: "user",
     summary: "Manage web users (add, passwd, remove, list)",
-    load: async () => (await import("./users.ts")).userCommand,
+    load: async () => (await later<typeof import("./users.ts")>("lib/cli/users.ts")).userCommand,
   },
   {
     name: "token",
     summary: "Manage API bearer tokens (create, list, revoke)",
-    load: async () => (await import("./users.ts")).tokenCommand,
+    load: async () => (await later<typeof import("./users.ts")>("lib/cli/users.ts")).tokenCommand,
   },
   {
     name: "version",
     summary: "Print the version",
-    load: async () => (await import("./config_commands.ts")).versionCommand,
+    load: async () =>
+      (await later<typeof import("./config_commands.ts")>("lib/cli/config_commands.ts"))
+        .versionCommand,
   },
 ];
 
