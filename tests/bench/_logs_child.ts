@@ -3,7 +3,8 @@
  * - `agent`: the Tern agent with cloud.logs (a file source, defaults
  *   otherwise: spool in SQLite, 5 s flush, SigV4-signed PutLogEvents);
  * - `raw`: the runtime's limit — polls the file as often as the file source
- *   does by default (`poll`), and every 5 s sends the same batches (≤ 10,000 events) with a
+ *   does by default (`poll`), and every 5 s sends the same batches (≤ 10,000 events, each
+ *   with its line's own time, read with `Date.parse` of the bench's ISO prefix) with a
  *   bare `fetch`: no SQLite, no signing.
  * Prints `ready` once following; on SIGUSR2 runs one full GC and prints
  * `settled`. Run with the start task's flags (RUNTIME_FLAGS, RUNTIME_ENV).
@@ -106,8 +107,10 @@ async function main(): Promise<void> {
         off += got;
         const lines = (rest + dec.decode(buf.subarray(0, got))).split("\n");
         rest = lines.pop()!;
-        const now = Date.now();
-        for (const l of lines) if (l) pending.push({ timestamp: now, message: l });
+        // Each event keeps its own time, as the agent's do (the bench writes ISO 8601 lines).
+        for (const l of lines) {
+          if (l) pending.push({ timestamp: Date.parse(l.slice(0, 24)), message: l });
+        }
       }
     } catch { /* not yet */ }
     if (Date.now() - lastSend >= 5000 && pending.length) {

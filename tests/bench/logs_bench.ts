@@ -80,20 +80,37 @@ const TICK = Number(
   ).trim(),
 ) || 100;
 
+/** FNV-1a of a string's UTF-16 units (the endpoint's digest of one event). */
+function fnv(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 function endpoint() {
   let events = 0;
   let requests = 0;
+  // Order-independent digest of every (timestamp, message) received: the two uploaders of a
+  // side-by-side run must send the same events (the raw loop reads each line's own time too).
+  let digest = 0;
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
     const target = req.headers.get("x-amz-target") ?? "";
     const body = await req.text();
     requests++;
-    if (target.endsWith("PutLogEvents")) events += JSON.parse(body).logEvents.length;
+    if (target.endsWith("PutLogEvents")) {
+      const got = JSON.parse(body).logEvents as { timestamp: number; message: string }[];
+      events += got.length;
+      for (const e of got) digest = (digest + fnv(`${e.timestamp} ${e.message}`)) >>> 0;
+    }
     return Response.json(target.endsWith("PutLogEvents") ? { nextSequenceToken: "1" } : {});
   });
   return {
     url: `http://127.0.0.1:${server.addr.port}`,
     get events() {
       return events;
+    },
+    get digest() {
+      return digest;
     },
     get requests() {
       return requests;
@@ -308,6 +325,13 @@ async function sustained(modes: ("agent" | "raw")[]): Promise<Sustained[]> {
   const wall = (performance.now() - t0) / 1000;
   const written = n - n0;
   const received = await Promise.all(children.map((c) => c.stop(n)));
+  if (children.some((c) => c.ep.digest !== children[0]!.ep.digest)) {
+    throw new Error(
+      `the uploaders did not send the same events (${
+        children.map((c) => `${c.mode}: ${c.ep.events} events, digest ${c.ep.digest}`).join("; ")
+      })`,
+    );
+  }
   return children.map((c, k) => ({
     mode: c.mode,
     cpuPct: ((b[k]!.cpu - a[k]!.cpu) / wall) * 100,
