@@ -1,5 +1,6 @@
 /**
- * The device's identity on disk, in `<state>/<provision.dir>` (0700):
+ * The device's identity on disk, in `<state>/<provision.dir>` (0700, made
+ * by the first write):
  *
  * - `identity.json` (0600): `{ thing, certificateId, cert, key, installedAt,
  *   previousCertificateId? }` — the commit point: `cert` and `key` name the
@@ -39,9 +40,9 @@ export interface LoadedIdentity extends Identity {
 export class IdentityStore {
   readonly dir: string;
 
+  /** Nothing is created here: a reader (`tern sync`, `tern provision status`) leaves no trace. */
   constructor(dir: string) {
     this.dir = dir;
-    ensureStateDir(dir);
   }
 
   /** The identity in force, or undefined before the first one. */
@@ -63,6 +64,7 @@ export class IdentityStore {
   /** Write a new flow key (0600, atomic); returns its file name. */
   writePendingKey(pem: string): string {
     const name = `key-pending-${Date.now().toString(36)}.pem`;
+    ensureStateDir(this.dir);
     writeSecretFile(join(this.dir, name), pem);
     return name;
   }
@@ -100,6 +102,7 @@ export class IdentityStore {
         ? { previousCertificateId: prev.previousCertificateId }
         : {}),
     };
+    ensureStateDir(this.dir);
     writeSecretFile(join(this.dir, id.key), next.keyPem);
     writeSecretFile(join(this.dir, id.cert), next.certPem);
     writeSecretFile(join(this.dir, "identity.json"), JSON.stringify(id, null, 2) + "\n");
@@ -111,7 +114,14 @@ export class IdentityStore {
     const cur = this.#meta();
     const wanted = new Set(["identity.json", ...keep, ...(cur ? [cur.cert, cur.key] : [])]);
     const removed: string[] = [];
-    for (const e of Deno.readDirSync(this.dir)) {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(this.dir)];
+    } catch (e) {
+      if (e instanceof Deno.errors.NotFound) return removed; // nothing written yet
+      throw e;
+    }
+    for (const e of entries) {
       if (!e.isFile || wanted.has(e.name)) continue;
       Deno.removeSync(join(this.dir, e.name));
       removed.push(e.name);
