@@ -18,10 +18,17 @@ import { auditService } from "./cloud/audit/service.ts";
 import { later } from "./later.ts";
 import { safeProcessEnv } from "./env.ts";
 
+/** A lazy factory: `load` gives the module's own factory (lib/services_test.ts checks they agree). */
+export interface LazyServiceFactory extends ServiceFactory {
+  load(): Promise<ServiceFactory>;
+}
+
 /**
  * A factory whose implementation module is imported on first `create()`, after
  * the `process.env` shim its npm packages need (`safeProcessEnv()`: it loads
- * Node's `process`, which a local-mode agent does without).
+ * Node's `process`, which a local-mode agent does without). Its name, deps and
+ * `enabled` repeat the module's factory, because the agent needs them before
+ * the module is loaded (to order the services and to skip the ones that are off).
  */
 export function lazy(
   name: string,
@@ -29,12 +36,13 @@ export function lazy(
   enabled: (config: Config) => boolean,
   load: () => Promise<ServiceFactory>,
   options: { background?: boolean } = {},
-): ServiceFactory {
+): LazyServiceFactory {
   return {
     name,
     deps,
     ...options,
     enabled,
+    load,
     create: async (ctx) => {
       await safeProcessEnv();
       return (await load()).create(ctx);

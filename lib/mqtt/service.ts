@@ -237,7 +237,7 @@ export class MqttService implements Service {
 /** Factory for `lib/services.ts`. */
 export const mqttService: ServiceFactory = {
   name: "mqtt",
-  deps: ["database"],
+  deps: ["database", "identity"], // identity: the provisioned certificate, when provisioning is on
   enabled: (config) => config.mqtt.enabled,
   create: (ctx) => new MqttService(ctx),
 };
