@@ -301,6 +301,35 @@ for (const engine of ["serve", "guarded"] as const) {
   });
 }
 
+Deno.test("a body of a declared length is read whole, and one that stalls is 408 (both engines)", async () => {
+  for (const engine of ["serve", "guarded"] as const) {
+    const app = new WebApp({ requestTimeout: 300, bodySize: 64 });
+    app.post("/echo", async (_r, ctx) => new Response(await ctx.bytes()));
+    const server = await WebServer.start(app, {
+      listen: ["http://127.0.0.1:0"],
+      engine,
+      log: nullLogger,
+    });
+    try {
+      const port = server.endpoints[0]!.port;
+      const ok = await raw(
+        port,
+        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\nConnection: close\r\n\r\n0123456789",
+      );
+      assert.equal(status(ok), 200, `${engine}: ${ok.slice(0, 40)}`);
+      assert.ok(ok.endsWith("\r\n\r\n0123456789"), ok);
+      const stalled = await raw(
+        port,
+        "POST /echo HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\nConnection: close\r\n\r\n01234",
+      );
+      assert.equal(status(stalled), 408, `${engine}: ${stalled.slice(0, 60)}`);
+      assert.match(stalled, /request_timeout/);
+    } finally {
+      await server.close();
+    }
+  }
+});
+
 Deno.test("concurrency beyond the limit is 503 with Retry-After", async () => {
   const app = new WebApp();
   const { promise: gate, resolve: open } = Promise.withResolvers<void>();

@@ -143,8 +143,27 @@ export class WebContext {
     return this.bodyCounted ? body : limitStream(body, this.limits.bodySize, this);
   }
 
-  /** The whole body as bytes (bounded by `limits.bodySize`). */
+  /**
+   * The whole body as bytes (bounded by `limits.bodySize`). A body of a declared length within
+   * the limit is read whole by the runtime (`Request.bytes()`: the HTTP engine never delivers
+   * more than a declared length); a chunked one is counted as it streams.
+   */
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    const req = this.req;
+    const declared = this.bodyCounted || !req.body ? null : req.headers.get("content-length");
+    if (declared !== null && /^\d{1,15}$/.test(declared)) {
+      if (Number(declared) > this.limits.bodySize) throw tooLarge(this.limits.bodySize);
+      this.bodyPending = true; // a slow body is the client's fault (408)
+      let whole: Uint8Array<ArrayBuffer>;
+      try {
+        whole = await req.bytes();
+      } finally {
+        this.bodyPending = false;
+      }
+      // Over the wire the engine holds the body to its length; an in-process Request may not.
+      if (whole.length > this.limits.bodySize) throw tooLarge(this.limits.bodySize);
+      return whole;
+    }
     const chunks: Uint8Array[] = [];
     let size = 0;
     for await (const c of this.stream()) {

@@ -66,5 +66,23 @@ Deno.test("bodyLimit: a declared oversize is 413 at once; a streamed one fails i
     new Request("http://h/big", { method: "POST", body: "y".repeat(50) }),
   );
   assert.equal(await big.text(), "50");
+  // A length declared within the limit is read whole; an in-process body longer than its
+  // declared length (the wire's engine would refuse it) is still held to the limit.
+  const whole = await app.request(
+    new Request("http://h/b", {
+      method: "POST",
+      body: "12345",
+      headers: { "content-length": "5" },
+    }),
+  );
+  assert.equal(await whole.text(), "12345");
+  const lying = await app.request(
+    new Request("http://h/b", {
+      method: "POST",
+      body: "x".repeat(50),
+      headers: { "content-length": "5" },
+    }),
+  );
+  assert.equal(lying.status, 413);
   assert.equal(typeof bodyLimit(1), "function");
 });
