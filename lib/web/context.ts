@@ -150,7 +150,8 @@ export class WebContext {
    */
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     const req = this.req;
-    const declared = this.bodyCounted || !req.body ? null : req.headers.get("content-length");
+    // (Not `req.body`: reading it makes the runtime set up a stream the whole read does without.)
+    const declared = this.bodyCounted ? null : req.headers.get("content-length");
     if (declared !== null && /^\d{1,15}$/.test(declared)) {
       if (Number(declared) > this.limits.bodySize) throw tooLarge(this.limits.bodySize);
       this.bodyPending = true; // a slow body is the client's fault (408)

@@ -34,16 +34,21 @@ export function headerLimit(max: number): Middleware {
 export function bodyLimit(max: number): Middleware {
   return (req, ctx, next) => {
     const method = req.method;
-    if (method === "GET" || method === "HEAD" || req.body === null) return next(req, ctx);
-    const cl = req.headers.get("content-length");
-    if (cl !== null && Number(cl) > max) throw tooLarge(max);
+    if (method === "GET" || method === "HEAD") return next(req, ctx);
     if (ctx.limits.bodySize !== max) ctx.limits = { ...ctx.limits, bodySize: max };
-    if (cl !== null) return next(req, ctx);
+    // A declared length first: `req.body` would make the runtime set up a stream for nothing.
+    const cl = req.headers.get("content-length");
+    if (cl !== null) {
+      if (Number(cl) > max) throw tooLarge(max);
+      return next(req, ctx);
+    }
+    const body = req.body;
+    if (body === null) return next(req, ctx);
     ctx.bodyCounted = true;
     const counted = new Request(req.url, {
       method,
       headers: req.headers,
-      body: limitStream(req.body, max, ctx),
+      body: limitStream(body, max, ctx),
       signal: ctx.signal,
       // @ts-ignore: duplex is needed for a stream body and missing from the lib types
       duplex: "half",
