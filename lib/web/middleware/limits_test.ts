@@ -24,6 +24,14 @@ Deno.test("headerLimit: 431 beyond the limit, before routing; within it the requ
   );
 });
 
+/** A POST of `body` to `/b`, with a declared length when `length` is given. */
+const post = (body: string, length?: number) =>
+  new Request("http://h/b", {
+    method: "POST",
+    body,
+    ...(length === undefined ? {} : { headers: { "content-length": String(length) } }),
+  });
+
 Deno.test("bodyLimit: a declared oversize is 413 at once; a streamed one fails its reader with 413", async () => {
   const app = new WebApp({ bodySize: 10 });
   let ran = 0;
@@ -31,13 +39,7 @@ Deno.test("bodyLimit: a declared oversize is 413 at once; a streamed one fails i
     ran++;
     return new Response(await ctx.text());
   });
-  const declared = await app.request(
-    new Request("http://h/b", {
-      method: "POST",
-      body: "x".repeat(11),
-      headers: { "content-length": "11" },
-    }),
-  );
+  const declared = await app.request(post("x".repeat(11), 11));
   assert.equal(declared.status, 413);
   assert.equal(ran, 0, "the handler never ran");
   const chunks = ["12345", "67890", "1"].map((c) => new TextEncoder().encode(c));
@@ -56,7 +58,7 @@ Deno.test("bodyLimit: a declared oversize is 413 at once; a streamed one fails i
   );
   assert.equal(streamed.status, 413);
   assert.equal((await streamed.json()).error.code, "body_too_large");
-  const ok = await app.request(new Request("http://h/b", { method: "POST", body: "1234567890" }));
+  const ok = await app.request(post("1234567890"));
   assert.equal(await ok.text(), "1234567890");
   // A route's own limit.
   app.post("/big", async (_req, ctx) => new Response(String((await ctx.bytes()).length)), {
@@ -68,21 +70,9 @@ Deno.test("bodyLimit: a declared oversize is 413 at once; a streamed one fails i
   assert.equal(await big.text(), "50");
   // A length declared within the limit is read whole; an in-process body longer than its
   // declared length (the wire's engine would refuse it) is still held to the limit.
-  const whole = await app.request(
-    new Request("http://h/b", {
-      method: "POST",
-      body: "12345",
-      headers: { "content-length": "5" },
-    }),
-  );
+  const whole = await app.request(post("12345", 5));
   assert.equal(await whole.text(), "12345");
-  const lying = await app.request(
-    new Request("http://h/b", {
-      method: "POST",
-      body: "x".repeat(50),
-      headers: { "content-length": "5" },
-    }),
-  );
+  const lying = await app.request(post("x".repeat(50), 5));
   assert.equal(lying.status, 413);
   assert.equal(typeof bodyLimit(1), "function");
 });
