@@ -1,0 +1,354 @@
+/**
+ * The shipped API under hostile input: the agent started as the start task
+ * starts it (its flags and permissions), with a user, a data model and a
+ * documents directory, gets 1,500 random requests (seeded: the seed is in
+ * the failure message) over every route: wrong methods, bad and hostile
+ * JSON (deep nesting, NUL, `__proto__`, huge numbers), wrong content types,
+ * bad keys and escapes, bad cookies and XSRF tokens, odd Range, If-Match and
+ * Accept-Encoding headers.
+ *
+ * Each answer must be a clear one: no 5xx but a documented 503 for a feature
+ * that is off, and every error under /api/ a JSON body with an `error.code`.
+ * A write that is refused changes nothing (the model's items, the users and
+ * the tokens are read before and after it). Afterwards the agent still
+ * answers, logged no error, and its database passes `integrity_check`.
+ *
+ * `TERN_FUZZ_SEED=N` replays a run; `TERN_FUZZ_REQUESTS=N` sends N requests.
+ */
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
+import { freePort } from "./helpers/process.ts";
+import { spawnAgent } from "./bench/web/start_task.ts";
+import { DEVICE, login, writeConfig } from "./bench/web/configs.ts";
+
+const REQUESTS = Number(Deno.env.get("TERN_FUZZ_REQUESTS") ?? 1_500);
+
+/** mulberry32: a small seeded generator, so a failure can be replayed with its seed. */
+function generator(seed: number): () => number {
+  let s = seed | 0;
+  return () => {
+    s = (s + 0x6D2B79F5) | 0;
+    let t = Math.imul(s ^ (s >>> 15), 1 | s);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const FIELDS = [
+  "username",
+  "password",
+  "role",
+  "value",
+  "time",
+  "deviceId",
+  "name",
+  "desired",
+  "reported",
+  "state",
+  "_key",
+  "_version",
+  "limit",
+  "next",
+  "label",
+  "expires",
+  "path",
+  "message",
+  "__proto__",
+  "constructor",
+  "",
+];
+const STRINGS = [
+  "",
+  "x",
+  "admin",
+  "user",
+  "viewer",
+  "2026-01-01T00:00:00Z",
+  "not-a-date",
+  "a".repeat(5000),
+  "\u0000",
+  "😀",
+  "../../etc/passwd",
+  "%00",
+  "<script>",
+  "Device#x",
+  "bench-device",
+];
+const NUMBERS = [0, -1, 1e308, -1e308, 1.5, 2 ** 53 + 1, 21.5, 1e21, -0];
+
+Deno.test("the shipped API answers 1,500 random hostile requests clearly and refused writes change nothing", async () => {
+  const seed = Number(Deno.env.get("TERN_FUZZ_SEED") ?? Date.now() % 1_000_000);
+  const rnd = generator(seed);
+  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const value = (depth = 0): unknown => {
+    const r = rnd();
+    if (r < 0.1) return null;
+    if (r < 0.2) return rnd() < 0.5;
+    if (r < 0.35) return pick(NUMBERS);
+    if (r < 0.55 || depth >= 3) return pick(STRINGS);
+    if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
+    const o: Record<string, unknown> = {};
+    // (defineProperty: `o.__proto__ = …` would set the prototype, not send the key)
+    for (let i = Math.floor(rnd() * 5); i > 0; i--) {
+      Object.defineProperty(o, pick(FIELDS), {
+        value: value(depth + 1),
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+    }
+    return o;
+  };
+
+  const dir = await Deno.makeTempDir();
+  const configDir = writeConfig(join(dir, "config"), "device");
+  // Users created by the run hash their passwords with the fewest iterations allowed.
+  const file = join(configDir, "tern.json5");
+  const config = JSON.parse(Deno.readTextFileSync(file));
+  config.web.auth = { iterations: 10_000 };
+  Deno.writeTextFileSync(file, JSON.stringify(config));
+  const stateDir = join(dir, "state");
+  await using agent = spawnAgent({ configDir, stateDir, port: freePort() });
+  await agent.until(/"Agent started"/);
+  const session = await login(agent);
+  const u = agent.url;
+  const segment = () =>
+    pick([
+      "Reading",
+      session.key,
+      "admin",
+      "nobody",
+      "%zz",
+      "%00",
+      "..",
+      "%2e%2e",
+      "a".repeat(300),
+      "_users",
+      "_sessions",
+      "-1",
+      encodeURIComponent("Device#x~Reading#y"),
+    ]);
+  // Paths by the methods their routes have (mostly), so most requests reach a handler.
+  // Write routes with the methods they have (the features that are off weigh less).
+  const writes = (): [string, string] =>
+    pick<[string, string]>([
+      ["POST", "/api/auth/setup"],
+      ["POST", "/api/auth/login"],
+      ["POST", "/api/users"],
+      ["POST", "/api/users"],
+      [pick(["PATCH", "DELETE"]), `/api/users/${segment()}`],
+      ["POST", `/api/data/${segment()}`],
+      ["POST", "/api/data/Reading"],
+      ["POST", "/api/data/Reading"],
+      [pick(["PATCH", "DELETE"]), `/api/data/Reading/${segment()}`],
+      [pick(["PATCH", "PATCH", "DELETE"]), `/api/data/Reading/${session.key}`],
+      ["PATCH", `/api/data/Reading/${session.key}`],
+      ["POST", "/api/tokens"],
+      ["POST", "/api/tokens"],
+      ["DELETE", `/api/tokens/${segment()}`],
+      [
+        pick(["PATCH", "POST", "DELETE"]),
+        pick([
+          `/api/shadow/${segment()}`,
+          "/api/metrics",
+          "/api/uploads",
+          `/api/uploads/${segment()}`,
+          "/api/audit",
+          "/api/provision/identity",
+        ]),
+      ],
+    ]);
+  const reads = () =>
+    pick([
+      "/api/auth/me",
+      "/api/auth/setup",
+      "/api/users",
+      `/api/users/${segment()}`,
+      "/api/data",
+      `/api/data/${segment()}`,
+      `/api/data/${segment()}/${segment()}`,
+      `/api/data/Reading?${
+        pick([
+          "limit=0",
+          "limit=5",
+          "limit=abc",
+          "value=1",
+          "nope=1",
+          "next=%%%",
+          "next=abc",
+          "reverse=1",
+          "time=x",
+          "deviceId=bench-device",
+        ])
+      }`,
+      "/api/status",
+      "/api/health",
+      "/api/logs",
+      "/api/shadow",
+      `/api/shadow/${segment()}`,
+      "/api/audit",
+      "/api/audit/verify",
+      "/api/uploads",
+      `/api/uploads/${segment()}`,
+      "/api/tokens",
+      "/api/config",
+      "/api/provision",
+      "/metrics",
+      "/docs/bench-1k.bin",
+      `/docs/${segment()}`,
+      "/",
+      `/${segment()}`,
+    ]);
+  // A body the route would take, often with one field made hostile: these reach the checks
+  // deepest in a handler (If-Match, duplicates, roles), where a refusal after a write would show.
+  const nearlyValid = (path: string): Record<string, unknown> | undefined => {
+    const n = Math.floor(rnd() * 1e6);
+    const role = pick(["admin", "user", "viewer", "root"]);
+    let b: Record<string, unknown> | undefined;
+    if (path === "/api/data/Reading") {
+      b = { deviceId: DEVICE, time: new Date(n * 1000).toISOString(), value: n / 10 };
+    } else if (path.startsWith("/api/data/Reading/")) b = { value: n / 10 };
+    else if (path === "/api/users") {
+      b = { username: `u${n % 50}`, password: "password-123456", role };
+    } else if (path.startsWith("/api/users/")) {
+      b = rnd() < 0.5 ? { role } : { password: "pw-654321" };
+    } else if (path === "/api/tokens") b = { name: `t${n % 50}`, role };
+    else if (path === "/api/auth/login") b = { username: "admin", password: `guess-${n}` };
+    if (b && rnd() < 0.5) {
+      Object.defineProperty(b, pick([...Object.keys(b), ...FIELDS]), {
+        value: value(1),
+        enumerable: true,
+        configurable: true,
+        writable: true,
+      });
+    }
+    return b;
+  };
+  const get = async (path: string) => {
+    const r = await fetch(u + path, { headers: { cookie: session.cookie } });
+    return `${r.status} ${await r.text()}`;
+  };
+  // What a refused write must leave as it was (the item's own answer, the list, users, tokens).
+  const snapshot = async () =>
+    [
+      await get(`/api/data/Reading/${session.key}`),
+      await get("/api/data/Reading"),
+      await get("/api/users"),
+      await get("/api/tokens"),
+    ].join("\n");
+
+  const problems: string[] = [];
+  const statuses = new Map<number, number>();
+  for (let i = 0; i < REQUESTS && problems.length < 10; i++) {
+    const r = rnd();
+    // Mostly the route's own method; sometimes one it does not have.
+    const [method, path] = r < 0.08
+      ? [pick(["PUT", "OPTIONS", "POST", "DELETE"]), reads()]
+      : r < 0.45
+      ? [pick(["GET", "GET", "GET", "HEAD"]), reads()]
+      : writes();
+    const headers: Record<string, string> = {};
+    if (rnd() < 0.9) {
+      headers.cookie = rnd() < 0.9
+        ? session.cookie
+        : pick(["tern_session=", "tern_session=abc", `x=y; tern_session=${"a".repeat(200)}`]);
+    }
+    if (rnd() < 0.85) headers["x-xsrf-token"] = rnd() < 0.9 ? session.xsrf : "nope";
+    if (rnd() < (path.startsWith("/api/data/") ? 0.4 : 0.1)) {
+      headers["if-match"] = pick(['"1"', "0", "abc", '"99"', "-5"]);
+    }
+    if (rnd() < 0.1) {
+      headers.range = pick([
+        "bytes=0-10",
+        "bytes=5-",
+        "bytes=-3",
+        "bytes=99999-",
+        "bytes=a-b",
+        "bytes=0-1,3-4",
+      ]);
+    }
+    if (rnd() < 0.1) headers["accept-encoding"] = pick(["br", "gzip", "*", "identity;q=0"]);
+    let body: string | undefined;
+    if (method !== "GET" && method !== "HEAD" && rnd() < 0.9) {
+      const near = rnd() < 0.5 ? nearlyValid(path) : undefined;
+      body = near ? JSON.stringify(near) : rnd() < 0.8 ? JSON.stringify(value()) : pick([
+        "{bad",
+        "",
+        "null",
+        "[]",
+        "\u0000",
+        `{"a":${"[".repeat(5000)}`,
+      ]);
+      headers["content-type"] = rnd() < 0.9 ? "application/json" : pick([
+        "text/plain",
+        "application/x-www-form-urlencoded",
+        "application/json; charset=latin1",
+      ]);
+    }
+    // Keep the admin's session and account: a logout or a change to them ends the run's
+    // ability to see anything (a refused one is still checked like every other write).
+    if (path === "/api/auth/logout" || (path.startsWith("/api/users/admin") && method !== "GET")) {
+      continue;
+    }
+    const write = method === "POST" || method === "PATCH" || method === "DELETE";
+    const before = write ? await snapshot() : "";
+    const what = `${method} ${path} ${JSON.stringify(headers)} ${(body ?? "").slice(0, 120)}`;
+    let res: Response;
+    try {
+      res = await fetch(u + path, { method, headers, body, signal: AbortSignal.timeout(5_000) });
+    } catch (e) {
+      problems.push(`${what}: no answer (${e})`);
+      break;
+    }
+    const text = await res.text();
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    const off = res.status === 503 && (method === "HEAD" || /"code":"\w+_off"/.test(text));
+    if (res.status >= 500 && !off) problems.push(`${what} → ${res.status} ${text.slice(0, 300)}`);
+    const api = path.startsWith("/api/");
+    if (api && res.status >= 400 && method !== "HEAD") {
+      let code: unknown;
+      try {
+        code = JSON.parse(text).error?.code;
+      } catch { /* not JSON */ }
+      if (typeof code !== "string" || !res.headers.get("content-type")?.includes("json")) {
+        problems.push(`${what} → ${res.status} without a JSON error: ${text.slice(0, 200)}`);
+      }
+    }
+    if (write && res.status >= 400) {
+      const after = await snapshot();
+      if (after !== before) problems.push(`${what} → ${res.status} changed the state`);
+    }
+    if (method === "DELETE" && res.status === 204 && path.endsWith(session.key)) {
+      // The tracked item was deleted as asked: create it again (same keys, so the same `_key`).
+      const again = await fetch(`${u}/api/data/Reading`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          cookie: session.cookie,
+          "x-xsrf-token": session.xsrf,
+        },
+        body: JSON.stringify({ deviceId: DEVICE, time: "2026-01-01T00:00:00Z", value: 21.5 }),
+      });
+      const text = await again.text();
+      assert.equal(again.status, 201, text);
+    }
+  }
+  const counts = JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])));
+  assert.deepEqual(problems, [], `seed ${seed} (TERN_FUZZ_SEED), statuses ${counts}`);
+  // The run reached the handlers: answers of every kind, not just refusals at the door.
+  for (const s of [200, 201, 204, 400, 401, 403, 404]) {
+    assert.ok(statuses.has(s), `seed ${seed}: no ${s} among ${counts}`);
+  }
+  assert.equal(await fetch(`${u}/api/health`).then((r) => r.text().then(() => r.status)), 200);
+  const errors = agent.log().split("\n").filter((l) => /"level":"(error|fatal)"/.test(l));
+  assert.deepEqual(errors, [], `seed ${seed}: the agent logged errors`);
+  assert.equal(await agent.stop(), 0, "the agent stops cleanly");
+  const db = new DatabaseSync(join(stateDir, "tern.db"), { readOnly: true });
+  try {
+    assert.equal(db.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
+  } finally {
+    db.close();
+  }
+});
