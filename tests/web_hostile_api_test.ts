@@ -13,6 +13,9 @@
  * the tokens are read before and after it). Afterwards the agent still
  * answers, logged no error, and its database passes `integrity_check`.
  *
+ * The same again with shadows, S3 uploads and application metrics on and the
+ * cloud unreachable (their routes must answer, not report the feature off).
+ *
  * `TERN_FUZZ_SEED=N` replays a run; `TERN_FUZZ_REQUESTS=N` sends N requests.
  */
 
@@ -22,6 +25,7 @@ import { join } from "node:path";
 import { freePort } from "./helpers/process.ts";
 import { spawnAgent } from "./bench/web/start_task.ts";
 import { DEVICE, login, writeConfig } from "./bench/web/configs.ts";
+import { derivedPermissions } from "./bench/web/memory.ts";
 
 const REQUESTS = Number(Deno.env.get("TERN_FUZZ_REQUESTS") ?? 1_500);
 
@@ -78,7 +82,10 @@ const STRINGS = [
 ];
 const NUMBERS = [0, -1, 1e308, -1e308, 1.5, 2 ** 53 + 1, 21.5, 1e21, -0];
 
-Deno.test("the shipped API answers 1,500 random hostile requests clearly and refused writes change nothing", async () => {
+/** What a run's agent has on: the device config, or that with every cloud feature on, offline. */
+type Kind = "local" | "cloud offline";
+
+async function hostileRun(kind: Kind): Promise<void> {
   const seed = Number(Deno.env.get("TERN_FUZZ_SEED") ?? Date.now() % 1_000_000);
   const rnd = generator(seed);
   const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
@@ -108,9 +115,18 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
   const file = join(configDir, "tern.json5");
   const config = JSON.parse(Deno.readTextFileSync(file));
   config.web.auth = { iterations: 10_000 };
+  const cloud = kind === "cloud offline";
+  if (cloud) Object.assign(config, offlineCloud(join(dir, "files")));
   Deno.writeTextFileSync(file, JSON.stringify(config));
   const stateDir = join(dir, "state");
-  await using agent = spawnAgent({ configDir, stateDir, port: freePort() });
+  const port = freePort();
+  await using agent = spawnAgent({
+    configDir,
+    stateDir,
+    port,
+    // Cloud mode reaches further than the start task's permissions: the documented way.
+    ...(cloud ? { permissions: await derivedPermissions(configDir, stateDir, port) } : {}),
+  });
   await agent.until(/"Agent started"/);
   const session = await login(agent);
   const u = agent.url;
@@ -216,6 +232,15 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
       b = rnd() < 0.5 ? { role } : { password: "pw-654321" };
     } else if (path === "/api/tokens") b = { name: `t${n % 50}`, role };
     else if (path === "/api/auth/login") b = { username: "admin", password: `guess-${n}` };
+    else if (path.startsWith("/api/shadow/")) {
+      b = { reported: { temp: n / 10, mode: pick(["on", "off"]) }, desired: { temp: n % 30 } };
+    } else if (path === "/api/uploads") {
+      b = rnd() < 0.5
+        ? { data: `reading ${n}`, key: `fuzz/${n}.txt` }
+        : { file: join(dir, "files", pick(["a.txt", "missing.txt", "../../etc/passwd"])) };
+    } else if (path === "/api/metrics") {
+      b = { metrics: [{ name: pick(["temp", "", "x".repeat(300)]), value: n / 10, unit: "None" }] };
+    }
     if (b && rnd() < 0.5) {
       Object.defineProperty(b, pick([...Object.keys(b), ...FIELDS]), {
         value: value(1),
@@ -237,6 +262,7 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
       await get("/api/data/Reading"),
       await get("/api/users"),
       await get("/api/tokens"),
+      ...(cloud ? [shadowDocument(await get("/api/shadow/thermostat"))] : []),
     ].join("\n");
 
   const problems: string[] = [];
@@ -305,6 +331,9 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
     const text = await res.text();
     statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
     const off = res.status === 503 && (method === "HEAD" || /"code":"\w+_off"/.test(text));
+    if (off && cloud && method !== "HEAD" && !path.startsWith("/api/provision")) {
+      problems.push(`${what}: a feature the config turns on answered ${text.slice(0, 200)}`);
+    }
     if (res.status >= 500 && !off) problems.push(`${what} → ${res.status} ${text.slice(0, 300)}`);
     const api = path.startsWith("/api/");
     if (api && res.status >= 400 && method !== "HEAD") {
@@ -338,7 +367,8 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
   const counts = JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])));
   assert.deepEqual(problems, [], `seed ${seed} (TERN_FUZZ_SEED), statuses ${counts}`);
   // The run reached the handlers: answers of every kind, not just refusals at the door.
-  for (const s of [200, 201, 204, 400, 401, 403, 404]) {
+  // (202: an upload queued, which only the cloud run can do)
+  for (const s of [200, 201, 204, 400, 401, 403, 404, ...(cloud ? [202] : [])]) {
     assert.ok(statuses.has(s), `seed ${seed}: no ${s} among ${counts}`);
   }
   assert.equal(await fetch(`${u}/api/health`).then((r) => r.text().then(() => r.status)), 200);
@@ -351,4 +381,47 @@ Deno.test("the shipped API answers 1,500 random hostile requests clearly and ref
   } finally {
     db.close();
   }
+}
+
+/**
+ * Every cloud feature with an API route on, and no cloud to reach (port 9 refuses): MQTT,
+ * shadows, S3 uploads and application metrics queue their work, as on a device offline.
+ */
+function offlineCloud(files: string): Record<string, unknown> {
+  Deno.mkdirSync(files, { recursive: true });
+  Deno.writeTextFileSync(join(files, "a.txt"), "hello");
+  const offline = "http://127.0.0.1:9";
+  return {
+    agent: { mode: "cloud" },
+    device: { id: DEVICE },
+    mqtt: { enabled: true, url: "mqtt://127.0.0.1:9" },
+    aws: {
+      region: "us-east-1",
+      credentials: { accessKeyId: "AKIDFUZZFUZZFUZZ", secretAccessKey: "fuzz-secret-key-0000" },
+    },
+    cloud: {
+      shadow: { enabled: true, shadows: { thermostat: {} } },
+      s3: { enabled: true, endpoint: offline, bucket: "fuzz", directories: [files] },
+      metrics: { enabled: true, via: "putMetricData", endpoint: offline },
+    },
+  };
+}
+
+/** A shadow's answer without its link status (which an offline agent's retries change). */
+function shadowDocument(answer: string): string {
+  const [status, ...rest] = answer.split(" ");
+  try {
+    const { status: _, ...doc } = JSON.parse(rest.join(" "));
+    return `${status} ${JSON.stringify(doc)}`;
+  } catch {
+    return answer;
+  }
+}
+
+Deno.test("the shipped API answers 1,500 random hostile requests clearly and refused writes change nothing", async () => {
+  await hostileRun("local");
+});
+
+Deno.test("with shadows, S3 uploads and metrics on and the cloud unreachable, the same holds", async () => {
+  await hostileRun("cloud offline");
 });
