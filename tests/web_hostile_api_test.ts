@@ -175,6 +175,15 @@ async function hostileRun(kind: Kind): Promise<void> {
           "/api/provision/identity",
         ]),
       ],
+      // With the cloud features on, their own routes with their own methods too.
+      ...(cloud
+        ? [
+          ["POST", "/api/uploads"],
+          ["POST", "/api/uploads"],
+          ["PATCH", "/api/shadow/thermostat"],
+          ["POST", "/api/metrics"],
+        ] as [string, string][]
+        : []),
     ]);
   const reads = () =>
     pick([
