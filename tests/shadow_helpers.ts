@@ -17,6 +17,9 @@ import { MqttClient } from "../lib/mqtt/mod.ts";
 import { Shadows } from "../lib/cloud/shadow/mod.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { systemClock } from "../lib/clock.ts";
+import { Agent } from "../lib/agent.ts";
+import { configSchema } from "../lib/config/mod.ts";
+import { LIBRARY_SERVICES } from "../lib/services.ts";
 import { type Mosquitto, startMosquitto } from "./helpers/mosquitto.ts";
 import { skipWithout } from "./helpers/peers.ts";
 import { type Moto, startMoto } from "./helpers/moto.ts";
@@ -141,4 +144,33 @@ export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promis
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/**
+ * A real agent (database, mqtt, shadows) on `w`'s broker and directory with one shadow,
+ * "thermostat", bound to the item `{ id: "main" }` of model "Thermostat" (defined by `models`),
+ * sent on change with a 10 ms debounce. Stop it with `agent.stop()`.
+ */
+export function boundShadowAgent(w: World, models: Record<string, unknown>): Promise<Agent> {
+  const config = configSchema.parse({
+    agent: { mode: "cloud" },
+    device: { id: "dev-1", thing: THING },
+    schema: { models },
+    mqtt: { enabled: true, url: w.broker.url, reconnect: { min: 20, max: 200 } },
+    cloud: {
+      shadow: {
+        enabled: true,
+        shadows: {
+          thermostat: {
+            model: { name: "Thermostat", key: { id: "main" } },
+            sync: { mode: "change", debounce: 10 },
+          },
+        },
+      },
+    },
+  });
+  return Agent.start({
+    loaded: { config, configDir: w.dir, stateDir: w.dir, files: [], secrets: [] },
+    factories: LIBRARY_SERVICES,
+  });
 }

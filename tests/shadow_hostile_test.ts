@@ -14,13 +14,11 @@
 
 import { deepEqual, equal, ok } from "node:assert/strict";
 import mqtt from "mqtt";
-import { Agent } from "../lib/agent.ts";
-import { configSchema } from "../lib/config/mod.ts";
 import type { DatabaseService } from "../lib/db/mod.ts";
 import type { ShadowService } from "../lib/cloud/shadow/mod.ts";
-import { LIBRARY_SERVICES } from "../lib/services.ts";
+import { seeded } from "./helpers/seeded.ts";
 import { until } from "./helpers/wait.ts";
-import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
+import { boundShadowAgent, shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
 const ignore = skipShadowTests(import.meta.url);
 const MESSAGES = 400;
@@ -36,47 +34,14 @@ const SCHEMA = {
   },
 };
 
-/** mulberry32, seeded, so a failure can be replayed. */
-function generator(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6D2B79F5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 Deno.test({
   name:
     "400 broken messages on a shadow's reply topics change nothing, and the shadow keeps syncing",
   ignore,
   async fn() {
-    const seed = Number(Deno.env.get("TERN_FUZZ_SEED") ?? Date.now() % 1_000_000);
-    const rnd = generator(seed);
-    const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+    const { seed, rnd, pick } = seeded();
     await using w = await shadowWorld();
-    const config = configSchema.parse({
-      agent: { mode: "cloud" },
-      device: { id: "dev-1", thing: THING },
-      schema: { models: SCHEMA },
-      mqtt: { enabled: true, url: w.broker.url, reconnect: { min: 20, max: 200 } },
-      cloud: {
-        shadow: {
-          enabled: true,
-          shadows: {
-            thermostat: {
-              model: { name: "Thermostat", key: { id: "main" } },
-              sync: { mode: "change", debounce: 10 },
-            },
-          },
-        },
-      },
-    });
-    const agent = await Agent.start({
-      loaded: { config, configDir: w.dir, stateDir: w.dir, files: [], secrets: [] },
-      factories: LIBRARY_SERVICES,
-    });
+    const agent = await boundShadowAgent(w, SCHEMA);
     const cloud = await mqtt.connectAsync(w.broker.url, {
       reconnectPeriod: 0,
       clientId: "hostile-cloud",

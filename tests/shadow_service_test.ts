@@ -18,7 +18,7 @@ import { buildApp } from "../routes/web_service.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { systemClock } from "../lib/clock.ts";
 import { until } from "./helpers/wait.ts";
-import { shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
+import { boundShadowAgent, shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
 
 const ignore = skipShadowTests(import.meta.url);
 
@@ -40,27 +40,7 @@ Deno.test({
   ignore,
   async fn() {
     await using w = await shadowWorld();
-    const config = configSchema.parse({
-      agent: { mode: "cloud" },
-      device: { id: "dev-1", thing: THING },
-      schema: { models: SCHEMA },
-      mqtt: { enabled: true, url: w.broker.url, reconnect: { min: 20, max: 200 } },
-      cloud: {
-        shadow: {
-          enabled: true,
-          shadows: {
-            thermostat: {
-              model: { name: "Thermostat", key: { id: "main" } },
-              sync: { mode: "change", debounce: 10 },
-            },
-          },
-        },
-      },
-    });
-    const agent = await Agent.start({
-      loaded: { config, configDir: w.dir, stateDir: w.dir, files: [], secrets: [] },
-      factories: LIBRARY_SERVICES,
-    });
+    const agent = await boundShadowAgent(w, SCHEMA);
     try {
       const db = agent.get<DatabaseService>("database").db;
       const shadows = agent.get<ShadowService>("cloud.shadow");

@@ -23,22 +23,12 @@ import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { freePort } from "./helpers/process.ts";
+import { seeded } from "./helpers/seeded.ts";
 import { spawnAgent } from "./bench/web/start_task.ts";
 import { DEVICE, login, writeConfig } from "./bench/web/configs.ts";
 import { derivedPermissions } from "./bench/web/memory.ts";
 
 const REQUESTS = Number(Deno.env.get("TERN_FUZZ_REQUESTS") ?? 1_500);
-
-/** mulberry32: a small seeded generator, so a failure can be replayed with its seed. */
-function generator(seed: number): () => number {
-  let s = seed | 0;
-  return () => {
-    s = (s + 0x6D2B79F5) | 0;
-    let t = Math.imul(s ^ (s >>> 15), 1 | s);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIELDS = [
   "username",
@@ -86,9 +76,7 @@ const NUMBERS = [0, -1, 1e308, -1e308, 1.5, 2 ** 53 + 1, 21.5, 1e21, -0];
 type Kind = "local" | "cloud offline";
 
 async function hostileRun(kind: Kind): Promise<void> {
-  const seed = Number(Deno.env.get("TERN_FUZZ_SEED") ?? Date.now() % 1_000_000);
-  const rnd = generator(seed);
-  const pick = <T>(a: readonly T[]): T => a[Math.floor(rnd() * a.length)]!;
+  const { seed, rnd, pick } = seeded();
   const value = (depth = 0): unknown => {
     const r = rnd();
     if (r < 0.1) return null;
