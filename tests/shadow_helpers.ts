@@ -146,12 +146,26 @@ export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promis
   };
 }
 
+/** The data model the bound shadow of {@linkcode boundShadowAgent} reads and writes. */
+export const THERMOSTAT_MODELS = {
+  Thermostat: {
+    pk: "T#${id}",
+    fields: {
+      id: { type: "string", required: true },
+      setpoint: { type: "number" },
+      temperature: { type: "number" },
+      pin: { type: "string", hidden: true },
+    },
+  },
+};
+
 /**
  * A real agent (database, mqtt, shadows) on `w`'s broker and directory with one shadow,
- * "thermostat", bound to the item `{ id: "main" }` of model "Thermostat" (defined by `models`),
- * sent on change with a 10 ms debounce. Stop it with `agent.stop()`.
+ * "thermostat", bound to the item `{ id: "main" }` of model "Thermostat"
+ * ({@linkcode THERMOSTAT_MODELS}), sent on change with a 10 ms debounce. Stop it with
+ * `agent.stop()`.
  */
-export function boundShadowAgent(w: World, models: Record<string, unknown>): Promise<Agent> {
+export function boundShadowAgent(w: World, models = THERMOSTAT_MODELS): Promise<Agent> {
   const config = configSchema.parse({
     agent: { mode: "cloud" },
     device: { id: "dev-1", thing: THING },

@@ -23,17 +23,6 @@ import { boundShadowAgent, shadowWorld, skipShadowTests, THING } from "./shadow_
 const ignore = skipShadowTests(import.meta.url);
 const MESSAGES = 400;
 
-const SCHEMA = {
-  Thermostat: {
-    pk: "T#${id}",
-    fields: {
-      id: { type: "string", required: true },
-      setpoint: { type: "number" },
-      temperature: { type: "number" },
-    },
-  },
-};
-
 Deno.test({
   name:
     "400 broken messages on a shadow's reply topics change nothing, and the shadow keeps syncing",
@@ -41,7 +30,7 @@ Deno.test({
   async fn() {
     const { seed, rnd, pick } = seeded();
     await using w = await shadowWorld();
-    const agent = await boundShadowAgent(w, SCHEMA);
+    const agent = await boundShadowAgent(w);
     const cloud = await mqtt.connectAsync(w.broker.url, {
       reconnectPeriod: 0,
       clientId: "hostile-cloud",

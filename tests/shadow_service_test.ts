@@ -18,21 +18,15 @@ import { buildApp } from "../routes/web_service.ts";
 import { nullLogger } from "../lib/log/mod.ts";
 import { systemClock } from "../lib/clock.ts";
 import { until } from "./helpers/wait.ts";
-import { boundShadowAgent, shadowWorld, skipShadowTests, THING } from "./shadow_helpers.ts";
+import {
+  boundShadowAgent,
+  shadowWorld,
+  skipShadowTests,
+  THERMOSTAT_MODELS,
+  THING,
+} from "./shadow_helpers.ts";
 
 const ignore = skipShadowTests(import.meta.url);
-
-const SCHEMA = {
-  Thermostat: {
-    pk: "T#${id}",
-    fields: {
-      id: { type: "string", required: true },
-      setpoint: { type: "number" },
-      temperature: { type: "number" },
-      pin: { type: "string", hidden: true },
-    },
-  },
-};
 
 Deno.test({
   name:
@@ -40,7 +34,7 @@ Deno.test({
   ignore,
   async fn() {
     await using w = await shadowWorld();
-    const agent = await boundShadowAgent(w, SCHEMA);
+    const agent = await boundShadowAgent(w);
     try {
       const db = agent.get<DatabaseService>("database").db;
       const shadows = agent.get<ShadowService>("cloud.shadow");
@@ -239,7 +233,7 @@ Deno.test("a shadow bound to an unknown model or field stops the agent at start,
       const config = configSchema.parse({
         agent: { mode: "cloud" },
         device: { id: "dev-1", thing: THING },
-        schema: { models: SCHEMA },
+        schema: { models: THERMOSTAT_MODELS },
         mqtt: { enabled: true, url: "mqtt://127.0.0.1:9" },
         cloud: { shadow: { enabled: true, shadows: { thermostat: { model } } } },
       });
