@@ -75,7 +75,8 @@ const NUMBERS = [0, -1, 1e308, -1e308, 1.5, 2 ** 53 + 1, 21.5, 1e21, -0];
 /** What a run's agent has on: the device config, or that with every cloud feature on, offline. */
 type Kind = "local" | "cloud offline";
 
-async function hostileRun(kind: Kind): Promise<void> {
+/** One run in `dir` (removed by the caller). */
+async function hostileRun(kind: Kind, dir: string): Promise<void> {
   const { seed, rnd, pick } = seeded();
   const value = (depth = 0): unknown => {
     const r = rnd();
@@ -97,7 +98,6 @@ async function hostileRun(kind: Kind): Promise<void> {
     return o;
   };
 
-  const dir = await Deno.makeTempDir();
   const configDir = writeConfig(join(dir, "config"), "device");
   // Users created by the run hash their passwords with the fewest iterations allowed.
   const file = join(configDir, "tern.json5");
@@ -134,8 +134,8 @@ async function hostileRun(kind: Kind): Promise<void> {
       "-1",
       encodeURIComponent("Device#x~Reading#y"),
     ]);
-  // Paths by the methods their routes have (mostly), so most requests reach a handler.
-  // Write routes with the methods they have (the features that are off weigh less).
+  // Write routes with the methods they have, so most requests reach a handler (the features
+  // that are off weigh less).
   const writes = (): [string, string] =>
     pick<[string, string]>([
       ["POST", "/api/auth/setup"],
@@ -310,8 +310,7 @@ async function hostileRun(kind: Kind): Promise<void> {
         "application/json; charset=latin1",
       ]);
     }
-    // Keep the admin's session and account: a logout or a change to them ends the run's
-    // ability to see anything (a refused one is still checked like every other write).
+    // Never log out or change the admin: the run would lose the session it reads state with.
     if (path === "/api/auth/logout" || (path.startsWith("/api/users/admin") && method !== "GET")) {
       continue;
     }
@@ -415,10 +414,19 @@ function shadowDocument(answer: string): string {
   }
 }
 
+async function inTempDir(kind: Kind): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "tern_hostile_" });
+  try {
+    await hostileRun(kind, dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 Deno.test("the shipped API answers 1,500 random hostile requests clearly and refused writes change nothing", async () => {
-  await hostileRun("local");
+  await inTempDir("local");
 });
 
 Deno.test("with shadows, S3 uploads and metrics on and the cloud unreachable, the same holds", async () => {
-  await hostileRun("cloud offline");
+  await inTempDir("cloud offline");
 });
