@@ -96,7 +96,14 @@ Deno.test("kill -9 10 times while recording and shipping: every audit event is d
       assert.ok(known.has(id), `CloudTrail has an unknown id ${id}`);
     }
     const crashes = all.filter((e) => e.action === "agent.crash").length;
-    assert.equal(crashes, ROUNDS, "each kill is an agent.crash at the next start");
+    const lifecycle = all.filter((e) => e.action.startsWith("agent.")).map((e) =>
+      `${e.action} ${e.id.slice(0, 8)}`
+    );
+    assert.equal(
+      crashes,
+      ROUNDS,
+      `each kill is an agent.crash at the next start: ${lifecycle.join(", ")}`,
+    );
     assert.deepEqual(ct.invalid, []);
     assert.ok(acked.size > 100, `the children recorded (${acked.size} events)`);
     using db = Database.open({ path: join(dir, "tern.db"), purgeInterval: 0 });
