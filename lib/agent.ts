@@ -194,10 +194,24 @@ export class Agent implements AsyncDisposable {
     }
   }
 
-  /** `agent.start`, after an `agent.crash` when the previous run ended without `agent.stop`. */
+  /**
+   * `agent.start`, after an `agent.crash` when the previous run ended without `agent.stop`:
+   * now, or as soon as the audit service first runs when it is not running yet (a dependency
+   * still retrying its start), so no start and no crash goes unrecorded.
+   */
   #auditStart(): void {
     const s = this.#supervised.find((x) => x.name === "audit");
-    if (!s?.instance || s.brief.state !== "running") return;
+    if (!s) return;
+    const running = () => s.instance !== undefined && s.brief.state === "running";
+    if (running()) return this.#recordStart(s);
+    const off = this.onStates(() => {
+      if (!running()) return;
+      off();
+      this.#recordStart(s);
+    });
+  }
+
+  #recordStart(s: Supervised): void {
     try {
       const [last] = (s.instance as AuditService).trail.log.list({
         action: "agent.",

@@ -4,6 +4,8 @@ import { FakeClock } from "./clock.ts";
 import { defaultConfig, type LoadedConfig } from "./config/mod.ts";
 import { LogHub, RingSink } from "./log/mod.ts";
 import type { Service, ServiceContext, ServiceFactory } from "./service.ts";
+import { databaseService } from "./db/mod.ts";
+import { type AuditService, auditService } from "./cloud/audit/service.ts";
 
 function loaded(stateDir: string): LoadedConfig {
   const config = defaultConfig();
@@ -232,4 +234,35 @@ Deno.test("states(false) leaves out each service's status(), and does not call i
     await agent.stop();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("agent.start and agent.crash are recorded once the audit service runs, when a dependency held it at start", async () => {
+  const dir = await Deno.makeTempDir();
+  const lifecycle = (a: Agent) =>
+    a.get<AuditService>("audit").trail.log.list({ action: "agent." }).map((e) => e.action);
+  const start = async () => {
+    const clock = new FakeClock();
+    // "aws" fails its first start: the audit service waits for it past Agent.start.
+    const factories = [databaseService, recorder("aws", [], { failStarts: 1 }), auditService];
+    const hub = new LogHub({ sinks: [] });
+    const agent = await Agent.start({
+      loaded: loaded(dir),
+      factories,
+      clock,
+      hub,
+      random: () => 0.5,
+    });
+    assert.notEqual(agent.states().find((s) => s.name === "audit")!.state, "running");
+    await clock.advance(500);
+    assert.equal(agent.states().find((s) => s.name === "audit")!.state, "running");
+    return agent;
+  };
+  const first = await start();
+  assert.deepEqual(lifecycle(first), ["agent.start"]);
+  // A second agent on the same files while the first never stopped: as after a kill -9.
+  const second = await start();
+  assert.deepEqual(lifecycle(second), ["agent.start", "agent.crash", "agent.start"]);
+  await second.stop();
+  await first.stop();
+  await Deno.remove(dir, { recursive: true });
 });
