@@ -258,11 +258,17 @@ Deno.test("agent.start and agent.crash are recorded once the audit service runs,
     return agent;
   };
   const first = await start();
-  assert.deepEqual(lifecycle(first), ["agent.start"]);
-  // A second agent on the same files while the first never stopped: as after a kill -9.
-  const second = await start();
-  assert.deepEqual(lifecycle(second), ["agent.start", "agent.crash", "agent.start"]);
-  await second.stop();
-  await first.stop();
-  await Deno.remove(dir, { recursive: true });
+  try {
+    assert.deepEqual(lifecycle(first), ["agent.start"]);
+    // A second agent on the same files while the first never stopped: as after a kill -9.
+    const second = await start();
+    try {
+      assert.deepEqual(lifecycle(second), ["agent.start", "agent.crash", "agent.start"]);
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    await first.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
 });

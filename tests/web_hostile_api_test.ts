@@ -25,7 +25,7 @@ import { join } from "node:path";
 import { freePort } from "./helpers/process.ts";
 import { seeded } from "./helpers/seeded.ts";
 import { spawnAgent } from "./bench/web/start_task.ts";
-import { DEVICE, login, writeConfig } from "./bench/web/configs.ts";
+import { createReading, DEVICE, login, writeConfig } from "./bench/web/configs.ts";
 import { derivedPermissions } from "./bench/web/memory.ts";
 
 const REQUESTS = Number(Deno.env.get("TERN_FUZZ_REQUESTS") ?? 1_500);
@@ -72,6 +72,11 @@ const STRINGS = [
 ];
 const NUMBERS = [0, -1, 1e308, -1e308, 1.5, 2 ** 53 + 1, 21.5, 1e21, -0];
 
+/** `o[key] = value` as data, `__proto__` included (an assignment would set the prototype). */
+function setKey(o: Record<string, unknown>, key: string, value: unknown): void {
+  Object.defineProperty(o, key, { value, enumerable: true, configurable: true, writable: true });
+}
+
 /** What a run's agent has on: the device config, or that with every cloud feature on, offline. */
 type Kind = "local" | "cloud offline";
 
@@ -86,15 +91,7 @@ async function hostileRun(kind: Kind, dir: string): Promise<void> {
     if (r < 0.55 || depth >= 3) return pick(STRINGS);
     if (r < 0.7) return Array.from({ length: Math.floor(rnd() * 4) }, () => value(depth + 1));
     const o: Record<string, unknown> = {};
-    // (defineProperty: `o.__proto__ = …` would set the prototype, not send the key)
-    for (let i = Math.floor(rnd() * 5); i > 0; i--) {
-      Object.defineProperty(o, pick(FIELDS), {
-        value: value(depth + 1),
-        enumerable: true,
-        configurable: true,
-        writable: true,
-      });
-    }
+    for (let i = Math.floor(rnd() * 5); i > 0; i--) setKey(o, pick(FIELDS), value(depth + 1));
     return o;
   };
 
@@ -238,14 +235,7 @@ async function hostileRun(kind: Kind, dir: string): Promise<void> {
     } else if (path === "/api/metrics") {
       b = { metrics: [{ name: pick(["temp", "", "x".repeat(300)]), value: n / 10, unit: "None" }] };
     }
-    if (b && rnd() < 0.5) {
-      Object.defineProperty(b, pick([...Object.keys(b), ...FIELDS]), {
-        value: value(1),
-        enumerable: true,
-        configurable: true,
-        writable: true,
-      });
-    }
+    if (b && rnd() < 0.5) setKey(b, pick([...Object.keys(b), ...FIELDS]), value(1));
     return b;
   };
   const get = async (path: string) => {
@@ -347,17 +337,7 @@ async function hostileRun(kind: Kind, dir: string): Promise<void> {
     }
     if (method === "DELETE" && res.status === 204 && path.endsWith(session.key)) {
       // The tracked item was deleted as asked: create it again (same keys, so the same `_key`).
-      const again = await fetch(`${u}/api/data/Reading`, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          cookie: session.cookie,
-          "x-xsrf-token": session.xsrf,
-        },
-        body: JSON.stringify({ deviceId: DEVICE, time: "2026-01-01T00:00:00Z", value: 21.5 }),
-      });
-      const text = await again.text();
-      assert.equal(again.status, 201, text);
+      assert.equal(await createReading(u, session), session.key);
     }
   }
   const counts = JSON.stringify(Object.fromEntries([...statuses].sort((a, b) => a[0] - b[0])));

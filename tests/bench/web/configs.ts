@@ -165,14 +165,25 @@ export async function adminSession(agent: AgentProcess): Promise<Omit<Session, "
 
 /** Create the admin with the logged setup token, log in over HTTP, create one item. */
 export async function login(agent: AgentProcess): Promise<Session> {
-  const json = { "content-type": "application/json" };
   const { cookie, xsrf } = await adminSession(agent);
-  const created = await call(`${agent.url}/api/data/Reading`, {
+  return { cookie, xsrf, key: await createReading(agent.url, { cookie, xsrf }) };
+}
+
+/** Create the bench's one `Reading` item (the same keys each time); its `_key`. */
+export async function createReading(
+  url: string,
+  session: Omit<Session, "key">,
+): Promise<string> {
+  const created = await call(`${url}/api/data/Reading`, {
     method: "POST",
-    headers: { ...json, cookie, "x-xsrf-token": xsrf },
+    headers: {
+      "content-type": "application/json",
+      cookie: session.cookie,
+      "x-xsrf-token": session.xsrf,
+    },
     body: JSON.stringify({ deviceId: DEVICE, time: "2026-01-01T00:00:00Z", value: 21.5 }),
     expect: 201,
   });
   const { item } = await created.json();
-  return { cookie, xsrf, key: item._key };
+  return item._key;
 }
