@@ -12,7 +12,8 @@
  *   winning device version is written back up at once.
  *
  * The cursor (`down:TABLE:ADDRESS` in `_sync_state`) moves to the highest
- * `updated` applied, after each page.
+ * `updated` read, after each page, but never past the present: an item
+ * stamped ahead does not hide the items written after it.
  */
 
 import { type CloudItem, fromCloudItem } from "./cloud_item.ts";
@@ -77,9 +78,15 @@ export class Downloader {
   ): Promise<void> {
     const ctx = this.#ctx;
     const key = downCursorKey(table, address);
+    // The cursor never passes the cloud's present (this device's clock, corrected by what a
+    // refused signature taught the client): one item stamped ahead (a writer's clock, a typo)
+    // would otherwise hide every item written after it until that time. Items stamped ahead
+    // are then read again each pass and skipped, as the device holds their version.
+    const ceiling = new Date(ctx.clock.now() + ctx.ddb.clockSkewMs).toISOString();
     const stored = ctx.state.get(key);
-    const since = full ? undefined : stored;
-    let high = stored ?? "";
+    const cursor = stored !== undefined && stored > ceiling ? ceiling : stored;
+    const since = full ? undefined : cursor;
+    let high = cursor ?? "";
     const from = since === undefined
       ? undefined
       : new Date(Math.max(0, Date.parse(since) - ctx.config.overlap)).toISOString();
@@ -121,7 +128,8 @@ export class Downloader {
           const r = m ? this.#apply(m, c) : "skipped";
           if (r === "applied") result.applied++;
           else if (r === "send") send.push(c);
-          if (c.stamp.updated > high) high = c.stamp.updated;
+          const seen = c.stamp.updated < ceiling ? c.stamp.updated : ceiling;
+          if (seen > high) high = seen;
         }
       });
       for (const c of send) await this.#up.sendOne(models.get(c.model)!, c.key, signal);

@@ -123,6 +123,14 @@ export class DynamoDb implements AsyncDisposable {
     });
   }
 
+  /**
+   * The cloud's clock minus this device's, ms, as learned from a refused
+   * signature (`RequestTimeTooSkewed`); 0 until then.
+   */
+  get clockSkewMs(): number {
+    return this.#api.clockSkewMs;
+  }
+
   /** The URL requests go to. */
   get endpoint(): string {
     return this.#api.endpoint;

@@ -71,6 +71,32 @@ Deno.test("the overlap window catches a change stamped before the cursor", async
   assert.ok(a.db.get("Notice", { target: "d1", id: "too-late" }));
 });
 
+Deno.test("the cursor never passes the present: an item stamped ahead hides nothing after it", async () => {
+  await using s = await syncSetup({ start: T0 + 3_600_000, sync: { overlap: 60_000 } });
+  const { agent: a, cloud, clock } = s;
+  const state = new SyncState(a.db.sql);
+  const key = downCursorKey(TABLE, "d1");
+  // A cloud writer whose clock is a year ahead.
+  await cloudPut(
+    cloud,
+    notice({ target: "d1", id: "ahead", text: "x", at: T0 + 366 * 86_400_000 }),
+  );
+  await a.engine.syncNow();
+  assert.ok(a.db.get("Notice", { target: "d1", id: "ahead" }));
+  assert.equal(state.get(key), iso(clock.now()));
+  await clock.advance(120_000);
+  await cloudPut(cloud, notice({ target: "d1", id: "next", text: "x", at: clock.now() - 1000 }));
+  const r = await a.engine.syncNow();
+  assert.ok(a.db.get("Notice", { target: "d1", id: "next" }), "the item after it arrived");
+  assert.equal(r.down.applied, 1, "the one ahead is read again, not applied again");
+  // A cursor stored ahead (by an earlier version, or before the clock was set back) heals.
+  state.set(key, iso(T0 + 400 * 86_400_000));
+  await cloudPut(cloud, notice({ target: "d1", id: "healed", text: "x", at: clock.now() - 1000 }));
+  await a.engine.syncNow();
+  assert.ok(a.db.get("Notice", { target: "d1", id: "healed" }));
+  assert.equal(state.get(key), iso(clock.now()));
+});
+
 Deno.test("deletes travel both ways: DeleteItem, tombstones with a TTL, cloud tombstones", async () => {
   await using s = await syncSetup({ start: T0 });
   const { agent: a, clock, cloud } = s;
