@@ -17,7 +17,7 @@
  */
 
 import { type CloudItem, fromCloudItem } from "./cloud_item.ts";
-import type { AttributeValue } from "./dynamodb.ts";
+import type { AttributeValue, QueryOutput } from "./dynamodb.ts";
 import { resolveConflict, sameStamp } from "./conflict.ts";
 import type { SyncContext } from "./_context.ts";
 import { applyCloud, localState, touch } from "./local.ts";
@@ -78,45 +78,34 @@ export class Downloader {
   ): Promise<void> {
     const ctx = this.#ctx;
     const key = downCursorKey(table, address);
-    // The cursor never passes the cloud's present (this device's clock, corrected by what a
-    // refused signature taught the client): one item stamped ahead (a writer's clock, a typo)
-    // would otherwise hide every item written after it until that time. Items stamped ahead
-    // are then read again each pass and skipped, as the device holds their version.
-    const ceiling = new Date(ctx.clock.now() + ctx.ddb.clockSkewMs).toISOString();
     const stored = ctx.state.get(key);
-    const cursor = stored !== undefined && stored > ceiling ? ceiling : stored;
-    const since = full ? undefined : cursor;
-    let high = cursor ?? "";
-    const from = since === undefined
-      ? undefined
-      : new Date(Math.max(0, Date.parse(since) - ctx.config.overlap)).toISOString();
+    let since = full ? undefined : stored;
+    let healed = false;
+    /** The highest stamp read (up to the present), and what the state holds. */
+    let high = "";
+    let saved = stored;
     let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await withRetry(
-        () =>
-          ctx.ddb.query(
-            {
-              TableName: table,
-              IndexName: ctx.config.index,
-              KeyConditionExpression: from ? "#t = :t AND #u >= :from" : "#t = :t",
-              ExpressionAttributeNames: from ? { "#t": "_to", "#u": "updated" } : { "#t": "_to" },
-              ExpressionAttributeValues: {
-                ":t": { S: address },
-                ...(from ? { ":from": { S: from } } : {}),
-              },
-              Limit: ctx.config.pageSize,
-              ...(start ? { ExclusiveStartKey: start } : {}),
-            },
-            signal ? { signal } : {},
-          ),
-        {
-          clock: ctx.clock,
-          min: Math.min(100, ctx.config.backoff.min),
-          max: ctx.config.backoff.max,
-          ...(signal ? { signal } : {}),
-          onRetry: () => void ctx.counters.retries++,
-        },
-      );
+    for (;;) {
+      const from = since === undefined
+        ? undefined
+        : new Date(Math.max(0, Date.parse(since) - ctx.config.overlap)).toISOString();
+      const page = await this.#page(table, address, from, start, signal);
+      // The cursor never passes the cloud's present: this device's clock, corrected by what a
+      // refused signature taught the client (so read after a request). One item stamped ahead
+      // (a writer's clock, a typo) would otherwise hide every item written after it until that
+      // time; items stamped ahead are read again each pass and skipped (the device holds them).
+      const ceiling = new Date(ctx.clock.now() + ctx.ddb.clockSkewMs).toISOString();
+      if (!healed && since !== undefined && since > ceiling) {
+        // A cursor ahead of the present (the clock was set back, or an earlier version let an
+        // item stamped ahead move it): read again from the present.
+        healed = true;
+        since = ceiling;
+        start = undefined;
+        continue;
+      }
+      // Never behind the stored cursor, unless that was ahead of the present.
+      const floor = stored === undefined ? "" : stored < ceiling ? stored : ceiling;
+      if (floor > high) high = floor;
       // Apply the page in one transaction; a device version that wins is sent after it.
       const send: CloudItem[] = [];
       ctx.db.transaction(() => {
@@ -133,9 +122,46 @@ export class Downloader {
         }
       });
       for (const c of send) await this.#up.sendOne(models.get(c.model)!, c.key, signal);
-      if (high !== "" && high !== stored) ctx.state.set(key, high);
+      if (high !== "" && high !== saved) ctx.state.set(key, saved = high);
       start = page.LastEvaluatedKey;
-    } while (start);
+      if (!start) break;
+    }
+  }
+
+  /** One page of the index for `address`, from `from` (ISO) on, retried with backoff. */
+  #page(
+    table: string,
+    address: string,
+    from: string | undefined,
+    start: Record<string, AttributeValue> | undefined,
+    signal?: AbortSignal,
+  ): Promise<QueryOutput> {
+    const ctx = this.#ctx;
+    return withRetry(
+      () =>
+        ctx.ddb.query(
+          {
+            TableName: table,
+            IndexName: ctx.config.index,
+            KeyConditionExpression: from ? "#t = :t AND #u >= :from" : "#t = :t",
+            ExpressionAttributeNames: from ? { "#t": "_to", "#u": "updated" } : { "#t": "_to" },
+            ExpressionAttributeValues: {
+              ":t": { S: address },
+              ...(from ? { ":from": { S: from } } : {}),
+            },
+            Limit: ctx.config.pageSize,
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          },
+          signal ? { signal } : {},
+        ),
+      {
+        clock: ctx.clock,
+        min: Math.min(100, ctx.config.backoff.min),
+        max: ctx.config.backoff.max,
+        ...(signal ? { signal } : {}),
+        onRetry: () => void ctx.counters.retries++,
+      },
+    );
   }
 
   /** Decide on one cloud item and apply it (synchronous: inside the page's transaction). */
