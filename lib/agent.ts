@@ -75,6 +75,8 @@ export class Agent implements AsyncDisposable {
   #supervised: Supervised[] = [];
   /** Told of every service's state change (`onStates`). */
   readonly #stateListeners = new Set<() => void>();
+  /** `onService` setups by service name, and the instances each has run on. */
+  readonly #setups = new Map<string, Set<_Setup>>();
   #stopped: Promise<boolean> | undefined;
 
   private constructor(options: AgentOptions) {
@@ -121,6 +123,44 @@ export class Agent implements AsyncDisposable {
   onStates(listener: () => void): () => void {
     this.#stateListeners.add(listener);
     return () => this.#stateListeners.delete(listener);
+  }
+
+  /**
+   * Run `setup` with the service `name` each time it runs: now when it is running, and again
+   * on every new instance after a restart (a restart builds a new instance, so routes and
+   * handlers registered on the old one are gone with it). The way device code binds its routes
+   * and handlers: unlike `get()`, it does not throw while the service is waiting for a
+   * dependency or failed, and nothing is lost when it restarts. A setup that throws is logged
+   * (the service keeps running). Returns the function that stops it.
+   *
+   * ```ts
+   * agent.onService<WebService>("web", (web) => web.route("POST", "/api/led", handler));
+   * ```
+   */
+  onService<T extends Service>(name: string, setup: (service: T) => void): () => void {
+    const entry: _Setup = { run: setup as (s: Service) => void, done: new WeakSet() };
+    let set = this.#setups.get(name);
+    if (!set) this.#setups.set(name, set = new Set());
+    set.add(entry);
+    const sup = this.#supervised.find((x) => x.name === name);
+    if (sup) this.#runSetups(sup);
+    return () => set.delete(entry);
+  }
+
+  /** Run the `onService` setups of `sup` that have not run on its current instance yet. */
+  #runSetups(sup: Supervised): void {
+    const setups = this.#setups.get(sup.name);
+    const instance = sup.instance;
+    if (!setups || !instance || sup.brief.state !== "running") return;
+    for (const s of setups) {
+      if (s.done.has(instance)) continue;
+      s.done.add(instance);
+      try {
+        s.run(instance);
+      } catch (e) {
+        this.log.error("A setup of the service failed", { service: sup.name, error: e });
+      }
+    }
   }
 
   /** A running service by name. */
@@ -265,6 +305,9 @@ export class Agent implements AsyncDisposable {
   }
 
   #changed(sup: Supervised): void {
+    // First: a restarted service gets its device code's routes and handlers before anything else
+    // hears that it runs (and before the event loop turns, so before its first request).
+    this.#runSetups(sup);
     for (const l of this.#stateListeners) {
       try {
         l();
@@ -365,4 +408,10 @@ export function diffPaths(a: unknown, b: unknown, prefix = ""): string[] {
     );
   }
   return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+}
+
+/** One `onService` setup and the instances it has run on. */
+interface _Setup {
+  run: (service: Service) => void;
+  done: WeakSet<Service>;
 }

@@ -272,3 +272,53 @@ Deno.test("agent.start and agent.crash are recorded once the audit service runs,
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("onService() runs device code's setup on each instance that runs: after a late start and after every restart", async () => {
+  const events: string[] = [];
+  const clock = new FakeClock();
+  let dbCtx: ServiceContext | undefined;
+  // The database fails its first start (a full disk): web waits for it, and is not running when
+  // the agent has started, where device code registers its routes.
+  const { agent, ring } = await agentWith([
+    recorder("database", events, { failStarts: 1, onCtx: (c) => dbCtx = c }),
+    recorder("web", events, { deps: ["database"] }),
+  ], clock);
+  assert.equal(agent.states()[1]!.state, "waiting");
+  assert.throws(() => agent.get("web"), /not running/);
+  const seen: Service[] = [];
+  const stop = agent.onService("web", (web) => {
+    seen.push(web);
+    events.push("web:setup");
+  });
+  agent.onService("web", () => {
+    throw new Error("device code bug");
+  });
+  assert.equal(seen.length, 0, "not before it runs");
+  await clock.advance(500);
+  await clock.advance(0);
+  assert.equal(agent.states()[1]!.state, "running");
+  assert.deepEqual(seen, [agent.get("web")], "once it runs, on its instance");
+  // Right after it started, before anything else was told it runs.
+  assert.deepEqual(events.slice(events.indexOf("web:start")), ["web:start", "web:setup"]);
+  assert.ok(ring.entries().some((r) => r.msg === "A setup of the service failed"));
+  // A restart (the database failed under it) builds a new instance: set up again, once.
+  dbCtx!.fail(new Error("disk gone"));
+  await clock.advance(2000);
+  await clock.advance(0);
+  assert.equal(agent.states()[1]!.state, "running");
+  assert.equal(seen.length, 2);
+  assert.notEqual(seen[1], seen[0]);
+  assert.equal(seen[1], agent.get("web"));
+  // Registered while it runs: at once. Stopped: not again.
+  let late = 0;
+  agent.onService("web", () => late++);
+  assert.equal(late, 1);
+  stop();
+  dbCtx!.fail(new Error("disk gone again"));
+  await clock.advance(8000);
+  await clock.advance(0);
+  assert.equal(agent.states()[1]!.state, "running");
+  assert.equal(seen.length, 2, "a stopped setup does not run again");
+  assert.equal(late, 2);
+  await agent.stop();
+});

@@ -6,11 +6,13 @@
  *
  * First run: when the database holds no user, a one-time setup token is
  * generated and logged (warn); `POST /api/auth/setup` with it creates the
- * first admin. Device makers add actions before or after start:
+ * first admin. Device makers add actions on each instance that runs (a
+ * restart builds a new app):
  *
  * ```ts
- * const web = agent.get<WebService>("web");
- * web.route("POST", "/api/led", (req, ctx) => Response.json({ ok: true }), { role: "user" });
+ * agent.onService<WebService>("web", (web) => {
+ *   web.route("POST", "/api/led", (req, ctx) => Response.json({ ok: true }), { role: "user" });
+ * });
  * ```
  */
 

@@ -23,7 +23,11 @@ import { onExitRequest } from "../exit_request.ts";
 export interface RunOptions {
   /** The services to run: the app's list (`SERVICES` of services.ts at the root). */
   factories: ServiceFactory[];
-  /** Called once the agent started (tests). */
+  /**
+   * Called once the agent started: device code binds its routes and handlers here with
+   * `agent.onService(name, setup)` (a service may still be waiting for a dependency, and a
+   * restart builds a new instance). An error it throws is logged; the agent keeps running.
+   */
   onStarted?: (agent: Agent) => void;
   /** Skip the permission check (in-process tests that run with -A anyway). @default false */
   skipPermissionCheck?: boolean;
@@ -121,7 +125,11 @@ export async function runAgent(
   settleHeap();
   const settling = new AbortController();
   const settled = settleWhenIdle({ signal: settling.signal });
-  options.onStarted?.(agent);
+  try {
+    options.onStarted?.(agent);
+  } catch (e) {
+    log.error("The device code's onStarted failed; the agent keeps running", { error: e });
+  }
 
   const signal = await stop.promise;
   settling.abort();

@@ -20,7 +20,7 @@ import { type Logger, nullLogger } from "../log/mod.ts";
 import { suggest } from "../config/_suggest.ts";
 import { DDL, FORMAT, pragmas, Statements } from "./_sql.ts";
 import { ChangeLog } from "./changes.ts";
-import { asBusy, DbError } from "./errors.ts";
+import { DbError, fromSqlite } from "./errors.ts";
 import { applyModel, loadStoredModels } from "./migrate.ts";
 import { MAX_ITEM_BYTES, META, Model } from "./model.ts";
 import { purge, type PurgeResult } from "./purge.ts";
@@ -79,6 +79,8 @@ export class Database {
   #purgeAbort = new AbortController();
   #purgeLoop: Promise<void> | undefined;
   #changeLogLimit: number;
+  /** When the storage was found full (ms), until a transaction commits again. */
+  #fullSince: number | undefined;
 
   private constructor(sql: DatabaseSync, options: DatabaseOptions) {
     this.sql = sql;
@@ -375,7 +377,7 @@ export class Database {
     try {
       this.#stmts.get(outer ? "BEGIN IMMEDIATE" : `SAVEPOINT ${sp}`).run();
     } catch (e) {
-      throw asBusy(e);
+      throw this.#sqliteError(e);
     }
     this.#depth++;
     let result: T;
@@ -395,7 +397,7 @@ export class Database {
         }
       } catch { /* the transaction is already gone */ }
       if (outer) this.#changes.discard();
-      throw e;
+      throw this.#sqliteError(e);
     }
     this.#depth--;
     if (outer) {
@@ -406,8 +408,9 @@ export class Database {
           this.#stmts.get("ROLLBACK").run();
         } catch { /* nothing to roll back */ }
         this.#changes.discard();
-        throw asBusy(e);
+        throw this.#sqliteError(e);
       }
+      if (this.#fullSince !== undefined) this.#roomAgain();
       this.#changes.flush();
     } else this.#stmts.get(`RELEASE ${sp}`).run();
     return result;
@@ -429,6 +432,33 @@ export class Database {
   subscribe(model: string | undefined, fn: (change: Change) => void): () => void {
     if (model !== undefined) this.model(model);
     return this.#changes.subscribe(model, fn);
+  }
+
+  /** Since when (ms) writes fail for a full storage; undefined while they succeed. */
+  get fullSince(): number | undefined {
+    return this.#fullSince;
+  }
+
+  /** SQLite's busy and full errors as `DbError`s; a full storage is logged once per episode. */
+  #sqliteError(e: unknown): unknown {
+    const out = fromSqlite(e);
+    if (out instanceof DbError && out.code === "full" && this.#fullSince === undefined) {
+      this.#fullSince = this.clock.now();
+      this.log.error(
+        "Storage full: the database refuses writes until space is freed (nothing is lost that was acknowledged)",
+        { path: this.path },
+      );
+    }
+    return out;
+  }
+
+  #roomAgain(): void {
+    const seconds = Math.round((this.clock.now() - this.#fullSince!) / 1000);
+    this.#fullSince = undefined;
+    this.log.info("Storage has room again: the database accepts writes", {
+      path: this.path,
+      seconds,
+    });
   }
 
   /** A persisted consumer position in the change log (created at 0 on first `set`). */

@@ -2,7 +2,7 @@
  * `DbError`: the one error class of the database for conditions callers
  * catch. `code` says what happened; `model` and `field` say where; `status`
  * and `expose` say what it means to an HTTP client (validation 400,
- * not_found 404, conflict 409, too_large 413, busy 503).
+ * not_found 404, conflict 409, too_large 413, busy 503, full 507).
  */
 
 /** What went wrong. */
@@ -28,7 +28,14 @@ export type DbErrorCode =
    * (SQLite's "database is locked"). Nothing was written; retrying later can
    * succeed (the web server answers 503 with Retry-After).
    */
-  | "busy";
+  | "busy"
+  /**
+   * The storage is full (SQLite's "database or disk is full": the file
+   * system has no room for the database or its write-ahead log). Nothing was
+   * written; the same write succeeds once space is freed (the web server
+   * answers 507). The database logs the episode once, not each refused write.
+   */
+  | "full";
 
 /** Options of {@linkcode DbError}. */
 export interface DbErrorOptions extends ErrorOptions {
@@ -56,7 +63,7 @@ export class DbError extends Error {
   /**
    * The HTTP status this error means to a client of the web server (its error boundary reads
    * `status` and `expose`, as of any error): 400 validation, 404 not_found and unknown_model,
-   * 409 conflict, 413 too_large, 503 busy; 500 for the rest.
+   * 409 conflict, 413 too_large, 503 busy, 507 full; 500 for the rest.
    */
   get status(): number {
     return STATUS[this.code] ?? 500;
@@ -82,21 +89,34 @@ const STATUS: Partial<Record<DbErrorCode, number>> = {
   conflict: 409,
   too_large: 413,
   busy: 503,
+  full: 507,
 };
 
 /** SQLite's messages for a lock another connection holds (BUSY, LOCKED). */
 const LOCKED = /^database (table )?is locked|^database is busy/;
+/** SQLite's message for SQLITE_FULL (no room on the file system, or max_page_count reached). */
+const FULL = /^database or disk is full/;
 
 /**
- * `e` as a `DbError("busy")` when it is SQLite reporting a lock held by
- * another connection, else `e` unchanged (node:sqlite gives no error number
- * here, only the message).
+ * `e` as a `DbError` when it is SQLite reporting a condition callers handle —
+ * `busy` (a lock held by another connection) or `full` (no room left) — else
+ * `e` unchanged (node:sqlite gives no error number here, only the message).
  */
-export function asBusy(e: unknown): unknown {
-  if (!(e instanceof Error) || e instanceof DbError || !LOCKED.test(e.message)) return e;
-  return new DbError(
-    "busy",
-    "The database is locked by another process (longer than busyTimeout); nothing was written, retry later",
-    { cause: e },
-  );
+export function fromSqlite(e: unknown): unknown {
+  if (!(e instanceof Error) || e instanceof DbError) return e;
+  if (LOCKED.test(e.message)) {
+    return new DbError(
+      "busy",
+      "The database is locked by another process (longer than busyTimeout); nothing was written, retry later",
+      { cause: e },
+    );
+  }
+  if (FULL.test(e.message)) {
+    return new DbError(
+      "full",
+      "The device's storage is full; nothing was written. Retry once space is freed",
+      { cause: e },
+    );
+  }
+  return e;
 }

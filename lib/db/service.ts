@@ -57,6 +57,9 @@ export class DatabaseService implements Service {
       models: this.#db.models().length,
       lastSeq: this.#db.lastSeq(),
       cursors: this.#db.cursors(),
+      ...(this.#db.fullSince !== undefined
+        ? { storageFull: new Date(this.#db.fullSince).toISOString() }
+        : {}),
     };
   }
 

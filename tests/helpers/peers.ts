@@ -68,6 +68,18 @@ export function skipWithout(peer: PeerName, testUrl: string): boolean {
   return true;
 }
 
+/**
+ * True unless the tests run as root: tests that mount a file system of their own (a small tmpfs,
+ * to fill it) need it. CI runs as root; the skip is reported like a missing peer.
+ */
+export function skipUnlessRoot(testUrl: string): boolean {
+  if (Deno.uid() === 0) return false;
+  const suite = basename(new URL(testUrl).pathname);
+  console.warn(`SKIP ${suite}: it mounts a tmpfs, which needs root (CI runs it as root)`);
+  _note(suite, "root");
+  return true;
+}
+
 /** True unless TERN_SLOW_TESTS=1: long tests (minutes of outage) run in CI and on request. */
 export function skipUnlessSlow(testUrl: string): boolean {
   if (Deno.env.get("TERN_SLOW_TESTS") === "1") return false;
@@ -95,13 +107,15 @@ export function skipSummary(names: readonly string[]): string[] {
     byReason.set(reason, [...(byReason.get(reason) ?? []), name.slice(0, dot)]);
   }
   const lines: string[] = [];
-  const missing = [...byReason].filter(([reason]) => reason !== "slow");
+  const missing = [...byReason].filter(([reason]) => reason !== "slow" && reason !== "root");
   if (missing.length) {
     const what = missing.map(([peer, suites]) => `${suites.join(", ")} (need ${peer})`).join("; ");
     lines.push(
       `NOT RUN: ${what}. The peers are not installed: ${PEERS_COMMAND} installs them (apt-get, as root or with sudo).`,
     );
   }
+  const root = byReason.get("root");
+  if (root) lines.push(`NOT RUN without root: ${root.join(", ")} (they mount a tmpfs).`);
   const slow = byReason.get("slow");
   if (slow) lines.push(`Long tests not run in ${slow.join(", ")}: TERN_SLOW_TESTS=1 runs them.`);
   return lines;

@@ -5,8 +5,9 @@
  * shadow: version, lastSync, pending, counters, last error.
  *
  * ```ts
- * const shadows = agent.get<ShadowService>("cloud.shadow");
- * shadows.get("thermostat").onDesired((d) => ({ setpoint: heater.set(d.setpoint) }));
+ * agent.onService<ShadowService>("cloud.shadow", (shadows) => {
+ *   shadows.get("thermostat").onDesired((d) => ({ setpoint: heater.set(d.setpoint) }));
+ * });
  * ```
  */
 

@@ -1,7 +1,7 @@
 /**
  * A device maker's entry point, as the README shows it ("Device code adds its
- * own routes"): start the agent with `runAgent()` and register an action once
- * it runs. The web benchmark runs it with the start task's flags, so its
+ * own routes"): start the agent with `runAgent()` and register an action on
+ * the web service each time it runs (`agent.onService`). The web benchmark runs it with the start task's flags, so its
  * action is measured the way a device serves it.
  *
  * `GET /api/device/state` (public): a small JSON answer, `{"on":true,"level":42}`.
@@ -21,7 +21,9 @@ if (import.meta.main) {
     await runAgent(loadFromFlags(flags), flags, io, {
       factories: SERVICES,
       onStarted(agent) {
-        agent.get<WebService>("web").route("GET", "/api/device/state", () => Response.json(STATE));
+        agent.onService<WebService>("web", (web) => {
+          web.route("GET", "/api/device/state", () => Response.json(STATE));
+        });
       },
     }),
   );
