@@ -30,6 +30,7 @@
 
 import { dirname, join } from "../../path.ts";
 import type { Clock } from "../../clock.ts";
+import { DbError } from "../../db/mod.ts";
 import type { Logger, Redactor } from "../../log/mod.ts";
 import type { NewRecord, SpoolStream } from "../spool.ts";
 import { safePart } from "./_names.ts";
@@ -133,7 +134,14 @@ export class FileSource {
       try {
         await this.poll();
       } catch (e) {
-        this.#o.log.warn("Reading a followed file failed", { pattern: this.#o.pattern, error: e });
+        // A full storage is logged once by the database; the lines wait in the file meanwhile
+        // (its position moves only with a stored append).
+        if (!(e instanceof DbError && e.code === "full")) {
+          this.#o.log.warn("Reading a followed file failed", {
+            pattern: this.#o.pattern,
+            error: e,
+          });
+        }
       }
       try {
         await this.#o.clock.sleep(interval, signal);
