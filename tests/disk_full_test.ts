@@ -70,6 +70,15 @@ function config(dir: string, state: string): string {
 
 const ENTRY = "tests/bench/web/device.ts";
 
+/** A small disk holding the agent's config and state directories. */
+async function agentDisk(): Promise<
+  { path: string; state: string; cfg: string } & AsyncDisposable
+> {
+  const disk = await smallDisk(16);
+  const state = join(disk.path, "state");
+  return { ...disk, state, cfg: config(disk.path, state) };
+}
+
 function startAgent(cfg: string, state: string, port: number): AgentProcess {
   return spawnAgent({ configDir: cfg, stateDir: state, port, entry: ENTRY });
 }
@@ -85,10 +94,9 @@ Deno.test({
   ignore,
   sanitizeResources: false,
   async fn() {
-    await using disk = await smallDisk(16);
-    const tmp = await Deno.makeTempDir();
-    const state = join(disk.path, "state");
-    await using agent = startAgent(config(tmp, state), state, freePort());
+    await using disk = await agentDisk();
+    const { state } = disk;
+    await using agent = startAgent(disk.cfg, state, freePort());
     await agent.until(/"Agent started"/);
     const s = await adminSession(agent);
     const headers = {
@@ -158,7 +166,6 @@ Deno.test({
     assert.equal(await agent.stop(), 0);
     using sql = new DatabaseSync(join(state, "tern.db"));
     assert.equal(sql.prepare("PRAGMA integrity_check").get()?.integrity_check, "ok");
-    await Deno.remove(tmp, { recursive: true });
   },
 });
 
@@ -168,10 +175,8 @@ Deno.test({
   ignore,
   sanitizeResources: false,
   async fn() {
-    await using disk = await smallDisk(16);
-    const tmp = await Deno.makeTempDir();
-    const state = join(disk.path, "state");
-    const cfg = config(tmp, state);
+    await using disk = await agentDisk();
+    const { state, cfg } = disk;
     const port = freePort();
     {
       // A first run creates the database and the admin.
@@ -206,6 +211,5 @@ Deno.test({
     }, { ms: 15_000, what: "the device's action once the database runs" });
     assert.equal((await fetch(`${agent.url}/api/health`)).status, 200);
     assert.equal(await agent.stop(), 0);
-    await Deno.remove(tmp, { recursive: true });
   },
 });
