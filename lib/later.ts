@@ -47,15 +47,25 @@ export type LaterModule = typeof LATER_MODULES[number];
 
 const ROOT = new URL("../", import.meta.url);
 let _provided: Partial<Record<LaterModule, () => Promise<unknown>>> | undefined;
+let _providedReads: string[] = [];
 
-/** Register the compiled binary's importers (called by the generated entry). */
-export function provideLater(importers: Record<LaterModule, () => Promise<unknown>>): void {
+/**
+ * Register the importers of a built agent (called by its entry): a compiled
+ * binary's (deploy/compile.ts; it reads nothing, so no `reads`) or the bundle's
+ * (deploy/agent_entry.ts; its modules are files in `reads`).
+ */
+export function provideLater(
+  importers: Record<LaterModule, () => Promise<unknown>>,
+  reads: string[] = [],
+): void {
   _provided = importers;
+  _providedReads = reads;
 }
 
 /** Forget the registered importers (tests). */
 export function clearProvidedLater(): void {
   _provided = undefined;
+  _providedReads = [];
 }
 
 /** Import one of `LATER_MODULES`: `await later<typeof import("./mqtt/mod.ts")>("lib/mqtt/mod.ts")`. */
@@ -64,9 +74,9 @@ export function later<T>(module: LaterModule): Promise<T> {
   return (provided ? provided() : import(new URL(module, ROOT).href)) as Promise<T>;
 }
 
-/** Directories a from-source agent reads the later modules from; none in a compiled binary. */
+/** Directories the agent reads the later modules from: the code's, the bundle's, none in a binary. */
 export function laterReadPaths(): string[] {
-  if (_provided) return [];
+  if (_provided) return [..._providedReads];
   const dirs = new Set(LATER_MODULES.map((m) => m.slice(0, m.indexOf("/"))));
   return [...dirs].map((d) => fromFileUrl(new URL(d, ROOT)));
 }

@@ -4,8 +4,10 @@
  * file of the site (base64) before the CLI starts; the web server then serves
  * those bytes and never reads the site from disk, so the binary needs no read
  * permission for it and does not depend on where the runtime mounts its
- * embedded files. When nothing is embedded (running from source), the site is
- * read from `routes/site/` at start.
+ * embedded files. When nothing is embedded (running from source or from the
+ * bundle that `deno task start` runs), the site is read from `routes/site/`
+ * at start: `siteDir()`, which the bundle's entry points there with
+ * `useSiteDir()` (a bundled module's `import.meta.url` is its chunk's).
  */
 
 /** One embedded file. */
@@ -18,6 +20,17 @@ export interface EmbeddedFile {
 }
 
 let _files: EmbeddedFile[] | undefined;
+let _dir = new URL("../routes/site/", import.meta.url);
+
+/** The directory the site is read from when nothing is embedded. */
+export function siteDir(): URL {
+  return _dir;
+}
+
+/** Read the site from `dir` (the bundle's entry: the repository's `routes/site/`). */
+export function useSiteDir(dir: URL): void {
+  _dir = dir;
+}
 
 /** Register the site's files (called by the generated compile entry). */
 export function embedSite(files: { path: string; base64: string; mtime: number }[]): void {

@@ -21,7 +21,7 @@ import type { Config } from "../lib/config/mod.ts";
 import type { Database, DatabaseService } from "../lib/db/mod.ts";
 import { resolve } from "../lib/path.ts";
 import type { Service, ServiceContext, ServiceFactory } from "../lib/service.ts";
-import { embeddedSite } from "../lib/site_bundle.ts";
+import { embeddedSite, siteDir } from "../lib/site_bundle.ts";
 import {
   AccessLog,
   AuthStore,
@@ -42,9 +42,6 @@ import { registerApi } from "./api/mod.ts";
 import { MetricsHistory } from "./api/_history.ts";
 import { auditor, deniedRecorded } from "./api/_audit.ts";
 import type { SetupState, WebDeps } from "./deps.ts";
-
-/** Where the dashboard lives when running from source (compiled binaries embed it: lib/site_bundle.ts). */
-export const SITE_DIR = new URL("./site/", import.meta.url);
 
 /** Build a configured app (without sockets): what the service runs, and what tests use. */
 export function buildApp(
@@ -172,7 +169,7 @@ export function buildApp(
     const ready = prepareAll(
       embedded
         ? embedded.map((f) => ({ path: f.path, body: f.bytes, mtime: f.mtime }))
-        : readDir(SITE_DIR),
+        : readDir(siteDir()),
       files,
     );
     const site = new StaticSite({

@@ -25,6 +25,7 @@ import {
 } from "./helpers/moto.ts";
 import { forEachLine, spawnDeno } from "./helpers/process.ts";
 import { until } from "./helpers/wait.ts";
+import { BUNDLE_DIR, bundleEntry } from "./bench/web/start_task.ts";
 
 function capture() {
   const out: string[] = [];
@@ -139,10 +140,11 @@ Deno.test("a live agent shows the real backlog in tern cloud status, /api/status
   );
   const loaded = loadConfig({ dir: config, required: true, env: () => undefined });
   const needs = derivePermissions(loaded.config, { configDir: config, stateDir: state });
-  needs.read.push(new URL("..", import.meta.url).pathname); // run from source: dynamic imports
+  // What the start task runs: the bundle, whose cloud modules are its own files.
+  needs.read.push(BUNDLE_DIR);
   const child = spawnDeno(
     ["--no-prompt", ...RUNTIME_FLAGS, ...permissionFlags(needs)],
-    new URL("../main.ts", import.meta.url).pathname,
+    bundleEntry(),
     ["run", "--config", config, "--state", state],
     { ...RUNTIME_ENV },
   );
@@ -194,7 +196,7 @@ Deno.test("a live agent shows the real backlog in tern cloud status, /api/status
       /^tern_spool_records_total\{stream="logs.file.0",event="appended"\} 250$/m,
     );
     assert.match(metrics, /^tern_spool_records_total\{stream="logs.file.0",event="sent"\} 0$/m);
-    const cli = spawnDeno(["--allow-all"], new URL("../main.ts", import.meta.url).pathname, [
+    const cli = spawnDeno(["--allow-all"], bundleEntry(), [
       "cloud",
       "status",
       "--config",

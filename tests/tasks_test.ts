@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
+import { LATER_MODULES } from "../lib/later.ts";
 import { PEERS_COMMAND, skipSummary } from "./helpers/peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -22,7 +23,8 @@ function flagsOf(task: string): Map<string, string[]> {
 }
 
 Deno.test("the start task holds exactly what the default config needs, scoped", () => {
-  const start: string = denoJson.tasks.start;
+  const start: string = denoJson.tasks.start.command;
+  assert.deepEqual(denoJson.tasks.start.dependencies, ["build"]);
   assert.doesNotMatch(start, /(^|\s)(-A|--allow-all)(\s|$)/);
   const flags = flagsOf(start);
   for (const [k, v] of flags) assert.ok(!v.includes("*"), `--allow-${k} is unscoped`);
@@ -52,6 +54,24 @@ Deno.test("the start task holds exactly what the default config needs, scoped", 
     for (const value of needs[kind]) {
       assert.ok(covered(kind, value), `start task lacks --allow-${kind}=${value}`);
     }
+  }
+});
+
+Deno.test("the build task bundles the start task's entry and every later() module, npm packages left out", () => {
+  const build: string = denoJson.tasks.build;
+  const words = build.split(/\s+/);
+  const at = words.indexOf("deploy/agent_entry.ts");
+  assert.ok(at > 0, build);
+  assert.deepEqual(words.slice(at + 1), [...LATER_MODULES]);
+  assert.ok(words.includes("--outdir=dist/agent"));
+  assert.ok(denoJson.tasks.start.command.endsWith(" dist/agent/deploy/agent_entry.js run"));
+  assert.deepEqual(denoJson.tasks.test.dependencies, ["build"]);
+  const externals = words.filter((w) => w.startsWith("--external=")).map((w) => w.slice(11));
+  for (const name of Object.keys(denoJson.imports)) {
+    assert.ok(
+      externals.some((e) => e === name || (e.endsWith("/*") && name.startsWith(e.slice(0, -1)))),
+      `${name} would be bundled: add --external=${name} to the build task`,
+    );
   }
 });
 

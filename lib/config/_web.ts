@@ -12,7 +12,7 @@
 
 import * as z from "../validate/mod.ts";
 import { dirname, fromFileUrl, resolve } from "../path.ts";
-import { embeddedSite } from "../site_bundle.ts";
+import { embeddedSite, siteDir } from "../site_bundle.ts";
 import { bytes, ms, type PathBase, type PermissionNeeds } from "./_types.ts";
 
 const endpoint = z.string().refine((s) => {
@@ -178,7 +178,7 @@ export function webPermissions(web: WebConfig, base: PathBase): Partial<Permissi
   // The dashboard (routes/site) is read at start from beside the code, unless
   // a compiled binary carries it embedded (lib/site_bundle.ts).
   if (web.static.enabled && !embeddedSite()) {
-    read.push(fromFileUrl(new URL("../../routes/site", import.meta.url)));
+    read.push(fromFileUrl(siteDir()).replace(/\/$/, ""));
   }
   return { net: web.listen.map(listenHostPort), read, write };
 }

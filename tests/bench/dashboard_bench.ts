@@ -32,7 +32,7 @@
 import { join } from "node:path";
 import { freePort } from "../../deploy/free_port.ts";
 import { adminSession, writeConfig } from "./web/configs.ts";
-import { ROOT, spawnAgent } from "./web/start_task.ts";
+import { buildAgent, ROOT, spawnAgent } from "./web/start_task.ts";
 
 interface BareFile {
   type: string;
@@ -192,6 +192,7 @@ async function browserRender(url: string, cookie: string): Promise<number[] | un
 }
 
 async function main() {
+  await buildAgent();
   const SECONDS = arg("seconds", 60);
   const LOADS = arg("loads", 30);
   const BROWSER = Deno.args.includes("--browser");

@@ -29,7 +29,7 @@ import { freePort } from "../../../deploy/free_port.ts";
 import { login, type Session, writeConfig } from "./configs.ts";
 import { SERVER_CORE, type Target, wrk } from "./load.ts";
 import { median } from "./rounds.ts";
-import { type AgentProcess, ROOT, spawnAgent } from "./start_task.ts";
+import { type AgentProcess, buildAgent, ROOT, spawnAgent } from "./start_task.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
@@ -58,6 +58,8 @@ if (import.meta.main) {
   if (!SERVER_CORE) throw new Error("needs two cores and taskset: one for the agents, one for wrk");
   const base = resolve(arg("base", "/tmp/base"));
   const rounds = Number(arg("rounds", "8"));
+  await buildAgent(base);
+  await buildAgent(ROOT);
   const path = arg("path", "read");
   const v8 = arg("v8", "");
   const env = Object.fromEntries(

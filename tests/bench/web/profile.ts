@@ -18,7 +18,7 @@ import { CASES } from "./cases.ts";
 import { login, type Session, writeConfig } from "./configs.ts";
 import { summarize, table } from "./cpuprofile.ts";
 import { SERVER_CORE, wrk } from "./load.ts";
-import { spawnAgent } from "./start_task.ts";
+import { buildAgent, spawnAgent } from "./start_task.ts";
 
 function args(name: string): string[] {
   const out: string[] = [];
@@ -29,6 +29,7 @@ function args(name: string): string[] {
 }
 
 if (import.meta.main) {
+  await buildAgent();
   const filter = args("case");
   const seconds = Number(args("seconds")[0] ?? 10);
   const top = Number(args("top")[0] ?? 20);

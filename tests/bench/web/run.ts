@@ -36,7 +36,7 @@ import { CONNS, once, PIN, SERVER_CORE, type Target, wrk } from "./load.ts";
 import { measure, type Memory, type MemorySetup } from "./memory.ts";
 import { median, rounds, type Run, summary } from "./rounds.ts";
 import { ARM_DENO, armMissing, startTimes } from "./start_time.ts";
-import { ROOT, spawnAgent } from "./start_task.ts";
+import { buildAgent, ROOT, spawnAgent } from "./start_task.ts";
 import { memoryReport, roundsReport, type Row, startReport } from "./report.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
@@ -250,6 +250,7 @@ async function start(tmp: string) {
 }
 
 if (import.meta.main) {
+  await buildAgent();
   const tmp = await Deno.makeTempDir({ prefix: "tern-web-bench-" });
   const load0 = loadavg();
   const began = Date.now();

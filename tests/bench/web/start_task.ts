@@ -17,10 +17,56 @@
  * (the last 500) and can be waited for with `until()`.
  */
 
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 
 /** The repository root (the start task's working directory). */
 export const ROOT = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/**
+ * The agent the start task runs is the bundle its `build` dependency makes
+ * (deno.json, deploy/agent_entry.ts): build it once per process before the
+ * first `spawnAgent()` without an `entry` (the test runner and the benches do).
+ */
+export function buildAgent(root = ROOT): Promise<void> {
+  return built.get(root) ?? (built.set(
+    root,
+    (async () => {
+      const json = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
+      if (!json.tasks?.build) return; // an older tree (ab.ts --base) that runs from source
+      const out = await new Deno.Command(Deno.execPath(), {
+        args: ["task", "--quiet", "build"],
+        cwd: root,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      if (!out.success) {
+        throw new Error(`deno task build failed:\n${new TextDecoder().decode(out.stderr)}`);
+      }
+    })(),
+  ),
+    built.get(root)!);
+}
+const built = new Map<string, Promise<void>>();
+
+/** The bundle's directory and entry (deno.json's build task writes them). */
+export const BUNDLE_DIR = join(ROOT, "dist/agent");
+export const BUNDLE_ENTRY = join(BUNDLE_DIR, "deploy/agent_entry.js");
+
+/** The bundle's entry; throws when it was not built (`deno task test` builds it first). */
+export function bundleEntry(): string {
+  if (!existsSync(BUNDLE_ENTRY)) {
+    throw new Error(`${BUNDLE_ENTRY} is missing: run "deno task build" (deno task test does)`);
+  }
+  return BUNDLE_ENTRY;
+}
+
+/** The start task's command line (the task may be a string or `{ command, dependencies }`). */
+function startCommand(root: string): string {
+  const json = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
+  const task = json.tasks?.start;
+  return String(typeof task === "string" ? task : task?.command ?? "");
+}
 
 /** The start task, split: environment assignments, then the arguments after `deno`. */
 export interface StartTask {
@@ -30,8 +76,7 @@ export interface StartTask {
 
 /** The `start` task of deno.json as it is now (a plain command: env, `deno`, arguments). */
 export function startTask(root = ROOT): StartTask {
-  const json = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
-  const cmd = String(json.tasks?.start ?? "");
+  const cmd = startCommand(root);
   const words = cmd.trim().split(/\s+/);
   const env: Record<string, string> = {};
   while (words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[0]!)) {
@@ -96,7 +141,8 @@ export function agentCommand(o: AgentOptions, task = startTask(o.root)): {
       }`,
     );
   }
-  const script = args.findIndex((a) => !a.startsWith("-") && a.endsWith(".ts"));
+  const isModule = (a: string) => !a.startsWith("-") && /\.[jt]s$/.test(a);
+  const script = args.findIndex(isModule);
   if (script < 0) throw new Error(`No module in the start task: ${task.args.join(" ")}`);
   if (o.permissions) {
     args = [
@@ -105,8 +151,13 @@ export function agentCommand(o: AgentOptions, task = startTask(o.root)): {
       ...args.slice(script),
     ];
   }
-  const at = args.findIndex((a) => !a.startsWith("-") && a.endsWith(".ts"));
+  const at = args.findIndex(isModule);
   if (o.entry) args[at] = o.entry;
+  else if (!existsSync(join(o.root ?? ROOT, args[at]!))) {
+    throw new Error(
+      `${args[at]} is missing: build the agent first (buildAgent(), deno task build)`,
+    );
+  }
   if (o.extraFlags?.length) args.splice(at, 0, ...o.extraFlags);
   const runner = o.runner ?? [Deno.execPath()];
   const cmd = o.core ? ["taskset", "-c", o.core, ...runner, ...args] : [...runner, ...args];

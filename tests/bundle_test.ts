@@ -1,0 +1,111 @@
+/**
+ * The bundle that `deno task start` runs (deno.json's build task,
+ * deploy/agent_entry.ts): a command loaded through `later()` is the bundle's
+ * own file and shares its modules with the agent (one database layer, one
+ * set of classes), the permissions it derives name the bundle's directory
+ * and the repository's `routes/site`, and its site is the repository's.
+ * `deno task test` builds the bundle first.
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { BUNDLE_DIR, bundleEntry, ROOT } from "./bench/web/start_task.ts";
+import { collect, freePort, spawnDeno } from "./helpers/process.ts";
+import { until } from "./helpers/wait.ts";
+
+async function tern(
+  args: string[],
+  stdin?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-all", bundleEntry(), ...args],
+    cwd: ROOT,
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const r = await child.output();
+  const d = new TextDecoder();
+  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+}
+
+Deno.test("the bundled CLI runs a later() command on the agent's database", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tern_bundle_" });
+  try {
+    const add = await tern(
+      ["--state", dir, "user", "add", "alice", "--role", "admin"],
+      "bundle-password-1\n",
+    );
+    assert.equal(add.code, 0, add.err);
+    const list = await tern(["--state", dir, "user", "list"]);
+    assert.equal(list.code, 0, list.err);
+    assert.equal(JSON.parse(list.out.trim()).username, "alice");
+    const db = new DatabaseSync(join(dir, "tern.db"));
+    try {
+      const row = db.prepare(
+        "SELECT count(*) AS n FROM _items WHERE CAST(data AS TEXT) LIKE '%alice%'",
+      )
+        .get();
+      assert.ok(Number(row?.n) > 0);
+    } finally {
+      db.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the bundle derives its own directory and the repository's site for permissions", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tern_bundle_" });
+  try {
+    await Deno.writeTextFile(join(dir, "tern.json5"), '{ agent: { mode: "cloud" } }');
+    const r = await tern(["--config", dir, "--state", join(dir, "state"), "permissions"]);
+    assert.equal(r.code, 0, r.err);
+    const read = r.out.split("\n").find((l) => l.startsWith("--allow-read="))!;
+    const paths = read.slice("--allow-read=".length).split(",");
+    assert.ok(paths.includes(BUNDLE_DIR), read);
+    assert.ok(paths.includes(join(ROOT, "routes/site")), read);
+    assert.ok(!paths.includes(join(ROOT, "lib")), read);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the bundled agent serves the repository's dashboard", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tern_bundle_" });
+  const port = freePort();
+  const child = spawnDeno(
+    [
+      `--allow-read=${dir},${join(ROOT, "routes/site")}`,
+      `--allow-write=${dir}`,
+      `--allow-net=127.0.0.1:${port}`,
+      "--allow-env",
+    ],
+    bundleEntry(),
+    ["run", "--config", dir, "--state", join(dir, "state")],
+    { TERN_WEB_LISTEN: `http://127.0.0.1:${port}` },
+  );
+  try {
+    let css = "";
+    await until(async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/style.css`);
+        css = await res.text();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    }, { ms: 20_000, what: "the bundled agent's /style.css" });
+    assert.equal(css, await Deno.readTextFile(join(ROOT, "routes/site/style.css")));
+  } finally {
+    child.kill("SIGTERM");
+    await collect(child);
+    await Deno.remove(dir, { recursive: true });
+  }
+});
