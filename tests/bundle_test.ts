@@ -11,28 +11,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { BUNDLE_DIR, bundleEntry, ROOT } from "./bench/web/start_task.ts";
-import { collect, freePort, spawnDeno } from "./helpers/process.ts";
+import { collect, denoWithInput, freePort, spawnDeno } from "./helpers/process.ts";
 import { until } from "./helpers/wait.ts";
 
-async function tern(
-  args: string[],
-  stdin?: string,
-): Promise<{ code: number; out: string; err: string }> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--allow-all", bundleEntry(), ...args],
-    cwd: ROOT,
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const r = await child.output();
-  const d = new TextDecoder();
-  return { code: r.code, out: d.decode(r.stdout), err: d.decode(r.stderr) };
+function tern(args: string[], stdin?: string): Promise<{ code: number; out: string; err: string }> {
+  return denoWithInput(["run", "--quiet", "--allow-all", bundleEntry(), ...args], stdin, ROOT);
 }
 
 Deno.test("the bundled CLI runs a later() command on the agent's database", async () => {

@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { Database } from "../lib/db/mod.ts";
 import { verifyPassword } from "../lib/web/mod.ts";
+import { denoWithInput } from "./helpers/process.ts";
 
 const MOD = new URL("../lib/cli/users.ts", import.meta.url).href;
 const CFG = new URL("../deno.json", import.meta.url).pathname;
 
-async function tern(
+function tern(
   dir: string,
   args: string[],
   stdin = "",
@@ -24,18 +25,7 @@ async function tern(
       Deno.exit(await cmd.run(args, { config: "${dir}/config", state: "${dir}/state" }, io));
     } catch (e) { console.error(e.name + ": " + e.message); Deno.exit(e.name === "UsageError" ? 64 : 1); }
   `;
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["eval", "--config", CFG, code, JSON.stringify(args)],
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const w = child.stdin.getWriter();
-  await w.write(new TextEncoder().encode(stdin));
-  await w.close();
-  const r = await child.output();
-  const dec = new TextDecoder();
-  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+  return denoWithInput(["eval", "--config", CFG, code, JSON.stringify(args)], stdin);
 }
 
 Deno.test("tern user add/passwd/list/remove and tern token create/list/revoke", async () => {

@@ -47,6 +47,29 @@ export function spawnDeno(
   }).spawn();
 }
 
+/** Run `deno ARGS` with `stdin` written to it (none when undefined); its code and output as text. */
+export async function denoWithInput(
+  args: string[],
+  stdin?: string,
+  cwd?: string,
+): Promise<{ code: number; out: string; err: string }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    ...(cwd ? { cwd } : {}),
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
+  const r = await child.output();
+  const dec = new TextDecoder();
+  return { code: r.code, out: dec.decode(r.stdout), err: dec.decode(r.stderr) };
+}
+
 /** Collect a child's stdout and stderr as text once it exits. */
 export async function collect(child: Deno.ChildProcess): Promise<ChildResult> {
   const out = await child.output();

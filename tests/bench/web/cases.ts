@@ -1,6 +1,6 @@
 /**
- * The web benchmark's throughput cases: which agent serves each (`main.ts`
- * with the default config, or the device maker's `device.ts` with a session,
+ * The web benchmark's throughput cases: which agent serves each (the start
+ * task's bundle with the default config, or the device maker's `device.ts` with a session,
  * the model and the documents directory), what wrk sends, and the issue's
  * target for Tern ÷ bare req/s.
  */

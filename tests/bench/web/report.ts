@@ -31,7 +31,7 @@ const ok = (b: boolean) => (b ? "✅" : "❌");
 
 /** What the rows measure, beyond the method. */
 const NOTES = `Reading the rows: \`/api/health\`, the 404 and the dashboard file are served by
-\`main.ts\` with the default config; the dashboard (routes/site) is held in memory, and it has no
+the start task's agent (the bundle of \`main.ts\`'s CLI, \`dist/agent/\`) with the default config; the dashboard (routes/site) is held in memory, and it has no
 64 KB file. A device maker's own files can only be served from the documents directory
 (\`web.static.documents\`, under \`/docs/\`), which is on disk. The write row commits one SQLite
 transaction (the item and its change-log row) per request.`;

@@ -6,7 +6,8 @@
  * flags answering the same bytes (tests/bench/web/bare.ts), loaded by `wrk` on
  * loopback in the same run. Two agents serve the cases:
  *
- * - `main.ts` with the default config: `/api/health`, a 404;
+ * - the start task's agent (the bundle `deno task build` writes) with the
+ *   default config: `/api/health`, a 404;
  * - the device maker's entry point `tests/bench/web/device.ts` (runAgent with
  *   an action registered in `onStarted`), same flags, with a config holding an
  *   admin (created with the logged setup token), a logged-in session, an
@@ -173,7 +174,7 @@ async function memory(tmp: string) {
   const o = { tmp, seconds: SECONDS, waitMs: WAIT_MS };
   const main: Memory[] = [];
   const parts: Memory[] = [];
-  main.push(await measure({ label: "local, default config (main.ts)", kind: "default" }, o));
+  main.push(await measure({ label: "local, default config (start task)", kind: "default" }, o));
   main.push(
     await measure({ label: "local, device config (device.ts, session, model)", kind: "device" }, o),
   );
