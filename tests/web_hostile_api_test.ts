@@ -110,7 +110,9 @@ async function hostileRun(kind: Kind, dir: string): Promise<void> {
     stateDir,
     port,
     // Cloud mode reaches further than the start task's permissions: the documented way.
-    ...(cloud ? { permissions: await derivedPermissions(configDir, stateDir, port) } : {}),
+    ...(cloud
+      ? { permissions: await derivedPermissions(configDir, stateDir, port, "bundle") }
+      : {}),
   });
   await agent.until(/"Agent started"/);
   const session = await login(agent);

@@ -19,7 +19,7 @@ import { join } from "node:path";
 import { createSyncTable, type Dynalite, scanTable } from "../../helpers/dynalite.ts";
 import { type CloudParts, login, type Session, TABLE, writeConfig } from "./configs.ts";
 import { dropCaches, once, rssMb, SERVER_CORE, type Target, wrk } from "./load.ts";
-import { type AgentProcess, ROOT, spawnAgent } from "./start_task.ts";
+import { type AgentProcess, bundleEntry, ROOT, spawnAgent } from "./start_task.ts";
 import { freePort } from "../../../deploy/free_port.ts";
 
 export const SETTLE_MS = 6_000;
@@ -47,17 +47,25 @@ export interface MemorySetup {
   derive?: boolean;
 }
 
-/** `--allow-*` flags `tern permissions` prints for a config and listen port (the documented way). */
+/**
+ * `--allow-*` flags `tern permissions` prints for a config and listen port (the documented way),
+ * derived by the agent that will run: from source (`deno task tern`, for `device.ts`) or the
+ * start task's bundle (which reads its own directory instead of `lib/` and `sync/`).
+ */
 export async function derivedPermissions(
   configDir: string,
   stateDir: string,
   port: number,
+  from: "source" | "bundle" = "source",
 ): Promise<string[]> {
   const task = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.tern as string;
   const words = task.split(/\s+/);
   if (words[0] !== "deno" || words.at(-1) !== "main.ts") throw new Error(`tern task: ${task}`);
+  const run = from === "source"
+    ? words.slice(1)
+    : ["run", "--allow-read", "--allow-env", bundleEntry()];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [...words.slice(1), "--config", configDir, "--state", stateDir, "permissions"],
+    args: [...run, "--config", configDir, "--state", stateDir, "permissions"],
     cwd: ROOT,
     env: { TERN_WEB_LISTEN: `http://127.0.0.1:${port}` },
     stdout: "piped",
