@@ -1,6 +1,7 @@
 /**
- * The entry of the bundled agent that `deno task start` runs (built by
- * deploy/bundle.ts into `dist/agent/`, where this module becomes
+ * The entry of the bundled agent that `deno task start` runs (deno.json's
+ * `build` task: one `deno bundle`, minified and code-split, of this module
+ * and every `later()` module into `dist/agent/`, where this module becomes
  * `dist/agent/deploy/agent_entry.js`). Run from source it is not meant to
  * work: the paths below are those of its bundled copy.
  *
