@@ -23,49 +23,56 @@ import { join } from "node:path";
 /** The repository root (the start task's working directory). */
 export const ROOT = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
 
+/** A task's command line in `root`'s deno.json (a task is a string or `{ command, dependencies }`). */
+export function taskCommand(name: string, root = ROOT): string {
+  const task = JSON.parse(Deno.readTextFileSync(join(root, "deno.json"))).tasks?.[name];
+  return String(typeof task === "string" ? task : task?.command ?? "");
+}
+
+/** A module argument (the start task's entry). */
+const isModule = (a: string) => !a.startsWith("-") && /\.[jt]s$/.test(a);
+
+/** The bundle's directory: the build task's `--outdir`. */
+export const BUNDLE_DIR = join(
+  ROOT,
+  /--outdir=(\S+)/.exec(taskCommand("build"))?.[1] ?? "dist/agent",
+);
+
+/** The bundle's entry (the start task's module); throws when it was not built (`deno task test` builds it first). */
+export function bundleEntry(root = ROOT): string {
+  const entry = join(root, startTask(root).args.find(isModule) ?? "");
+  if (!existsSync(entry)) {
+    throw new Error(
+      `${entry} is missing: run "deno task build" (deno task test does; benches call buildAgent())`,
+    );
+  }
+  return entry;
+}
+
+const built = new Map<string, Promise<void>>();
+
 /**
  * The agent the start task runs is the bundle its `build` dependency makes
  * (deno.json, deploy/agent_entry.ts): build it once per process before the
- * first `spawnAgent()` without an `entry` (the test runner and the benches do).
+ * first `spawnAgent()` without an `entry` (the benches do; `deno task test` builds before the suite).
  */
 export function buildAgent(root = ROOT): Promise<void> {
-  return built.get(root) ?? (built.set(
-    root,
-    (async () => {
-      const json = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
-      if (!json.tasks?.build) return; // an older tree (ab.ts --base) that runs from source
-      const out = await new Deno.Command(Deno.execPath(), {
-        args: ["task", "--quiet", "build"],
-        cwd: root,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      if (!out.success) {
-        throw new Error(`deno task build failed:\n${new TextDecoder().decode(out.stderr)}`);
-      }
-    })(),
-  ),
-    built.get(root)!);
+  let p = built.get(root);
+  if (!p) built.set(root, p = runBuild(root));
+  return p;
 }
-const built = new Map<string, Promise<void>>();
 
-/** The bundle's directory and entry (deno.json's build task writes them). */
-export const BUNDLE_DIR = join(ROOT, "dist/agent");
-export const BUNDLE_ENTRY = join(BUNDLE_DIR, "deploy/agent_entry.js");
-
-/** The bundle's entry; throws when it was not built (`deno task test` builds it first). */
-export function bundleEntry(): string {
-  if (!existsSync(BUNDLE_ENTRY)) {
-    throw new Error(`${BUNDLE_ENTRY} is missing: run "deno task build" (deno task test does)`);
+async function runBuild(root: string): Promise<void> {
+  if (!taskCommand("build", root)) return; // an older tree (ab.ts --base) that runs from source
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "--quiet", "build"],
+    cwd: root,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(`deno task build failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
-  return BUNDLE_ENTRY;
-}
-
-/** The start task's command line (the task may be a string or `{ command, dependencies }`). */
-function startCommand(root: string): string {
-  const json = JSON.parse(Deno.readTextFileSync(join(root, "deno.json")));
-  const task = json.tasks?.start;
-  return String(typeof task === "string" ? task : task?.command ?? "");
 }
 
 /** The start task, split: environment assignments, then the arguments after `deno`. */
@@ -76,7 +83,7 @@ export interface StartTask {
 
 /** The `start` task of deno.json as it is now (a plain command: env, `deno`, arguments). */
 export function startTask(root = ROOT): StartTask {
-  const cmd = startCommand(root);
+  const cmd = taskCommand("start", root);
   const words = cmd.trim().split(/\s+/);
   const env: Record<string, string> = {};
   while (words.length && /^[A-Z_][A-Z0-9_]*=/.test(words[0]!)) {
@@ -141,7 +148,6 @@ export function agentCommand(o: AgentOptions, task = startTask(o.root)): {
       }`,
     );
   }
-  const isModule = (a: string) => !a.startsWith("-") && /\.[jt]s$/.test(a);
   const script = args.findIndex(isModule);
   if (script < 0) throw new Error(`No module in the start task: ${task.args.join(" ")}`);
   if (o.permissions) {
@@ -153,11 +159,7 @@ export function agentCommand(o: AgentOptions, task = startTask(o.root)): {
   }
   const at = args.findIndex(isModule);
   if (o.entry) args[at] = o.entry;
-  else if (!existsSync(join(o.root ?? ROOT, args[at]!))) {
-    throw new Error(
-      `${args[at]} is missing: build the agent first (buildAgent(), deno task build)`,
-    );
-  }
+  else if (task.args.some((a) => a.endsWith(".js"))) bundleEntry(o.root); // built?
   if (o.extraFlags?.length) args.splice(at, 0, ...o.extraFlags);
   const runner = o.runner ?? [Deno.execPath()];
   const cmd = o.core ? ["taskset", "-c", o.core, ...runner, ...args] : [...runner, ...args];
