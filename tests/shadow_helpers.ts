@@ -81,7 +81,11 @@ export interface World extends AsyncDisposable {
   dir: string;
   /** A device on `<dir>/tern.db` with these shadows (defaults: both ways, change with debounce 20 ms). */
   /** `connect: false` starts the shadows offline (call `mqtt.start()` later). */
-  device(entries: Record<string, EntryInput>, extra?: { connect?: boolean }): Promise<Device>;
+  /** `requestTimeout`: ms before a request counts as unanswered (default 2000). */
+  device(
+    entries: Record<string, EntryInput>,
+    extra?: { connect?: boolean; requestTimeout?: number },
+  ): Promise<Device>;
 }
 
 export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promise<World> {
@@ -120,7 +124,7 @@ export async function shadowWorld(peer: Partial<ShadowPeerOptions> = {}): Promis
         db,
         thing: THING,
         entries,
-        requestTimeout: 2000,
+        requestTimeout: extra.requestTimeout ?? 2000,
         backoff: { min: 50, max: 500 },
         clock: systemClock,
         log: nullLogger,
