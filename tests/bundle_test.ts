@@ -1,16 +1,22 @@
 /**
  * The bundle that `deno task start` runs (deno.json's build task,
- * deploy/agent_entry.ts): a command loaded through `later()` is the bundle's
- * own file and shares its modules with the agent (one database layer, one
- * set of classes), the permissions it derives name the bundle's directory
- * and the repository's `routes/site`, and its site is the repository's.
- * `deno task test` builds the bundle first.
+ * deploy/build.ts, deploy/agent_entry.ts): a command loaded through `later()`
+ * is the bundle's own file and shares its modules with the agent (one
+ * database layer, one set of classes), the permissions it derives name the
+ * bundle's directory and the repository's `routes/site`, and its site is the
+ * repository's. `deno task test` builds the bundle first. A device maker's
+ * entry bundled with `deno task build --entry` runs its action and its cloud
+ * modules from its own bundle under the flags `tern permissions --bundle`
+ * derives.
  */
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { BUNDLE_DIR, bundleEntry, ROOT } from "./bench/web/start_task.ts";
+import { buildEntry, BUNDLE_DIR, bundleEntry, bundleOf, ROOT } from "./bench/web/start_task.ts";
+import { DEVICE_ENTRY } from "./bench/web/configs.ts";
+import { derivedPermissions } from "./bench/web/memory.ts";
+import { startAedes } from "./helpers/aedes.ts";
 import { collect, denoWithInput, freePort, spawnDeno } from "./helpers/process.ts";
 import { until } from "./helpers/wait.ts";
 
@@ -90,5 +96,55 @@ Deno.test("the bundled agent serves the repository's dashboard", async () => {
     child.kill("SIGTERM");
     await collect(child);
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a device maker's entry runs from its own bundle, cloud modules included, under the derived flags", async () => {
+  const module = await buildEntry(DEVICE_ENTRY);
+  assert.equal(module, "dist/device.js");
+  const bundle = bundleOf(module)!;
+  await using broker = await startAedes();
+  const dir = await Deno.makeTempDir({ prefix: "tern_bundle_app_" });
+  const port = freePort();
+  await Deno.writeTextFile(
+    join(dir, "tern.json5"),
+    JSON.stringify({
+      agent: { mode: "cloud" },
+      mqtt: { enabled: true, url: broker.url },
+      device: { id: "bundle-dev" },
+      log: { format: "json" },
+    }),
+  );
+  const state = join(dir, "state");
+  const flags = await derivedPermissions(dir, state, port, bundle);
+  const read = flags.find((f) => f.startsWith("--allow-read="))!.split("=")[1]!.split(",");
+  assert.ok(read.includes(bundle), flags.join(" "));
+  assert.ok(!read.includes(join(ROOT, "lib")), flags.join(" "));
+  const child = spawnDeno(flags, join(ROOT, module), ["--config", dir, "--state", state], {
+    TERN_WEB_LISTEN: `http://127.0.0.1:${port}`,
+  });
+  const log = collect(child);
+  try {
+    let body: unknown;
+    await until(async () => {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/device/state`);
+        body = await res.json();
+        return res.ok;
+      } catch {
+        return false;
+      }
+    }, { ms: 20_000, what: "the bundled device's action" });
+    assert.deepEqual(body, { on: true, level: 42 });
+    // The MQTT client is a later() module: it loaded from dist/device/ under these flags.
+    await until(() => broker.connects.length > 0, {
+      ms: 20_000,
+      what: "the bundled device's MQTT connection",
+    });
+  } finally {
+    child.kill("SIGTERM");
+    const { stderr } = await log;
+    await Deno.remove(dir, { recursive: true });
+    assert.doesNotMatch(stderr, /PermissionDenied|NotCapable/, stderr);
   }
 });

@@ -84,6 +84,28 @@ Deno.test("the compiled entry serves the embedded site with the baked flags only
   await agent.stop();
 });
 
+Deno.test("a device maker's entry compiles the same way: its action and the embedded site, baked flags only", async () => {
+  const entry = await writeEntry(root, "tests/bench/web/device.ts");
+  assert.match(
+    Deno.readTextFileSync(entry),
+    /await import\("\.\.\/tests\/bench\/web\/device\.ts"\)/,
+  );
+  const dir = Deno.makeTempDirSync({ prefix: "tern-compile-app-" });
+  const port = freePort();
+  Deno.writeTextFileSync(
+    join(dir, "tern.json5"),
+    `{ agent: { state: "${dir}/state" }, web: { listen: ["http://127.0.0.1:${port}"] }, log: { format: "json" } }`,
+  );
+  const agent = await startAgent(entry, dir, flagsFor(dir, true));
+  const state = await fetch(`http://127.0.0.1:${port}/api/device/state`);
+  assert.deepEqual(await state.json(), { on: true, level: 42 });
+  const css = await fetch(`http://127.0.0.1:${port}/style.css`);
+  assert.equal(await css.text(), Deno.readTextFileSync(join(root, "routes/site/style.css")));
+  await agent.stop();
+  await assert.rejects(writeEntry(root, "../elsewhere.ts"), /outside the repository/);
+  await assert.rejects(writeEntry(root, "nope.ts"), /nope\.ts does not exist/);
+});
+
 for (const compiled of [true, false]) {
   Deno.test(
     compiled

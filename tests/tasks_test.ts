@@ -9,6 +9,7 @@ import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
 import { LATER_MODULES } from "../lib/later.ts";
+import { AGENT, bundleArgs, DIST, externals } from "../deploy/build.ts";
 import { PEERS_COMMAND, skipSummary } from "./helpers/peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -58,21 +59,24 @@ Deno.test("the start task holds exactly what the default config needs, scoped", 
 });
 
 Deno.test("the build task bundles the start task's entry and every later() module, npm packages left out", () => {
-  const build: string = denoJson.tasks.build;
-  const words = build.split(/\s+/);
-  const at = words.indexOf("deploy/agent_entry.ts");
-  assert.ok(at > 0, build);
-  assert.deepEqual(words.slice(at + 1), [...LATER_MODULES]);
-  assert.ok(words.includes("--outdir=dist/agent"));
+  assert.equal(
+    denoJson.tasks.build.command,
+    "deno run --allow-read --allow-write=dist,.build --allow-run deploy/build.ts",
+  );
+  const args = bundleArgs(AGENT.entry, `${DIST}/${AGENT.name}`, denoJson.imports);
+  const at = args.indexOf(AGENT.entry);
+  assert.deepEqual(args.slice(at + 1), [...LATER_MODULES]);
+  assert.ok(args.includes("--outdir=dist/agent"));
   assert.ok(denoJson.tasks.start.command.endsWith(" dist/agent/deploy/agent_entry.js run"));
   assert.deepEqual(denoJson.tasks.test.dependencies, ["build"]);
-  const externals = words.filter((w) => w.startsWith("--external=")).map((w) => w.slice(11));
+  const ext = args.filter((w) => w.startsWith("--external=")).map((w) => w.slice(11));
   for (const name of Object.keys(denoJson.imports)) {
     assert.ok(
-      externals.some((e) => e === name || (e.endsWith("/*") && name.startsWith(e.slice(0, -1)))),
-      `${name} would be bundled: add --external=${name} to the build task`,
+      ext.some((e) => e === name || (e.endsWith("/*") && name.startsWith(e.slice(0, -1)))),
+      `${name} would be bundled`,
     );
   }
+  assert.deepEqual(externals({ a: "npm:a@1", "b/": "npm:/b@2/" }), ["a", "b/*"]);
 });
 
 Deno.test("the README shows the two fresh-machine commands on its first screen", () => {

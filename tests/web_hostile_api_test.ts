@@ -24,7 +24,7 @@ import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { freePort } from "./helpers/process.ts";
 import { seeded } from "./helpers/seeded.ts";
-import { spawnAgent } from "./bench/web/start_task.ts";
+import { BUNDLE_DIR, spawnAgent } from "./bench/web/start_task.ts";
 import { createReading, DEVICE, login, writeConfig } from "./bench/web/configs.ts";
 import { derivedPermissions } from "./bench/web/memory.ts";
 
@@ -111,7 +111,7 @@ async function hostileRun(kind: Kind, dir: string): Promise<void> {
     port,
     // Cloud mode reaches further than the start task's permissions: the documented way.
     ...(cloud
-      ? { permissions: await derivedPermissions(configDir, stateDir, port, "bundle") }
+      ? { permissions: await derivedPermissions(configDir, stateDir, port, BUNDLE_DIR) }
       : {}),
   });
   await agent.until(/"Agent started"/);

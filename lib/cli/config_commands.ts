@@ -7,6 +7,8 @@ import denoJson from "../../deno.json" with { type: "json" };
 import { derivePermissions, permissionFlags } from "../config/mod.ts";
 import { type CliIo, type Command, EXIT, type GlobalFlags, UsageError } from "./_command.ts";
 import { loadFromFlags } from "./_setup.ts";
+import { LATER_MODULES } from "../later.ts";
+import { join, resolve } from "../path.ts";
 
 export const VERSION: string = denoJson.version;
 
@@ -53,22 +55,42 @@ file and key path. Exit 0 when valid, 78 when not.
 
 export const permissionsCommand: Command = {
   name: "permissions",
-  usage: `Usage: tern permissions [--config DIR] [--profile NAME] [--json]
+  usage: `Usage: tern permissions [--config DIR] [--profile NAME] [--json] [--bundle DIR]
 
 Prints one flag per line (--allow-read=…, --allow-write=…, --allow-net=host:port,
 --allow-env=…); never -A. The same derivation is baked into compiled binaries
 and checked at start.
-  --json   print the permission sets as JSON`,
+  --json         print the permission sets as JSON
+  --bundle DIR   for running a bundle of \`deno task build\` (dist/NAME): its
+                 cloud modules are read from DIR, not from beside the code`,
   run(args: string[], flags: GlobalFlags, io: CliIo): Promise<number> {
-    _noArgs(args, ["--json"]);
+    const at = args.indexOf("--bundle");
+    const bundle = at >= 0 ? args[at + 1] : undefined;
+    if (at >= 0 && (bundle === undefined || bundle.startsWith("-"))) {
+      throw new UsageError("Option --bundle needs a directory (dist/NAME of deno task build)");
+    }
+    _noArgs(at >= 0 ? args.toSpliced(at, 2) : args, ["--json"]);
     const loaded = loadFromFlags(flags);
-    const needs = derivePermissions(loaded.config, loaded);
+    const code = bundle === undefined ? undefined : [bundleDir(bundle)];
+    const needs = derivePermissions(loaded.config, loaded, code);
     io.out(
       args.includes("--json") ? JSON.stringify(needs, null, 2) : permissionFlags(needs).join("\n"),
     );
     return Promise.resolve(EXIT.ok);
   },
 };
+
+/** The absolute path of a bundle's directory; a `UsageError` when `dir` holds none. */
+function bundleDir(dir: string): string {
+  const abs = resolve(dir);
+  const probe = join(abs, LATER_MODULES[0].replace(/\.ts$/, ".js"));
+  try {
+    Deno.statSync(probe);
+  } catch {
+    throw new UsageError(`${dir} is not a bundle of deno task build (no ${probe})`);
+  }
+  return abs;
+}
 
 export const versionCommand: Command = {
   name: "version",

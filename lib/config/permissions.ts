@@ -37,8 +37,16 @@ const SECTIONS: ((c: Config, b: PathBase) => Partial<PermissionNeeds>)[] = [
   (c, b) => updatePermissions(c.update, b),
 ];
 
-/** The permissions `config` needs, deduplicated and sorted. */
-export function derivePermissions(config: Config, base: PathBase): Required<PermissionNeeds> {
+/**
+ * The permissions `config` needs, deduplicated and sorted. `code`: the directories the cloud
+ * modules are read from (`laterReadPaths()`: beside the code, or the running bundle's; a bundle
+ * of `deno task build` when `tern permissions --bundle` names one).
+ */
+export function derivePermissions(
+  config: Config,
+  base: PathBase,
+  code: string[] = laterReadPaths(),
+): Required<PermissionNeeds> {
   const needs: Required<PermissionNeeds> = {
     net: [],
     read: [base.configDir, base.stateDir],
@@ -54,7 +62,7 @@ export function derivePermissions(config: Config, base: PathBase): Required<Perm
     }
   }
   // Cloud services load their modules when enabled; from source that is a read beside the code.
-  if (config.agent.mode === "cloud") needs.read.push(...laterReadPaths());
+  if (config.agent.mode === "cloud") needs.read.push(...code);
   for (const k of Object.keys(needs) as (keyof PermissionNeeds)[]) {
     needs[k] = _compact([...new Set(needs[k])].sort(), k === "read" || k === "write");
   }

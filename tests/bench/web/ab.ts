@@ -26,17 +26,15 @@
 
 import { join, resolve } from "node:path";
 import { freePort } from "../../../deploy/free_port.ts";
-import { login, type Session, writeConfig } from "./configs.ts";
+import { DEVICE_ENTRY, login, type Session, writeConfig } from "./configs.ts";
 import { SERVER_CORE, type Target, wrk } from "./load.ts";
 import { median } from "./rounds.ts";
-import { type AgentProcess, buildAgent, ROOT, spawnAgent } from "./start_task.ts";
+import { type AgentProcess, buildAgent, buildEntry, ROOT, spawnAgent } from "./start_task.ts";
 
 function arg(name: string, fallback: string): string {
   const i = Deno.args.indexOf(`--${name}`);
   return i >= 0 && Deno.args[i + 1] !== undefined ? Deno.args[i + 1]! : fallback;
 }
-
-const DEVICE = "tests/bench/web/device.ts";
 
 function target(a: AgentProcess, s: Session, path: string): Target {
   const item = `${a.url}/api/data/Reading/${s.key}`;
@@ -61,6 +59,12 @@ if (import.meta.main) {
   await buildAgent(base);
   await buildAgent(ROOT);
   const path = arg("path", "read");
+  const entries = path === "action"
+    ? new Map([[base, await buildEntry(DEVICE_ENTRY, base)], [
+      ROOT,
+      await buildEntry(DEVICE_ENTRY),
+    ]])
+    : undefined;
   const v8 = arg("v8", "");
   const env = Object.fromEntries(
     arg("env", "").split(",").filter((kv) => kv.includes("=")).map((kv) => {
@@ -81,7 +85,7 @@ if (import.meta.main) {
       stateDir: join(dir, "state"),
       port: freePort(),
       core: SERVER_CORE,
-      ...(path === "action" ? { entry: DEVICE } : {}),
+      ...(entries ? { entry: entries.get(root)! } : {}),
       ...(extra.v8Flags ? { v8Flags: extra.v8Flags } : {}),
       ...(extra.env ? { env: extra.env } : {}),
     });

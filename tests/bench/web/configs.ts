@@ -53,6 +53,12 @@ const READING = {
 
 /** The sync table's name in the emulator. */
 export const TABLE = "tern-bench";
+
+/**
+ * The device maker's entry point the `device` agents run (relative to the root), bundled as the
+ * README has it run (`buildEntry` in start_task.ts, `deno task build --entry`).
+ */
+export const DEVICE_ENTRY = "tests/bench/web/device.ts";
 /** The device id of the configured agents (the item's partition key holds it). */
 export const DEVICE = "bench-device";
 

@@ -17,9 +17,23 @@
 
 import { join } from "node:path";
 import { createSyncTable, type Dynalite, scanTable } from "../../helpers/dynalite.ts";
-import { type CloudParts, login, type Session, TABLE, writeConfig } from "./configs.ts";
+import {
+  type CloudParts,
+  DEVICE_ENTRY,
+  login,
+  type Session,
+  TABLE,
+  writeConfig,
+} from "./configs.ts";
 import { dropCaches, once, rssMb, SERVER_CORE, type Target, wrk } from "./load.ts";
-import { type AgentProcess, bundleEntry, ROOT, spawnAgent } from "./start_task.ts";
+import {
+  type AgentProcess,
+  buildEntry,
+  BUNDLE_DIR,
+  bundleOf,
+  ROOT,
+  spawnAgent,
+} from "./start_task.ts";
 import { freePort } from "../../../deploy/free_port.ts";
 
 export const SETTLE_MS = 6_000;
@@ -48,24 +62,22 @@ export interface MemorySetup {
 }
 
 /**
- * `--allow-*` flags `tern permissions` prints for a config and listen port (the documented way),
- * derived by the agent that will run: from source (`deno task tern`, for `device.ts`) or the
- * start task's bundle (which reads its own directory instead of `lib/` and `sync/`).
+ * `--allow-*` flags `tern permissions` (`deno task tern`) prints for a config and listen port (the
+ * documented way): for running from source, or with `--bundle DIR` for running the bundle in
+ * `DIR` (which reads its own directory instead of `lib/` and `sync/`).
  */
 export async function derivedPermissions(
   configDir: string,
   stateDir: string,
   port: number,
-  from: "source" | "bundle" = "source",
+  bundle?: string,
 ): Promise<string[]> {
   const task = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks.tern as string;
   const words = task.split(/\s+/);
   if (words[0] !== "deno" || words.at(-1) !== "main.ts") throw new Error(`tern task: ${task}`);
-  const run = from === "source"
-    ? words.slice(1)
-    : ["run", "--allow-read", "--allow-env", bundleEntry()];
+  const run = [...words.slice(1), "permissions", ...(bundle ? ["--bundle", bundle] : [])];
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [...run, "--config", configDir, "--state", stateDir, "permissions"],
+    args: [...run, "--config", configDir, "--state", stateDir],
     cwd: ROOT,
     env: { TERN_WEB_LISTEN: `http://127.0.0.1:${port}` },
     stdout: "piped",
@@ -87,12 +99,16 @@ export async function startFor(
   const stateDir = join(dir, "state");
   const port = freePort();
   const device = setup.kind !== "default";
+  const entry = device ? await buildEntry(DEVICE_ENTRY) : undefined;
+  const bundle = entry ? bundleOf(entry) : BUNDLE_DIR;
   const agent = spawnAgent({
     configDir,
     stateDir,
     port,
-    ...(device ? { entry: "tests/bench/web/device.ts" } : {}),
-    ...(setup.derive ? { permissions: await derivedPermissions(configDir, stateDir, port) } : {}),
+    ...(entry ? { entry } : {}),
+    ...(setup.derive
+      ? { permissions: await derivedPermissions(configDir, stateDir, port, bundle) }
+      : {}),
     ...(SERVER_CORE ? { core: SERVER_CORE } : {}),
   });
   await agent.until(/"Agent started"/);

@@ -15,10 +15,10 @@
 import { join } from "node:path";
 import { freePort } from "../../../deploy/free_port.ts";
 import { CASES } from "./cases.ts";
-import { login, type Session, writeConfig } from "./configs.ts";
+import { DEVICE_ENTRY, login, type Session, writeConfig } from "./configs.ts";
 import { summarize, table } from "./cpuprofile.ts";
 import { SERVER_CORE, wrk } from "./load.ts";
-import { buildAgent, spawnAgent } from "./start_task.ts";
+import { buildAgent, buildEntry, spawnAgent } from "./start_task.ts";
 
 function args(name: string): string[] {
   const out: string[] = [];
@@ -47,7 +47,7 @@ if (import.meta.main) {
         configDir: writeConfig(join(dir, "config"), c.on === "default" ? "default" : "device"),
         stateDir: join(dir, "state"),
         port: freePort(),
-        ...(c.on === "device" ? { entry: "tests/bench/web/device.ts" } : {}),
+        ...(c.on === "device" ? { entry: await buildEntry(DEVICE_ENTRY) } : {}),
         extraFlags: ["--cpu-prof", `--cpu-prof-dir=${profDir}`],
         ...(SERVER_CORE ? { core: SERVER_CORE } : {}),
       });

@@ -31,13 +31,13 @@ import { join } from "node:path";
 import { freePort } from "../../../deploy/free_port.ts";
 import { MOSQUITTO_MISSING, mosquittoAvailable, startMosquitto } from "../../helpers/mosquitto.ts";
 import { startDynalite } from "../../helpers/dynalite.ts";
-import { fileBytes, login, writeConfig } from "./configs.ts";
+import { DEVICE_ENTRY, fileBytes, login, writeConfig } from "./configs.ts";
 import { type Case, CASES } from "./cases.ts";
 import { CONNS, once, PIN, SERVER_CORE, type Target, wrk } from "./load.ts";
 import { measure, type Memory, type MemorySetup } from "./memory.ts";
 import { median, rounds, type Run, summary } from "./rounds.ts";
 import { ARM_DENO, armMissing, startTimes } from "./start_time.ts";
-import { buildAgent, ROOT, spawnAgent } from "./start_task.ts";
+import { buildAgent, buildEntry, ROOT, spawnAgent } from "./start_task.ts";
 import { memoryReport, roundsReport, type Row, startReport } from "./report.ts";
 
 const SECONDS = Number(Deno.env.get("WEB_BENCH_SECONDS") ?? 2);
@@ -84,7 +84,7 @@ async function throughput(tmp: string, cases: Case[]): Promise<Row[]> {
     configDir: writeConfig(join(tmp, "device/config"), "device", bytes),
     stateDir: join(tmp, "device/state"),
     port: freePort(),
-    entry: "tests/bench/web/device.ts",
+    entry: await buildEntry(DEVICE_ENTRY),
     ...core,
   });
   await def.until(/"Agent started"/);

@@ -18,7 +18,8 @@
  */
 
 import { existsSync } from "node:fs";
-import { join } from "node:path";
+import { basename, join } from "node:path";
+import { AGENT, DIST } from "../../../deploy/build.ts";
 
 /** The repository root (the start task's working directory). */
 export const ROOT = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -32,11 +33,8 @@ export function taskCommand(name: string, root = ROOT): string {
 /** A module argument (the start task's entry). */
 const isModule = (a: string) => !a.startsWith("-") && /\.[jt]s$/.test(a);
 
-/** The bundle's directory: the build task's `--outdir`. */
-export const BUNDLE_DIR = join(
-  ROOT,
-  /--outdir=(\S+)/.exec(taskCommand("build"))?.[1] ?? "dist/agent",
-);
+/** The start task's bundle's directory (`dist/agent`, deploy/build.ts). */
+export const BUNDLE_DIR = join(ROOT, DIST, AGENT.name);
 
 /** The bundle's entry (the start task's module); throws when it was not built (`deno task test` builds it first). */
 export function bundleEntry(root = ROOT): string {
@@ -54,18 +52,19 @@ const built = new Map<string, Promise<void>>();
 /**
  * The agent the start task runs is the bundle its `build` dependency makes
  * (deno.json, deploy/agent_entry.ts): build it once per process before the
- * first `spawnAgent()` without an `entry` (the benches do; `deno task test` builds before the suite).
+ * first `spawnAgent()` without an `entry` (the benches do; `deno task test` builds before the suite;
+ * a device maker's entry is built by `buildEntry`).
  */
 export function buildAgent(root = ROOT): Promise<void> {
   let p = built.get(root);
-  if (!p) built.set(root, p = runBuild(root));
+  // (An older tree, ab.ts --base, without a build task runs from source.)
+  if (!p) built.set(root, p = taskCommand("build", root) ? runBuild(root) : Promise.resolve());
   return p;
 }
 
-async function runBuild(root: string): Promise<void> {
-  if (!taskCommand("build", root)) return; // an older tree (ab.ts --base) that runs from source
+async function runBuild(root: string, entry?: string): Promise<void> {
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "--quiet", "build"],
+    args: ["task", "--quiet", "build", ...(entry ? ["--entry", entry] : [])],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -73,6 +72,35 @@ async function runBuild(root: string): Promise<void> {
   if (!out.success) {
     throw new Error(`deno task build failed:\n${new TextDecoder().decode(out.stderr)}`);
   }
+}
+
+/**
+ * A device maker's entry point as the README has them run it: bundled by
+ * `deno task build --entry ENTRY` (once per process and tree); the module to
+ * run, `dist/NAME.js`, relative to `root`. A tree whose build task takes no
+ * entry (ab.ts `--base` of an older commit) runs `entry` from source.
+ */
+export function buildEntry(entry: string, root = ROOT): Promise<string> {
+  const key = `${root}\0${entry}`;
+  let p = entryBuilt.get(key);
+  if (!p) {
+    entryBuilt.set(
+      key,
+      p = (async () => {
+        if (!existsSync(join(root, "deploy/build.ts"))) return entry;
+        await runBuild(root, entry);
+        return `${DIST}/${basename(entry).replace(/\.[jt]s$/, "")}.js`;
+      })(),
+    );
+  }
+  return p;
+}
+
+const entryBuilt = new Map<string, Promise<string>>();
+
+/** The directory of the bundle that `module` (from `buildEntry`) runs; undefined from source. */
+export function bundleOf(module: string, root = ROOT): string | undefined {
+  return module.endsWith(".js") ? join(root, module.replace(/\.js$/, "")) : undefined;
 }
 
 /** The start task, split: environment assignments, then the arguments after `deno`. */
@@ -102,7 +130,10 @@ export interface AgentOptions {
   configDir: string;
   stateDir: string;
   port: number;
-  /** Module to run instead of the task's (a device maker's entry point), relative to the root. */
+  /**
+   * Module to run instead of the task's, relative to the root: a device maker's entry point from
+   * source, or its bundle (`buildEntry`).
+   */
   entry?: string;
   /** Runs Deno: e.g. `["qemu-aarch64-static", armDeno]`. @default [Deno.execPath()] */
   runner?: string[];
