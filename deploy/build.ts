@@ -146,7 +146,8 @@ if (import.meta.main) {
     if (values.entry) {
       const name = basename(outdir);
       console.log(
-        `Built ${outdir}/. Run it with the permissions your configuration needs:\n` +
+        `Built ${outdir}/. Run it with the permissions your configuration needs (and the start ` +
+          `task's runtime flags, docs/building.md):\n` +
           `  deno run $(deno task tern permissions --bundle ${outdir}) ${DIST}/${name}.js`,
       );
     }
