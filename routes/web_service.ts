@@ -301,6 +301,7 @@ export class WebService implements Service {
     this.deps.history?.stop();
     await this.#server?.close();
     this.deps.auth?.close();
+    this.deps.site?.close();
     for (const c of this.deps.closers?.splice(0) ?? []) c();
     this.app.accessLog?.close();
   }

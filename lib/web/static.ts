@@ -13,10 +13,8 @@
  * - `Cache-Control`: `htmlCache` for HTML, `assetCache` for the rest.
  * - SPA fallback: an unknown GET path that is not under `/api/` and has no
  *   file extension gets `index.html`.
- * - Documents: kept in memory and checked with one `stat` at most once per
- *   `documentsCheckMs` (a file changed on disk is served anew within that time,
- *   as nginx's `open_file_cache_valid`; no directory watcher: its thread and code
- *   held about 1 MB of the agent's idle memory).
+ * - Documents: kept in memory until the directory's watcher reports a change, then
+ *   checked with one `stat` (a file changed on disk is served anew at once).
  * - Path traversal in any form (`..`, `%2e%2e`, `%252e`, `\`, `%5c`, NUL,
  *   overlong UTF-8, non-UTF-8) is refused with 400; the memory table cannot
  *   be escaped anyway, and the documents directory is checked after resolving
@@ -44,11 +42,6 @@ export interface StaticSiteOptions {
   spa?: boolean;
   /** Documents directory on disk, served under `/docs/`. */
   documents?: string;
-  /**
-   * How long a kept documents file is answered from memory before one `stat` checks it again
-   * (ms, on the clock of the `now` callers pass to `serve`). @default 1000
-   */
-  documentsCheckMs?: number;
   /**
    * The headers a document (HTML, SVG, XML) must carry (`app.securityHeaders.documentHeaders`):
    * built into its answers, which are then marked `ctx.secured`. Without it the app's
@@ -90,13 +83,18 @@ export class StaticSite {
   readonly #spa: boolean;
   readonly #docs: string | undefined;
   readonly #docHeaders: [string, string][] | undefined;
-  /** Kept documents by path; `checked`: when the file was last found unchanged. */
   readonly #docCache = new Map<
     string,
-    { file: StaticFile; size: number; mtime: number; checked: number }
+    { file: StaticFile; size: number; mtime: number; gen: number }
   >();
   #docBytes = 0;
-  readonly #docCheckMs: number;
+  /**
+   * Bumped by every change the watcher reports under the documents directory: an entry of an
+   * older generation is checked with one `stat` before it is answered again.
+   */
+  #docGen = 0;
+  /** The documents directory's watcher; without one every answer from it is checked first. */
+  #watcher: Deno.FsWatcher | undefined;
 
   constructor(options: StaticSiteOptions) {
     this.files = options.files;
@@ -107,7 +105,36 @@ export class StaticSite {
     this.#spa = options.spa ?? true;
     this.#docs = options.documents ? Deno.realPathSync(options.documents) : undefined;
     this.#docHeaders = options.documentHeaders;
-    this.#docCheckMs = options.documentsCheckMs ?? 1000;
+    if (this.#docs) this.#watch(this.#docs);
+  }
+
+  /** Watch the documents directory (inotify on Linux): a change makes every kept file stale. */
+  #watch(dir: string): void {
+    let w: Deno.FsWatcher;
+    try {
+      w = Deno.watchFs(dir, { recursive: true });
+    } catch {
+      return; // (no watcher: each request checks its file)
+    }
+    this.#watcher = w;
+    (async () => {
+      for await (const _ of w) this.#docGen++;
+    })().catch(() => {}).finally(() => {
+      if (this.#watcher === w) this.#watcher = undefined;
+    });
+  }
+
+  /** Stop watching the documents directory (its files are then checked on every request). */
+  close(): void {
+    const w = this.#watcher;
+    this.#watcher = undefined;
+    try {
+      w?.close();
+    } catch { /* closed already */ }
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
   }
 
   /** Load a directory into memory. */
@@ -120,13 +147,12 @@ export class StaticSite {
 
   /**
    * A handler for GET/HEAD requests; `path` is the raw URL path. Synchronous
-   * for files in memory (the runtime's faster path); only a documents file
-   * due for its check returns a promise. `ctx.now`: the request's time (ms;
-   * the web context's), else `Date.now()`.
+   * for files in memory (the runtime's faster path); only the documents
+   * directory on disk returns a promise.
    */
   serve = (
     req: Request,
-    ctx: { path: string; secured?: boolean; now?: number },
+    ctx: { path: string; secured?: boolean },
   ): Response | Promise<Response> => {
     const p = safePath(ctx.path);
     if (p === null) return errorJson(400, "bad_path", "Malformed or unsafe path");
@@ -136,17 +162,19 @@ export class StaticSite {
     if (this.#docs && p.startsWith("/docs/")) {
       // A file unchanged since it was prepared is answered at once (synchronously).
       const rel = p.slice(5);
-      const now = ctx.now ?? Date.now();
       const kept = this.#docCache.get(rel);
-      if (kept !== undefined && now - kept.checked < this.#docCheckMs) {
-        return this.#file(req, ctx, kept.file, p);
-      }
-      return this.#fromDisk(rel, now).then((f) =>
+      if (kept !== undefined && this.#fresh(kept.gen)) return this.#file(req, ctx, kept.file, p);
+      return this.#fromDisk(rel).then((f) =>
         f ? this.#file(req, ctx, f, p) : this.#fallback(req, ctx, p)
       );
     }
     return this.#fallback(req, ctx, p);
   };
+
+  /** A kept documents entry of generation `gen` needs no `stat`: nothing changed since, as watched. */
+  #fresh(gen: number): boolean {
+    return gen === this.#docGen && this.#watcher !== undefined;
+  }
 
   /** A file's answer, marked complete when it carries the document headers (`documentHeaders`). */
   #file(req: Request, ctx: { secured?: boolean }, file: StaticFile, path: string): Response {
@@ -163,45 +191,44 @@ export class StaticSite {
   }
 
   /**
-   * A file of the documents directory at `now`, prepared (ETag, compressed variants) once and
-   * kept while its size and mtime stay the same, checked with one `stat` (after resolving
-   * symlinks again) when `documentsCheckMs` passed since the last check; a changed file is read
-   * again. Files up to 1 MB are kept, 32 MB in all (the table is emptied when full).
+   * A file of the documents directory, prepared (ETag, compressed variants) once and kept while
+   * its size and mtime stay the same: until the watcher reports a change under the directory it
+   * is answered from memory, after one the file is checked with one `stat` (a changed file is
+   * read again). Files up to 1 MB are kept, 32 MB in all (the table is emptied when full).
    */
-  async #fromDisk(rel: string, now: number): Promise<StaticFile | undefined> {
+  async #fromDisk(rel: string): Promise<StaticFile | undefined> {
+    // The generation this look sees: a change reported while it runs leaves the entry stale.
+    const gen = this.#docGen;
     const hit = this.#docCache.get(rel);
+    if (hit && this.#fresh(hit.gen)) return hit.file;
     const full = resolve(this.#docs!, "." + rel);
     if (!full.startsWith(this.#docs! + sep)) return undefined;
-    const drop = () => {
-      if (hit && this.#docCache.get(rel) === hit) {
-        this.#docCache.delete(rel);
-        this.#docBytes -= hit.size;
-      }
-      return undefined;
-    };
     try {
       const real = await Deno.realPath(full);
-      if (!real.startsWith(this.#docs! + sep)) return drop();
+      if (!real.startsWith(this.#docs! + sep)) return undefined;
       const st = await Deno.stat(real);
-      if (!st.isFile || st.size > 64 * 1024 * 1024) return drop();
+      if (!st.isFile || st.size > 64 * 1024 * 1024) return undefined;
       const mtime = st.mtime?.getTime() ?? 0;
       if (hit && hit.size === st.size && hit.mtime === mtime) {
-        hit.checked = now;
+        hit.gen = gen;
         return hit.file;
       }
       const file = await prepareFile(real, await Deno.readFile(real), mtime);
-      drop(); // (the older edition, if kept)
       if (st.size <= 1024 * 1024) {
         if (this.#docBytes + st.size > 32 * 1024 * 1024) {
           this.#docCache.clear();
           this.#docBytes = 0;
         }
-        this.#docBytes += st.size;
-        this.#docCache.set(rel, { file, size: st.size, mtime, checked: now });
+        this.#docBytes += st.size - (hit?.size ?? 0);
+        this.#docCache.set(rel, { file, size: st.size, mtime, gen });
       }
       return file;
     } catch {
-      return drop();
+      if (hit) {
+        this.#docCache.delete(rel);
+        this.#docBytes -= hit.size;
+      }
+      return undefined;
     }
   }
 
