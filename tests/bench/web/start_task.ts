@@ -18,8 +18,8 @@
  */
 
 import { existsSync } from "node:fs";
-import { basename, join } from "node:path";
-import { AGENT, DIST } from "../../../deploy/build.ts";
+import { join } from "node:path";
+import { AGENT, appEntry, DIST } from "../../../deploy/build.ts";
 
 /** The repository root (the start task's working directory). */
 export const ROOT = new URL("../../../", import.meta.url).pathname.replace(/\/$/, "");
@@ -89,7 +89,7 @@ export function buildEntry(entry: string, root = ROOT): Promise<string> {
       p = (async () => {
         if (!existsSync(join(root, "deploy/build.ts"))) return entry;
         await runBuild(root, entry);
-        return `${DIST}/${basename(entry).replace(/\.[jt]s$/, "")}.js`;
+        return `${DIST}/${appEntry(root, entry).name}.js`;
       })(),
     );
   }
