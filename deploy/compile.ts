@@ -2,8 +2,8 @@
  * `deno task compile`: one binary per target with the permission flags the
  * device's config needs baked in (the same derivation as `tern permissions`)
  * and the dashboard (`routes/site`) embedded as data in a generated entry
- * module (`.build/entry.ts`, or `.build/entry-NAME.ts` for `--entry`; see lib/site_bundle.ts), so the binary never
- * reads it from disk.
+ * module (`.build/entry.ts`, or `.build/entry-NAME.ts` for `--entry`; see
+ * lib/site_bundle.ts), so the binary never reads it from disk.
  *
  * Usage:
  *   deno task compile [--config deploy/config] [--device-config /etc/tern]
@@ -146,8 +146,8 @@ async function main(): Promise<number> {
   const root = resolve(new URL("..", import.meta.url).pathname);
   let entry: string, name = "tern";
   try {
-    if (values.entry !== undefined) name = appEntry(root, values.entry).name;
     entry = await writeEntry(root, values.entry);
+    if (values.entry !== undefined) name = appEntry(root, values.entry).name; // (checked above)
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     return 64;
