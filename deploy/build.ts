@@ -10,8 +10,11 @@
  *
  * Each bundle holds its entry and every module `later()` loads (lib/later.ts),
  * each as its own file sharing chunks with the rest, so there is one instance
- * of each module; npm packages stay imports (resolved through deno.json and
- * checked against agent.lock as from source). A device maker's entry (the
+ * of each module; npm packages stay imports, written as deno.json's import map
+ * names them (`"mqtt"` becomes `"npm:mqtt@5.16.0"`, `resolveImports`), so a
+ * bundle needs no config file: the start task runs it with `--no-config`
+ * (about 1 MB less resident: Deno's config discovery and resolver code stay
+ * untouched) and still checks its npm packages against agent.lock. A device maker's entry (the
  * README's `device.ts`, any module of the repository that starts the agent
  * when it is evaluated) is bundled behind a generated entry
  * (`.build/entries/NAME.ts`) that first points the agent at the bundle's files
@@ -57,6 +60,46 @@ export function bundleArgs(
     entry,
     ...LATER_MODULES,
   ];
+}
+
+/** An import in bundled JavaScript: `from"x"`, `import"x"`, `import("x")` (minified or not). */
+const IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)(["'])([^"'\n]+)\2/g;
+/** A package name with an optional subpath: what a bare specifier looks like. */
+const BARE = /^(@[a-z0-9][\w.~-]*\/)?[a-z0-9][\w.~-]*(\/[^\s]*)?$/i;
+
+/**
+ * `js` with each bare import specifier written as the import map resolves it
+ * (`"mqtt"` → `"npm:mqtt@5.16.0"`, `"aws-sdk/clients/s3"` through the prefix
+ * key `"aws-sdk/"`), so the bundle runs without deno.json. Throws on a bare
+ * specifier the map does not name: it could not resolve at run time either.
+ */
+export function resolveImports(js: string, imports: Record<string, string>): string {
+  return js.replace(IMPORT, (all, lead: string, q: string, spec: string) => {
+    if (!BARE.test(spec) || spec.startsWith("node:")) return all;
+    let target = imports[spec];
+    if (target === undefined) {
+      const prefix = Object.keys(imports).filter((k) => k.endsWith("/") && spec.startsWith(k))
+        .sort((a, b) => b.length - a.length)[0];
+      if (prefix !== undefined) target = imports[prefix] + spec.slice(prefix.length);
+    }
+    if (target === undefined) {
+      throw new Error(`The bundle imports "${spec}", which deno.json's "imports" does not map`);
+    }
+    return `${lead}${q}${target}${q}`;
+  });
+}
+
+/** Rewrite the imports of every `.js` file under `dir` (see `resolveImports`). */
+function resolveBundle(dir: string, imports: Record<string, string>): void {
+  for (const e of Deno.readDirSync(dir)) {
+    const path = `${dir}/${e.name}`;
+    if (e.isDirectory) resolveBundle(path, imports);
+    else if (e.name.endsWith(".js")) {
+      const js = Deno.readTextFileSync(path);
+      const out = resolveImports(js, imports);
+      if (out !== js) Deno.writeTextFileSync(path, out);
+    }
+  }
 }
 
 /** A device maker's entry: its bundle's name and the generated entry that runs it. */
@@ -127,6 +170,7 @@ export async function build(root: string, entry?: string): Promise<string> {
     stderr: "inherit",
   }).output();
   if (!out.success) throw new Error(`deno bundle failed (exit ${out.code})`);
+  resolveBundle(resolve(root, outdir), imports);
   if (app) {
     Deno.writeTextFileSync(
       resolve(root, DIST, `${name}.js`),

@@ -13,7 +13,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { buildEntry, BUNDLE_DIR, bundleEntry, bundleOf, ROOT } from "./bench/web/start_task.ts";
+import {
+  buildEntry,
+  BUNDLE_DIR,
+  bundleEntry,
+  bundleOf,
+  ROOT,
+  startTask,
+} from "./bench/web/start_task.ts";
 import { DEVICE_ENTRY } from "./bench/web/configs.ts";
 import { derivedPermissions } from "./bench/web/memory.ts";
 import { startAedes } from "./helpers/aedes.ts";
@@ -120,9 +127,17 @@ Deno.test("a device maker's entry runs from its own bundle, cloud modules includ
   const read = flags.find((f) => f.startsWith("--allow-read="))!.split("=")[1]!.split(",");
   assert.ok(read.includes(bundle), flags.join(" "));
   assert.ok(!read.includes(join(ROOT, "lib")), flags.join(" "));
-  const child = spawnDeno(flags, join(ROOT, module), ["--config", dir, "--state", state], {
-    TERN_WEB_LISTEN: `http://127.0.0.1:${port}`,
-  });
+  // The start task's runtime flags: no deno.json (the bundle's npm imports are written out), the lock.
+  const task = startTask();
+  const runtime = task.args.slice(1, task.args.findIndex((a) => a.endsWith(".js")))
+    .filter((a) => !a.startsWith("--allow-"));
+  assert.ok(runtime.includes("--no-config"), runtime.join(" "));
+  const child = spawnDeno([...runtime, ...flags], join(ROOT, module), [
+    "--config",
+    dir,
+    "--state",
+    state,
+  ], { ...task.env, TERN_WEB_LISTEN: `http://127.0.0.1:${port}` });
   const log = collect(child);
   try {
     let body: unknown;

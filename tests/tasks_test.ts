@@ -9,7 +9,7 @@ import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
 import { LATER_MODULES } from "../lib/later.ts";
-import { AGENT, bundleArgs, DIST, externals } from "../deploy/build.ts";
+import { AGENT, bundleArgs, DIST, externals, resolveImports } from "../deploy/build.ts";
 import { PEERS_COMMAND, skipSummary } from "./helpers/peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -77,6 +77,36 @@ Deno.test("the build task bundles the start task's entry and every later() modul
     );
   }
   assert.deepEqual(externals({ a: "npm:a@1", "b/": "npm:/b@2/" }), ["a", "b/*"]);
+});
+
+Deno.test("a bundle's npm imports are written as the import map resolves them, so it needs no deno.json", () => {
+  const map = {
+    mqtt: "npm:mqtt@5.16.0",
+    "@p/x": "npm:@p/x@2.2.0",
+    "aws-sdk/": "npm:/aws-sdk@2.1.0/",
+  };
+  assert.equal(
+    resolveImports(
+      'import{a}from"./c.js";import*as x from"@p/x";import"node:tls";' +
+        'const m=await import("mqtt");import s3 from "aws-sdk/clients/s3";f("mqtt");',
+      map,
+    ),
+    'import{a}from"./c.js";import*as x from"npm:@p/x@2.2.0";import"node:tls";' +
+      'const m=await import("npm:mqtt@5.16.0");import s3 from "npm:/aws-sdk@2.1.0/clients/s3";f("mqtt");',
+  );
+  assert.throws(() => resolveImports('import("left-pad")', map), /"left-pad".*does not map/);
+  // What the build wrote: every import of the start task's bundle is relative, node: or npm:.
+  const bare = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"([a-z@][^"]*)"/g;
+  const walk = (dir: string): string[] =>
+    [...Deno.readDirSync(dir)].flatMap((e) =>
+      e.isDirectory ? walk(`${dir}/${e.name}`) : e.name.endsWith(".js") ? [`${dir}/${e.name}`] : []
+    );
+  const found = walk(resolve(root, DIST, AGENT.name)).flatMap((f) =>
+    [...Deno.readTextFileSync(f).matchAll(bare)].map((m) => m[1]!)
+  );
+  assert.ok(found.includes("npm:mqtt@5.16.0"), found.join(" "));
+  assert.deepEqual(found.filter((s) => !/^(node|npm):/.test(s)), []);
+  assert.match(denoJson.tasks.start.command, / deno run --no-config --lock=agent\.lock --frozen /);
 });
 
 Deno.test("the README shows the two fresh-machine commands on its first screen", () => {
