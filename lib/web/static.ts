@@ -73,6 +73,9 @@ export function safePath(raw: string): string | null {
   return p;
 }
 
+/** Most bytes of documents files kept in memory (the table is emptied when a file would pass it). */
+const DOCUMENTS_BYTES = 32 * 1024 * 1024;
+
 export class StaticSite {
   readonly files: Map<string, StaticFile>;
   /** Resolves when every file is in the table (the web service waits for it before listening). */
@@ -214,22 +217,40 @@ export class StaticSite {
         return hit.file;
       }
       const file = await prepareFile(real, await Deno.readFile(real), mtime);
-      if (st.size <= 1024 * 1024) {
-        if (this.#docBytes + st.size > 32 * 1024 * 1024) {
-          this.#docCache.clear();
-          this.#docBytes = 0;
-        }
-        this.#docBytes += st.size - (hit?.size ?? 0);
-        this.#docCache.set(rel, { file, size: st.size, mtime, gen });
-      }
+      this.#keep(rel, st.size <= 1024 * 1024 ? { file, size: st.size, mtime, gen } : undefined);
       return file;
     } catch {
-      if (hit) {
-        this.#docCache.delete(rel);
-        this.#docBytes -= hit.size;
-      }
+      this.#keep(rel, undefined);
       return undefined;
     }
+  }
+
+  /**
+   * Put `entry` in the documents table in place of what it holds for `rel` now (that entry may
+   * not be the one a look started with: another request, or a clear, may have changed it since);
+   * none drops it. The byte count follows the table: emptied when `entry` would pass 32 MB.
+   */
+  #keep(
+    rel: string,
+    entry: { file: StaticFile; size: number; mtime: number; gen: number } | undefined,
+  ): void {
+    const cur = this.#docCache.get(rel);
+    if (cur) {
+      this.#docCache.delete(rel);
+      this.#docBytes -= cur.size;
+    }
+    if (!entry) return;
+    if (this.#docBytes + entry.size > DOCUMENTS_BYTES) {
+      this.#docCache.clear();
+      this.#docBytes = 0;
+    }
+    this.#docCache.set(rel, entry);
+    this.#docBytes += entry.size;
+  }
+
+  /** Documents files kept in memory and their bytes (on disk). */
+  get documentsKept(): { files: number; bytes: number } {
+    return { files: this.#docCache.size, bytes: this.#docBytes };
   }
 
   /** Precomputed 200 headers of a variant (cached on the variant). */

@@ -187,6 +187,47 @@ Deno.test("documents directory on disk: served with the same headers, symlinks o
   }
 });
 
+Deno.test("documents kept in memory: the byte count follows the table through edits, races and removal", async () => {
+  const root = await Deno.makeTempDir();
+  try {
+    const docs = `${root}/docs`;
+    await Deno.mkdir(docs);
+    const write = async (name: string, bytes: number, at: number) => {
+      await Deno.writeFile(`${docs}/${name}`, new Uint8Array(bytes).fill(97));
+      await Deno.utime(`${docs}/${name}`, at, at); // a distinct mtime per edition
+    };
+    await write("a.bin", 1000, 1000);
+    await write("b.bin", 3000, 1000);
+    using s = new StaticSite({ files: new Map(), documents: docs, spa: false });
+    const get = async (path: string) => {
+      const res = await s.serve(new Request(`http://x${path}`), { path });
+      await res.body?.cancel();
+      return res.status;
+    };
+    assert.equal(await get("/docs/a.bin"), 200);
+    assert.equal(await get("/docs/b.bin"), 200);
+    assert.deepEqual(s.documentsKept, { files: 2, bytes: 4000 });
+    // A new edition, looked at by two requests at once: counted once.
+    await write("a.bin", 1500, 2000);
+    await until(async () => (await get("/docs/a.bin"), s.documentsKept.bytes), 4000);
+    await write("a.bin", 1700, 3000);
+    await until(async () => {
+      await Promise.all([get("/docs/a.bin"), get("/docs/a.bin")]);
+      return s.documentsKept.bytes;
+    }, 4500);
+    assert.deepEqual(s.documentsKept, { files: 2, bytes: 4700 });
+    // Grown past 1 MB: served, no longer kept (its old edition is dropped, not left stale).
+    await write("a.bin", 1024 * 1024 + 1, 4000);
+    await until(async () => (await get("/docs/a.bin"), s.documentsKept.files), 2);
+    assert.deepEqual(s.documentsKept, { files: 1, bytes: 3000 });
+    await Deno.remove(`${docs}/b.bin`);
+    assert.equal(await until(() => get("/docs/b.bin"), 200), 404);
+    assert.deepEqual(s.documentsKept, { files: 0, bytes: 0 });
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});
+
 Deno.test("Cache-Control by path prefix, longest first, html and assets otherwise", async () => {
   const files = await prepareAll([
     { path: "/index.html", body: enc.encode("<p>x</p>"), mtime: 0 },
