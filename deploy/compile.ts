@@ -144,10 +144,11 @@ async function main(): Promise<number> {
     }
   }
   const root = resolve(new URL("..", import.meta.url).pathname);
-  let entry: string, name = "tern";
+  let entry: string, name: string;
   try {
     entry = await writeEntry(root, values.entry);
-    if (values.entry !== undefined) name = appEntry(root, values.entry).name; // (checked above)
+    // The app's name, as writeEntry named its entry (`.build/entry-NAME.ts`): checked once.
+    name = /\/entry-([^/]+)\.ts$/.exec(entry)?.[1] ?? "tern";
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     return 64;
