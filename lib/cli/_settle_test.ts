@@ -51,10 +51,14 @@ Deno.test("settleWhenIdle settles once the heap grew and the process went quiet"
   await clock.advance(10_000);
   assert.equal(h.settles.length, 1);
 
-  // Quiet growth below the threshold is left alone.
-  h.heap.heapTotal = 13 * MB;
+  // Quiet growth below the threshold (512 KiB) is left alone.
+  h.heap.heapTotal = 12 * MB + 256 * 1024;
   await clock.advance(5000);
   assert.equal(h.settles.length, 1);
+  // Past it (the handful of requests after a start): settled.
+  h.heap.heapTotal = 12 * MB + 768 * 1024;
+  await clock.advance(1000);
+  assert.deepEqual(h.settles, [28 * MB, 12 * MB + 768 * 1024]);
 
   stop.abort();
   await loop;
