@@ -36,9 +36,13 @@ export const TARGETS = ["x86_64-unknown-linux-gnu", "aarch64-unknown-linux-gnu"]
  * Write `.build/entry.ts`: registers every file of `routes/site` (base64)
  * with `embedSite()` and the cloud modules with `provideLater()`
  * (lib/later.ts), then runs the CLI, or imports `app` (a device maker's entry
- * point, relative to the root, checked by `appEntry`). Returns its path.
+ * point, relative to the root, checked by `appEntry`). Returns its path and the
+ * name of the binary it makes (`tern`, or the app's: `device` for `device.ts`).
  */
-export async function writeEntry(root: string, app?: string): Promise<string> {
+export async function writeEntry(
+  root: string,
+  app?: string,
+): Promise<{ path: string; name: string }> {
   const checked = app === undefined ? undefined : appEntry(root, app);
   const run = checked === undefined
     ? `const { main } = await import("../main.ts");\nDeno.exit(await main(Deno.args));\n`
@@ -71,7 +75,7 @@ export async function writeEntry(root: string, app?: string): Promise<string> {
       }});\n` +
       run,
   );
-  return entry;
+  return { path: entry, name: checked?.name ?? "tern" };
 }
 
 /**
@@ -146,9 +150,7 @@ async function main(): Promise<number> {
   const root = resolve(new URL("..", import.meta.url).pathname);
   let entry: string, name: string;
   try {
-    entry = await writeEntry(root, values.entry);
-    // The app's name, as writeEntry named its entry (`.build/entry-NAME.ts`): checked once.
-    name = /\/entry-([^/]+)\.ts$/.exec(entry)?.[1] ?? "tern";
+    ({ path: entry, name } = await writeEntry(root, values.entry));
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));
     return 64;

@@ -64,7 +64,7 @@ async function startAgent(module: string, dir: string, flags: string[]) {
 }
 
 Deno.test("the compiled entry serves the embedded site with the baked flags only", async () => {
-  const entry = await writeEntry(root);
+  const { path: entry } = await writeEntry(root);
   const dir = Deno.makeTempDirSync({ prefix: "tern-compile-" });
   const port = freePort();
   Deno.writeTextFileSync(
@@ -85,7 +85,8 @@ Deno.test("the compiled entry serves the embedded site with the baked flags only
 });
 
 Deno.test("a device maker's entry compiles the same way: its action and the embedded site, baked flags only", async () => {
-  const entry = await writeEntry(root, "tests/bench/web/device.ts");
+  const { path: entry, name } = await writeEntry(root, "tests/bench/web/device.ts");
+  assert.equal(name, "device");
   assert.match(
     Deno.readTextFileSync(entry),
     /await import\("\.\.\/tests\/bench\/web\/device\.ts"\)/,
@@ -113,7 +114,7 @@ for (const compiled of [true, false]) {
       : "from source, MQTT starts under the derived flags, which read lib/ and sync/",
     async () => {
       await using broker = await startAedes();
-      const module = compiled ? await writeEntry(root) : join(root, "main.ts");
+      const module = compiled ? (await writeEntry(root)).path : join(root, "main.ts");
       const dir = Deno.makeTempDirSync({ prefix: "tern-later-" });
       Deno.writeTextFileSync(
         join(dir, "tern.json5"),
