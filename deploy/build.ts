@@ -89,16 +89,20 @@ export function resolveImports(js: string, imports: Record<string, string>): str
   });
 }
 
-/** Rewrite the imports of every `.js` file under `dir` (see `resolveImports`). */
-function resolveBundle(dir: string, imports: Record<string, string>): void {
-  for (const e of Deno.readDirSync(dir)) {
+/** Every `.js` file of the bundle in `dir`, its subdirectories included. */
+export function bundleFiles(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].flatMap((e) => {
     const path = `${dir}/${e.name}`;
-    if (e.isDirectory) resolveBundle(path, imports);
-    else if (e.name.endsWith(".js")) {
-      const js = Deno.readTextFileSync(path);
-      const out = resolveImports(js, imports);
-      if (out !== js) Deno.writeTextFileSync(path, out);
-    }
+    return e.isDirectory ? bundleFiles(path) : e.name.endsWith(".js") ? [path] : [];
+  });
+}
+
+/** Rewrite the imports of every file of the bundle in `dir` (see `resolveImports`). */
+function resolveBundle(dir: string, imports: Record<string, string>): void {
+  for (const path of bundleFiles(dir)) {
+    const js = Deno.readTextFileSync(path);
+    const out = resolveImports(js, imports);
+    if (out !== js) Deno.writeTextFileSync(path, out);
   }
 }
 

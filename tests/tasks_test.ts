@@ -9,7 +9,14 @@ import { resolve } from "node:path";
 import { defaultConfig, derivePermissions } from "../lib/config/mod.ts";
 import { RUNTIME_ENV, RUNTIME_FLAGS } from "../deploy/compile.ts";
 import { LATER_MODULES } from "../lib/later.ts";
-import { AGENT, bundleArgs, DIST, externals, resolveImports } from "../deploy/build.ts";
+import {
+  AGENT,
+  bundleArgs,
+  bundleFiles,
+  DIST,
+  externals,
+  resolveImports,
+} from "../deploy/build.ts";
 import { PEERS_COMMAND, skipSummary } from "./helpers/peers.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -97,11 +104,7 @@ Deno.test("a bundle's npm imports are written as the import map resolves them, s
   assert.throws(() => resolveImports('import("left-pad")', map), /"left-pad".*does not map/);
   // What the build wrote: every import of the start task's bundle is relative, node: or npm:.
   const bare = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s*)"([a-z@][^"]*)"/g;
-  const walk = (dir: string): string[] =>
-    [...Deno.readDirSync(dir)].flatMap((e) =>
-      e.isDirectory ? walk(`${dir}/${e.name}`) : e.name.endsWith(".js") ? [`${dir}/${e.name}`] : []
-    );
-  const found = walk(resolve(root, DIST, AGENT.name)).flatMap((f) =>
+  const found = bundleFiles(resolve(root, DIST, AGENT.name)).flatMap((f) =>
     [...Deno.readTextFileSync(f).matchAll(bare)].map((m) => m[1]!)
   );
   assert.ok(found.includes("npm:mqtt@5.16.0"), found.join(" "));
