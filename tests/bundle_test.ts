@@ -19,6 +19,7 @@ import {
   bundleEntry,
   bundleOf,
   ROOT,
+  runtimeFlags,
   startTask,
 } from "./bench/web/start_task.ts";
 import { DEVICE_ENTRY } from "./bench/web/configs.ts";
@@ -129,8 +130,7 @@ Deno.test("a device maker's entry runs from its own bundle, cloud modules includ
   assert.ok(!read.includes(join(ROOT, "lib")), flags.join(" "));
   // The start task's runtime flags: no deno.json (the bundle's npm imports are written out), the lock.
   const task = startTask();
-  const runtime = task.args.slice(1, task.args.findIndex((a) => a.endsWith(".js")))
-    .filter((a) => !a.startsWith("--allow-"));
+  const runtime = runtimeFlags(task);
   assert.ok(runtime.includes("--no-config"), runtime.join(" "));
   const child = spawnDeno([...runtime, ...flags], join(ROOT, module), [
     "--config",

@@ -76,6 +76,15 @@ export function safePath(raw: string): string | null {
 /** Most bytes of documents files kept in memory (the table is emptied when a file would pass it). */
 const DOCUMENTS_BYTES = 32 * 1024 * 1024;
 
+/** A documents file kept in memory: prepared once, kept while its size and mtime stay. */
+interface _KeptDocument {
+  file: StaticFile;
+  size: number;
+  mtime: number;
+  /** The watcher's generation it was last found unchanged in. */
+  gen: number;
+}
+
 export class StaticSite {
   readonly files: Map<string, StaticFile>;
   /** Resolves when every file is in the table (the web service waits for it before listening). */
@@ -86,10 +95,7 @@ export class StaticSite {
   readonly #spa: boolean;
   readonly #docs: string | undefined;
   readonly #docHeaders: [string, string][] | undefined;
-  readonly #docCache = new Map<
-    string,
-    { file: StaticFile; size: number; mtime: number; gen: number }
-  >();
+  readonly #docCache = new Map<string, _KeptDocument>();
   #docBytes = 0;
   /**
    * Bumped by every change the watcher reports under the documents directory: an entry of an
@@ -232,7 +238,7 @@ export class StaticSite {
    */
   #keep(
     rel: string,
-    entry: { file: StaticFile; size: number; mtime: number; gen: number } | undefined,
+    entry: _KeptDocument | undefined,
   ): void {
     const cur = this.#docCache.get(rel);
     if (cur) {

@@ -125,6 +125,15 @@ export function startTask(root = ROOT): StartTask {
   return { env, args: words };
 }
 
+/**
+ * The start task's runtime flags: what comes before its module, without the `--allow-*` flags
+ * (`--no-config --lock=agent.lock --frozen --no-code-cache --v8-flags=…`), to run another module
+ * the way the task runs its own.
+ */
+export function runtimeFlags(task = startTask()): string[] {
+  return task.args.slice(1, task.args.findIndex(isModule)).filter((a) => !a.startsWith("--allow-"));
+}
+
 /** Options of {@linkcode spawnAgent}. */
 export interface AgentOptions {
   configDir: string;
